@@ -1,0 +1,133 @@
+"""Configuration: safe development defaults, overridden by environment variables.
+
+Every setting a deployment may change is read here, once, from the environment, so the rest of
+the app only ever reads `app.config`. Secrets never have a default in code: in development a random
+key is generated once into the instance folder (shared by every worker on the machine).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from quiz.paths import resource_dir
+
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names it."""
+
+
+def database_url(raw: str) -> str:
+    """Accept `postgres://` and `postgresql://` URLs and route them through psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """A random key kept in the instance folder, so restarts and workers share it."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
+    """Build the Flask config from the environment."""
+    quiz_env = env.get("QUIZ_ENV", "development").strip() or "development"
+    if quiz_env not in ENVIRONMENTS:
+        raise ConfigError(f"QUIZ_ENV must be one of {', '.join(ENVIRONMENTS)}, not {quiz_env!r}")
+    production = quiz_env == "production"
+
+    secret_key = env.get("SECRET_KEY", "")
+    if not secret_key and not production:
+        secret_key = _dev_secret_key(instance_path)
+
+    default_db = f"sqlite:///{instance_path / 'quiz.sqlite3'}"
+    config: dict[str, Any] = {
+        "QUIZ_ENV": quiz_env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL") or default_db),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "QUIZ_CONTENT_PATH": env.get("QUIZ_CONTENT_PATH")
+        or str(resource_dir("content") / "questions.yaml"),
+        "QUIZ_CONSENT_PATH": env.get("QUIZ_CONSENT_PATH")
+        or str(resource_dir("content") / "consent.yaml"),
+        # Branding: the coach's name, logo and call to action are settings, not code.
+        "QUIZ_COACH_NAME": env.get("QUIZ_COACH_NAME", "Passion & Profit"),
+        "QUIZ_LOGO_URL": env.get("QUIZ_LOGO_URL", ""),
+        "QUIZ_CTA_URL": env.get("QUIZ_CTA_URL", ""),
+        "QUIZ_PRIVACY_FILE": env.get("QUIZ_PRIVACY_FILE", ""),
+        # Whether the last step (email + consent) must be filled in to see the result.
+        "QUIZ_REQUIRE_EMAIL": _flag(env, "QUIZ_REQUIRE_EMAIL", True),
+        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # A quiz takes minutes, but a taker may pause: the form token must outlive that.
+        "WTF_CSRF_TIME_LIMIT": _int(env, "QUIZ_CSRF_TIME_LIMIT", 24 * 3600),
+        "WTF_I18N_ENABLED": False,
+        "MAX_CONTENT_LENGTH": _int(env, "QUIZ_MAX_CONTENT_LENGTH", 64 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int(env, "QUIZ_SESSION_HOURS", 8)),
+        "DRAFT_COOKIE_DAYS": _int(env, "QUIZ_DRAFT_COOKIE_DAYS", 30),
+        # Mail (issue 4): no SMTP_HOST means messages are written to instance/mail/ as .eml.
+        "SMTP_HOST": env.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int(env, "SMTP_PORT", 587),
+        "SMTP_SECURITY": env.get("SMTP_SECURITY", "starttls"),
+        "SMTP_USER": env.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
+        "MAIL_FROM": env.get("MAIL_FROM", "Engpass-Quiz <quiz@localhost>"),
+        "MAIL_DIR": str(instance_path / "mail"),
+        # Shared rate-limit storage for several workers; in-memory is for one process only.
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_ENABLED": _flag(env, "QUIZ_RATELIMIT", True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }
+    if config["SMTP_SECURITY"] not in {"starttls", "ssl", "none"}:
+        raise ConfigError(
+            f"SMTP_SECURITY must be starttls, ssl or none, not {config['SMTP_SECURITY']!r}"
+        )
+    if production and len(secret_key) < 32:
+        raise ConfigError(
+            "SECRET_KEY must be set to a random value of at least 32 characters in production "
+            '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
+    return config
+
+
+def environ() -> Mapping[str, str]:
+    """The process environment (a seam for tests)."""
+    return os.environ

@@ -1,0 +1,181 @@
+"""SQLAlchemy models only: no business logic, no commits.
+
+Each answer is a row of its own (so SQL can aggregate by question), and each dimension's score is
+a column of its own on the response (so SQL can aggregate by dimension without parsing JSON).
+A new dimension in the content therefore needs a migration adding its `score_<id>` column;
+`create_app` refuses to start until it has one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from quiz.extensions import db
+
+# The dimensions that have a score column. Keep in step with content/questions.yaml.
+SCORED_DIMENSIONS: tuple[str, ...] = (
+    "schmerzgrenze",
+    "werte",
+    "preise",
+    "leadership",
+    "distanz",
+    "trennung",
+    "kapazitaet",
+)
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware; a function so each row gets its own time (not one at import)."""
+    return datetime.now(UTC)
+
+
+class Response(db.Model):  # type: ignore[name-defined,misc]
+    """One quiz attempt, from the first step (a draft) to the stored result."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Cookie token that lets the taker's browser resume and edit a draft.
+    draft_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # Link token of the result page; random, stored, never derived from anything else.
+    result_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    content_version: Mapped[str] = mapped_column(String(40))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        db.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), index=True)
+    # How many quiz steps have been completed (the funnel counts drop-off by this).
+    steps_completed: Mapped[int] = mapped_column(default=0)
+    # {page_id: ISO timestamp} of when each step was last answered.
+    step_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    # Where the taker came from (captured on the landing page).
+    utm_source: Mapped[str | None] = mapped_column(String(100))
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(String(100), index=True)
+    utm_term: Mapped[str | None] = mapped_column(String(100))
+    utm_content: Mapped[str | None] = mapped_column(String(100))
+    referrer: Mapped[str | None] = mapped_column(String(500))
+
+    # The lead (last step). Email is optional when QUIZ_REQUIRE_EMAIL is off.
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+
+    # The result, stored at finish so the result page never recomputes from the request.
+    score_schmerzgrenze: Mapped[int | None]
+    score_werte: Mapped[int | None]
+    score_preise: Mapped[int | None]
+    score_leadership: Mapped[int | None]
+    score_distanz: Mapped[int | None]
+    score_trennung: Mapped[int | None]
+    score_kapazitaet: Mapped[int | None]
+    bands: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    bottleneck: Mapped[str | None] = mapped_column(String(40), index=True)
+    runner_up: Mapped[str | None] = mapped_column(String(40))
+    analysis: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The result chart, rendered once and shared by every worker.
+    chart_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+    is_demo: Mapped[bool] = mapped_column(default=False, index=True)
+    anonymised_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", passive_deletes=True
+    )
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def scores(self) -> dict[str, int]:
+        """The stored score of every scored dimension that has one."""
+        values = {dim: getattr(self, f"score_{dim}") for dim in SCORED_DIMENSIONS}
+        return {dim: value for dim, value in values.items() if value is not None}
+
+
+Index("ix_responses_status_finished", Response.status, Response.finished_at)
+
+
+class Answer(db.Model):  # type: ignore[name-defined,misc]
+    """One answer to one question, so statistics per question are a GROUP BY away."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("response_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    question_id: Mapped[str] = mapped_column(String(40), index=True)
+    option_id: Mapped[str] = mapped_column(String(40))
+    dimension_id: Mapped[str] = mapped_column(String(40))
+    # Points 0..4 with reverse keys applied, as the scorer counted them.
+    points: Mapped[int]
+    answered_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+
+class Consent(db.Model):  # type: ignore[name-defined,misc]
+    """A consent the taker gave, with the exact text version shown, so it can be proven."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    # "data": store the answers and send the result; "marketing": newsletter (double opt-in).
+    kind: Mapped[str] = mapped_column(String(20))
+    text_version: Mapped[str] = mapped_column(String(40))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+
+    response: Mapped[Response] = relationship(back_populates="consents")
+
+
+class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
+    """An email waiting to be sent, written in the same transaction as what caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int | None] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    # "result" (the summary) or "optin" (the double opt-in confirmation).
+    kind: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(254))
+    # queued -> sending -> sent, or back to queued with a later next_attempt_at, or failed.
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+
+
+Index("ix_outbox_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
+
+
+class Coach(db.Model):  # type: ignore[name-defined,misc]
+    """A login for the coach view."""
+
+    __tablename__ = "coaches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Changes on logout-everywhere and password change, which invalidates old session cookies.
+    session_nonce: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)

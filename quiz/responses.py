@@ -1,0 +1,210 @@
+"""The one place that stores quiz answers and finishes a response.
+
+Drafts are saved after every step, so a reload or a closed tab loses nothing. Finishing scores the
+stored answers, stores the result, the consents and the queued emails in one write transaction,
+and is idempotent: a double submit returns the result of the first.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from quiz.analysis import build_analysis
+from quiz.content import Content, Page
+from quiz.database import begin_write
+from quiz.extensions import db
+from quiz.legal import ConsentTexts
+from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage, Response, utcnow
+from quiz.scoring import score_answers
+
+TRACKING_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+def new_token() -> str:
+    """A random URL-safe token of 256 bits."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Lead:
+    """What the taker entered on the last step."""
+
+    first_name: str | None
+    email: str | None
+    consent_data: bool
+    consent_marketing: bool
+
+
+def start_draft(content: Content, tracking: Mapping[str, str | None]) -> Response:
+    """Create and store a new draft, remembering where the taker came from."""
+    begin_write()
+    response = Response(
+        draft_token=new_token(),
+        status="draft",
+        content_version=content.version,
+        content_hash=content.sha256,
+        step_times={},
+        **{field: _clip(tracking.get(field), 100) for field in TRACKING_FIELDS},
+        referrer=_clip(tracking.get("referrer"), 500),
+    )
+    db.session.add(response)
+    db.session.commit()
+    return response
+
+
+def find_by_draft_token(token: str | None) -> Response | None:
+    """The response a draft cookie points at, if any."""
+    if not token or len(token) > 64:
+        return None
+    return db.session.execute(
+        select(Response).where(Response.draft_token == token)
+    ).scalar_one_or_none()
+
+
+def find_result(token: str) -> Response | None:
+    """A finished response by its result token."""
+    if len(token) > 64:
+        return None
+    return db.session.execute(
+        select(Response).where(Response.result_token == token, Response.status == "finished")
+    ).scalar_one_or_none()
+
+
+def stored_answers(response: Response) -> dict[str, str]:
+    """The answers saved so far, {question_id: option_id}."""
+    rows = db.session.execute(
+        select(Answer.question_id, Answer.option_id).where(Answer.response_id == response.id)
+    )
+    return {question_id: option_id for question_id, option_id in rows}
+
+
+def save_step(
+    content: Content,
+    response_id: int,
+    page: Page,
+    step: int,
+    answers: Mapping[str, str],
+    *,
+    completed: bool,
+) -> None:
+    """Store this page's answers (only valid ones); mark the step done when `completed`."""
+    begin_write()
+    response = db.session.get(Response, response_id)
+    if response is None or response.status != "draft":
+        db.session.rollback()
+        return
+    existing = {
+        answer.question_id: answer
+        for answer in db.session.execute(
+            select(Answer).where(
+                Answer.response_id == response.id,
+                Answer.question_id.in_([q.id for q in page.questions]),
+            )
+        ).scalars()
+    }
+    now = utcnow()
+    for question in page.questions:
+        option_id = answers.get(question.id)
+        points = {c.id: c.points for c in content.choices(question.id)}.get(option_id or "")
+        if option_id is None or points is None:
+            continue
+        answer = existing.get(question.id)
+        if answer is None:
+            db.session.add(
+                Answer(
+                    response_id=response.id,
+                    question_id=question.id,
+                    option_id=option_id,
+                    dimension_id=question.dimension,
+                    points=points,
+                    answered_at=now,
+                )
+            )
+        elif answer.option_id != option_id:
+            answer.option_id = option_id
+            answer.points = points
+            answer.answered_at = now
+    if completed:
+        response.step_times = {**(response.step_times or {}), page.id: now.isoformat()}
+        response.steps_completed = max(response.steps_completed, step)
+    db.session.commit()
+
+
+class IncompleteAnswers(Exception):
+    """Finishing needs every question answered; `question_id` is the first one missing."""
+
+    def __init__(self, question_id: str) -> None:
+        self.question_id = question_id
+        super().__init__(question_id)
+
+
+def finish(content: Content, response_id: int, lead: Lead, consent_texts: ConsentTexts) -> str:
+    """Score and store the result, consents and emails in one transaction; return the token.
+
+    Idempotent: when the response is already finished (double click, back button, second tab),
+    nothing is written and the existing result token is returned.
+    """
+    begin_write()
+    response = db.session.execute(
+        select(Response).where(Response.id == response_id).with_for_update()
+    ).scalar_one()
+    if response.status == "finished" and response.result_token:
+        db.session.rollback()
+        return response.result_token
+    answers = stored_answers(response)
+    missing = next((q.id for q in content.questions if q.id not in answers), None)
+    if missing is not None:
+        db.session.rollback()
+        raise IncompleteAnswers(missing)
+
+    result = score_answers(content, answers)
+    now = utcnow()
+    response.status = "finished"
+    response.finished_at = now
+    response.result_token = new_token()
+    response.content_version = content.version
+    response.content_hash = content.sha256
+    response.steps_completed = len(content.pages) + 1
+    response.step_times = {**(response.step_times or {}), "kontakt": now.isoformat()}
+    for dimension_id, score in result.scores.items():
+        if dimension_id in SCORED_DIMENSIONS:
+            setattr(response, f"score_{dimension_id}", score)
+    response.bands = dict(result.bands)
+    response.bottleneck = result.bottleneck
+    response.runner_up = result.runner_up
+    response.analysis = [item.to_dict() for item in build_analysis(content, answers, result)]
+    response.first_name = lead.first_name or None
+    response.email = lead.email or None
+
+    if lead.consent_data:
+        db.session.add(_consent(response, "data", consent_texts, now))
+    if lead.email and lead.consent_data:
+        db.session.add(OutboxMessage(response_id=response.id, kind="result", recipient=lead.email))
+        if lead.consent_marketing:
+            db.session.add(_consent(response, "marketing", consent_texts, now))
+            db.session.add(
+                OutboxMessage(response_id=response.id, kind="optin", recipient=lead.email)
+            )
+    db.session.commit()
+    return response.result_token
+
+
+def _consent(response: Response, kind: str, texts: ConsentTexts, now: datetime) -> Consent:
+    return Consent(
+        response_id=response.id,
+        kind=kind,
+        text_version=texts.version,
+        text_hash=texts.hash_of(kind),
+        granted_at=now,
+    )
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    if not value:
+        return None
+    return value[:length]

@@ -1,0 +1,143 @@
+"""Forms: one built per quiz page from the content, and the lead form of the last step.
+
+Validation messages are German because takers read them; they live here, next to the validators
+that raise them, as WTForms expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, Field, RadioField, SelectChoice, StringField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from quiz.content import Choice, Content, Page
+
+CHOOSE_ONE = "Bitte wählen Sie eine Antwort."
+INVALID_CHOICE = "Bitte wählen Sie eine der angebotenen Antworten."
+
+
+class AnswerField(RadioField):
+    """A radio group whose 'not a valid choice' message is German and shown only once."""
+
+    def __init__(self, label: str, options: tuple[Choice, ...], **kwargs: Any) -> None:
+        super().__init__(
+            label, choices=[SelectChoice(option.id, option.label) for option in options], **kwargs
+        )
+        self.allowed = frozenset(option.id for option in options)
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        """Refuse values that are not among the choices; a missing one is InputRequired's job."""
+        if self.data is not None and self.data not in self.allowed:
+            raise ValidationError(INVALID_CHOICE)
+
+
+class StepForm(FlaskForm):
+    """Base class of the per-page forms; `build_step_form` adds one radio group per question."""
+
+    def answers(self) -> dict[str, str]:
+        """The valid answers given on this page (partial on 'back')."""
+        result: dict[str, str] = {}
+        for name, field in self._fields.items():
+            if isinstance(field, AnswerField) and field.data in field.allowed:
+                result[name] = field.data
+        return result
+
+
+def build_step_form(content: Content, page: Page, **kwargs: Any) -> StepForm:
+    """A form with one required radio group per question of this page."""
+
+    class PageForm(StepForm):
+        pass
+
+    for question in page.questions:
+        field = AnswerField(
+            question.text,
+            content.choices(question.id),
+            validators=[InputRequired(message=CHOOSE_ONE)],
+        )
+        setattr(PageForm, question.id, field)
+    return PageForm(**kwargs)
+
+
+def no_line_breaks(_form: FlaskForm, field: Field) -> None:
+    """CR or LF in a name or address could smuggle email headers in; refuse them."""
+    if field.data and ("\r" in field.data or "\n" in field.data):
+        raise ValidationError("Bitte ohne Zeilenumbrüche eingeben.")
+
+
+def no_control_characters(_form: FlaskForm, field: Field) -> None:
+    """NUL and other control characters have no place in a name or address."""
+    if field.data and any(ord(char) < 32 for char in field.data if char not in "\r\n"):
+        raise ValidationError("Diese Eingabe enthält ungültige Zeichen.")
+
+
+def valid_email(_form: FlaskForm, field: Field) -> None:
+    """Check the address with email-validator (syntax only; no DNS lookups in a request)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if not field.data:
+        return
+    try:
+        result = validate_email(field.data, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValidationError(
+            "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."
+        ) from None
+    field.data = result.normalized
+
+
+class LeadForm(FlaskForm):
+    """The last step: where to send the result, and the consents."""
+
+    first_name = StringField(
+        "Vorname (optional)",
+        validators=[
+            Optional(),
+            Length(max=100, message="Bitte höchstens 100 Zeichen."),
+            no_line_breaks,
+            no_control_characters,
+        ],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
+    email = EmailField(
+        "E-Mail-Adresse",
+        validators=[
+            Length(max=254, message="Diese Adresse ist zu lang."),
+            no_line_breaks,
+            no_control_characters,
+            valid_email,
+        ],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
+    consent_data = BooleanField("")
+    consent_marketing = BooleanField("")
+    # Honeypot: hidden from people by CSS and aria-hidden; bots fill in every field.
+    website = StringField("Website")
+
+    def __init__(self, *args: Any, require_email: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.require_email = require_email
+
+    def validate_email(self, field: Field) -> None:
+        """Required when the site requires it, or when the data consent is ticked."""
+        if not field.data and (self.require_email or self.consent_data.data):
+            raise ValidationError("Bitte geben Sie Ihre E-Mail-Adresse an.")
+
+    def validate_consent_data(self, field: Field) -> None:
+        """Without this consent nothing may be stored or sent."""
+        if not field.data and (self.require_email or self.email.data):
+            raise ValidationError(
+                "Bitte stimmen Sie zu, damit wir Ihr Ergebnis speichern und senden dürfen."
+            )
+
+    def validate_consent_marketing(self, field: Field) -> None:
+        """Newsletter consent needs an address to confirm."""
+        if field.data and not self.email.data:
+            raise ValidationError("Für den Newsletter brauchen wir Ihre E-Mail-Adresse.")
+
+    @property
+    def is_bot(self) -> bool:
+        """True when the honeypot was filled in."""
+        return bool(self.website.data)

@@ -1,0 +1,284 @@
+"""The public quiz: landing page, one step per page of questions, the lead step, the result.
+
+Views stay thin: the content builds the forms, `quiz.responses` stores and finishes, and the result
+page renders only what was stored. POST/redirect/GET throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import text
+from werkzeug.wrappers import Response as BaseResponse
+
+from quiz import get_consent_texts, get_content, responses
+from quiz.charts import Bar, score_chart_png
+from quiz.content import Content
+from quiz.database import begin_write
+from quiz.extensions import db
+from quiz.models import Response as QuizResponse
+from quiz.web.forms import LeadForm, build_step_form
+
+bp = Blueprint("public", __name__)
+
+DRAFT_COOKIE = "quiz_draft"
+# Rough reading-and-deciding times, for the "about N minutes" promise on the landing page.
+SECONDS_PER_STATEMENT = 8
+SECONDS_PER_SCENARIO = 15
+SECONDS_FOR_LEAD_STEP = 30
+
+
+def estimated_minutes(content: Content) -> int:
+    """How long the quiz takes, computed from its questions."""
+    seconds = SECONDS_FOR_LEAD_STEP + sum(
+        SECONDS_PER_SCENARIO if q.type == "choice" else SECONDS_PER_STATEMENT
+        for q in content.questions
+    )
+    return max(1, math.ceil(seconds / 60))
+
+
+def total_steps(content: Content) -> int:
+    """Question pages plus the lead step."""
+    return len(content.pages) + 1
+
+
+def current_draft() -> QuizResponse | None:
+    """The response this browser's draft cookie points at."""
+    return responses.find_by_draft_token(request.cookies.get(DRAFT_COOKIE))
+
+
+def next_open_step(draft: QuizResponse, content: Content) -> int:
+    """The first step not yet completed (where a returning taker resumes)."""
+    return min(draft.steps_completed + 1, total_steps(content))
+
+
+@bp.get("/")
+def landing() -> str:
+    """What the quiz is, what the taker gets, how long it takes; captures UTM and referrer."""
+    content = get_content()
+    draft = current_draft()
+    resume_step = None
+    if draft is not None and draft.status == "draft" and draft.steps_completed > 0:
+        resume_step = next_open_step(draft, content)
+    tracking = {
+        field: request.args[field][:100]
+        for field in responses.TRACKING_FIELDS
+        if request.args.get(field)
+    }
+    if request.referrer:
+        tracking["referrer"] = request.referrer[:500]
+    return render_template(
+        "quiz/landing.html",
+        content=content,
+        minutes=estimated_minutes(content),
+        tracking=tracking,
+        resume_step=resume_step,
+    )
+
+
+@bp.post("/quiz/start")
+def start() -> BaseResponse:
+    """Create a draft (or resume the open one) and go to its first open step."""
+    content = get_content()
+    draft = current_draft()
+    if draft is not None and draft.status == "draft":
+        return redirect(url_for(".step", number=next_open_step(draft, content)))
+    tracking = {
+        field: request.form.get(field) for field in (*responses.TRACKING_FIELDS, "referrer")
+    }
+    draft = responses.start_draft(content, tracking)
+    redirect_response = redirect(url_for(".step", number=1))
+    redirect_response.set_cookie(
+        DRAFT_COOKIE,
+        draft.draft_token,
+        max_age=current_app.config["DRAFT_COOKIE_DAYS"] * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return redirect_response
+
+
+@bp.route("/quiz/<int:number>", methods=["GET", "POST"])
+def step(number: int) -> BaseResponse | tuple[str, int] | str:
+    """One page of questions, or the lead step after the last page."""
+    content = get_content()
+    draft = current_draft()
+    if draft is None:
+        return redirect(url_for(".landing"))
+    if draft.status == "finished" and draft.result_token:
+        return redirect(url_for(".result", token=draft.result_token))
+    if number < 1 or number > total_steps(content):
+        abort(404)
+    if number > draft.steps_completed + 1:
+        return redirect(url_for(".step", number=next_open_step(draft, content)))
+    if number == total_steps(content):
+        return _lead_step(content, draft, number)
+
+    page = content.pages[number - 1]
+    if request.method == "POST":
+        form = build_step_form(content, page)
+        if request.form.get("action") == "back":
+            responses.save_step(content, draft.id, page, number, form.answers(), completed=False)
+            return redirect(url_for(".step", number=max(1, number - 1)))
+        if form.validate_on_submit():
+            responses.save_step(content, draft.id, page, number, form.answers(), completed=True)
+            return redirect(url_for(".step", number=number + 1))
+        status = 422
+    else:
+        form = build_step_form(content, page, data=responses.stored_answers(draft))
+        status = 200
+    return (
+        render_template(
+            "quiz/step.html",
+            content=content,
+            page=page,
+            form=form,
+            number=number,
+            total=total_steps(content),
+        ),
+        status,
+    )
+
+
+def _lead_step(
+    content: Content, draft: QuizResponse, number: int
+) -> BaseResponse | tuple[str, int]:
+    require_email = current_app.config["QUIZ_REQUIRE_EMAIL"]
+    form = LeadForm(require_email=require_email)
+    status = 200
+    if request.method == "POST":
+        if request.form.get("action") == "back":
+            return redirect(url_for(".step", number=number - 1))
+        if form.validate_on_submit():
+            if form.is_bot:
+                # Quietly: a bot learns nothing from the answer, and nothing is stored.
+                return redirect(url_for(".landing"))
+            lead = responses.Lead(
+                first_name=form.first_name.data or None,
+                email=form.email.data or None,
+                consent_data=bool(form.consent_data.data),
+                consent_marketing=bool(form.consent_marketing.data),
+            )
+            try:
+                token = responses.finish(content, draft.id, lead, get_consent_texts())
+            except responses.IncompleteAnswers as missing:
+                page = content.page_of_question[missing.question_id]
+                return redirect(url_for(".step", number=content.pages.index(page) + 1))
+            return redirect(url_for(".result", token=token))
+        status = 422
+    return (
+        render_template(
+            "quiz/lead.html",
+            content=content,
+            form=form,
+            number=number,
+            total=total_steps(content),
+            consent_texts=get_consent_texts(),
+            require_email=require_email,
+        ),
+        status,
+    )
+
+
+@bp.get("/r/<token>")
+def result(token: str) -> str:
+    """The stored result: bottleneck, chart, scores table, analysis, call to action."""
+    response = responses.find_result(token) or abort(404)
+    content = get_content()
+    scores = response.scores()
+    rows = [
+        {
+            "dimension": dimension,
+            "score": scores.get(dimension.id),
+            "band": dimension.band((response.bands or {}).get(dimension.id, dimension.bands[0].id)),
+        }
+        for dimension in content.dimensions
+        if dimension.id in scores
+    ]
+    analysis = response.analysis or []
+    return render_template(
+        "quiz/result.html",
+        response=response,
+        rows=rows,
+        bottleneck=analysis[0] if analysis else None,
+        dimension_items=[item for item in analysis[1:] if item["kind"] == "dimension"],
+        tips=[item for item in analysis if item["kind"] == "tip"],
+        token=token,
+    )
+
+
+@bp.get("/r/<token>/chart.png")
+def result_chart(token: str) -> Response:
+    """The score chart, rendered once per response and stored for every worker to reuse."""
+    response = responses.find_result(token) or abort(404)
+    png = db.session.scalar(db.select(QuizResponse.chart_png).where(QuizResponse.id == response.id))
+    if png is None:
+        png = _render_chart(get_content(), response)
+        db.session.rollback()
+        begin_write()
+        stored = db.session.get(QuizResponse, response.id)
+        if stored is not None:
+            stored.chart_png = png
+        db.session.commit()
+    chart = make_response(png)
+    chart.headers["Content-Type"] = "image/png"
+    chart.headers["Cache-Control"] = "private, max-age=86400"
+    return chart
+
+
+def _render_chart(content: Content, response: QuizResponse) -> bytes:
+    scores = response.scores()
+    bands = response.bands or {}
+    bars = []
+    for dimension in content.dimensions:
+        if dimension.id not in scores:
+            continue
+        band_ids = [band.id for band in dimension.bands]
+        position = band_ids.index(bands[dimension.id]) if bands.get(dimension.id) in band_ids else 0
+        bars.append(
+            Bar(
+                label=dimension.name,
+                score=scores[dimension.id],
+                band_position=position,
+                highlight=dimension.id == response.bottleneck,
+            )
+        )
+    return score_chart_png(bars)
+
+
+@bp.get("/datenschutz")
+def privacy() -> str:
+    """The privacy notice; its text can be replaced by a file (QUIZ_PRIVACY_FILE)."""
+    custom = None
+    path = current_app.config.get("QUIZ_PRIVACY_FILE")
+    if path:
+        custom = Path(path).read_text(encoding="utf-8")
+    return render_template("quiz/privacy.html", custom_text=custom)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[dict[str, str], int]:
+    """200 when the app and its database answer."""
+    db.session.execute(text("SELECT 1"))
+    return {"status": "ok"}, 200
+
+
+@bp.after_app_request
+def no_referrer_on_token_pages(response: BaseResponse) -> BaseResponse:
+    """Pages reached by a secret link must not leak it to other sites through Referer."""
+    if request.path.startswith("/r/"):
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response

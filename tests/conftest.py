@@ -1,0 +1,163 @@
+"""Shared fixtures: content, an app per database backend, clients, CLI runner.
+
+Every test that touches SQL takes the `app` fixture, which runs it on SQLite and, when
+TEST_DATABASE_URL is set, once more on PostgreSQL. The schema comes from the real migrations,
+applied once per session per backend; each test then starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, text
+
+from quiz import create_app
+from quiz.content import Content, load_content
+from quiz.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REAL_CONTENT = ROOT / "content" / "questions.yaml"
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+
+
+@pytest.fixture(scope="session")
+def mini_content() -> Content:
+    """A small hand-checkable content file."""
+    return load_content(FIXTURES / "mini.yaml")
+
+
+@pytest.fixture(scope="session")
+def content() -> Content:
+    """The real content file."""
+    return load_content(REAL_CONTENT)
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or None
+
+
+def base_config(database_uri: str, instance: Path) -> dict[str, Any]:
+    """Config for a test app: fast, deterministic, no network."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "RATELIMIT_ENABLED": False,
+        "MAIL_DIR": str(instance / "mail"),
+        "PUBLIC_URL": "http://quiz.test",
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with the schema from the migrations, copied fresh for each test."""
+    instance = tmp_path_factory.mktemp("sqlite-template")
+    path = instance / "template.sqlite3"
+    app = create_app(base_config(f"sqlite:///{path}", instance))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The TEST_DATABASE_URL database, emptied and migrated once per session."""
+    url = _postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (set by .ci/run)")
+    from quiz.config import database_url
+
+    engine = create_engine(database_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    instance = tmp_path_factory.mktemp("pg-template")
+    app = create_app(base_config(url, instance))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def _empty_tables(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))
+        db.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a fresh, migrated database: SQLite, and PostgreSQL when configured."""
+    overrides = getattr(request, "param_overrides", {})
+    marker = request.node.get_closest_marker("app_config")
+    if marker:
+        overrides = {**overrides, **marker.kwargs}
+    if request.param == "sqlite":
+        path = tmp_path / "quiz.sqlite3"
+        shutil.copy(request.getfixturevalue("migrated_sqlite"), path)
+        uri = f"sqlite:///{path}"
+    else:
+        uri = request.getfixturevalue("migrated_postgres")
+    application = create_app({**base_config(uri, tmp_path), **overrides})
+    yield application
+    _empty_tables(application)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """A CLI runner."""
+    return app.test_cli_runner()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register our markers (also listed in pyproject.toml)."""
+    config.addinivalue_line("markers", "app_config(**kw): extra config for the app fixture")
+
+
+_strict_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember skipped browser and PostgreSQL tests; CI must run them all."""
+    if report.skipped and ("e2e" in report.keywords or "postgres" in report.keywords):
+        _strict_skips.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With QUIZ_STRICT_SKIPS=1 (CI), a skipped browser or PostgreSQL test fails the run."""
+    if os.environ.get("QUIZ_STRICT_SKIPS") == "1" and _strict_skips:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"QUIZ_STRICT_SKIPS: {len(_strict_skips)} browser/PostgreSQL test(s) skipped, "
+                f"e.g. {_strict_skips[0]}",
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
