@@ -11,7 +11,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 
-from quiz.config import ConfigError, environ, load_config
+from quiz.config import ConfigError, database_url, environ, load_config
 from quiz.content import Content, ContentError, load_content
 from quiz.legal import ConsentTexts
 from quiz.paths import resource_dir
@@ -62,6 +62,7 @@ def register_config(
         raise StartupError(f"Configuration error: {exc}") from exc
     if test_config:
         app.config.from_mapping(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     logging.basicConfig(level=os.environ.get("QUIZ_LOG_LEVEL", "INFO"))
 
 

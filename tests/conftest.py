@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,26 +72,38 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def migrated_postgres(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The TEST_DATABASE_URL database, emptied and migrated once per session."""
+def migrated_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A private schema in the TEST_DATABASE_URL database, migrated once per session.
+
+    Each test session gets its own schema (search_path), so parallel runs never clash.
+    """
     url = _postgres_url()
     if url is None:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (set by .ci/run)")
     from quiz.config import database_url
 
+    schema = f"test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     engine = create_engine(database_url(url))
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    config = {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "connect_args": {"options": f"-c search_path={schema}"},
+        },
+    }
     instance = tmp_path_factory.mktemp("pg-template")
-    app = create_app(base_config(url, instance))
+    app = create_app({**base_config(url, instance), **config})
     with app.app_context():
         from flask_migrate import upgrade
 
         upgrade()
         db.engine.dispose()
-    return url
+    yield config
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
 
 
 def _empty_tables(app: Flask) -> None:
@@ -116,10 +129,11 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     if request.param == "sqlite":
         path = tmp_path / "quiz.sqlite3"
         shutil.copy(request.getfixturevalue("migrated_sqlite"), path)
-        uri = f"sqlite:///{path}"
+        database = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"}
     else:
-        uri = request.getfixturevalue("migrated_postgres")
-    application = create_app({**base_config(uri, tmp_path), **overrides})
+        database = request.getfixturevalue("migrated_postgres")
+    uri = database["SQLALCHEMY_DATABASE_URI"]
+    application = create_app({**base_config(uri, tmp_path), **database, **overrides})
     yield application
     _empty_tables(application)
 

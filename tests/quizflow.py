@@ -1,0 +1,72 @@
+"""Helpers that walk a test client through the quiz the way a browser would."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from quiz import get_content
+from quiz.scoring import sample_answers
+
+CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(page: TestResponse | str) -> str:
+    """The CSRF token of the first form on a page."""
+    text = page if isinstance(page, str) else page.get_data(as_text=True)
+    match = CSRF_PATTERN.search(text)
+    assert match, "no csrf_token on the page"
+    return match.group(1)
+
+
+def start(client: FlaskClient, query: str = "") -> TestResponse:
+    """Open the landing page and press start; returns the redirect to step 1."""
+    landing = client.get(f"/{query}")
+    assert landing.status_code == 200
+    fields = dict(
+        re.findall(r'<input type="hidden" name="(utm_\w+|referrer)" value="([^"]*)"', landing.text)
+    )
+    return client.post("/quiz/start", data={"csrf_token": csrf_token(landing), **fields})
+
+
+def answer_page(
+    client: FlaskClient, app: Flask, number: int, answers: dict[str, str], action: str = "next"
+) -> TestResponse:
+    """Submit one question page with the given answers (only this page's are sent)."""
+    content = get_content(app)
+    page = content.pages[number - 1]
+    form = client.get(f"/quiz/{number}")
+    assert form.status_code == 200, form.status_code
+    data = {"csrf_token": csrf_token(form), "action": action}
+    data |= {q.id: answers[q.id] for q in page.questions if q.id in answers}
+    return client.post(f"/quiz/{number}", data=data)
+
+
+def lead_step(client: FlaskClient, app: Flask, **fields: str) -> TestResponse:
+    """Submit the last step (email and consents)."""
+    number = len(get_content(app).pages) + 1
+    form = client.get(f"/quiz/{number}")
+    assert form.status_code == 200, form.status_code
+    data = {"csrf_token": csrf_token(form), "action": "finish", **fields}
+    return client.post(f"/quiz/{number}", data=data)
+
+
+def complete_quiz(
+    client: FlaskClient,
+    app: Flask,
+    answers: dict[str, str] | None = None,
+    email: str = "kundin@example.com",
+    **lead: str,
+) -> TestResponse:
+    """Take the whole quiz; returns the redirect to the result page."""
+    content = get_content(app)
+    answers = answers or sample_answers(content, "random", seed=11)
+    start(client)
+    for number in range(1, len(content.pages) + 1):
+        response = answer_page(client, app, number, answers)
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    fields = {"email": email, "consent_data": "y", **lead} if email else dict(lead)
+    return lead_step(client, app, **fields)

@@ -1,0 +1,281 @@
+"""The public quiz through the test client, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from quiz import get_content
+from quiz.extensions import db
+from quiz.models import Answer, Consent, OutboxMessage, Response
+from quiz.scoring import sample_answers, score_answers
+from tests.quizflow import answer_page, complete_quiz, csrf_token, lead_step, start
+
+
+def finished_responses(app: Flask) -> list[Response]:
+    with app.app_context():
+        return list(db.session.scalars(select(Response).where(Response.status == "finished")))
+
+
+def test_landing_page_says_what_how_long_and_starts(client: FlaskClient, app: Flask) -> None:
+    page = client.get("/")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    content = get_content(app)
+    assert f"{len(content.questions)} kurze Fragen" in text
+    assert "etwa 5 Minuten" in text or "etwa 6 Minuten" in text
+    assert "Quiz starten" in text
+    assert 'lang="de"' in text
+
+
+def test_whole_flow_stores_the_result_and_shows_it(client: FlaskClient, app: Flask) -> None:
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=5)
+    expected = score_answers(content, answers)
+    done = complete_quiz(client, app, answers, first_name="Jana", consent_marketing="y")
+    assert done.status_code == 302
+    assert done.location.startswith("/r/")
+    token = done.location.removeprefix("/r/")
+    assert len(token) >= 43  # 256 random bits, URL-safe
+
+    result = client.get(done.location)
+    text = result.get_data(as_text=True)
+    assert result.status_code == 200
+    bottleneck_name = content.dimension_by_id[expected.bottleneck].name
+    assert f"Ihr größter Engpass: {bottleneck_name.replace('&', '&amp;')}" in text
+    assert "für Jana" in text
+    assert f"/r/{token}/chart.png" in text
+    assert result.headers["Referrer-Policy"] == "no-referrer"
+    for dimension in content.dimensions:
+        assert f"<td>{expected.scores[dimension.id]}</td>" in text
+
+    chart = client.get(f"/r/{token}/chart.png")
+    assert chart.status_code == 200
+    assert chart.mimetype == "image/png"
+    assert chart.data.startswith(b"\x89PNG")
+
+    (stored,) = finished_responses(app)
+    with app.app_context():
+        stored = db.session.get(Response, stored.id)
+        assert stored.scores() == dict(expected.scores)
+        assert stored.bottleneck == expected.bottleneck
+        assert stored.runner_up == expected.runner_up
+        assert stored.content_hash == content.sha256
+        assert stored.content_version == content.version
+        assert stored.email == "kundin@example.com"
+        assert stored.chart_png is not None
+        assert set(stored.step_times) == {page.id for page in content.pages} | {"kontakt"}
+        rows = db.session.scalars(select(Answer).where(Answer.response_id == stored.id)).all()
+        assert {row.question_id: row.option_id for row in rows} == answers
+        kinds = sorted(c.kind for c in db.session.scalars(select(Consent)))
+        assert kinds == ["data", "marketing"]
+        consent = db.session.scalars(select(Consent).where(Consent.kind == "data")).one()
+        assert consent.text_version and len(consent.text_hash) == 64
+        outbox = sorted(m.kind for m in db.session.scalars(select(OutboxMessage)))
+        assert outbox == ["optin", "result"]
+
+
+def test_utm_parameters_and_referrer_are_stored(client: FlaskClient, app: Flask) -> None:
+    client.get(
+        "/?utm_source=newsletter&utm_campaign=herbst",
+        headers={"Referer": "https://blog.example/artikel"},
+    )
+    start(client, "?utm_source=newsletter&utm_campaign=herbst")
+    with app.app_context():
+        draft = db.session.scalars(select(Response)).one()
+        assert draft.utm_source == "newsletter"
+        assert draft.utm_campaign == "herbst"
+        assert draft.status == "draft"
+
+
+def test_progress_indicator_shows_the_step(client: FlaskClient, app: Flask) -> None:
+    start(client)
+    total = len(get_content(app).pages) + 1
+    assert f"Schritt 1 von {total}" in client.get("/quiz/1").get_data(as_text=True)
+
+
+def test_validation_error_keeps_the_other_answers(client: FlaskClient, app: Flask) -> None:
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=2)
+    start(client)
+    page = content.pages[0]
+    missing = page.questions[2].id
+    partial = {q.id: answers[q.id] for q in page.questions if q.id != missing}
+    response = answer_page(client, app, 1, partial)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Bitte wählen Sie eine Antwort." in text
+    for question_id, option_id in partial.items():
+        assert f'id="{question_id}-' in text
+        assert (
+            f'value="{option_id}" checked' in text
+            or f'checked id="{question_id}' in text
+            or _is_checked(text, question_id, option_id)
+        )
+
+
+def _is_checked(html: str, name: str, value: str) -> bool:
+    import re
+
+    for tag in re.findall(r"<input[^>]*>", html):
+        if f'name="{name}"' in tag and f'value="{value}"' in tag:
+            return "checked" in tag
+    return False
+
+
+def test_invalid_option_is_a_german_error_not_a_crash(client: FlaskClient, app: Flask) -> None:
+    content = get_content(app)
+    answers = sample_answers(content, "best") | {content.pages[0].questions[0].id: "<script>"}
+    start(client)
+    response = answer_page(client, app, 1, answers)
+    assert response.status_code == 422
+    assert "Bitte wählen Sie eine der angebotenen Antworten." in response.get_data(as_text=True)
+    assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_back_and_next_keep_answers(client: FlaskClient, app: Flask) -> None:
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=9)
+    start(client)
+    assert answer_page(client, app, 1, answers).status_code == 302
+    # On page 2, choose two answers and go back: they are kept, page 1 still shows its answers.
+    second = content.pages[1]
+    chosen = {q.id: answers[q.id] for q in second.questions[:2]}
+    back = answer_page(client, app, 2, chosen, action="back")
+    assert back.status_code == 302 and back.location.endswith("/quiz/1")
+    page_one = client.get("/quiz/1").get_data(as_text=True)
+    for question in content.pages[0].questions:
+        assert _is_checked(page_one, question.id, answers[question.id])
+    page_two = client.get("/quiz/2").get_data(as_text=True)
+    for question_id, option_id in chosen.items():
+        assert _is_checked(page_two, question_id, option_id)
+
+
+def test_resume_after_reload_keeps_answers(client: FlaskClient, app: Flask) -> None:
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=4)
+    start(client)
+    answer_page(client, app, 1, answers)
+    answer_page(client, app, 2, answers)
+    # A new visit with the same cookie (closed tab) resumes at step 3.
+    landing = client.get("/").get_data(as_text=True)
+    assert "Quiz fortsetzen" in landing
+    resumed = client.post("/quiz/start", data={"csrf_token": csrf_token(landing)})
+    assert resumed.location.endswith("/quiz/3")
+    page_two = client.get("/quiz/2").get_data(as_text=True)
+    for question in content.pages[1].questions:
+        assert _is_checked(page_two, question.id, answers[question.id])
+
+
+def test_cannot_skip_ahead(client: FlaskClient, app: Flask) -> None:
+    start(client)
+    response = client.get("/quiz/4")
+    assert response.status_code == 302
+    assert response.location.endswith("/quiz/1")
+
+
+def test_quiz_page_without_draft_goes_to_landing(client: FlaskClient) -> None:
+    response = client.get("/quiz/2")
+    assert response.status_code == 302
+    assert response.location.endswith("/")
+
+
+def test_double_submit_creates_one_response(client: FlaskClient, app: Flask) -> None:
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=1)
+    start(client)
+    for number in range(1, len(content.pages) + 1):
+        answer_page(client, app, number, answers)
+    number = len(content.pages) + 1
+    form = client.get(f"/quiz/{number}")
+    data = {
+        "csrf_token": csrf_token(form),
+        "action": "finish",
+        "email": "a@example.com",
+        "consent_data": "y",
+    }
+    first = client.post(f"/quiz/{number}", data=data)
+    second = client.post(f"/quiz/{number}", data=data)  # double click / back button + resend
+    assert first.status_code == second.status_code == 302
+    assert first.location == second.location
+    assert len(finished_responses(app)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_lead_step_requires_email_and_consent(client: FlaskClient, app: Flask) -> None:
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=3)
+    start(client)
+    for number in range(1, len(content.pages) + 1):
+        answer_page(client, app, number, answers)
+    response = lead_step(client, app, first_name="Jörg", email="kein-at-zeichen")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Bitte geben Sie eine gültige E-Mail-Adresse ein" in text
+    assert "Bitte stimmen Sie zu" in text
+    assert 'value="Jörg"' in text
+    assert finished_responses(app) == []
+
+
+def test_marketing_consent_is_never_pre_ticked_and_optional(
+    client: FlaskClient, app: Flask
+) -> None:
+    done = complete_quiz(client, app)
+    assert done.status_code == 302
+    with app.app_context():
+        assert [c.kind for c in db.session.scalars(select(Consent))] == ["data"]
+
+
+def test_header_injection_in_name_is_a_form_error(client: FlaskClient, app: Flask) -> None:
+    response = complete_quiz(client, app, first_name="Eve\r\nBcc: victim@example.com")
+    assert response.status_code == 422
+    assert "ohne Zeilenumbrüche" in response.get_data(as_text=True)
+    assert finished_responses(app) == []
+
+
+def test_honeypot_rejects_bots_quietly(client: FlaskClient, app: Flask) -> None:
+    response = complete_quiz(client, app, website="http://spam.example")
+    assert response.status_code == 302
+    assert not response.location.startswith("/r/")
+    assert finished_responses(app) == []
+
+
+@pytest.mark.app_config(QUIZ_REQUIRE_EMAIL=False)
+def test_email_step_can_be_optional(client: FlaskClient, app: Flask) -> None:
+    response = complete_quiz(client, app, email="")
+    assert response.status_code == 302 and response.location.startswith("/r/")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_unknown_result_token_is_a_german_404(client: FlaskClient) -> None:
+    response = client.get("/r/gibt-es-nicht")
+    assert response.status_code == 404
+    assert "Seite nicht gefunden" in response.get_data(as_text=True)
+    assert client.get("/r/" + "x" * 500).status_code == 404
+    assert client.get("/r/gibt-es-nicht/chart.png").status_code == 404
+
+
+@pytest.mark.app_config(TESTING=False, WTF_CSRF_ENABLED=True)
+def test_missing_csrf_token_is_a_german_400(client: FlaskClient) -> None:
+    response = client.post("/quiz/start", data={})
+    assert response.status_code == 400
+    assert "Das hat nicht geklappt" in response.get_data(as_text=True)
+
+
+def test_healthz(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_result_page_shows_analysis_with_sources(client: FlaskClient, app: Flask) -> None:
+    content = get_content(app)
+    done = complete_quiz(client, app, sample_answers(content, "worst"))
+    text = client.get(done.location).get_data(as_text=True)
+    assert "Tipps zu Ihren Antworten" in text
+    assert "Quelle" in text
+    assert "000_7c60a66375e4c519.txt" in text or "001_8fb8151b7bf0414a.txt" in text
