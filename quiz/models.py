@@ -8,10 +8,19 @@ A new dimension in the content therefore needs a migration adding its `score_<id
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
@@ -179,3 +188,31 @@ class Coach(db.Model):  # type: ignore[name-defined,misc]
     # Changes on logout-everywhere and password change, which invalidates old session cookies.
     session_nonce: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
+    """Pre-aggregated counts for the coach dashboard, kept in step with `responses`.
+
+    One row per day x UTM campaign x content version x demo flag x metric x dimension x bucket.
+    `quiz.rollups` maintains it in the transactions that start, advance and finish a response, and
+    `flask --app quiz rebuild-rollups` recomputes it from the raw rows; the two always agree.
+    """
+
+    __tablename__ = "coach_rollups"
+
+    # UTC day: of the start for start/step metrics, of the finish for finish metrics.
+    day: Mapped[date] = mapped_column(db.Date, primary_key=True)
+    # "" when the response has no utm_campaign (NULL cannot be part of a primary key).
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content_version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    is_demo: Mapped[bool] = mapped_column(primary_key=True)
+    # start, reached, finish, duration, score, bottleneck (see quiz.rollups).
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # A sum that goes with the count (score points, seconds to complete).
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+Index("ix_coach_rollups_metric_day", CoachRollup.metric, CoachRollup.day)
