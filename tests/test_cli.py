@@ -1,0 +1,130 @@
+"""The content and scoring commands, and start-up with broken content."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from quiz import StartupError, create_app
+from quiz.cli import check_content, score
+from tests.conftest import FIXTURES, REAL_CONTENT, TEST_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def cli_app(tmp_path_factory: pytest.TempPathFactory):
+    """An app for commands that need no database."""
+    instance = tmp_path_factory.mktemp("cli")
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/x.db",
+        }
+    )
+
+
+def invoke(cli_app, command, args, input=None):
+    with cli_app.app_context():
+        return CliRunner().invoke(command, args, input=input, catch_exceptions=False)
+
+
+def test_check_content_summarises_the_real_file(cli_app) -> None:
+    result = invoke(cli_app, check_content, [str(REAL_CONTENT)])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "dimensions",
+        "questions",
+        "advice",
+        "tips",
+        "sources",
+    ]
+    assert "questions: 30" in lines
+    assert "sources: 5" in lines
+
+
+def test_check_content_reports_planted_errors_with_lines(cli_app, tmp_path: Path) -> None:
+    text = (FIXTURES / "mini.yaml").read_text(encoding="utf-8")
+    text = text.replace("{id: g3, dimension: schmerzgrenze", "{id: g3, dimension: zeit", 1)
+    text = text.replace("min: 40, max: 69", "min: 45, max: 69", 1)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text, encoding="utf-8")
+    result = invoke(cli_app, check_content, [str(broken)])
+    assert result.exit_code == 1
+    zeit_line = next(n for n, line in enumerate(text.splitlines(), 1) if "dimension: zeit" in line)
+    band_line = next(n for n, line in enumerate(text.splitlines(), 1) if "min: 45" in line)
+    assert f"{broken}:{zeit_line}: unknown dimension 'zeit'" in result.output
+    assert f"{broken}:{band_line}: gap in the bands: no band covers 40..44" in result.output
+
+
+def test_score_reads_answers_from_stdin(cli_app) -> None:
+    best = invoke(cli_app, score, ["--sample", "best"])
+    answers = json.loads(best.output)["answers"]
+    result = invoke(cli_app, score, ["-"], input=json.dumps(answers))
+    assert result.exit_code == 0
+    output = json.loads(result.output)
+    assert set(output) >= {"scores", "bands", "bottleneck", "runner_up", "analysis"}
+    assert all(value == 100 for value in output["scores"].values())
+    assert output["analysis"][0]["kind"] == "bottleneck"
+    assert output["analysis"][0]["sources"][0]["file"].endswith(".txt")
+
+
+def test_score_samples_differ_by_profile(cli_app) -> None:
+    worst = json.loads(invoke(cli_app, score, ["--sample", "worst"]).output)
+    assert all(value == 0 for value in worst["scores"].values())
+    one = invoke(cli_app, score, ["--sample", "random", "--seed", "3"]).output
+    assert one == invoke(cli_app, score, ["--sample", "random", "--seed", "3"]).output
+
+
+def test_score_names_the_missing_question(cli_app) -> None:
+    with cli_app.app_context():
+        result = CliRunner().invoke(score, ["-"], input='{"sg_regeln_schriftlich": "teils"}')
+    assert result.exit_code == 1
+    assert "missing answer for question" in result.output
+
+
+def test_score_refuses_malformed_json(cli_app) -> None:
+    with cli_app.app_context():
+        result = CliRunner().invoke(score, ["-"], input="{nope")
+    assert result.exit_code == 1
+    assert "not valid JSON" in result.output
+
+
+def test_broken_content_stops_startup_with_file_and_line(tmp_path: Path, monkeypatch) -> None:
+    text = (FIXTURES / "mini.yaml").read_text(encoding="utf-8").replace("score: 2}", "score: 9}", 1)
+    broken = tmp_path / "questions.yaml"
+    broken.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("QUIZ_CONTENT_PATH", str(broken))
+    with pytest.raises(StartupError) as caught:
+        create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET})
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "score: 9" in row)
+    assert f"{broken}:{line}:" in caught.value.format_message()
+
+
+def test_flask_command_prints_content_errors_without_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "questions.yaml"
+    broken.write_text("version: [unclosed\n", encoding="utf-8")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "QUIZ_CONTENT_PATH": str(broken),
+        "QUIZ_INSTANCE_PATH": str(tmp_path),
+    }
+    flask = Path(sys.executable).parent / "flask"
+    run = subprocess.run(
+        [str(flask), "--app", "quiz", "check-content"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert f"{broken}:" in run.stderr
+    assert "Traceback" not in run.stderr
