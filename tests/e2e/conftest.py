@@ -1,0 +1,155 @@
+"""Browser tests: the real app served on a local port, driven by Debian's headless Chromium.
+
+Playwright drives `/usr/bin/chromium` (never a downloaded browser). Where Chromium is missing, the
+tests skip and say why; CI (QUIZ_STRICT_SKIPS=1) turns such a skip into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from quiz import create_app
+from tests.conftest import base_config
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+AXE_SOURCE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+# Flags the machine needs: no sandbox as root, and no background traffic to a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is a browser test."""
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@dataclass
+class LiveServer:
+    """The app served over HTTP on 127.0.0.1 for the browser."""
+
+    app: Flask
+    url: str
+
+
+@pytest.fixture
+def live_config() -> dict[str, Any]:
+    """Extra app config for the live server; override in a test module to change it."""
+    return {}
+
+
+@pytest.fixture
+def live_server(
+    migrated_sqlite: Path, tmp_path: Path, live_config: dict[str, Any]
+) -> Iterator[LiveServer]:
+    """Serve a fresh app on a free port in a background thread."""
+    database = tmp_path / "e2e.sqlite3"
+    shutil.copy(migrated_sqlite, database)
+    app = create_app(
+        {**base_config(f"sqlite:///{database}", tmp_path), "TESTING": False, **live_config}
+    )
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "browser tests need Debian's chromium at /usr/bin/chromium "
+            "(make test installs it when run as root)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh phone-sized browser tab with its own cookies."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="de-DE")
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
+    """Save a full-page screenshot under tests/e2e/screenshots/<test>/<name>.png."""
+    folder = SCREENSHOTS / request.node.name.replace("/", "_")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    counter = {"n": 0}
+
+    def take(page: Any, name: str) -> Path:
+        counter["n"] += 1
+        path = folder / f"{counter['n']:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """The axe-core script (npm package, installed by make test)."""
+    if not AXE_SOURCE.exists():
+        pytest.fail("node_modules/axe-core is missing: run `npm ci` (make test does)")
+    return AXE_SOURCE.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def check_accessibility(axe_source: str) -> Callable[[Any], None]:
+    """Run axe-core on the current page; fail on any WCAG 2 A/AA violation."""
+
+    def check(page: Any) -> None:
+        page.evaluate(axe_source)
+        result = page.evaluate(
+            """async () => {
+                const r = await axe.run(document, {
+                    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}
+                });
+                return r.violations.map(v => ({
+                    id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))
+                }));
+            }"""
+        )
+        assert result == [], f"axe violations on {page.url}:\n" + json.dumps(result, indent=2)
+
+    return check
