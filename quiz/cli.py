@@ -19,6 +19,9 @@ def init_app(app: Flask) -> None:
     """Register the commands on the app."""
     app.cli.add_command(check_content)
     app.cli.add_command(score)
+    from quiz import coach_cli  # the coach view's commands live with the coach view
+
+    coach_cli.init_app(app)
 
 
 @click.command("check-content")

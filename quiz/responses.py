@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from quiz import rollups
 from quiz.analysis import build_analysis
 from quiz.content import Content, Page
 from quiz.database import begin_write
@@ -53,6 +54,7 @@ def start_draft(content: Content, tracking: Mapping[str, str | None]) -> Respons
         referrer=_clip(tracking.get("referrer"), 500),
     )
     db.session.add(response)
+    rollups.on_start(response)
     db.session.commit()
     return response
 
@@ -131,6 +133,7 @@ def save_step(
             answer.answered_at = now
     if completed:
         response.step_times = {**(response.step_times or {}), page.id: now.isoformat()}
+        rollups.on_step(response, step)
         response.steps_completed = max(response.steps_completed, step)
     db.session.commit()
 
@@ -164,6 +167,7 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
 
     result = score_answers(content, answers)
     now = utcnow()
+    rollups.on_finish(content, response, result, now)
     response.status = "finished"
     response.finished_at = now
     response.result_token = new_token()

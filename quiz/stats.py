@@ -1,0 +1,276 @@
+"""Aggregate queries for the coach dashboard, computed in SQL, returned as dataclasses.
+
+The counts come from `coach_rollups` (see quiz.rollups), a few thousand rows even for a million
+responses. The two live figures that other parts of the app change after a response is finished
+(confirmed marketing consents, email delivery states) are counted on the raw tables, in SQL.
+
+Date filters are UTC days, inclusive: starts and the funnel count by the day the quiz was started,
+completions, scores and times by the day it was finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from sqlalchemy import ColumnElement, distinct, func, select
+
+from quiz.extensions import db
+from quiz.models import CoachRollup, Consent, OutboxMessage, Response
+from quiz.rollups import SCORE_BUCKETS, duration_bucket_width
+
+DemoFilter = Literal["all", "real", "demo"]
+NO_CAMPAIGN = "-"  # the filter value for "no UTM campaign"
+EMAIL_STATES = ("queued", "sending", "sent", "failed")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the coach narrowed the dashboard (and the leads list) to."""
+
+    start: date | None = None
+    end: date | None = None
+    campaign: str | None = None  # None: all; NO_CAMPAIGN: responses without a campaign
+    version: str | None = None
+    demo: DemoFilter = "all"
+
+    def cache_key(self) -> tuple[object, ...]:
+        """A hashable key for caches of things computed from these filters."""
+        return (self.start, self.end, self.campaign, self.version, self.demo)
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """How many takers completed at least this step."""
+
+    step: int
+    label: str
+    count: int
+    share: float  # of starts
+
+
+@dataclass(frozen=True)
+class DimensionStats:
+    """One dimension's score distribution and average."""
+
+    dimension: str
+    buckets: tuple[int, ...]  # counts for 0-9, 10-19, ..., 90-100
+    count: int
+    average: float | None
+    bottleneck_count: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Every figure the dashboard shows."""
+
+    starts: int
+    completions: int
+    completion_rate: float | None  # finished / started, of those started in the period
+    funnel: tuple[FunnelStep, ...]
+    median_seconds: float | None
+    average_seconds: float | None
+    dimensions: tuple[DimensionStats, ...]
+    timeline: tuple[tuple[date, int], ...]  # completions per day or per week (Monday)
+    timeline_unit: Literal["day", "week"]
+    marketing_confirmed: int
+    marketing_share: float | None
+    email_states: Mapping[str, int] = field(default_factory=dict)
+
+
+def _rollup_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    t = CoachRollup.__table__.c
+    conditions: list[ColumnElement[bool]] = []
+    if filters.start:
+        conditions.append(t.day >= filters.start)
+    if filters.end:
+        conditions.append(t.day <= filters.end)
+    if filters.campaign is not None:
+        conditions.append(
+            t.campaign == ("" if filters.campaign == NO_CAMPAIGN else filters.campaign)
+        )
+    if filters.version:
+        conditions.append(t.content_version == filters.version)
+    if filters.demo != "all":
+        conditions.append(t.is_demo.is_(filters.demo == "demo"))
+    return conditions
+
+
+def response_conditions(filters: Filters, *, by: str = "finished_at") -> list[ColumnElement[bool]]:
+    """The filters as conditions on `responses` (dates on `by`: finished_at or started_at)."""
+    r = Response.__table__.c
+    moment = r[by]
+    conditions: list[ColumnElement[bool]] = []
+    if filters.start:
+        conditions.append(moment >= datetime.combine(filters.start, time(), UTC))
+    if filters.end:
+        conditions.append(moment < datetime.combine(filters.end + timedelta(days=1), time(), UTC))
+    if filters.campaign is not None:
+        if filters.campaign == NO_CAMPAIGN:
+            conditions.append(r.utm_campaign.is_(None))
+        else:
+            conditions.append(r.utm_campaign == filters.campaign)
+    if filters.version:
+        conditions.append(r.content_version == filters.version)
+    if filters.demo != "all":
+        conditions.append(r.is_demo.is_(filters.demo == "demo"))
+    return conditions
+
+
+def filter_choices() -> tuple[list[str], list[str]]:
+    """The campaigns and content versions there is data for ("" is no campaign)."""
+    t = CoachRollup.__table__.c
+    campaigns = db.session.scalars(select(distinct(t.campaign)).order_by(t.campaign)).all()
+    versions = db.session.scalars(
+        select(distinct(t.content_version)).order_by(t.content_version)
+    ).all()
+    return list(campaigns), list(versions)
+
+
+def median_from_histogram(histogram: Sequence[tuple[int, int]]) -> float | None:
+    """The median of grouped data (bucket lower bound, count), interpolated within its bucket."""
+    total = sum(count for _, count in histogram)
+    if total == 0:
+        return None
+    half = total / 2
+    below = 0
+    for lower, count in sorted(histogram):
+        if count and below + count >= half:
+            return lower + (half - below) / count * duration_bucket_width(lower)
+        below += count
+    return float(sorted(histogram)[-1][0])
+
+
+def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence[str]) -> Dashboard:
+    """All dashboard figures for these filters.
+
+    `step_labels` names the steps 1..n (the question pages, then the contact step);
+    `dimensions` lists the dimension ids in content order.
+    """
+    t = CoachRollup.__table__.c
+    conditions = _rollup_conditions(filters)
+    rows = db.session.execute(
+        select(t.metric, t.dimension, t.bucket, func.sum(t.count), func.sum(t.total))
+        .where(*conditions)
+        .group_by(t.metric, t.dimension, t.bucket)
+    ).all()
+    starts = completions = seconds_total = 0
+    reached: dict[int, int] = {}
+    durations: list[tuple[int, int]] = []
+    score_buckets: dict[str, list[int]] = {d: [0] * SCORE_BUCKETS for d in dimensions}
+    score_sums: dict[str, int] = dict.fromkeys(dimensions, 0)
+    bottlenecks: dict[str, int] = dict.fromkeys(dimensions, 0)
+    for metric, dimension, bucket, count, total in rows:
+        count, total, bucket = int(count or 0), int(total or 0), int(bucket)
+        if metric == "start":
+            starts += count
+        elif metric == "reached":
+            reached[bucket] = reached.get(bucket, 0) + count
+        elif metric == "finish":
+            completions += count
+            seconds_total += total
+        elif metric == "duration":
+            durations.append((bucket, count))
+        elif metric == "score" and dimension in score_buckets:
+            score_buckets[dimension][bucket] += count
+            score_sums[dimension] += total
+        elif metric == "bottleneck" and dimension in bottlenecks:
+            bottlenecks[dimension] += count
+
+    funnel = []
+    for step, label in enumerate(step_labels, start=1):
+        count = sum(n for steps, n in reached.items() if steps >= step)
+        funnel.append(FunnelStep(step, label, count, count / starts if starts else 0.0))
+    finished_of_started = funnel[-1].count if funnel else 0
+
+    dimension_stats = []
+    for dimension in dimensions:
+        count = sum(score_buckets[dimension])
+        dimension_stats.append(
+            DimensionStats(
+                dimension=dimension,
+                buckets=tuple(score_buckets[dimension]),
+                count=count,
+                average=score_sums[dimension] / count if count else None,
+                bottleneck_count=bottlenecks[dimension],
+            )
+        )
+
+    timeline, unit = _timeline(conditions, filters)
+    confirmed, states = _live_figures(filters)
+    return Dashboard(
+        starts=starts,
+        completions=completions,
+        completion_rate=finished_of_started / starts if starts else None,
+        funnel=tuple(funnel),
+        median_seconds=median_from_histogram(durations),
+        average_seconds=seconds_total / completions if completions else None,
+        dimensions=tuple(dimension_stats),
+        timeline=timeline,
+        timeline_unit=unit,
+        marketing_confirmed=confirmed,
+        marketing_share=confirmed / completions if completions else None,
+        email_states=states,
+    )
+
+
+def _timeline(
+    conditions: list[ColumnElement[bool]], filters: Filters
+) -> tuple[tuple[tuple[date, int], ...], Literal["day", "week"]]:
+    t = CoachRollup.__table__.c
+    per_day = [
+        (day if isinstance(day, date) else date.fromisoformat(str(day)), int(count))
+        for day, count in db.session.execute(
+            select(t.day, func.sum(t.count))
+            .where(*conditions, t.metric == "finish")
+            .group_by(t.day)
+            .order_by(t.day)
+        )
+    ]
+    if not per_day:
+        return (), "day"
+    first = filters.start or per_day[0][0]
+    last = filters.end or per_day[-1][0]
+    if (last - first).days <= 62:
+        counts = dict(per_day)
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        return tuple((day, counts.get(day, 0)) for day in days), "day"
+    weeks: dict[date, int] = {}
+    for day, count in per_day:
+        monday = day - timedelta(days=day.weekday())
+        weeks[monday] = weeks.get(monday, 0) + count
+    monday = first - timedelta(days=first.weekday())
+    series = []
+    while monday <= last:
+        series.append((monday, weeks.get(monday, 0)))
+        monday += timedelta(days=7)
+    return tuple(series), "week"
+
+
+def _live_figures(filters: Filters) -> tuple[int, dict[str, int]]:
+    """Confirmed marketing consents and email states of the finished responses in the filter."""
+    r = Response.__table__.c
+    conditions = [r.status == "finished", *response_conditions(filters)]
+    c = Consent.__table__.c
+    confirmed = db.session.scalar(
+        select(func.count(distinct(c.response_id)))
+        .select_from(Consent.__table__.join(Response.__table__, r.id == c.response_id))
+        .where(
+            c.kind == "marketing",
+            c.confirmed_at.is_not(None),
+            c.withdrawn_at.is_(None),
+            *conditions,
+        )
+    )
+    o = OutboxMessage.__table__.c
+    states = dict.fromkeys(EMAIL_STATES, 0)
+    for status, count in db.session.execute(
+        select(o.status, func.count())
+        .select_from(OutboxMessage.__table__.join(Response.__table__, r.id == o.response_id))
+        .where(*conditions)
+        .group_by(o.status)
+    ):
+        states[status] = int(count)
+    return int(confirmed or 0), states

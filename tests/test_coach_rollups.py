@@ -1,0 +1,100 @@
+"""The rollup table always equals a rebuild from the raw rows, whatever path wrote them."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from quiz import get_content, rollups
+from quiz.database import begin_write
+from quiz.extensions import db
+from quiz.scoring import sample_answers
+from tests import quizflow
+from tests.coach_factories import add_response
+
+
+def _maintained_equals_rebuilt(app: Flask) -> dict[rollups.Key, tuple[int, int]]:
+    with app.app_context():
+        maintained = rollups.snapshot()
+        begin_write()
+        rollups.rebuild()
+        rebuilt = rollups.snapshot()
+        db.session.rollback()
+    assert maintained == rebuilt
+    return maintained
+
+
+def test_rollups_follow_the_quiz_flow_and_equal_a_rebuild(app: Flask) -> None:
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=3)
+    # Two finished takers from different campaigns, one who stopped after step 2, one who only
+    # looked at the first page.
+    for query in ("?utm_campaign=herbst", ""):
+        client = app.test_client()
+        quizflow.start(client, query)
+        for number in range(1, len(content.pages) + 1):
+            assert quizflow.answer_page(client, app, number, answers).status_code == 302
+        finished = quizflow.lead_step(client, app, email="k@example.com", consent_data="y")
+        assert finished.status_code == 302
+    dropped = app.test_client()
+    quizflow.start(dropped, "?utm_campaign=herbst")
+    for number in (1, 2):
+        assert quizflow.answer_page(dropped, app, number, answers).status_code == 302
+    quizflow.answer_page(dropped, app, 2, answers)  # answering a page twice counts once
+    quizflow.start(app.test_client())
+
+    counts = _maintained_equals_rebuilt(app)
+    by_metric: dict[str, int] = {}
+    for key, (count, _total) in counts.items():
+        by_metric[key[4]] = by_metric.get(key[4], 0) + count
+    assert by_metric["start"] == 4
+    assert by_metric["finish"] == 2
+    reached = {key[6]: count for key, (count, _) in counts.items() if key[4] == "reached"}
+    assert reached == {0: 1, 2: 1, len(content.pages) + 1: 2}
+    campaigns = {key[1] for key, (count, _) in counts.items() if key[4] == "finish" and count}
+    assert campaigns == {"herbst", ""}
+
+
+def test_rollups_equal_a_rebuild_after_seed_and_remove(app: Flask, runner: FlaskCliRunner) -> None:
+    with app.app_context():
+        add_response(started="2026-03-02 10:00:00", finished="2026-03-02 10:05:00")
+    result = runner.invoke(args=["seed-demo", "300", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    counts = _maintained_equals_rebuilt(app)
+    assert sum(c for key, (c, _) in counts.items() if key[4] == "start" and key[3]) == 300
+
+    result = runner.invoke(args=["rebuild-rollups", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "differing before the rebuild: 0" in result.output
+
+    result = runner.invoke(args=["seed-demo", "--remove"])
+    assert result.exit_code == 0, result.output
+    assert "removed 300" in result.output
+    counts = _maintained_equals_rebuilt(app)
+    assert sum(c for key, (c, _) in counts.items() if key[4] == "start") == 1
+
+
+def test_rebuild_check_reports_drift(app: Flask, runner: FlaskCliRunner) -> None:
+    with app.app_context():
+        add_response(started="2026-03-02 10:00:00", maintain=False)
+    result = runner.invoke(args=["rebuild-rollups", "--check"])
+    assert result.exit_code == 1
+    result = runner.invoke(args=["rebuild-rollups"])
+    assert result.exit_code == 0
+    assert runner.invoke(args=["rebuild-rollups", "--check"]).exit_code == 0
+
+
+def test_deleting_a_taker_takes_back_their_counts(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        kept = add_response(started="2026-03-02 10:00:00", finished="2026-03-02 10:05:00").id
+        gone = add_response(
+            started="2026-03-02 11:00:00", finished="2026-03-03 09:00:00", campaign="x"
+        ).id
+        begin_write()
+        response = db.session.get(rollups.Response, gone)
+        rollups.on_delete([response])
+        db.session.delete(response)
+        db.session.commit()
+        assert db.session.get(rollups.Response, kept) is not None
+    counts = _maintained_equals_rebuilt(app)
+    assert sum(c for key, (c, _) in counts.items() if key[4] == "finish") == 1
