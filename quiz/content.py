@@ -192,6 +192,11 @@ class Content(_Strict):
         return tuple(question for page in self.pages for question in page.questions)
 
     @cached_property
+    def question_number(self) -> dict[str, int]:
+        """The 1-based position of each question in the whole quiz."""
+        return {question.id: number for number, question in enumerate(self.questions, 1)}
+
+    @cached_property
     def question_by_id(self) -> dict[str, Question]:
         """Questions by id."""
         return {question.id: question for question in self.questions}

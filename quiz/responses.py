@@ -21,6 +21,7 @@ from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.legal import ConsentTexts
 from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage, Response, utcnow
+from quiz.outbox import over_hourly_limit
 from quiz.scoring import score_answers
 
 TRACKING_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -42,7 +43,7 @@ class Lead:
 
 
 def start_draft(content: Content, tracking: Mapping[str, str | None]) -> Response:
-    """Create and store a new draft, remembering where the taker came from."""
+    """Create and store a new draft, remembering where the taker came from; returns it."""
     begin_write()
     response = Response(
         draft_token=new_token(),
@@ -59,13 +60,26 @@ def start_draft(content: Content, tracking: Mapping[str, str | None]) -> Respons
     return response
 
 
-def find_by_draft_token(token: str | None) -> Response | None:
-    """The response a draft cookie points at, if any."""
+@dataclass(frozen=True)
+class DraftState:
+    """What the quiz pages need to know about a draft; read without loading the whole row."""
+
+    id: int
+    status: str
+    steps_completed: int
+    result_token: str | None
+
+
+def find_by_draft_token(token: str | None) -> DraftState | None:
+    """The response a draft cookie points at, if any (the quiz pages' hot path: one small query)."""
     if not token or len(token) > 64:
         return None
-    return db.session.execute(
-        select(Response).where(Response.draft_token == token)
-    ).scalar_one_or_none()
+    row = db.session.execute(
+        select(Response.id, Response.status, Response.steps_completed, Response.result_token).where(
+            Response.draft_token == token
+        )
+    ).one_or_none()
+    return DraftState(*row) if row is not None else None
 
 
 def find_result(token: str) -> Response | None:
@@ -77,10 +91,48 @@ def find_result(token: str) -> Response | None:
     ).scalar_one_or_none()
 
 
-def stored_answers(response: Response) -> dict[str, str]:
+def find_draft_with_answers(token: str | None) -> tuple[DraftState | None, dict[str, str]]:
+    """A draft and its saved answers in one query (the quiz pages' hot path)."""
+    if not token or len(token) > 64:
+        return None, {}
+    rows = db.session.execute(
+        select(
+            Response.id,
+            Response.status,
+            Response.steps_completed,
+            Response.result_token,
+            Answer.question_id,
+            Answer.option_id,
+        )
+        .outerjoin(Answer, Answer.response_id == Response.id)
+        .where(Response.draft_token == token)
+    ).all()
+    if not rows:
+        return None, {}
+    first = rows[0]
+    answers = {row.question_id: row.option_id for row in rows if row.question_id is not None}
+    return DraftState(first.id, first.status, first.steps_completed, first.result_token), answers
+
+
+def result_version(token: str) -> str | None:
+    """A finished result's last-change time as text (None if there is no such result).
+
+    Cheap enough to run on every result page view, so cached pages never outlive their row.
+    """
+    if len(token) > 64:
+        return None
+    updated = db.session.scalar(
+        select(Response.updated_at).where(
+            Response.result_token == token, Response.status == "finished"
+        )
+    )
+    return updated.isoformat() if updated is not None else None
+
+
+def stored_answers(response_id: int) -> dict[str, str]:
     """The answers saved so far, {question_id: option_id}."""
     rows = db.session.execute(
-        select(Answer.question_id, Answer.option_id).where(Answer.response_id == response.id)
+        select(Answer.question_id, Answer.option_id).where(Answer.response_id == response_id)
     )
     return {question_id: option_id for question_id, option_id in rows}
 
@@ -159,7 +211,7 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
     if response.status == "finished" and response.result_token:
         db.session.rollback()
         return response.result_token
-    answers = stored_answers(response)
+    answers = stored_answers(response.id)
     missing = next((q.id for q in content.questions if q.id not in answers), None)
     if missing is not None:
         db.session.rollback()
@@ -188,12 +240,17 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
     if lead.consent_data:
         db.session.add(_consent(response, "data", consent_texts, now))
     if lead.email and lead.consent_data:
-        db.session.add(OutboxMessage(response_id=response.id, kind="result", recipient=lead.email))
+        # One address gets at most MAIL_MAX_PER_HOUR summaries (and opt-in mails) an hour.
+        if not over_hourly_limit(lead.email, "result", now):
+            db.session.add(
+                OutboxMessage(response_id=response.id, kind="result", recipient=lead.email)
+            )
         if lead.consent_marketing:
             db.session.add(_consent(response, "marketing", consent_texts, now))
-            db.session.add(
-                OutboxMessage(response_id=response.id, kind="optin", recipient=lead.email)
-            )
+            if not over_hourly_limit(lead.email, "optin", now):
+                db.session.add(
+                    OutboxMessage(response_id=response.id, kind="optin", recipient=lead.email)
+                )
     db.session.commit()
     return response.result_token
 

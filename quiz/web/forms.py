@@ -45,20 +45,26 @@ class StepForm(FlaskForm):
         return result
 
 
+# Form classes depend only on the (immutable) content, so each is built once per process.
+_form_classes: dict[tuple[str, str], type[StepForm]] = {}
+
+
 def build_step_form(content: Content, page: Page, **kwargs: Any) -> StepForm:
     """A form with one required radio group per question of this page."""
-
-    class PageForm(StepForm):
-        pass
-
-    for question in page.questions:
-        field = AnswerField(
-            question.text,
-            content.choices(question.id),
-            validators=[InputRequired(message=CHOOSE_ONE)],
-        )
-        setattr(PageForm, question.id, field)
-    return PageForm(**kwargs)
+    key = (content.sha256, page.id)
+    form_class = _form_classes.get(key)
+    if form_class is None:
+        fields = {
+            question.id: AnswerField(
+                question.text,
+                content.choices(question.id),
+                validators=[InputRequired(message=CHOOSE_ONE)],
+            )
+            for question in page.questions
+        }
+        form_class = type(f"PageForm_{page.id}", (StepForm,), fields)
+        _form_classes[key] = form_class
+    return form_class(**kwargs)
 
 
 def no_line_breaks(_form: FlaskForm, field: Field) -> None:

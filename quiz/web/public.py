@@ -7,6 +7,8 @@ page renders only what was stored. POST/redirect/GET throughout.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from flask import (
@@ -24,12 +26,13 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz import get_consent_texts, get_content, responses
-from quiz.charts import Bar, score_chart_png
+from quiz.charts import result_bars, score_chart_png
 from quiz.content import Content
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
 from quiz.web.forms import LeadForm, build_step_form
+from quiz.web.fragments import question_html
 
 bp = Blueprint("public", __name__)
 
@@ -54,12 +57,12 @@ def total_steps(content: Content) -> int:
     return len(content.pages) + 1
 
 
-def current_draft() -> QuizResponse | None:
+def current_draft() -> responses.DraftState | None:
     """The response this browser's draft cookie points at."""
     return responses.find_by_draft_token(request.cookies.get(DRAFT_COOKIE))
 
 
-def next_open_step(draft: QuizResponse, content: Content) -> int:
+def next_open_step(draft: responses.DraftState, content: Content) -> int:
     """The first step not yet completed (where a returning taker resumes)."""
     return min(draft.steps_completed + 1, total_steps(content))
 
@@ -98,11 +101,11 @@ def start() -> BaseResponse:
     tracking = {
         field: request.form.get(field) for field in (*responses.TRACKING_FIELDS, "referrer")
     }
-    draft = responses.start_draft(content, tracking)
+    new_draft = responses.start_draft(content, tracking)
     redirect_response = redirect(url_for(".step", number=1))
     redirect_response.set_cookie(
         DRAFT_COOKIE,
-        draft.draft_token,
+        new_draft.draft_token,
         max_age=current_app.config["DRAFT_COOKIE_DAYS"] * 24 * 3600,
         httponly=True,
         samesite="Lax",
@@ -115,7 +118,7 @@ def start() -> BaseResponse:
 def step(number: int) -> BaseResponse | tuple[str, int] | str:
     """One page of questions, or the lead step after the last page."""
     content = get_content()
-    draft = current_draft()
+    draft, draft_answers = responses.find_draft_with_answers(request.cookies.get(DRAFT_COOKIE))
     if draft is None:
         return redirect(url_for(".landing"))
     if draft.status == "finished" and draft.result_token:
@@ -128,6 +131,7 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
         return _lead_step(content, draft, number)
 
     page = content.pages[number - 1]
+    errors: dict[str, str] = {}
     if request.method == "POST":
         form = build_step_form(content, page)
         if request.form.get("action") == "back":
@@ -136,25 +140,31 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
         if form.validate_on_submit():
             responses.save_step(content, draft.id, page, number, form.answers(), completed=True)
             return redirect(url_for(".step", number=number + 1))
+        # Show what was sent (valid choices only) with the first error of each question.
+        answers = form.answers()
+        errors = {name: messages[0] for name, messages in form.errors.items() if messages}
         status = 422
     else:
-        form = build_step_form(content, page, data=responses.stored_answers(draft))
+        # GET needs no form object: the radios come pre-rendered from quiz.web.fragments.
+        answers = draft_answers
         status = 200
     return (
         render_template(
             "quiz/step.html",
             content=content,
             page=page,
-            form=form,
+            answers=answers,
+            errors=errors,
             number=number,
             total=total_steps(content),
+            question_html=question_html,
         ),
         status,
     )
 
 
 def _lead_step(
-    content: Content, draft: QuizResponse, number: int
+    content: Content, draft: responses.DraftState, number: int
 ) -> BaseResponse | tuple[str, int]:
     require_email = current_app.config["QUIZ_REQUIRE_EMAIL"]
     form = LeadForm(require_email=require_email)
@@ -193,11 +203,52 @@ def _lead_step(
     )
 
 
+class _RenderedPages:
+    """A small per-worker LRU of rendered result pages.
+
+    A stored result's HTML only changes when its row does, so each worker renders it once. The
+    caller checks the row's `updated_at` with one small query before every use, so a deletion or
+    anonymisation takes effect at once in every worker; nothing here is needed by another worker.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.pages: OrderedDict[str, tuple[object, str]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, token: str, version: object) -> str | None:
+        with self.lock:
+            entry = self.pages.get(token)
+            if entry is None or entry[0] != version:
+                return None
+            self.pages.move_to_end(token)
+            return entry[1]
+
+    def put(self, token: str, version: object, html: str) -> None:
+        with self.lock:
+            self.pages[token] = (version, html)
+            self.pages.move_to_end(token)
+            while len(self.pages) > self.size:
+                self.pages.popitem(last=False)
+
+
+_result_pages = _RenderedPages()
+
+
 @bp.get("/r/<token>")
 def result(token: str) -> str:
     """The stored result: bottleneck, chart, scores table, analysis, call to action."""
-    response = responses.find_result(token) or abort(404)
-    content = get_content()
+    version = responses.result_version(token) or abort(404)
+    cache_key = (version, get_content().sha256)
+    html = _result_pages.get(token, cache_key)
+    if html is None:
+        response = responses.find_result(token) or abort(404)
+        html = _render_result(get_content(), response, token)
+        _result_pages.put(token, cache_key, html)
+    return html
+
+
+def _render_result(content: Content, response: QuizResponse, token: str) -> str:
     scores = response.scores()
     rows = [
         {
@@ -240,22 +291,9 @@ def result_chart(token: str) -> Response:
 
 
 def _render_chart(content: Content, response: QuizResponse) -> bytes:
-    scores = response.scores()
-    bands = response.bands or {}
-    bars = []
-    for dimension in content.dimensions:
-        if dimension.id not in scores:
-            continue
-        band_ids = [band.id for band in dimension.bands]
-        position = band_ids.index(bands[dimension.id]) if bands.get(dimension.id) in band_ids else 0
-        bars.append(
-            Bar(
-                label=dimension.name,
-                score=scores[dimension.id],
-                band_position=position,
-                highlight=dimension.id == response.bottleneck,
-            )
-        )
+    bars = result_bars(
+        content.dimensions, response.scores(), response.bands or {}, response.bottleneck
+    )
     return score_chart_png(bars)
 
 

@@ -1,0 +1,305 @@
+"""Load benchmark of the public quiz under gunicorn (2 workers) on SQLite.
+
+Run: `.venv/bin/python bench/quiz_load.py` (or `make bench-quiz`). Prints, from one run:
+1. requests/second of /healthz, a quiz page and a result page (chart cached), measured with wrk,
+   and the two ratios the issue asks for (quiz page >= 50 % of healthz, result page >= 30 %);
+2. a mixed load: 16 concurrent takers each completing the whole quiz for 60 seconds, with errors,
+   lost responses and the p99 latency of every step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from quiz.content import load_content  # noqa: E402
+from quiz.scoring import sample_answers  # noqa: E402
+
+CONTENT = load_content(ROOT / "content" / "questions.yaml")
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk:
+        return wrk
+    if os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+        wrk = shutil.which("wrk")
+    if not wrk:
+        sys.exit("wrk is needed (Debian package 'wrk'): apt-get install wrk")
+    return wrk
+
+
+class Server:
+    """gunicorn with N workers on a fresh, migrated SQLite database."""
+
+    def __init__(self, workers: int) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="quiz-bench-"))
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "QUIZ_ENV": "production",
+            "SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+            "QUIZ_INSTANCE_PATH": str(self.dir),
+            "DATABASE_URL": f"sqlite:///{self.dir / 'bench.sqlite3'}",
+            "QUIZ_RATELIMIT": "false",
+            "QUIZ_LOG_LEVEL": "WARNING",
+        }
+        bin_dir = Path(sys.executable).parent
+        subprocess.run(
+            [str(bin_dir / "flask"), "--app", "quiz", "db", "upgrade"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        self.process = subprocess.Popen(
+            [
+                str(bin_dir / "gunicorn"),
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "quiz:create_app()",
+            ],
+            env=self.env,
+            cwd=self.dir,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                status, _, _ = request(self.port, "GET", "/healthz")
+                if status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not come up")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: dict[str, str] | None = None,
+    cookies: dict[str, str] | None = None,
+    conn: http.client.HTTPConnection | None = None,
+) -> tuple[int, dict[str, str], str]:
+    """One HTTP request; returns status, headers (lower-case) and body text."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {}
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    data = None
+    if body is not None:
+        data = urlencode(body)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=data, headers=headers)
+    response = conn.getresponse()
+    text = response.read().decode("utf-8", "replace")
+    result_headers = {k.lower(): v for k, v in response.getheaders()}
+    if cookies is not None:
+        for key, value in response.getheaders():
+            if key.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                cookies[name] = rest.split(";", 1)[0]
+    if own:
+        conn.close()
+    return response.status, result_headers, text
+
+
+class Taker:
+    """A person taking the quiz over one keep-alive connection, timing every step."""
+
+    def __init__(self, port: int, seed: int) -> None:
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.answers = sample_answers(CONTENT, "random", seed=seed)
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(self, timings, step, method, path, body=None):
+        started = time.perf_counter()
+        status, headers, text = request(self.port, method, path, body, self.cookies, self.conn)
+        timings[step].append(time.perf_counter() - started)
+        return status, headers, text
+
+    def run(self, timings: dict[str, list[float]]) -> str:
+        status, _, landing = self.call(timings, "landing", "GET", "/")
+        token = CSRF.search(landing).group(1)
+        status, headers, _ = self.call(timings, "start", "POST", "/quiz/start", {"csrf_token": token})
+        if status != 302:
+            raise RuntimeError(f"start: {status}")
+        for number, page in enumerate(CONTENT.pages, 1):
+            status, _, form = self.call(timings, f"GET step {number}", "GET", f"/quiz/{number}")
+            token = CSRF.search(form).group(1)
+            body = {"csrf_token": token, "action": "next"}
+            body |= {q.id: self.answers[q.id] for q in page.questions}
+            status, headers, _ = self.call(timings, f"POST step {number}", "POST", f"/quiz/{number}", body)
+            if status != 302:
+                raise RuntimeError(f"step {number}: {status}")
+        last = len(CONTENT.pages) + 1
+        status, _, form = self.call(timings, "GET lead", "GET", f"/quiz/{last}")
+        token = CSRF.search(form).group(1)
+        body = {
+            "csrf_token": token,
+            "action": "finish",
+            "email": f"bench{id(self)}@example.com",
+            "consent_data": "y",
+        }
+        status, headers, _ = self.call(timings, "POST lead (finish)", "POST", f"/quiz/{last}", body)
+        location = headers.get("location", "")
+        if status != 302 or "/r/" not in location:
+            raise RuntimeError(f"finish: {status} {location}")
+        path = "/r/" + location.split("/r/", 1)[1]
+        status, _, _ = self.call(timings, "GET result", "GET", path)
+        if status != 200:
+            raise RuntimeError(f"result: {status}")
+        status, _, _ = self.call(timings, "GET chart", "GET", path + "/chart.png")
+        if status != 200:
+            raise RuntimeError(f"chart: {status}")
+        self.conn.close()
+        return path
+
+
+def wrk(binary: str, url: str, seconds: int, cookie: str | None = None) -> float:
+    """Requests/second wrk reaches against one URL (4 connections, 2 threads)."""
+    command = [binary, "-t2", "-c8", f"-d{seconds}s", url]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: {cookie}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses for {url}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+def throughput(server: Server, seconds: int) -> None:
+    binary = ensure_wrk()
+    taker = Taker(server.port, seed=1)
+    result_path = taker.run(defaultdict(list))
+    draft = Taker(server.port, seed=2)
+    status, _, landing = request(server.port, "GET", "/", cookies=draft.cookies)
+    token = CSRF.search(landing).group(1)
+    request(server.port, "POST", "/quiz/start", {"csrf_token": token}, draft.cookies)
+    # A taker in the middle of the quiz carries both cookies: the draft and the session (CSRF).
+    request(server.port, "GET", "/quiz/1", cookies=draft.cookies)
+    cookie = "; ".join(f"{k}={v}" for k, v in draft.cookies.items())
+    base = f"http://127.0.0.1:{server.port}"
+    wrk(binary, base + "/healthz", 2)  # warm-up
+    health = wrk(binary, base + "/healthz", seconds)
+    quiz_page = wrk(binary, base + "/quiz/1", seconds, cookie)
+    result_page = wrk(binary, base + result_path, seconds)
+    chart = wrk(binary, base + result_path + "/chart.png", seconds)
+    print("Throughput (wrk, 2 threads, 8 connections, gunicorn -w 2, SQLite)")
+    print(f"  /healthz             {health:9.1f} req/s")
+    print(f"  /quiz/1 (quiz page)  {quiz_page:9.1f} req/s  = {quiz_page / health:6.1%} of healthz (target >= 50%)")
+    print(f"  /r/<token> (result)  {result_page:9.1f} req/s  = {result_page / health:6.1%} of healthz (target >= 30%)")
+    print(f"  /r/<token>/chart.png {chart:9.1f} req/s  = {chart / health:6.1%} of healthz (cached PNG)")
+
+
+def mixed_load(server: Server, takers: int, seconds: int) -> None:
+    timings: dict[str, list[float]] = defaultdict(list)
+    completed: list[str] = []
+    errors: list[str] = []
+    deadline = time.time() + seconds
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        seed = index * 100_000
+        while time.time() < deadline:
+            seed += 1
+            local: dict[str, list[float]] = defaultdict(list)
+            try:
+                path = Taker(server.port, seed).run(local)
+            except Exception as exc:  # counted, not fatal
+                with lock:
+                    errors.append(repr(exc))
+                continue
+            with lock:
+                completed.append(path)
+                for key, values in local.items():
+                    timings[key].extend(values)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(takers)]
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.time() - started
+
+    import sqlite3
+
+    with sqlite3.connect(server.dir / "bench.sqlite3") as conn:
+        stored = conn.execute(
+            "SELECT count(*) FROM responses WHERE status = 'finished' AND result_token IN (%s)"
+            % ",".join("?" * len(completed)),
+            [path.split("/r/")[1] for path in completed],
+        ).fetchone()[0]
+    print(f"\nMixed load: {takers} concurrent takers completing the whole quiz for {elapsed:.0f} s")
+    print(f"  completed quizzes: {len(completed)} ({len(completed) / elapsed:.1f}/s)")
+    print(f"  errors:            {len(errors)}" + (f"  first: {errors[0]}" if errors else ""))
+    print(f"  lost responses:    {len(completed) - stored} (stored and finished: {stored})")
+    print(f"  {'step':<22}{'n':>7}{'median ms':>11}{'p99 ms':>9}")
+    for key in sorted(timings, key=_step_order):
+        values = sorted(timings[key])
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+        print(f"  {key:<22}{len(values):>7}{statistics.median(values) * 1000:>11.1f}{p99 * 1000:>9.1f}")
+
+
+def _step_order(key: str) -> tuple[int, str]:
+    order = ["landing", "start"]
+    if key in order:
+        return order.index(key), key
+    match = re.search(r"step (\d+)", key)
+    if match:
+        return 2 + int(match.group(1)), key
+    return 100, key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per wrk measurement")
+    parser.add_argument("--mixed-seconds", type=int, default=60)
+    parser.add_argument("--takers", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    server = Server(args.workers)
+    try:
+        throughput(server, args.seconds)
+        mixed_load(server, args.takers, args.mixed_seconds)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
