@@ -106,6 +106,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(public.bp)
     errors.init_app(app)
+    from quiz.web import coach  # the coach view: blueprint and Flask-Login
+
+    coach.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

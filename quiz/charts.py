@@ -81,3 +81,129 @@ def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+# --- coach dashboard charts -------------------------------------------------------------------
+
+COACH_DPI = 100
+COACH_WIDTH_IN = 7.0
+COACH_ACCENT = "#0b5563"
+# A sequential ramp (weak -> strong), readable for common colour-vision deficiencies.
+BUCKET_COLOURS = (
+    "#b3261e", "#c4452a", "#d26a3a", "#dc8f52", "#e3b26e",
+    "#b9c48a", "#8daf86", "#5f987c", "#357f6c", "#1e6b3a",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LabelledValue:
+    """One bar of a coach chart."""
+
+    label: str
+    value: float
+    highlight: bool = False
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A dimension's score distribution: counts per 10-point bucket (0-9 ... 90-100)."""
+
+    label: str
+    counts: tuple[int, ...]
+
+
+def _coach_figure(height_in: float) -> Figure:
+    figure = Figure(figsize=(COACH_WIDTH_IN, height_in), dpi=COACH_DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _tidy(axes: object, grid_axis: str) -> None:
+    axes.grid(axis=grid_axis, color="#d9dee3", linewidth=0.8)  # type: ignore[attr-defined]
+    axes.set_axisbelow(True)  # type: ignore[attr-defined]
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)  # type: ignore[attr-defined]
+
+
+def hbar_chart_png(
+    items: Sequence[LabelledValue], *, xmax: float | None = None, value_format: str = "{:.0f}"
+) -> bytes:
+    """Horizontal bars with their values written next to them (funnel, frequencies, averages)."""
+    figure = _coach_figure(0.42 * max(len(items), 1) + 0.8)
+    axes = figure.add_subplot()
+    positions = list(range(len(items)))
+    values = [item.value for item in items]
+    colours = [INK if item.highlight else COACH_ACCENT for item in items]
+    axes.barh(positions, values, color=colours, height=0.6)
+    limit = xmax if xmax is not None else max([*values, 1]) * 1.15
+    for position, item in zip(positions, items, strict=True):
+        axes.text(
+            item.value + limit * 0.01,
+            position,
+            value_format.format(item.value),
+            va="center",
+            fontsize=9,
+            color=INK,
+        )
+    axes.set_yticks(positions, labels=[item.label for item in items], fontsize=9, color=INK)
+    axes.invert_yaxis()
+    axes.set_xlim(0, limit)
+    axes.tick_params(axis="x", labelsize=8, colors=INK)
+    _tidy(axes, "x")
+    figure.tight_layout()
+    return _png(figure)
+
+
+def distribution_chart_png(rows: Sequence[Distribution]) -> bytes:
+    """Per dimension a 100 % bar split into its score buckets, weak (red) to strong (green)."""
+    figure = _coach_figure(0.45 * max(len(rows), 1) + 1.2)
+    axes = figure.add_subplot()
+    positions = list(range(len(rows)))
+    left = [0.0] * len(rows)
+    buckets = len(rows[0].counts) if rows else 0
+    for bucket in range(buckets):
+        shares = []
+        for row in rows:
+            total = sum(row.counts)
+            shares.append(100 * row.counts[bucket] / total if total else 0.0)
+        axes.barh(
+            positions,
+            shares,
+            left=left,
+            color=BUCKET_COLOURS[bucket % len(BUCKET_COLOURS)],
+            height=0.6,
+            label=f"{bucket * 10}–{bucket * 10 + 9 if bucket < buckets - 1 else 100}",
+        )
+        left = [a + b for a, b in zip(left, shares, strict=True)]
+    axes.set_yticks(positions, labels=[row.label for row in rows], fontsize=9, color=INK)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("%", fontsize=8, color=INK)
+    axes.tick_params(axis="x", labelsize=8, colors=INK)
+    if buckets:
+        axes.legend(
+            ncols=buckets,
+            fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.18),
+            frameon=False,
+        )
+    _tidy(axes, "x")
+    figure.tight_layout()
+    return _png(figure)
+
+
+def column_chart_png(items: Sequence[LabelledValue]) -> bytes:
+    """Vertical bars over time (completions per day or week); labels thinned to stay legible."""
+    figure = _coach_figure(2.8)
+    axes = figure.add_subplot()
+    positions = list(range(len(items)))
+    axes.bar(positions, [item.value for item in items], color=COACH_ACCENT, width=0.8)
+    step = max(1, len(items) // 10)
+    shown = positions[::step]
+    axes.set_xticks(shown, labels=[items[i].label for i in shown], fontsize=8, rotation=30)
+    axes.tick_params(axis="y", labelsize=8, colors=INK)
+    axes.set_ylim(bottom=0)
+    _tidy(axes, "y")
+    figure.tight_layout()
+    return _png(figure)
