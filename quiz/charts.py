@@ -7,11 +7,13 @@ alive in a long-running server and leaks memory.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from quiz.content import Dimension
 
 # Colours with at least 4.5:1 contrast against white, one per band position (weak -> strong).
 BAND_COLOURS = ("#b3261e", "#9a5b00", "#1e6b3a")
@@ -26,6 +28,30 @@ class Bar:
     score: int
     band_position: int  # 0 = weakest band
     highlight: bool = False
+
+
+def result_bars(
+    dimensions: Sequence[Dimension],
+    scores: Mapping[str, int],
+    bands: Mapping[str, str],
+    bottleneck: str | None,
+) -> list[Bar]:
+    """The bars of one stored result (page and email show the same chart), in content order."""
+    bars = []
+    for dimension in dimensions:
+        if dimension.id not in scores:
+            continue
+        band_ids = [band.id for band in dimension.bands]
+        position = band_ids.index(bands[dimension.id]) if bands.get(dimension.id) in band_ids else 0
+        bars.append(
+            Bar(
+                label=dimension.name,
+                score=scores[dimension.id],
+                band_position=position,
+                highlight=dimension.id == bottleneck,
+            )
+        )
+    return bars
 
 
 CHART_WIDTH_IN = 8.0

@@ -111,6 +111,17 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
         "MAIL_FROM": env.get("MAIL_FROM", "Engpass-Quiz <quiz@localhost>"),
         "MAIL_DIR": str(instance_path / "mail"),
+        "SMTP_TIMEOUT": _int(env, "SMTP_TIMEOUT", 30),
+        # Retries: the n-th temporary failure waits MAIL_RETRY_SECONDS * 2**(n-1) (at most a day);
+        # after MAIL_MAX_ATTEMPTS attempts the message is marked failed for the coach to see.
+        "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 8),
+        "MAIL_RETRY_SECONDS": _int(env, "MAIL_RETRY_SECONDS", 60),
+        # A message claimed longer ago than this by a sender that never finished is due again.
+        "MAIL_LEASE_SECONDS": _int(env, "MAIL_LEASE_SECONDS", 600),
+        "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 100),
+        # At most this many summaries (and as many opt-in mails) per address and hour.
+        "MAIL_MAX_PER_HOUR": _int(env, "MAIL_MAX_PER_HOUR", 3),
+        "MAIL_OPTIN_DAYS": _int(env, "MAIL_OPTIN_DAYS", 7),
         # Shared rate-limit storage for several workers; in-memory is for one process only.
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_ENABLED": _flag(env, "QUIZ_RATELIMIT", True),

@@ -318,7 +318,9 @@ def _cross_reference_errors(tree: CommentedMap) -> Iterator[tuple[Loc, str]]:
             return []
         return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
 
-    def duplicates(loc: Loc, entries: list[tuple[int, dict[str, Any]]], key: str, what: str):
+    def duplicates(
+        loc: Loc, entries: list[tuple[int, dict[str, Any]]], key: str, what: str
+    ) -> Iterator[tuple[Loc, str]]:
         seen = Counter(entry.get(key) for _, entry in entries)
         for index, entry in entries:
             if entry.get(key) is not None and seen[entry.get(key)] > 1:
@@ -376,16 +378,16 @@ def _cross_reference_errors(tree: CommentedMap) -> Iterator[tuple[Loc, str]]:
         for q_index, question in items(page.get("questions")):
             all_questions.append((("pages", p_index, "questions", q_index), question))
     counts = Counter(question.get("id") for _, question in all_questions)
-    answer_ids: dict[str, set[Any]] = {}
+    answer_ids: dict[Any, set[Any]] = {}
     per_dimension: Counter[Any] = Counter()
     for loc, question in all_questions:
         qid = question.get("id")
         if qid is not None and counts[qid] > 1:
             yield (*loc, "id"), f"duplicate question id {qid!r}"
-        dimension = question.get("dimension")
-        per_dimension[dimension] += 1
-        if dimension is not None and dimension not in dimension_ids:
-            yield (*loc, "dimension"), f"unknown dimension {dimension!r}"
+        dimension_id = question.get("dimension")
+        per_dimension[dimension_id] += 1
+        if dimension_id is not None and dimension_id not in dimension_ids:
+            yield (*loc, "dimension"), f"unknown dimension {dimension_id!r}"
         yield from _question_errors(loc, question)
         if question.get("type") == "choice":
             answer_ids[qid] = {option.get("id") for _, option in items(question.get("options"))}

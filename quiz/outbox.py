@@ -1,0 +1,321 @@
+"""The outbox: claim what is due, deliver it, record the outcome; and the `send-mail` command.
+
+Finishing a quiz only writes outbox rows (in the finishing transaction); this module is the only
+one that sends. A sender claims rows in a short write transaction (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL; `BEGIN IMMEDIATE` serialises claimers on SQLite), marking them `sending` with a fresh
+attempt number, so two senders never hold the same row. Each outcome is recorded only by the
+sender whose attempt it was. A sender that dies mid-send leaves its rows `sending`; after
+MAIL_LEASE_SECONDS they are due again (delivery is at least once, never silently lost).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import undefer
+from sqlalchemy.sql.elements import ColumnElement
+
+from quiz import get_content
+from quiz.charts import result_bars, score_chart_png
+from quiz.database import begin_write
+from quiz.extensions import db
+from quiz.mail import (
+    ConnectionFailure,
+    PermanentFailure,
+    TemporaryFailure,
+    Transport,
+    compose,
+    new_message_id,
+    transport_for,
+)
+from quiz.models import OutboxMessage, Response, utcnow
+
+log = logging.getLogger(__name__)
+
+# Backoff never waits longer than this between two attempts.
+MAX_DELAY = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row this sender holds: enough to send it and to prove the outcome is ours to record."""
+
+    id: int
+    kind: str
+    recipient: str
+    response_id: int | None
+    message_id: str
+    attempt: int
+
+
+@dataclass
+class Report:
+    """What one delivery round did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def claimed(self) -> int:
+        """How many messages this round handled."""
+        return self.sent + self.retried + self.failed
+
+
+def retry_delay(base_seconds: int, attempt: int) -> timedelta:
+    """Exponential backoff: `base_seconds` after the first failure, doubling each time."""
+    return min(timedelta(seconds=base_seconds * 2 ** min(max(attempt - 1, 0), 20)), MAX_DELAY)
+
+
+def recent_count(recipient: str, kind: str, since: datetime) -> int:
+    """How many messages of this kind were queued for this address since `since`."""
+    return int(
+        db.session.scalar(
+            select(func.count(OutboxMessage.id)).where(
+                func.lower(OutboxMessage.recipient) == recipient.lower(),
+                OutboxMessage.kind == kind,
+                OutboxMessage.created_at >= since,
+            )
+        )
+        or 0
+    )
+
+
+def over_hourly_limit(recipient: str, kind: str, now: datetime | None = None) -> bool:
+    """True when this address already got MAIL_MAX_PER_HOUR messages of this kind this hour."""
+    now = now or utcnow()
+    limit = int(current_app.config["MAIL_MAX_PER_HOUR"])
+    return recent_count(recipient, kind, now - timedelta(hours=1)) >= limit
+
+
+def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
+    """Mark up to `limit` due rows as `sending` by this sender and return them."""
+    config = app.config
+    lease_cutoff = now - timedelta(seconds=int(config["MAIL_LEASE_SECONDS"]))
+    max_attempts = int(config["MAIL_MAX_ATTEMPTS"])
+    begin_write()
+    rows = (
+        db.session.execute(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
+                    and_(
+                        OutboxMessage.status == "sending", OutboxMessage.claimed_at <= lease_cutoff
+                    ),
+                )
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    claims = []
+    for row in rows:
+        if row.status == "sending" and row.attempts >= max_attempts:
+            # Its sender vanished during the last allowed attempt.
+            row.status = "failed"
+            row.last_error = row.last_error or "sender stopped during the last attempt"
+            log.warning("outbox %s failed: sender stopped during the last attempt", row.id)
+            continue
+        row.status = "sending"
+        row.claimed_at = now
+        row.attempts += 1
+        # Stored before the first attempt, so every retry carries the same Message-ID.
+        row.message_id = row.message_id or new_message_id(config)
+        claims.append(
+            Claim(row.id, row.kind, row.recipient, row.response_id, row.message_id, row.attempts)
+        )
+    db.session.commit()
+    return claims
+
+
+def deliver_due(
+    app: Flask,
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    transport: Transport | None = None,
+) -> Report:
+    """One delivery round: claim what is due, send it, record each outcome."""
+    with app.app_context():
+        try:
+            return _deliver_due(app, now or utcnow(), limit, transport)
+        finally:
+            db.session.remove()
+
+
+def _deliver_due(
+    app: Flask, now: datetime, limit: int | None, transport: Transport | None
+) -> Report:
+    report = Report()
+    claims = claim_due(app, now, limit or int(app.config["MAIL_BATCH_SIZE"]))
+    if not claims:
+        return report
+    with transport or transport_for(app.config) as sender:
+        for index, claim in enumerate(claims):
+            try:
+                response = _response(claim)
+                if response is None:
+                    raise PermanentFailure("the response no longer exists")
+                chart, new_chart = response.chart_png, None
+                if claim.kind == "result" and chart is None:
+                    chart = new_chart = _render_chart(app, response)
+                message = compose(
+                    app,
+                    kind=claim.kind,
+                    recipient=claim.recipient,
+                    message_id=claim.message_id,
+                    response=response,
+                    chart_png=chart,
+                    now=now,
+                )
+                db.session.rollback()  # end the read before sending; nothing is held meanwhile
+                sender.send(message)
+            except ConnectionFailure as exc:
+                # The server is unreachable: every claimed message waits for the next round.
+                for waiting in claims[index:]:
+                    _record_failure(app, report, waiting, str(exc), permanent=False, now=now)
+                break
+            except PermanentFailure as exc:
+                _record_failure(app, report, claim, str(exc), permanent=True, now=now)
+            except TemporaryFailure as exc:
+                _record_failure(app, report, claim, str(exc), permanent=False, now=now)
+            except Exception as exc:
+                # A bug or bad data must not stop the others; it is retried like a 4xx.
+                log.exception("outbox %s: could not build or send", claim.id)
+                _record_failure(
+                    app, report, claim, f"{type(exc).__name__}: {exc}"[:500], False, now
+                )
+            else:
+                _record_sent(report, claim, new_chart)
+    return report
+
+
+def _response(claim: Claim) -> Response | None:
+    if claim.response_id is None:
+        return None
+    return db.session.execute(
+        select(Response)
+        .where(Response.id == claim.response_id)
+        .options(undefer(Response.chart_png))
+    ).scalar_one_or_none()
+
+
+def _mine(claim: Claim) -> ColumnElement[bool]:
+    """Only the sender whose attempt this is may record its outcome."""
+    return and_(
+        OutboxMessage.id == claim.id,
+        OutboxMessage.status == "sending",
+        OutboxMessage.attempts == claim.attempt,
+    )
+
+
+def _render_chart(app: Flask, response: Response) -> bytes:
+    """The result page's chart, rendered here when nobody has opened the page yet."""
+    bars = result_bars(
+        get_content(app).dimensions, response.scores(), response.bands or {}, response.bottleneck
+    )
+    return score_chart_png(bars)
+
+
+def _record_sent(report: Report, claim: Claim, new_chart: bytes | None = None) -> None:
+    begin_write()
+    db.session.execute(
+        update(OutboxMessage)
+        .where(_mine(claim))
+        .values(status="sent", sent_at=utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    if new_chart is not None and claim.response_id is not None:
+        # Keep the chart for the result page too, unless it was stored meanwhile.
+        db.session.execute(
+            update(Response)
+            .where(Response.id == claim.response_id, Response.chart_png.is_(None))
+            .values(chart_png=new_chart)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    report.sent += 1
+    log.info("outbox %s sent (%s, %s)", claim.id, claim.kind, claim.message_id)
+
+
+def _record_failure(
+    app: Flask, report: Report, claim: Claim, error: str, permanent: bool, now: datetime
+) -> None:
+    last = claim.attempt >= int(app.config["MAIL_MAX_ATTEMPTS"])
+    if permanent or last:
+        values: dict[str, object] = {"status": "failed", "last_error": error}
+        report.failed += 1
+    else:
+        delay = retry_delay(int(app.config["MAIL_RETRY_SECONDS"]), claim.attempt)
+        values = {"status": "queued", "last_error": error, "next_attempt_at": now + delay}
+        report.retried += 1
+    report.errors.append(error)
+    begin_write()
+    db.session.execute(
+        update(OutboxMessage)
+        .where(_mine(claim))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    log.warning(
+        "outbox %s attempt %s %s: %s",
+        claim.id,
+        claim.attempt,
+        "failed" if values["status"] == "failed" else "will be retried",
+        error,
+    )
+
+
+def watch(app: Flask, interval: float, stop: threading.Event | None = None) -> None:
+    """Keep delivering until `stop` is set: a full batch goes again at once, else wait."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            report = deliver_due(app)
+        except Exception:
+            # The database may be away for a moment; keep the sender alive and try again.
+            log.exception("delivery round failed")
+            report = Report()
+        if report.claimed < int(app.config["MAIL_BATCH_SIZE"]):
+            stop.wait(interval)
+
+
+@click.command("send-mail")
+@click.option("--watch", "keep_watching", is_flag=True, help="Keep delivering until stopped.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between two looks at the outbox (with --watch).",
+)
+@with_appcontext
+def send_mail_command(keep_watching: bool, interval: float) -> None:
+    """Deliver the emails that are due (once, or with --watch until stopped)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if keep_watching:
+        click.echo(f"Delivering emails every {interval:g} s; stop with Ctrl+C.")
+        with contextlib.suppress(KeyboardInterrupt):
+            watch(app, interval)
+        return
+    report = deliver_due(app)
+    click.echo(f"sent: {report.sent}, retried later: {report.retried}, failed: {report.failed}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the `send-mail` command."""
+    app.cli.add_command(send_mail_command)

@@ -1,0 +1,100 @@
+"""A real SMTP server (aiosmtpd) in the test process that records what it receives.
+
+It can be told how to answer: a queue of scripted replies for the next messages (e.g. a 451 and
+then the normal 250), or a fixed reply for all of them (e.g. 550).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import deque
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+ACCEPTED = "250 2.0.0 Message accepted for delivery"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RecordingHandler:
+    """Keeps every accepted message; answers DATA as scripted."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.replies: deque[str] = deque()
+        self.always: str | None = None
+        self.attempts = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Record the message, or answer with the next scripted reply."""
+        with self.lock:
+            self.attempts += 1
+            if self.replies:
+                reply = self.replies.popleft()
+            elif self.always:
+                reply = self.always
+            else:
+                reply = ACCEPTED
+            if reply.startswith("250"):
+                message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+                self.messages.append(message)  # type: ignore[arg-type]
+                self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            return reply
+
+
+class MailServer:
+    """aiosmtpd on 127.0.0.1; start() and stop() may be called more than once."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.handler = RecordingHandler()
+        self._controller: Controller | None = None
+
+    def start(self) -> MailServer:
+        """Listen (again) on the same port."""
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        """Messages accepted so far."""
+        with self.handler.lock:
+            return list(self.handler.messages)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+        """Wait until at least `count` messages have arrived."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.messages) >= count:
+                return self.messages
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} messages, got {len(self.messages)}")
+
+    def smtp_config(self) -> dict[str, Any]:
+        """App settings that send to this server (plain SMTP, no TLS, no login)."""
+        return {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": self.port,
+            "SMTP_SECURITY": "none",
+            "SMTP_TIMEOUT": 5,
+        }

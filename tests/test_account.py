@@ -1,0 +1,270 @@
+"""The taker's links: double opt-in, unsubscribe, export and deletion, on both databases."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import TimestampSigner
+from sqlalchemy import func, select
+
+from quiz.extensions import db
+from quiz.links import DATA, OPTIN, UNSUBSCRIBE, make_token
+from quiz.models import Answer, Consent, OutboxMessage, Response
+from quiz.outbox import deliver_due
+from tests.mailserver import MailServer
+from tests.quizflow import complete_quiz, csrf_token
+
+LINK = re.compile(r"http://quiz\.test(/[^\s\"<>]+)")
+
+
+def finish(app: Flask, client: FlaskClient, **lead: str) -> str:
+    """Take the quiz with the newsletter ticked; return the result token."""
+    finished = complete_quiz(client, app, consent_marketing="y", **lead)
+    assert finished.status_code == 302
+    return finished.headers["Location"].rsplit("/r/", 1)[1]
+
+
+def delivered(app: Flask) -> dict[str, EmailMessage]:
+    """Deliver the outbox to a real SMTP server; the messages by kind."""
+    server = MailServer().start()
+    try:
+        app.config.update(server.smtp_config())
+        deliver_due(app)
+        messages = server.wait_for(1)
+    finally:
+        server.stop()
+    return {
+        "optin" if "bestätigen" in str(message["Subject"]) else "result": message
+        for message in messages
+    }
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text part."""
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def link(message: EmailMessage, prefix: str) -> str:
+    """The path of the first link in the message that starts with `prefix`."""
+    return next(path for path in LINK.findall(text_of(message)) if path.startswith(prefix))
+
+
+def marketing(app: Flask) -> Consent:
+    """The one marketing consent, detached."""
+    with app.app_context():
+        consent = db.session.execute(
+            select(Consent).where(Consent.kind == "marketing")
+        ).scalar_one()
+        db.session.expunge(consent)
+        return consent
+
+
+def token_for(app: Flask, purpose: str) -> str:
+    """A signed link token for the only response, made now."""
+    with app.app_context():
+        response = db.session.execute(select(Response)).scalar_one()
+        return make_token(app.config, purpose, response.id, response.result_token or "")
+
+
+def test_confirm_link_from_the_email_confirms_and_twice_is_harmless(
+    app: Flask, client: FlaskClient
+) -> None:
+    finish(app, client)
+    confirm = link(delivered(app)["optin"], "/bestaetigen/")
+    assert marketing(app).confirmed_at is None
+
+    page = client.get(confirm)  # what a mail scanner does: nothing changes yet
+    assert page.status_code == 200 and "Anmeldung bestätigen" in page.text
+    assert marketing(app).confirmed_at is None
+
+    done = client.post(confirm, data={"csrf_token": csrf_token(page)})
+    assert done.status_code == 200 and "Ihre Anmeldung ist bestätigt" in done.text
+    confirmed_at = marketing(app).confirmed_at
+    assert confirmed_at is not None
+
+    again = client.post(confirm, data={"csrf_token": csrf_token(page)})
+    assert again.status_code == 200 and "bereits bestätigt" in again.text
+    assert client.get(confirm).status_code == 200
+    assert marketing(app).confirmed_at == confirmed_at
+
+
+def test_expired_confirm_link_offers_a_new_one(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finish(app, client)
+    with app.app_context():
+        db.session.execute(db.delete(OutboxMessage))  # the first opt-in mail went out long ago
+        db.session.commit()
+    eight_days_ago = int(time.time()) - 8 * 24 * 3600
+    with monkeypatch.context() as patch:
+        patch.setattr(TimestampSigner, "get_timestamp", lambda self: eight_days_ago)
+        old = token_for(app, OPTIN)
+
+    page = client.get(f"/bestaetigen/{old}")
+
+    assert page.status_code == 410
+    assert "abgelaufen" in page.text and "Neuen Link senden" in page.text
+    refused = client.post(f"/bestaetigen/{old}", data={"csrf_token": csrf_token(page)})
+    assert refused.status_code == 410 and marketing(app).confirmed_at is None
+    resent = client.post("/bestaetigen/neu", data={"csrf_token": csrf_token(page), "token": old})
+    assert resent.status_code == 200 and "neuer Link ist unterwegs" in resent.text
+    with app.app_context():
+        kinds = db.session.execute(select(OutboxMessage.kind, OutboxMessage.status)).all()
+    assert kinds == [("optin", "queued")]
+    fresh = link(delivered(app)["optin"], "/bestaetigen/")
+    confirm_page = client.get(fresh)
+    client.post(fresh, data={"csrf_token": csrf_token(confirm_page)})
+    assert marketing(app).confirmed_at is not None
+
+
+def test_resend_without_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:
+    finish(app, client)
+    answer = client.post("/bestaetigen/neu", data={"token": token_for(app, OPTIN)})
+    assert answer.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("make_path", "purpose"),
+    [
+        (lambda token: f"/bestaetigen/{token}", UNSUBSCRIBE),  # wrong purpose
+        (lambda token: f"/abmelden/{token}", DATA),
+        (lambda token: f"/daten/{token}", OPTIN),
+        (lambda token: f"/daten/{token}/export.json", UNSUBSCRIBE),
+    ],
+)
+def test_link_for_another_purpose_is_refused_with_a_german_page(
+    app: Flask, client: FlaskClient, make_path: Callable[[str], str], purpose: str
+) -> None:
+    finish(app, client)
+    page = client.get(make_path(token_for(app, purpose)))
+    assert page.status_code == 400
+    assert "Dieser Link funktioniert leider nicht" in page.text
+    assert 'class="site-header"' in page.text  # in the site's layout
+
+
+@pytest.mark.parametrize("prefix", ["/bestaetigen/", "/abmelden/", "/daten/"])
+def test_tampered_link_is_refused_with_a_german_page(
+    app: Flask, client: FlaskClient, prefix: str
+) -> None:
+    finish(app, client)
+    purpose = {"/bestaetigen/": OPTIN, "/abmelden/": UNSUBSCRIBE, "/daten/": DATA}[prefix]
+    token = token_for(app, purpose)
+    payload, stamp, signature = token.split(".")
+    forged = ".".join(
+        [payload.replace(payload[1], "X" if payload[1] != "X" else "Y", 1), stamp, signature]
+    )
+    for bad in (forged, token[:-3], "kaputt"):
+        page = client.get(prefix + bad)
+        assert page.status_code == 400, bad
+        assert "Dieser Link funktioniert leider nicht" in page.text
+    if prefix == "/abmelden/":  # the one POST without a CSRF token
+        assert client.post(prefix + forged).status_code == 400
+    assert marketing(app).withdrawn_at is None
+
+
+def test_one_click_unsubscribe_post_from_the_mail_header(app: Flask, client: FlaskClient) -> None:
+    finish(app, client)
+    with app.app_context():
+        # A second opt-in mail still waiting must not go out after the unsubscribe.
+        response_id = db.session.execute(select(Response.id)).scalar_one()
+    result_mail = delivered(app)["result"]
+    with app.app_context():
+        db.session.add(
+            OutboxMessage(response_id=response_id, kind="optin", recipient="kundin@example.com")
+        )
+        db.session.commit()
+    url = str(result_mail["List-Unsubscribe"]).strip("<>").removeprefix("http://quiz.test")
+
+    # RFC 8058: the mail program posts this body, with no cookie and no CSRF token.
+    answer = app.test_client().post(url, data={"List-Unsubscribe": "One-Click"})
+
+    assert answer.status_code == 200 and "Sie sind abgemeldet" in answer.text
+    assert marketing(app).withdrawn_at is not None
+    with app.app_context():
+        waiting = db.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued")
+        )
+    assert waiting == 0
+    assert "bereits abgemeldet" in client.get(url).text
+
+
+def test_unsubscribe_page_asks_before_it_acts(app: Flask, client: FlaskClient) -> None:
+    finish(app, client)
+    page = client.get(f"/abmelden/{token_for(app, UNSUBSCRIBE)}")
+    assert page.status_code == 200 and "Jetzt abmelden" in page.text
+    assert marketing(app).withdrawn_at is None
+
+
+def test_result_page_links_to_export_with_every_answer(app: Flask, client: FlaskClient) -> None:
+    token = finish(app, client, first_name="Anna")
+    result = client.get(f"/r/{token}")
+    data_page = re.search(r'href="(/daten/[^"]+)"', result.text)
+    assert data_page, "no data link on the result page"
+    page = client.get(data_page.group(1))
+    assert page.status_code == 200
+    export_url = re.search(r'href="(/daten/[^"]+/export\.json)"', page.text)
+    assert export_url
+
+    download = client.get(export_url.group(1))
+
+    assert download.status_code == 200
+    assert "attachment" in download.headers["Content-Disposition"]
+    exported = json.loads(download.data)
+    with app.app_context():
+        answers = dict(db.session.execute(select(Answer.question_id, Answer.option_id)).all())
+    assert {a["question_id"]: a["answer_id"] for a in exported["answers"]} == answers
+    assert all(a["question"] and a["answer"] for a in exported["answers"])
+    assert exported["contact"] == {"first_name": "Anna", "email": "kundin@example.com"}
+    assert {c["kind"] for c in exported["consents"]} == {"data", "marketing"}
+    assert exported["result"]["bottleneck"]
+    assert download.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_deletion_from_the_email_removes_everything(app: Flask, client: FlaskClient) -> None:
+    token = finish(app, client)
+    data_page = link(delivered(app)["result"], "/daten/")
+    page = client.get(data_page)
+    assert page.status_code == 200
+    confirm = client.get(f"{data_page}/loeschen")
+    assert confirm.status_code == 200 and "Wirklich alle Daten löschen?" in confirm.text
+    assert client.get(f"/r/{token}").status_code == 200  # nothing gone before the POST
+
+    done = client.post(f"{data_page}/loeschen", data={"csrf_token": csrf_token(confirm)})
+
+    assert done.status_code == 200 and "Ihre Daten sind gelöscht" in done.text
+    with app.app_context():
+        for model in (Response, Answer, Consent, OutboxMessage):
+            assert db.session.scalar(select(func.count()).select_from(model)) == 0, model
+    assert client.get(f"/r/{token}").status_code == 404
+    gone = client.get(data_page)
+    assert gone.status_code == 404 and "nichts mehr gespeichert" in gone.text
+
+
+def test_deletion_needs_the_confirmation_form(app: Flask, client: FlaskClient) -> None:
+    finish(app, client)
+    data_token = token_for(app, DATA)
+    assert client.post(f"/daten/{data_token}/loeschen").status_code == 400  # no CSRF token
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+
+
+def test_link_names_one_response_by_its_secret_not_only_its_id(
+    app: Flask, client: FlaskClient
+) -> None:
+    finish(app, client)
+    with app.app_context():
+        response_id = db.session.execute(select(Response.id)).scalar_one()
+    # A genuine signature over the right id but another result token (an id reused after a
+    # deletion, for instance) reaches nothing.
+    stranger = make_token(app.config, DATA, response_id, "ein-anderes-ergebnis")
+    page = client.get(f"/daten/{stranger}")
+    assert page.status_code == 404 and "nichts mehr gespeichert" in page.text
