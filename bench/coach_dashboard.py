@@ -1,0 +1,210 @@
+"""Coach dashboard benchmark: cold-cache render time and CSV export peak memory.
+
+    .venv/bin/python bench/coach_dashboard.py [--rows 1000000] [--db sqlite|postgresql|both]
+
+Seeds ROWS demo takers with `seed-demo` into a bench database of its own (SQLite under
+/tmp/quiz-bench/, PostgreSQL database `bench` next to BENCH_PG_URL's), unless it already holds
+that many, then prints:
+
+- seeding time, rollup rows;
+- the dashboard page plus its five chart PNGs with a cold cache (best and worst of 3 runs);
+- peak RSS (VmHWM) of a subprocess streaming the CSV export of all leads, read after the first
+  100,000 rows and at the end, next to the same process's peak before the export began.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DIR = Path(os.environ.get("BENCH_DIR", "/tmp/quiz-bench"))
+PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/bench")
+PASSWORD = "bench-passwort-123456"
+CHECKPOINT = 100_000
+
+
+def _vm_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _app(url: str) -> Any:
+    os.environ["QUIZ_INSTANCE_PATH"] = str(BENCH_DIR)
+    from quiz import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench-secret-key-0123456789-0123456789",
+            "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+
+
+def _ensure_pg_database() -> None:
+    from sqlalchemy import create_engine, text
+
+    from quiz.config import database_url
+
+    admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
+    engine = create_engine(database_url(admin), isolation_level="AUTOCOMMIT")
+    name = PG_URL.rsplit("/", 1)[1]
+    with engine.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def prepare(url: str, rows: int) -> dict[str, Any]:
+    """Migrate, seed ROWS demo takers unless present, make sure the coach exists."""
+    from flask_migrate import upgrade
+    from sqlalchemy import func, select
+
+    from quiz import coach_accounts, demo, get_content
+    from quiz.extensions import db
+    from quiz.models import CoachRollup, Response
+
+    app = _app(url)
+    figures: dict[str, Any] = {}
+    with app.app_context():
+        upgrade()
+        present = db.session.scalar(select(func.count()).select_from(Response)) or 0
+        if present != rows:
+            demo.remove()
+            started = time.perf_counter()
+            demo.seed(get_content(), rows, seed_value=1)
+            figures["seed_seconds"] = round(time.perf_counter() - started, 1)
+        figures["responses"] = db.session.scalar(select(func.count()).select_from(Response))
+        figures["rollup_rows"] = db.session.scalar(select(func.count()).select_from(CoachRollup))
+        if coach_accounts.find_coach("bench@example.com") is None:
+            coach_accounts.create_coach("bench@example.com", PASSWORD)
+        db.session.remove()
+        db.engine.dispose()
+    return figures
+
+
+def dashboard_timings(url: str, runs: int = 3) -> dict[str, Any]:
+    """Dashboard HTML plus its five charts, cache emptied before each run."""
+    from quiz.web import coach
+
+    app = _app(url)
+    client = app.test_client()
+    client.post("/coach/login", data={"email": "bench@example.com", "password": PASSWORD})
+    totals = []
+    parts: dict[str, float] = {}
+    for _ in range(runs):
+        coach.clear_cache()
+        started = time.perf_counter()
+        page = client.get("/coach/")
+        assert page.status_code == 200, page.status_code
+        parts["html"] = time.perf_counter() - started
+        for name in coach.CHART_NAMES:
+            t0 = time.perf_counter()
+            chart = client.get(f"/coach/chart/{name}.png")
+            assert chart.status_code == 200
+            parts[name] = time.perf_counter() - t0
+        totals.append(time.perf_counter() - started)
+    filtered = []
+    for query in ("?campaign=linkedin-engpass&demo=demo", "?from=2026-01-01&to=2026-03-31"):
+        coach.clear_cache()
+        started = time.perf_counter()
+        client.get("/coach/" + query)
+        for name in coach.CHART_NAMES:
+            client.get(f"/coach/chart/{name}.png{query}")
+        filtered.append(round(time.perf_counter() - started, 3))
+    leads_started = time.perf_counter()
+    assert client.get("/coach/leads?page=3").status_code == 200
+    leads_seconds = time.perf_counter() - leads_started
+    return {
+        "dashboard_cold_best_s": round(min(totals), 3),
+        "dashboard_cold_worst_s": round(max(totals), 3),
+        "last_run_parts_s": {k: round(v, 3) for k, v in parts.items()},
+        "dashboard_cold_filtered_s": filtered,
+        "leads_page_3_s": round(leads_seconds, 3),
+    }
+
+
+def csv_child(url: str) -> None:
+    """In a fresh process: stream the whole CSV export and report peak RSS along the way."""
+    app = _app(url)
+    client = app.test_client()
+    client.post("/coach/login", data={"email": "bench@example.com", "password": PASSWORD})
+    client.get("/coach/leads?page=1")  # warm up imports and templates
+    before = _vm_hwm_mb()
+    started = time.perf_counter()
+    response = client.get("/coach/leads.csv", buffered=False)
+    lines = 0
+    size = 0
+    at_checkpoint = None
+    for chunk in response.response:
+        data = chunk if isinstance(chunk, bytes) else chunk.encode()
+        size += len(data)
+        lines += data.count(b"\n")
+        if at_checkpoint is None and lines - 1 >= CHECKPOINT:
+            at_checkpoint = {"rows": lines - 1, "vm_hwm_mb": round(_vm_hwm_mb(), 1)}
+    response.close()
+    print(
+        json.dumps(
+            {
+                "rows": lines - 1,
+                "csv_mb": round(size / 1e6, 1),
+                "seconds": round(time.perf_counter() - started, 1),
+                "vm_hwm_before_export_mb": round(before, 1),
+                "vm_hwm_at_100k_rows": at_checkpoint,
+                "vm_hwm_at_end_mb": round(_vm_hwm_mb(), 1),
+            }
+        )
+    )
+
+
+def csv_peak(url: str) -> dict[str, Any]:
+    """Run csv_child in a subprocess so its peak RSS is the export's alone."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--csv-child", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    """Parse arguments, run the benchmarks, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--csv-child", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.csv_child:
+        csv_child(args.csv_child)
+        return
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    targets = []
+    if args.db in ("sqlite", "both"):
+        targets.append(("sqlite", f"sqlite:///{BENCH_DIR / f'bench-{args.rows}.sqlite3'}"))
+    if args.db in ("postgresql", "both"):
+        _ensure_pg_database()
+        targets.append(("postgresql", PG_URL))
+    for name, url in targets:
+        print(f"== {name}: {args.rows} demo takers", flush=True)
+        figures = prepare(url, args.rows)
+        figures |= dashboard_timings(url)
+        figures["csv_export"] = csv_peak(url)
+        print(json.dumps(figures, indent=2), flush=True)
+
+
+if __name__ == "__main__":
+    main()
