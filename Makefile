@@ -23,7 +23,11 @@ $(VENV)/.installed-test: pyproject.toml package.json | $(BIN)/python
 
 run: $(VENV)/.installed-run
 	$(BIN)/flask --app quiz db upgrade
-	QUIZ_DEV_MAIL_WORKER=1 $(BIN)/flask --app quiz run --host $(HOST) --port $(PORT)
+	@# The mail sender runs beside the server (the same `send-mail --watch` as in production)
+	@# and is stopped with it: on Ctrl+C, on an error, whenever this recipe ends.
+	$(BIN)/flask --app quiz send-mail --watch --interval 2 & sender=$$!; \
+	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/flask --app quiz run --host $(HOST) --port $(PORT)
 
 browser-deps:
 	@bash scripts/install-browser.sh
