@@ -54,52 +54,59 @@ def result_bars(
     return bars
 
 
-CHART_WIDTH_IN = 8.0
+# Sized for a phone first: a narrow figure, large type, each label above its bar.
+CHART_WIDTH_IN = 4.5
 CHART_DPI = 150
+ROW_HEIGHT_IN = 0.8
 
 
 def chart_height_in(bar_count: int) -> float:
     """The chart's height for this many bars (templates use it for width/height attributes)."""
-    return 0.55 * bar_count + 0.9
+    return ROW_HEIGHT_IN * bar_count + 0.1
 
 
 def score_chart_png(bars: Sequence[Bar]) -> bytes:
-    """A horizontal bar chart of dimension scores (0-100), the bottleneck emphasised."""
-    figure = Figure(figsize=(CHART_WIDTH_IN, chart_height_in(len(bars))), dpi=CHART_DPI)
+    """Horizontal bars of dimension scores (0-100), labels above the bars, bottleneck emphasised."""
+    height = chart_height_in(len(bars))
+    figure = Figure(figsize=(CHART_WIDTH_IN, height), dpi=CHART_DPI)
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    labels = [bar.label for bar in bars]
-    scores = [bar.score for bar in bars]
+    axes = figure.add_axes((0.02, 0.02 / height, 0.96, 1 - 0.04 / height))
     colours = [BAND_COLOURS[min(bar.band_position, len(BAND_COLOURS) - 1)] for bar in bars]
     positions = list(range(len(bars)))
-    rects = axes.barh(positions, scores, color=colours, height=0.62)
+    # Light tracks show the full 0..100 range behind each bar.
+    axes.barh(positions, [100] * len(bars), color="#eef1f4", height=0.42)
+    rects = axes.barh(positions, [bar.score for bar in bars], color=colours, height=0.42)
     for rect, bar in zip(rects, bars, strict=True):
+        weight = "bold" if bar.highlight else "normal"
         if bar.highlight:
             rect.set_edgecolor(INK)
             rect.set_linewidth(2.0)
         axes.text(
-            min(bar.score + 1.5, 92),
-            rect.get_y() + rect.get_height() / 2,
-            f"{bar.score}",
-            va="center",
+            0,
+            rect.get_y() - 0.1,
+            bar.label,
+            va="bottom",
             ha="left",
-            fontsize=10,
-            fontweight="bold" if bar.highlight else "normal",
+            fontsize=16,
+            fontweight=weight,
             color=INK,
         )
-    axes.set_yticks(positions, labels=labels, fontsize=10, color=INK)
-    for tick, bar in zip(axes.get_yticklabels(), bars, strict=True):
-        if bar.highlight:
-            tick.set_fontweight("bold")
-    axes.invert_yaxis()
+        axes.text(
+            100,
+            rect.get_y() - 0.1,
+            f"{bar.score}",
+            va="bottom",
+            ha="right",
+            fontsize=16,
+            fontweight="bold",
+            color=INK,
+        )
+    axes.set_ylim(len(bars) - 0.5, -0.95)
     axes.set_xlim(0, 100)
-    axes.set_xticks([0, 25, 50, 75, 100])
-    axes.tick_params(axis="x", labelsize=9, colors=INK)
-    axes.grid(axis="x", color="#d9dee3", linewidth=0.8)
-    axes.set_axisbelow(True)
-    for side in ("top", "right", "left"):
+    axes.set_yticks([])
+    axes.set_xticks([])
+    for side in ("top", "right", "left", "bottom"):
         axes.spines[side].set_visible(False)
-    figure.tight_layout()
     return _png(figure)
 
 

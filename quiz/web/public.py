@@ -26,7 +26,7 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz import get_consent_texts, get_content, responses
-from quiz.charts import result_bars, score_chart_png
+from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in, result_bars, score_chart_png
 from quiz.content import Content
 from quiz.database import begin_write
 from quiz.extensions import db
@@ -268,6 +268,10 @@ def _render_result(content: Content, response: QuizResponse, token: str) -> str:
         dimension_items=[item for item in analysis[1:] if item["kind"] == "dimension"],
         tips=[item for item in analysis if item["kind"] == "tip"],
         token=token,
+        chart_size=(
+            round(CHART_WIDTH_IN * CHART_DPI),
+            round(chart_height_in(len(rows)) * CHART_DPI),
+        ),
     )
 
 
