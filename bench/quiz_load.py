@@ -155,7 +155,9 @@ class Taker:
     def run(self, timings: dict[str, list[float]]) -> str:
         status, _, landing = self.call(timings, "landing", "GET", "/")
         token = CSRF.search(landing).group(1)
-        status, headers, _ = self.call(timings, "start", "POST", "/quiz/start", {"csrf_token": token})
+        status, headers, _ = self.call(
+            timings, "start", "POST", "/quiz/start", {"csrf_token": token}
+        )
         if status != 302:
             raise RuntimeError(f"start: {status}")
         for number, page in enumerate(CONTENT.pages, 1):
@@ -163,7 +165,9 @@ class Taker:
             token = CSRF.search(form).group(1)
             body = {"csrf_token": token, "action": "next"}
             body |= {q.id: self.answers[q.id] for q in page.questions}
-            status, headers, _ = self.call(timings, f"POST step {number}", "POST", f"/quiz/{number}", body)
+            status, headers, _ = self.call(
+                timings, f"POST step {number}", "POST", f"/quiz/{number}", body
+            )
             if status != 302:
                 raise RuntimeError(f"step {number}: {status}")
         last = len(CONTENT.pages) + 1
@@ -207,7 +211,7 @@ def throughput(server: Server, seconds: int) -> None:
     taker = Taker(server.port, seed=1)
     result_path = taker.run(defaultdict(list))
     draft = Taker(server.port, seed=2)
-    status, _, landing = request(server.port, "GET", "/", cookies=draft.cookies)
+    _, _, landing = request(server.port, "GET", "/", cookies=draft.cookies)
     token = CSRF.search(landing).group(1)
     request(server.port, "POST", "/quiz/start", {"csrf_token": token}, draft.cookies)
     # A taker in the middle of the quiz carries both cookies: the draft and the session (CSRF).
@@ -221,9 +225,15 @@ def throughput(server: Server, seconds: int) -> None:
     chart = wrk(binary, base + result_path + "/chart.png", seconds)
     print("Throughput (wrk, 2 threads, 8 connections, gunicorn -w 2, SQLite)")
     print(f"  /healthz             {health:9.1f} req/s")
-    print(f"  /quiz/1 (quiz page)  {quiz_page:9.1f} req/s  = {quiz_page / health:6.1%} of healthz (target >= 50%)")
-    print(f"  /r/<token> (result)  {result_page:9.1f} req/s  = {result_page / health:6.1%} of healthz (target >= 30%)")
-    print(f"  /r/<token>/chart.png {chart:9.1f} req/s  = {chart / health:6.1%} of healthz (cached PNG)")
+    print(
+        f"  /quiz/1 (quiz page)  {quiz_page:9.1f} req/s  = {quiz_page / health:6.1%} of healthz (target >= 50%)"
+    )
+    print(
+        f"  /r/<token> (result)  {result_page:9.1f} req/s  = {result_page / health:6.1%} of healthz (target >= 30%)"
+    )
+    print(
+        f"  /r/<token>/chart.png {chart:9.1f} req/s  = {chart / health:6.1%} of healthz (cached PNG)"
+    )
 
 
 def mixed_load(server: Server, takers: int, seconds: int) -> None:
@@ -260,11 +270,9 @@ def mixed_load(server: Server, takers: int, seconds: int) -> None:
     import sqlite3
 
     with sqlite3.connect(server.dir / "bench.sqlite3") as conn:
-        stored = conn.execute(
-            "SELECT count(*) FROM responses WHERE status = 'finished' AND result_token IN (%s)"
-            % ",".join("?" * len(completed)),
-            [path.split("/r/")[1] for path in completed],
-        ).fetchone()[0]
+        tokens = {path.split("/r/")[1] for path in completed}
+        rows = conn.execute("SELECT result_token FROM responses WHERE status = 'finished'")
+        stored = len(tokens & {row[0] for row in rows})
     print(f"\nMixed load: {takers} concurrent takers completing the whole quiz for {elapsed:.0f} s")
     print(f"  completed quizzes: {len(completed)} ({len(completed) / elapsed:.1f}/s)")
     print(f"  errors:            {len(errors)}" + (f"  first: {errors[0]}" if errors else ""))
@@ -273,7 +281,9 @@ def mixed_load(server: Server, takers: int, seconds: int) -> None:
     for key in sorted(timings, key=_step_order):
         values = sorted(timings[key])
         p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
-        print(f"  {key:<22}{len(values):>7}{statistics.median(values) * 1000:>11.1f}{p99 * 1000:>9.1f}")
+        print(
+            f"  {key:<22}{len(values):>7}{statistics.median(values) * 1000:>11.1f}{p99 * 1000:>9.1f}"
+        )
 
 
 def _step_order(key: str) -> tuple[int, str]:
