@@ -66,7 +66,10 @@ def add_response(
             "result_token": secrets.token_urlsafe(24),
             "bottleneck": ranking[0],
             "runner_up": ranking[1],
-            "bands": {d: ("kritisch" if s < 40 else "ausbaufaehig" if s < 70 else "stark") for d, s in full.items()},
+            "bands": {
+                d: ("kritisch" if s < 40 else "ausbaufaehig" if s < 70 else "stark")
+                for d, s in full.items()
+            },
         }
     response = Response(**fields)
     db.session.add(response)
@@ -119,5 +122,9 @@ def login(
     page = client.get(url)
     return client.post(
         url,
-        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email, "password": password},
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "email": email,
+            "password": password,
+        },
     )
