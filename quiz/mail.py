@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import smtplib
 import ssl
 import tempfile
@@ -139,9 +140,13 @@ def compose(
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(str(text_module).strip() + "\n")
+    # Boundaries chosen here, not by the generator: it would scan the whole flattened message
+    # for each one it invents. "=_" never occurs in quoted-printable or base64 bodies.
+    message.make_alternative(boundary=_boundary())
     message.add_alternative(html, subtype="html")
     if chart_cid and chart_png:
         html_part = message.get_payload()[1]  # type: ignore[index]
+        html_part.make_related(boundary=_boundary())
         html_part.add_related(
             chart_png,
             maintype="image",
@@ -151,6 +156,10 @@ def compose(
             disposition="inline",
         )
     return message
+
+
+def _boundary() -> str:
+    return "=_" + secrets.token_hex(16)
 
 
 def result_context(app: Flask, response: Response) -> dict[str, Any]:
