@@ -48,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_content(app)
     register_extensions(app)
     register_blueprints(app)
+    register_security(app)
     register_cli(app)
     return app
 
@@ -110,6 +111,13 @@ def register_blueprints(app: Flask) -> None:
     from quiz.web import coach  # the coach view: blueprint and Flask-Login
 
     coach.init_app(app)
+
+
+def register_security(app: Flask) -> None:
+    """Production checks, security headers, rate limits, input checks (after the blueprints)."""
+    from quiz.web import security
+
+    security.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

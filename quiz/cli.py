@@ -9,7 +9,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 
-from quiz import get_content, outbox
+from quiz import get_content, ops_cli, outbox
 from quiz.analysis import build_analysis
 from quiz.content import ContentError, load_content
 from quiz.scoring import AnswerError, sample_answers, score_answers
@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     from quiz import coach_cli  # the coach view's commands live with the coach view
 
     coach_cli.init_app(app)
+    ops_cli.init_app(app)  # check-deploy and purge
     outbox.init_app(app)
 
 

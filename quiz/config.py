@@ -81,7 +81,8 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "QUIZ_ENV": quiz_env,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL") or default_db),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: error messages and logs never quote the values (emails, answers).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "QUIZ_CONTENT_PATH": env.get("QUIZ_CONTENT_PATH")
         or str(resource_dir("content") / "questions.yaml"),
         "QUIZ_CONSENT_PATH": env.get("QUIZ_CONSENT_PATH")
@@ -126,6 +127,20 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_ENABLED": _flag(env, "QUIZ_RATELIMIT", True),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Rate limits per client address (Flask-Limiter syntax, quiz.web.security applies them).
+        "QUIZ_LIMIT_START": env.get("QUIZ_LIMIT_START", "30 per minute; 300 per hour"),
+        "QUIZ_LIMIT_STEP": env.get("QUIZ_LIMIT_STEP", "120 per minute; 1500 per hour"),
+        "QUIZ_LIMIT_MAIL": env.get("QUIZ_LIMIT_MAIL", "5 per minute; 20 per hour"),
+        # Several workers need shared rate-limit storage; say so explicitly to run one with memory.
+        "QUIZ_SINGLE_WORKER": _flag(env, "QUIZ_SINGLE_WORKER", False),
+        # Security headers (quiz.web.security): who may embed the public quiz in a frame.
+        "QUIZ_FRAME_ANCESTORS": env.get("QUIZ_FRAME_ANCESTORS", "'self'").strip() or "'self'",
+        "QUIZ_HSTS_SECONDS": _int(env, "QUIZ_HSTS_SECONDS", 365 * 24 * 3600),
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+        "QUIZ_TRUSTED_PROXIES": _int(env, "QUIZ_TRUSTED_PROXIES", 0),
+        # Retention (flask --app quiz purge): unconfirmed opt-ins and personal data expire.
+        "QUIZ_OPTIN_DAYS": _int(env, "QUIZ_OPTIN_DAYS", 30),
+        "QUIZ_ANONYMISE_DAYS": _int(env, "QUIZ_ANONYMISE_DAYS", 365),
     }
     if config["SMTP_SECURITY"] not in {"starttls", "ssl", "none"}:
         raise ConfigError(

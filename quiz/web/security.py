@@ -1,0 +1,239 @@
+"""Security hardening applied to the whole app from the outside.
+
+Response headers (Content-Security-Policy, frame ancestors, Referrer-Policy, HSTS, nosniff),
+trusted proxy headers, the production start-up check, rate limits on the endpoints that write or
+send email, a check that rejects NUL bytes and invalid UTF-8 before any view sees them, and a log
+filter that keeps email addresses and secret links out of the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import Flask, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response as BaseResponse
+
+from quiz import deploy
+from quiz.extensions import limiter
+
+log = logging.getLogger(__name__)
+
+# Pages reached through a secret link (and the coach's pages): their URLs never go in a Referer.
+TOKEN_PATH_PREFIXES = ("/r/", "/bestaetigen/", "/abmelden/", "/daten/")
+TOKEN_BLUEPRINTS = ("account",)
+COACH_PREFIX = "/coach"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+# Endpoint -> config key of its limit. Only POSTs count: reading a page costs us little.
+RATE_LIMITED = {
+    "public.start": "QUIZ_LIMIT_START",
+    "public.step": "QUIZ_LIMIT_STEP",
+    "account.resend": "QUIZ_LIMIT_MAIL",
+}
+
+
+class InvalidInput(HTTPException):
+    """A request carried NUL bytes or bytes that are not UTF-8."""
+
+    code = 400
+    description = "invalid characters in the request"
+
+
+def init_app(app: Flask) -> None:
+    """Check the deployment, then wire headers, proxies, limits, input checks and log redaction."""
+    check_production(app)
+    if app.config["QUIZ_TRUSTED_PROXIES"] > 0:
+        hops = app.config["QUIZ_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
+    policies = _policies(app)
+    app.after_request(lambda response: _secure_headers(response, policies))
+    # First of all before_request functions: CSRF and the views must never see bad bytes.
+    app.before_request_funcs.setdefault(None, []).insert(0, reject_invalid_input)
+    app.register_error_handler(InvalidInput, _invalid_input_page)
+    apply_rate_limits(app)
+    install_log_redaction()
+
+
+def check_production(app: Flask) -> None:
+    """In production, refuse to start on a fatal problem and log the others."""
+    if app.config.get("QUIZ_ENV") != "production":
+        return
+    found = deploy.problems(app.config, app.debug)
+    fatal = [problem for problem in found if problem.fatal]
+    if fatal:
+        from quiz import StartupError
+
+        lines = "\n".join(f"  {problem}" for problem in found)
+        raise StartupError(
+            "Refusing to start in production with unsafe settings:\n"
+            f"{lines}\n(flask --app quiz check-deploy lists them again)"
+        )
+    for problem in found:
+        log.warning("unsafe setting: %s", problem)
+
+
+# --- headers ------------------------------------------------------------------------------------
+
+
+def content_security_policy(frame_ancestors: str, image_sources: str = "'self'") -> str:
+    """The policy: our own scripts, styles and images only, no plugins, no foreign forms."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {image_sources}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors}",
+        )
+    )
+
+
+def _policies(app: Flask) -> dict[str, dict[str, str]]:
+    """The header sets for public and coach pages, built once per app."""
+    frame_ancestors = app.config["QUIZ_FRAME_ANCESTORS"]
+    images = "'self'"
+    logo = urlsplit(app.config.get("QUIZ_LOGO_URL") or "")
+    if logo.scheme in {"http", "https"} and logo.netloc:
+        # A logo hosted elsewhere is the one foreign source a page may load.
+        images += f" {logo.scheme}://{logo.netloc}"
+    public = {"Content-Security-Policy": content_security_policy(frame_ancestors, images)}
+    frame_option = {"'self'": "SAMEORIGIN", "'none'": "DENY"}.get(frame_ancestors)
+    if frame_option:
+        public["X-Frame-Options"] = frame_option
+    coach = {
+        "Content-Security-Policy": content_security_policy("'none'", images),
+        "X-Frame-Options": "DENY",
+    }
+    return {"public": public, "coach": coach}
+
+
+def _is_token_page() -> bool:
+    return request.path.startswith(TOKEN_PATH_PREFIXES) or request.blueprint in TOKEN_BLUEPRINTS
+
+
+def _secure_headers(response: BaseResponse, policies: dict[str, dict[str, str]]) -> BaseResponse:
+    coach = request.path == COACH_PREFIX or request.path.startswith(COACH_PREFIX + "/")
+    for name, value in policies["coach" if coach else "public"].items():
+        response.headers[name] = value
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if coach or _is_token_page():
+        response.headers["Referrer-Policy"] = "no-referrer"
+    else:
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    hsts = current_app.config["QUIZ_HSTS_SECONDS"]
+    if hsts > 0 and (request.is_secure or current_app.config.get("QUIZ_ENV") == "production"):
+        response.headers["Strict-Transport-Security"] = f"max-age={hsts}"
+    return response
+
+
+# --- input --------------------------------------------------------------------------------------
+
+
+def _clean(text: str) -> bool:
+    # U+FFFD is what a decoder leaves for bytes that were not UTF-8.
+    return "\x00" not in text and "\ufffd" not in text
+
+
+def _strict_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """Decode an urlencoded string strictly; UnicodeDecodeError on bytes that are not UTF-8."""
+    return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+
+
+def reject_invalid_input() -> None:
+    """Refuse NUL bytes and invalid UTF-8 in the URL, the query, the form and the cookies.
+
+    Werkzeug would quietly keep `%FF` as text and drop a whole form with a raw invalid byte, and
+    PostgreSQL cannot store NUL at all: a clear 400 page is better than either.
+    """
+    try:
+        pairs = _strict_pairs(request.query_string)
+        if request.mimetype == FORM_TYPES[0]:
+            pairs += _strict_pairs(request.get_data(cache=True))
+    except UnicodeDecodeError:
+        raise InvalidInput() from None
+    if request.mimetype == FORM_TYPES[1]:
+        pairs += list(request.form.items(multi=True))
+    texts = [text for pair in pairs for text in pair]
+    texts += [str(value) for value in (request.view_args or {}).values()]
+    texts += list(request.cookies.values())
+    texts.append(request.path)
+    if not all(_clean(text) for text in texts):
+        raise InvalidInput()
+
+
+def _invalid_input_page(error: InvalidInput) -> tuple[str, int]:
+    return render_template("errors/error.html", code=400, reason="invalid_input"), 400
+
+
+# --- rate limits --------------------------------------------------------------------------------
+
+
+def _limit_from(key: str) -> Callable[[], str]:
+    # One function per key, kept for the process: the global limiter dedupes identical limits,
+    # so creating many apps (tests) does not pile up copies, and each app reads its own config.
+    if key not in _LIMIT_FUNCTIONS:
+        _LIMIT_FUNCTIONS[key] = lambda: str(current_app.config[key])
+    return _LIMIT_FUNCTIONS[key]
+
+
+_LIMIT_FUNCTIONS: dict[str, Callable[[], str]] = {}
+
+
+def apply_rate_limits(app: Flask) -> None:
+    """Limit the POSTs that write or send email, per client address, in the shared storage."""
+    for endpoint, key in RATE_LIMITED.items():
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        app.view_functions[endpoint] = limiter.limit(_limit_from(key), methods=["POST"])(view)
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+_TOKEN_PATH = re.compile(r"(/(?:r|bestaetigen|abmelden|daten)/)[^/\s?\"']+")
+
+
+class RedactingFilter(logging.Filter):
+    """Replace email addresses and secret link tokens in log records before any handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the formatted message in place; never drops a record."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the logger's problem, not ours
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg = redacted
+            record.args = None
+        if record.exc_info and not record.exc_text:
+            # Tracebacks quote values too; format them here so the handler uses the redacted text.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def redact(text: str) -> str:
+    """The text with email addresses and secret link tokens replaced."""
+    return _TOKEN_PATH.sub(r"\1…", _EMAIL.sub("[E-Mail]", text))
+
+
+_REDACTOR = RedactingFilter()
+
+
+def install_log_redaction() -> None:
+    """Put the filter on every handler of the root logger and the loggers that bring their own."""
+    for name in (None, "werkzeug", "gunicorn.error", "gunicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            if _REDACTOR not in handler.filters:
+                handler.addFilter(_REDACTOR)
