@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from flask import Flask
 
 from quiz import get_content
-from quiz.charts import chart_height_in
+from quiz.charts import CHART_WIDTH_IN, chart_height_in
 from quiz.links import (
     DATA,
     OPTIN,
@@ -118,7 +118,7 @@ def compose(
         context["chart_cid"] = chart_cid[1:-1] if chart_cid else None
         context["chart_width"] = EMAIL_CHART_WIDTH
         context["chart_height"] = round(
-            EMAIL_CHART_WIDTH * chart_height_in(len(context["rows"])) / 8.0
+            EMAIL_CHART_WIDTH * chart_height_in(len(context["rows"])) / CHART_WIDTH_IN
         )
     else:
         context["confirm_url"] = external_url(
