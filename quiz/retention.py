@@ -80,7 +80,7 @@ def purge(
     anonymised = db.session.execute(
         update(Response)
         .where(_due_for_anonymising(anonymise_cutoff))
-        .values(dict.fromkeys(PERSONAL_COLUMNS), anonymised_at=now)
+        .values({**dict.fromkeys(PERSONAL_COLUMNS), "anonymised_at": now})
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
