@@ -1,0 +1,139 @@
+"""Every page's HTML passes the Nu HTML Checker (vnu.jar from the npm package vnu-jar).
+
+The pages are collected with the test client, written to a temporary folder and checked in one
+Java run (starting the JVM is the slow part).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from quiz import get_content
+from quiz.extensions import db
+from quiz.models import Response
+from quiz.scoring import sample_answers
+from tests import coach_factories
+from tests.quizflow import answer_page, csrf_token, lead_step, start
+
+ROOT = Path(__file__).resolve().parent.parent
+VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+def vnu_errors(folder: Path) -> list[str]:
+    """Run the checker over every .html file in `folder`; its errors as 'file:line: message'."""
+    java = shutil.which("java")
+    if java is None or not VNU_JAR.exists():
+        pytest.skip(f"the Nu HTML Checker needs java and {VNU_JAR} (npm ci installs it)")
+    run = subprocess.run(
+        [
+            java,
+            "-jar",
+            str(VNU_JAR),
+            "--errors-only",
+            "--format",
+            "json",
+            "--skip-non-html",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    report = json.loads(run.stderr or run.stdout or '{"messages": []}')
+    return [
+        f"{Path(m.get('url', '')).name}:{m.get('lastLine', '?')}: {m.get('message')}"
+        for m in report.get("messages", [])
+        if m.get("type") in {"error", "non-document-error"}
+    ]
+
+
+def collect_public_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
+    """Landing, every step (also with validation errors), lead step, result, privacy, errors."""
+    pages: dict[str, str] = {}
+    content = get_content(app)
+    answers = sample_answers(content, "worst")
+    pages["landing"] = client.get("/?utm_source=x&utm_campaign=y").text
+    start(client)
+    for number in range(1, len(content.pages) + 1):
+        page = client.get(f"/quiz/{number}")
+        pages[f"step-{number}"] = page.text
+        if number == 1:
+            invalid = client.post("/quiz/1", data={"csrf_token": csrf_token(page)})
+            assert invalid.status_code == 422
+            pages["step-1-errors"] = invalid.text
+        assert answer_page(client, app, number, answers).status_code == 302
+    lead_number = len(content.pages) + 1
+    pages["lead"] = client.get(f"/quiz/{lead_number}").text
+    pages["lead-errors"] = lead_step(client, app, email="kaputt").text
+    result = lead_step(client, app, email="kundin@example.com", first_name="Ada", consent_data="y")
+    pages["result"] = client.get(result.headers["Location"]).text
+    pages["privacy"] = client.get("/datenschutz").text
+    pages["error-404"] = client.get("/gibt-es-nicht").text
+    pages["error-405"] = client.get("/quiz/start").text
+    pages["error-400-invalid"] = client.get("/?utm_source=%00").text
+    return pages
+
+
+def collect_other_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
+    """The taker's account pages and the coach's pages."""
+    pages: dict[str, str] = {}
+    result_page = collect_public_pages(client, app)["result"]
+    for link in sorted(set(_links(result_page, "/daten/"))):
+        pages["account-data"] = client.get(link).text
+        pages["account-delete"] = client.get(link + "/loeschen").text
+    pages["account-invalid-link"] = client.get("/daten/kaputt").text
+    coach_factories.create_test_coach(app)
+    coach = app.test_client()
+    pages["coach-login"] = coach.get("/coach/login").text
+    coach_factories.login(coach)
+    pages["coach-dashboard"] = coach.get("/coach/").text
+    pages["coach-leads"] = coach.get("/coach/leads").text
+    with app.app_context():
+        response_id = db.session.scalar(select(Response.id).where(Response.status == "finished"))
+    pages["coach-lead"] = coach.get(f"/coach/leads/{response_id}").text
+    return pages
+
+
+def _links(html: str, prefix: str) -> list[str]:
+    import re
+
+    return re.findall(rf'href="({re.escape(prefix)}[^"]+)"', html)
+
+
+def _check(pages: dict[str, str], folder: Path) -> list[str]:
+    for name, html in pages.items():
+        assert html.lstrip().lower().startswith("<!doctype html>"), name
+        (folder / f"{name}.html").write_text(html, encoding="utf-8")
+    return vnu_errors(folder)
+
+
+def test_every_public_page_is_valid_html(client: FlaskClient, app: Flask, tmp_path: Path) -> None:
+    pages = collect_public_pages(client, app)
+    assert _check(pages, tmp_path) == []
+
+
+def test_account_and_coach_pages_are_valid_html(
+    client: FlaskClient, app: Flask, tmp_path: Path
+) -> None:
+    pages = collect_other_pages(client, app)
+    assert "account-data" in pages
+    assert _check(pages, tmp_path) == []
+
+
+def test_the_checker_finds_errors(tmp_path: Path) -> None:
+    """Guard against a checker that silently passes everything."""
+    (tmp_path / "broken.html").write_text(
+        '<!doctype html><html lang="de"><head><title>x</title></head>'
+        "<body><p><div>falsch verschachtelt</p></body></html>",
+        encoding="utf-8",
+    )
+    assert vnu_errors(tmp_path)
