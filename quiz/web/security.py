@@ -70,10 +70,12 @@ def check_production(app: Flask) -> None:
     if fatal:
         from quiz import StartupError
 
-        lines = "\n".join(f"  {problem}" for problem in found)
+        lines = "\n".join(
+            f"  {'unsafe' if problem.fatal else 'warning'}: {problem}" for problem in found
+        )
         raise StartupError(
-            "Refusing to start in production with unsafe settings:\n"
-            f"{lines}\n(flask --app quiz check-deploy lists them again)"
+            "Refusing to start in production with unsafe settings (the same list as "
+            f"flask --app quiz check-deploy):\n{lines}"
         )
     for problem in found:
         log.warning("unsafe setting: %s", problem)
