@@ -45,6 +45,13 @@ def answer_page(
     return client.post(f"/quiz/{number}", data=data)
 
 
+def answer_all_pages(client: FlaskClient, app: Flask, answers: dict[str, str]) -> None:
+    """Submit every question page in order; each must redirect onward."""
+    for number in range(1, len(get_content(app).pages) + 1):
+        response = answer_page(client, app, number, answers)
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+
+
 def lead_step(client: FlaskClient, app: Flask, **fields: str) -> TestResponse:
     """Submit the last step (email and consents)."""
     number = len(get_content(app).pages) + 1
@@ -65,8 +72,6 @@ def complete_quiz(
     content = get_content(app)
     answers = answers or sample_answers(content, "random", seed=11)
     start(client)
-    for number in range(1, len(content.pages) + 1):
-        response = answer_page(client, app, number, answers)
-        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    answer_all_pages(client, app, answers)
     fields = {"email": email, "consent_data": "y", **lead} if email else dict(lead)
     return lead_step(client, app, **fields)

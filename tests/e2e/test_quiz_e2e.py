@@ -13,6 +13,14 @@ def choose(page: Any, question_id: str, option_id: str) -> None:
     page.locator(f'label:has(input[name="{question_id}"][value="{option_id}"])').click()
 
 
+def assert_answers_kept(page: Any, questions: Any, answers: dict[str, str]) -> None:
+    """Every question on the page still shows the answer chosen before."""
+    for question in questions:
+        assert page.locator(
+            f'input[name="{question.id}"][value="{answers[question.id]}"]'
+        ).is_checked(), question.id
+
+
 def test_new_user_completes_the_quiz_on_a_phone(
     live_server, page, screenshot, check_accessibility
 ) -> None:
@@ -45,10 +53,7 @@ def test_new_user_completes_the_quiz_on_a_phone(
             page.wait_for_selector(".field-error")
             check_accessibility(page)
             screenshot(page, f"step-{number}-error")
-            for question in questions[1:]:
-                assert page.locator(
-                    f'input[name="{question.id}"][value="{answers[question.id]}"]'
-                ).is_checked()
+            assert_answers_kept(page, questions[1:], answers)
             choose(page, questions[0].id, answers[questions[0].id])
         check_accessibility(page)
         screenshot(page, f"step-{number}")
@@ -57,18 +62,12 @@ def test_new_user_completes_the_quiz_on_a_phone(
             went_back = True
             number -= 1
             page.wait_for_url(f"**/quiz/{number}")
-            for question in content.pages[number - 1].questions:
-                assert page.locator(
-                    f'input[name="{question.id}"][value="{answers[question.id]}"]'
-                ).is_checked()
+            assert_answers_kept(page, content.pages[number - 1].questions, answers)
             page.get_by_role("button", name="Weiter").click()
             number += 1
             page.wait_for_url(f"**/quiz/{number}")
             # Page 3's answers were kept when going back.
-            for question in content.pages[number - 1].questions:
-                assert page.locator(
-                    f'input[name="{question.id}"][value="{answers[question.id]}"]'
-                ).is_checked()
+            assert_answers_kept(page, content.pages[number - 1].questions, answers)
         page.get_by_role("button", name="Weiter").click()
         number += 1
 
