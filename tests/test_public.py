@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from quiz import get_content
+from quiz import create_app, get_content
 from quiz.extensions import db
 from quiz.models import Answer, Consent, OutboxMessage, Response
 from quiz.scoring import sample_answers, score_answers
+from quiz.web import prerendered
+from tests.conftest import base_config
 from tests.quizflow import (
     answer_all_pages,
     answer_page,
@@ -170,6 +175,46 @@ def test_resume_after_reload_keeps_answers(client: FlaskClient, app: Flask) -> N
     page_two = client.get("/quiz/2").get_data(as_text=True)
     for question in content.pages[1].questions:
         assert _is_checked(page_two, question.id, answers[question.id])
+
+
+@pytest.mark.app_config(TESTING=False, WTF_CSRF_ENABLED=True)
+def test_cached_quiz_pages_carry_each_takers_own_csrf_token(app: Flask) -> None:
+    """Quiz pages come from one cached rendering; the CSRF token is still each taker's own."""
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=3)
+    first, second = app.test_client(), app.test_client()
+    start(first)
+    start(second)
+    page_first, page_second = first.get("/quiz/1"), second.get("/quiz/1")
+    token_first, token_second = csrf_token(page_first), csrf_token(page_second)
+    assert token_first != token_second
+    assert prerendered.CSRF_SLOT not in page_first.text + page_second.text
+    assert page_first.text.replace(token_first, "") == page_second.text.replace(token_second, "")
+    data = {"action": "next"} | {q.id: answers[q.id] for q in content.pages[0].questions}
+    stolen = second.post("/quiz/1", data={**data, "csrf_token": token_first})
+    assert stolen.status_code == 400
+    own = second.post("/quiz/1", data={**data, "csrf_token": token_second})
+    assert own.status_code == 302
+    # The answers of one taker never show on another's cached page.
+    assert any(
+        _is_checked(second.get("/quiz/1").text, q, answers[q]) for q in data if q != "action"
+    )
+    assert "checked" not in first.get("/quiz/1").text
+
+
+def test_apps_with_different_settings_never_share_cached_pages(
+    migrated_sqlite: Path, tmp_path: Path
+) -> None:
+    pages = []
+    for name in ("Praxis Eins", "Praxis Zwei"):
+        path = tmp_path / f"{name[-4:]}.sqlite3"
+        shutil.copy(migrated_sqlite, path)
+        other = create_app({**base_config(f"sqlite:///{path}", tmp_path), "QUIZ_COACH_NAME": name})
+        client = other.test_client()
+        start(client)
+        pages.append(client.get("/quiz/1").text)
+    assert "Praxis Eins" in pages[0] and "Praxis Zwei" not in pages[0]
+    assert "Praxis Zwei" in pages[1] and "Praxis Eins" not in pages[1]
 
 
 def test_cannot_skip_ahead(client: FlaskClient, app: Flask) -> None:

@@ -7,8 +7,7 @@ page renders only what was stored. POST/redirect/GET throughout.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 
 from flask import (
@@ -22,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -31,10 +31,11 @@ from quiz.content import Content
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
+from quiz.web import prerendered
 from quiz.web.forms import LeadForm, build_step_form
-from quiz.web.fragments import question_html
 
 bp = Blueprint("public", __name__)
+bp.record_once(lambda state: prerendered.init_app(state.app))
 
 DRAFT_COOKIE = "quiz_draft"
 # Rough reading-and-deciding times, for the "about N minutes" promise on the landing page.
@@ -131,35 +132,41 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
         return _lead_step(content, draft, number)
 
     page = content.pages[number - 1]
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        form = build_step_form(content, page)
-        if request.form.get("action") == "back":
-            responses.save_step(content, draft.id, page, number, form.answers(), completed=False)
-            return redirect(url_for(".step", number=max(1, number - 1)))
-        if form.validate_on_submit():
-            responses.save_step(content, draft.id, page, number, form.answers(), completed=True)
-            return redirect(url_for(".step", number=number + 1))
-        # Show what was sent (valid choices only) with the first error of each question.
-        answers = form.answers()
-        errors = {name: messages[0] for name, messages in form.errors.items() if messages}
-        status = 422
-    else:
-        # GET needs no form object: the radios come pre-rendered from quiz.web.fragments.
-        answers = draft_answers
-        status = 200
-    return (
-        render_template(
-            "quiz/step.html",
-            content=content,
-            page=page,
-            answers=answers,
-            errors=errors,
-            number=number,
-            total=total_steps(content),
-            question_html=question_html,
-        ),
-        status,
+    if request.method == "GET":
+        # The page's HTML depends only on its own answers: rendered once, then served from cache.
+        key = (number, request.script_root, *(draft_answers.get(q.id) for q in page.questions))
+        return prerendered.step_page(
+            key, lambda csrf_value: _render_step(content, number, draft_answers, {}, csrf_value)
+        )
+    form = build_step_form(content, page)
+    if request.form.get("action") == "back":
+        responses.save_step(content, draft.id, page, number, form.answers(), completed=False)
+        return redirect(url_for(".step", number=max(1, number - 1)))
+    if form.validate_on_submit():
+        responses.save_step(content, draft.id, page, number, form.answers(), completed=True)
+        return redirect(url_for(".step", number=number + 1))
+    # Show what was sent (valid choices only) with the first error of each question.
+    errors = {name: messages[0] for name, messages in form.errors.items() if messages}
+    return _render_step(content, number, form.answers(), errors, generate_csrf()), 422
+
+
+def _render_step(
+    content: Content,
+    number: int,
+    answers: Mapping[str, str | None],
+    errors: Mapping[str, str],
+    csrf_value: str,
+) -> str:
+    return render_template(
+        "quiz/step.html",
+        content=content,
+        page=content.pages[number - 1],
+        answers=answers,
+        errors=errors,
+        number=number,
+        total=total_steps(content),
+        question_html=prerendered.question_html,
+        csrf_value=csrf_value,
     )
 
 
@@ -203,48 +210,20 @@ def _lead_step(
     )
 
 
-class _RenderedPages:
-    """A small per-worker LRU of rendered result pages.
-
-    A stored result's HTML only changes when its row does, so each worker renders it once. The
-    caller checks the row's `updated_at` with one small query before every use, so a deletion or
-    anonymisation takes effect at once in every worker; nothing here is needed by another worker.
-    """
-
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self.pages: OrderedDict[str, tuple[object, str]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, token: str, version: object) -> str | None:
-        with self.lock:
-            entry = self.pages.get(token)
-            if entry is None or entry[0] != version:
-                return None
-            self.pages.move_to_end(token)
-            return entry[1]
-
-    def put(self, token: str, version: object, html: str) -> None:
-        with self.lock:
-            self.pages[token] = (version, html)
-            self.pages.move_to_end(token)
-            while len(self.pages) > self.size:
-                self.pages.popitem(last=False)
-
-
-_result_pages = _RenderedPages()
-
-
 @bp.get("/r/<token>")
 def result(token: str) -> str:
     """The stored result: bottleneck, chart, scores table, analysis, call to action."""
     version = responses.result_version(token) or abort(404)
     cache_key = (version, get_content().sha256)
-    html = _result_pages.get(token, cache_key)
-    if html is None:
-        response = responses.find_result(token) or abort(404)
-        html = _render_result(get_content(), response, token)
-        _result_pages.put(token, cache_key, html)
+    # Each worker renders a result once; the version check above keeps a deletion or
+    # anonymisation effective at once in every worker.
+    cache = prerendered.caches().result_pages
+    cached = cache.get(token)
+    if cached is not None and cached[0] == cache_key:
+        return cached[1]
+    response = responses.find_result(token) or abort(404)
+    html = _render_result(get_content(), response, token)
+    cache.put(token, (cache_key, html))
     return html
 
 
