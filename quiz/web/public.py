@@ -295,11 +295,3 @@ def healthz() -> tuple[dict[str, str], int]:
     """200 when the app and its database answer."""
     db.session.execute(text("SELECT 1"))
     return {"status": "ok"}, 200
-
-
-@bp.after_app_request
-def no_referrer_on_token_pages(response: BaseResponse) -> BaseResponse:
-    """Pages reached by a secret link must not leak it to other sites through Referer."""
-    if request.path.startswith("/r/"):
-        response.headers["Referrer-Policy"] = "no-referrer"
-    return response

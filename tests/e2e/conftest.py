@@ -100,12 +100,25 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh phone-sized browser tab with its own cookies."""
+    """A fresh phone-sized browser tab with its own cookies.
+
+    Fails the test when a page breaks its own Content-Security-Policy (Chromium reports each
+    blocked style, script or image on the console) or throws a JavaScript error.
+    """
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="de-DE")
     tab = context.new_page()
     tab.set_default_timeout(15_000)
+    problems: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            problems.append(f"{tab.url}: {message.text}")
+
+    tab.on("console", on_console)
+    tab.on("pageerror", lambda error: problems.append(f"{tab.url}: {error}"))
     yield tab
     context.close()
+    assert problems == [], "the browser reported:\n" + "\n".join(problems)
 
 
 @pytest.fixture
