@@ -217,6 +217,20 @@ def test_apps_with_different_settings_never_share_cached_pages(
     assert "Praxis Zwei" in pages[1] and "Praxis Eins" not in pages[1]
 
 
+@pytest.mark.parametrize("auto_reload, cached_pages", [(False, 1), (True, 0)])
+def test_quiz_pages_are_cached_unless_templates_reload(
+    migrated_sqlite: Path, tmp_path: Path, auto_reload: bool, cached_pages: int
+) -> None:
+    path = tmp_path / "quiz.sqlite3"
+    shutil.copy(migrated_sqlite, path)
+    config = base_config(f"sqlite:///{path}", tmp_path)
+    other = create_app({**config, "TEMPLATES_AUTO_RELOAD": auto_reload})
+    client = other.test_client()
+    start(client)
+    assert client.get("/quiz/1").status_code == 200
+    assert len(other.extensions[prerendered.EXTENSION_KEY].step_pages.entries) == cached_pages
+
+
 def test_cannot_skip_ahead(client: FlaskClient, app: Flask) -> None:
     start(client)
     response = client.get("/quiz/4")

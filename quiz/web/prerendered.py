@@ -54,17 +54,22 @@ class LRUCache(Generic[Value]):
 
 
 class Caches:
-    """One app's caches: question fieldsets, quiz pages, result pages."""
+    """One app's caches: question fieldsets, quiz pages, result pages.
 
-    def __init__(self) -> None:
-        self.questions: LRUCache[Markup] = LRUCache(4096)
-        self.step_pages: LRUCache[str] = LRUCache(1024)
+    Off (size 0) while templates reload on change (`flask run --debug`), so an edited template
+    shows at once.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        scale = 1 if enabled else 0
+        self.questions: LRUCache[Markup] = LRUCache(4096 * scale)
+        self.step_pages: LRUCache[str] = LRUCache(1024 * scale)
         # Result pages map token -> (version, html); the caller checks the version on every use.
-        self.result_pages: LRUCache[tuple[Hashable, str]] = LRUCache(512)
+        self.result_pages: LRUCache[tuple[Hashable, str]] = LRUCache(512 * scale)
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = Caches()
+    app.extensions[EXTENSION_KEY] = Caches(enabled=not app.jinja_env.auto_reload)
 
 
 def caches() -> Caches:
