@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from quiz import coach_accounts, demo, get_content, rollups
+from quiz import coach_accounts, demo, get_content, rollup_rebuild
 from quiz.database import begin_write
 from quiz.extensions import db
 
@@ -57,9 +57,9 @@ def create_coach(email: str, reset: bool) -> None:
 def rebuild_rollups(check: bool) -> None:
     """Recompute the dashboard's rollup table from the raw responses."""
     begin_write()
-    before = rollups.snapshot()
-    rollups.rebuild()
-    after = rollups.snapshot()
+    before = rollup_rebuild.snapshot()
+    rollup_rebuild.rebuild()
+    after = rollup_rebuild.snapshot()
     if check:
         db.session.rollback()
     else:

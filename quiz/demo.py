@@ -2,13 +2,16 @@
 
 Every demo row has `is_demo = True`: real answers scored by the real scorer (drawn from a pool of
 profiles, so a million takers do not mean a million scorer calls), varied sources, dates and
-drop-offs, consents and email states. Rows go in with core `insert()` in batches, each batch in one
-transaction together with its rollup counts, so the dashboard is consistent after every batch.
-Demo emails use the reserved `.invalid` domain and are never queued for sending.
+drop-offs, consents and email states. Only the responses and one narrow "pick" row per taker
+(profile, consent and mail outcome) go through Python; the ~20 answers, the consents and the
+emails of each taker are derived from them in SQL (INSERT ... SELECT); the rollup counts come
+from the same values in Python. Each batch is one transaction, so the dashboard is consistent after every batch. Demo
+emails use the reserved `.invalid` domain and are never queued for sending.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import secrets
@@ -18,9 +21,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
 
-from quiz import rollups
+from quiz import rollup_rebuild, rollups
 from quiz.content import Content
 from quiz.database import begin_write
 from quiz.extensions import db
@@ -42,7 +63,7 @@ SOURCES = (
 )
 OLD_VERSION = "2025.4"  # a share of demo takers answered an earlier content version
 PROFILE_POOL = 500
-BATCH = 2000
+BATCH = 20_000
 
 
 @dataclass(frozen=True)
@@ -91,9 +112,8 @@ def _drop_off_step(rng: random.Random, pages: int) -> int:
 
 
 def _rows(
-    content: Content, count: int, rng: random.Random, now: datetime
-) -> Iterator[tuple[dict[str, Any], Profile | None]]:
-    profiles = _profiles(content, rng)
+    content: Content, count: int, rng: random.Random, now: datetime, profiles: list[Profile]
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     weights = [source[3] for source in SOURCES]
     for _ in range(count):
         source, medium, campaign, _weight = rng.choices(SOURCES, weights)[0]
@@ -102,7 +122,8 @@ def _rows(
         started = now - timedelta(days=age_days, seconds=rng.randrange(86400))
         started = started.replace(microsecond=0)
         finished = rng.random() < 0.62
-        profile = rng.choice(profiles)
+        number = rng.randrange(len(profiles))
+        profile = profiles[number]
         version = content.version if rng.random() < 0.85 else OLD_VERSION
         row: dict[str, Any] = {
             "draft_token": secrets.token_urlsafe(32),
@@ -131,6 +152,8 @@ def _rows(
             "anonymised_at": None,
             **{f"score_{d}": None for d in SCORED_DIMENSIONS},
         }
+        pick: dict[str, Any] = {"profile": number, "mail_failed": False, "marketing": False}
+        pick |= {"confirmed_at": None, "withdrawn_at": None}
         if finished:
             seconds = int(min(rng.lognormvariate(math.log(330), 0.45), 6 * 3600))
             if rng.random() < 0.03:  # took a break and came back later
@@ -151,12 +174,51 @@ def _rows(
                 "runner_up": profile.runner_up,
                 **{f"score_{d}": s for d, s in profile.scores.items() if d in SCORED_DIMENSIONS},
             }
-        yield row, profile
+            pick |= _lead_outcome(rng, end)
+        yield row, pick
 
 
 def _ascii(name: str) -> str:
     table = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ë": "e", "Ä": "Ae"})
     return name.translate(table).lower().replace("Ö", "oe")
+
+
+def _lead_outcome(rng: random.Random, finished: datetime) -> dict[str, Any]:
+    """What became of a finished taker's emails and newsletter consent."""
+    outcome: dict[str, Any] = {"mail_failed": rng.random() < 0.04}
+    if rng.random() < 0.35:
+        confirmed = (
+            finished + timedelta(minutes=rng.randrange(1, 600)) if rng.random() < 0.7 else None
+        )
+        withdrawn = confirmed + timedelta(days=3) if confirmed and rng.random() < 0.05 else None
+        outcome |= {"marketing": True, "confirmed_at": confirmed, "withdrawn_at": withdrawn}
+    return outcome
+
+
+# Per-batch helper tables (created and dropped inside each batch's transaction).
+_helpers = MetaData()
+PICKS = Table(
+    "demo_picks",
+    _helpers,
+    Column("draft_token", String(64), primary_key=True),
+    Column("profile", Integer, nullable=False),
+    Column("mail_failed", Boolean, nullable=False),
+    Column("marketing", Boolean, nullable=False),
+    Column("confirmed_at", DateTime(timezone=True)),
+    Column("withdrawn_at", DateTime(timezone=True)),
+    prefixes=["TEMPORARY"],
+)
+PROFILE_ANSWERS = Table(
+    "demo_profile_answers",
+    _helpers,
+    Column("profile", Integer, primary_key=True),
+    Column("page", Integer, primary_key=True),
+    Column("question_id", String(40), primary_key=True),
+    Column("option_id", String(40), nullable=False),
+    Column("dimension_id", String(40), nullable=False),
+    Column("points", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
 
 
 def seed(
@@ -169,53 +231,98 @@ def seed(
     """Add `count` demo takers; returns how many were added."""
     rng = random.Random(seed_value)  # noqa: S311 -- demo data, not security
     now = datetime.now(UTC).replace(microsecond=0)
-    batch: list[tuple[dict[str, Any], Profile | None]] = []
+    profiles = _profiles(content, rng)
+    profile_answers = [
+        {
+            "profile": number,
+            "page": page_index,
+            "question_id": question.id,
+            "option_id": profile.answers[question.id],
+            "dimension_id": question.dimension,
+            "points": profile.points[question.id],
+        }
+        for number, profile in enumerate(profiles)
+        for page_index, page in enumerate(content.pages)
+        for question in page.questions
+    ]
+    batch: list[tuple[dict[str, Any], dict[str, Any]]] = []
     added = 0
-    for item in _rows(content, count, rng, now):
+    for item in _rows(content, count, rng, now, profiles):
         batch.append(item)
         if len(batch) == BATCH:
-            added += _write_batch(content, batch, rng)
+            added += _write_batch(content, batch, profiles, profile_answers)
             batch = []
             if progress:
                 progress(added)
     if batch:
-        added += _write_batch(content, batch, rng)
+        added += _write_batch(content, batch, profiles, profile_answers)
         if progress:
             progress(added)
     return added
 
 
 def _write_batch(
-    content: Content, batch: list[tuple[dict[str, Any], Profile | None]], rng: random.Random
+    content: Content,
+    batch: list[tuple[dict[str, Any], dict[str, Any]]],
+    profiles: list[Profile],
+    profile_answers: list[dict[str, Any]],
 ) -> int:
     begin_write()
-    ids = db.session.scalars(
-        insert(Response.__table__).returning(Response.id, sort_by_parameter_order=True),
-        [row for row, _ in batch],
-    ).all()
-    answers: list[dict[str, Any]] = []
-    consents: list[dict[str, Any]] = []
-    outbox: list[dict[str, Any]] = []
+    connection = db.session.connection()
+    # No RETURNING: the picks find their response by its unique draft token instead, which keeps
+    # this a plain executemany (SQLite would insert row by row to return ids in order).
+    _bulk_insert(connection, Response.__table__, [row for row, _ in batch])
+    for helper in (PICKS, PROFILE_ANSWERS):
+        helper.create(connection)
+    _bulk_insert(connection, PROFILE_ANSWERS, profile_answers)
+    _bulk_insert(
+        connection, PICKS, [{"draft_token": row["draft_token"], **pick} for row, pick in batch]
+    )
+    if connection.dialect.name == "postgresql":
+        # Fresh tables have no statistics; without them the joins below may scan all responses.
+        for helper in (PICKS, PROFILE_ANSWERS):
+            connection.exec_driver_sql(f"ANALYZE {helper.name}")
+    _derive_children(connection)
+    for helper in (PICKS, PROFILE_ANSWERS):
+        helper.drop(connection)
+    rollups.add_counts(_counts(content, batch, profiles))
+    db.session.commit()
+    return len(batch)
+
+
+def _bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows: COPY on PostgreSQL (psycopg's executemany sends one INSERT per row)."""
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    names = list(rows[0])  # every row has the same keys
+    json_columns = {column.name for column in table.columns if isinstance(column.type, JSON)}
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    json.dumps(row.get(name)) if name in json_columns else row.get(name)
+                    for name in names
+                ]
+            )
+
+
+def _counts(
+    content: Content,
+    batch: list[tuple[dict[str, Any], dict[str, Any]]],
+    profiles: list[Profile],
+) -> dict[rollups.Key, list[int]]:
+    """The batch's rollup counters, from the values just written (cheaper than reading back)."""
     deltas: dict[rollups.Key, list[int]] = defaultdict(lambda: [0, 0])
-    for response_id, (row, profile) in zip(ids, batch, strict=True):
+    for row, pick in batch:
         finished = row["status"] == "finished"
-        pages = content.pages if finished else content.pages[: row["steps_completed"]]
-        moment = row["finished_at"] or row["started_at"]
-        if profile is not None:
-            for page in pages:
-                for question in page.questions:
-                    answers.append(
-                        {
-                            "response_id": response_id,
-                            "question_id": question.id,
-                            "option_id": profile.answers[question.id],
-                            "dimension_id": question.dimension,
-                            "points": profile.points[question.id],
-                            "answered_at": moment,
-                        }
-                    )
+        emails: dict[str, int] = {}
         if finished:
-            _lead_rows(response_id, row, rng, consents, outbox)
+            emails["failed" if pick["mail_failed"] else "sent"] = 1
+            if pick["marketing"]:
+                emails["sent"] = emails.get("sent", 0) + 1
         state = rollups.State(
             start_day=row["started_at"].date(),
             campaign=row["utm_campaign"] or "",
@@ -226,66 +333,94 @@ def _write_batch(
             duration=rollups.seconds_between(row["started_at"], row["finished_at"])
             if finished
             else 0,
-            scores={d: row[f"score_{d}"] for d in SCORED_DIMENSIONS if finished},
+            scores=profiles[pick["profile"]].scores if finished else {},
             bottleneck=row["bottleneck"],
+            marketing=bool(pick["confirmed_at"] and not pick["withdrawn_at"]),
+            emails=emails,
         )
         for key, (count, total) in rollups.contributions(state).items():
             deltas[key][0] += count
             deltas[key][1] += total
-    for table, rows in (
-        (Answer.__table__, answers),
-        (Consent.__table__, consents),
-        (OutboxMessage.__table__, outbox),
-    ):
-        if rows:
-            db.session.execute(insert(table), rows)
-    rollups._upsert(
-        db.session(), [rollups._row(key, count, total) for key, (count, total) in deltas.items()]
+    return deltas
+
+
+ANSWER_COLUMNS = [
+    "response_id",
+    "question_id",
+    "option_id",
+    "dimension_id",
+    "points",
+    "answered_at",
+]
+CONSENT_COLUMNS = ["response_id", "kind", "text_version", "text_hash", "granted_at"]
+CONSENT_COLUMNS += ["confirmed_at", "withdrawn_at"]
+EMAIL_COLUMNS = ["response_id", "kind", "recipient", "status", "attempts", "next_attempt_at"]
+EMAIL_COLUMNS += ["last_error", "created_at", "sent_at"]
+
+
+def _derive_children(connection: Connection) -> None:
+    """Answers, consents and emails of the batch's takers, from their picks, in SQL."""
+    r, p, a = Response.__table__.c, PICKS.c, PROFILE_ANSWERS.c
+    picked = Response.__table__.join(PICKS, p.draft_token == r.draft_token)
+    finished = r.status == "finished"
+    answers = (
+        select(
+            r.id,
+            a.question_id,
+            a.option_id,
+            a.dimension_id,
+            a.points,
+            func.coalesce(r.finished_at, r.started_at),
+        )
+        .select_from(picked.join(PROFILE_ANSWERS, a.profile == p.profile))
+        # A finished taker answered every page; one who left, the pages before leaving.
+        .where(a.page < r.steps_completed)
     )
-    db.session.commit()
-    return len(ids)
+    connection.execute(insert(Answer.__table__).from_select(ANSWER_COLUMNS, answers))
 
+    def consents(kind: str, confirmed: Any, withdrawn: Any, *where: Any) -> None:
+        query = select(
+            r.id,
+            literal(kind),
+            literal("demo"),
+            literal("0" * 64),
+            r.finished_at,
+            confirmed,
+            withdrawn,
+        )
+        connection.execute(
+            insert(Consent.__table__).from_select(
+                CONSENT_COLUMNS,
+                query.select_from(picked).where(finished, *where),
+            )
+        )
 
-def _lead_rows(
-    response_id: int,
-    row: dict[str, Any],
-    rng: random.Random,
-    consents: list[dict[str, Any]],
-    outbox: list[dict[str, Any]],
-) -> None:
-    moment = row["finished_at"]
-    consent = {
-        "response_id": response_id,
-        "text_version": "demo",
-        "text_hash": "0" * 64,
-        "granted_at": moment,
-        "confirmed_at": None,
-        "withdrawn_at": None,
-    }
-    consents.append({**consent, "kind": "data"})
+    none = null()
+    consents("data", none, none)
+    consents("marketing", p.confirmed_at, p.withdrawn_at, p.marketing.is_(True))
+
     # Demo mail is never queued: the sender must not try to deliver it.
-    status = "failed" if rng.random() < 0.04 else "sent"
-    mail = {
-        "response_id": response_id,
-        "recipient": row["email"],
-        "attempts": 1,
-        "next_attempt_at": moment,
-        "claimed_at": None,
-        "last_error": "demo: mailbox unavailable" if status == "failed" else None,
-        "message_id": None,
-        "created_at": moment,
-        "sent_at": moment if status == "sent" else None,
-    }
-    outbox.append({**mail, "kind": "result", "status": status})
-    if rng.random() < 0.35:
-        confirmed = (
-            moment + timedelta(minutes=rng.randrange(1, 600)) if rng.random() < 0.7 else None
+    def emails(kind: str, failed: Any, *where: Any) -> None:
+        query = select(
+            r.id,
+            literal(kind),
+            r.email,
+            case((failed, "failed"), else_="sent"),
+            literal(1),
+            r.finished_at,
+            case((failed, "demo: mailbox unavailable"), else_=none),
+            r.finished_at,
+            case((failed, none), else_=r.finished_at),
         )
-        withdrawn = confirmed + timedelta(days=3) if confirmed and rng.random() < 0.05 else None
-        consents.append(
-            {**consent, "kind": "marketing", "confirmed_at": confirmed, "withdrawn_at": withdrawn}
+        connection.execute(
+            insert(OutboxMessage.__table__).from_select(
+                EMAIL_COLUMNS,
+                query.select_from(picked).where(finished, *where),
+            )
         )
-        outbox.append({**mail, "kind": "optin", "status": "sent", "last_error": None})
+
+    emails("result", p.mail_failed.is_(True))
+    emails("optin", false(), p.marketing.is_(True))
 
 
 def remove() -> int:
@@ -297,6 +432,6 @@ def remove() -> int:
     removed = db.session.execute(
         delete(Response.__table__).where(Response.__table__.c.is_demo.is_(True))
     ).rowcount
-    rollups.rebuild(demo=True)
+    rollup_rebuild.rebuild(demo=True)
     db.session.commit()
     return int(removed or 0)

@@ -193,20 +193,25 @@ class Coach(db.Model):  # type: ignore[name-defined,misc]
 class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
     """Pre-aggregated counts for the coach dashboard, kept in step with `responses`.
 
-    One row per day x UTM campaign x content version x demo flag x metric x dimension x bucket.
-    `quiz.rollups` maintains it in the transactions that start, advance and finish a response, and
-    `flask --app quiz rebuild-rollups` recomputes it from the raw rows; the two always agree.
+    One row per period x day x UTM campaign x content version x demo flag x metric x dimension x
+    bucket, where period is "day" or "month" (then `day` is the first of the month).
+    `quiz.rollups` maintains it in the transactions that start, advance and finish a response and
+    change its consents and emails; `flask --app quiz rebuild-rollups` recomputes it from the raw
+    rows; the two always agree.
     """
 
     __tablename__ = "coach_rollups"
+    # On SQLite the rows live in primary-key order, so a date range is one contiguous read.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    # UTC day: of the start for start/step metrics, of the finish for finish metrics.
+    period: Mapped[str] = mapped_column(String(5), primary_key=True)
+    # UTC day: of the start for start/step metrics, of the finish for the others.
     day: Mapped[date] = mapped_column(db.Date, primary_key=True)
     # "" when the response has no utm_campaign (NULL cannot be part of a primary key).
     campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
     content_version: Mapped[str] = mapped_column(String(40), primary_key=True)
     is_demo: Mapped[bool] = mapped_column(primary_key=True)
-    # start, reached, finish, duration, score, bottleneck (see quiz.rollups).
+    # start, reached, finish, duration, score, bottleneck, marketing, email (see quiz.rollups).
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
     dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)
@@ -215,4 +220,4 @@ class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
     total: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-Index("ix_coach_rollups_metric_day", CoachRollup.metric, CoachRollup.day)
+Index("ix_coach_rollups_metric_period_day", CoachRollup.metric, CoachRollup.period, CoachRollup.day)

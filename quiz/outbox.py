@@ -23,7 +23,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import undefer
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz import get_content
+from quiz import get_content, rollups
 from quiz.charts import result_bars, score_chart_png
 from quiz.database import begin_write
 from quiz.extensions import db
@@ -122,6 +122,11 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
         .all()
     )
     claims = []
+    # The dashboard counts emails by status: take the claimed rows out of their old one here and
+    # count them in their new one below (they are locked, so nothing else moves them meanwhile).
+    claimed = OutboxMessage.id.in_([row.id for row in rows])
+    if rows:
+        rollups.shift_emails(claimed, sign=-1)
     for row in rows:
         if row.status == "sending" and row.attempts >= max_attempts:
             # Its sender vanished during the last allowed attempt.
@@ -137,6 +142,9 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
         claims.append(
             Claim(row.id, row.kind, row.recipient, row.response_id, row.message_id, row.attempts)
         )
+    if rows:
+        db.session.flush()
+        rollups.shift_emails(claimed)
     db.session.commit()
     return claims
 
@@ -242,12 +250,14 @@ def _record_sent(report: Report, claim: Claim, new_chart: bytes | None = None) -
         # flush, the row would still be `sending` and go out once more after the lease, which
         # the at-least-once promise allows. The claim before sending stays fully durable.
         db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    db.session.execute(
+    recorded = db.session.execute(
         update(OutboxMessage)
         .where(_mine(claim))
         .values(status="sent", sent_at=utcnow(), last_error=None)
         .execution_options(synchronize_session=False)
     )
+    if recorded.rowcount:
+        rollups.shift_emails(OutboxMessage.id == claim.id, moved_from="sending")
     if new_chart is not None and claim.response_id is not None:
         # Keep the chart for the result page too, unless it was stored meanwhile.
         db.session.execute(
@@ -274,12 +284,14 @@ def _record_failure(
         report.retried += 1
     report.errors.append(error)
     begin_write()
-    db.session.execute(
+    recorded = db.session.execute(
         update(OutboxMessage)
         .where(_mine(claim))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    if recorded.rowcount:
+        rollups.shift_emails(OutboxMessage.id == claim.id, moved_from="sending")
     db.session.commit()
     log.warning(
         "outbox %s attempt %s %s: %s",

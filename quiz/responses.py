@@ -225,7 +225,8 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
 
     result = score_answers(content, answers)
     now = utcnow()
-    rollups.on_finish(content, response, result, now)
+    messages = _messages_to_queue(lead, now)
+    rollups.on_finish(content, response, result, now, emails_queued=len(messages))
     response.status = "finished"
     response.finished_at = now
     response.result_token = new_token()
@@ -245,20 +246,24 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
 
     if lead.consent_data:
         db.session.add(_consent(response, "data", consent_texts, now))
-    if lead.email and lead.consent_data:
-        # One address gets at most MAIL_MAX_PER_HOUR summaries (and opt-in mails) an hour.
-        if not over_hourly_limit(lead.email, "result", now):
-            db.session.add(
-                OutboxMessage(response_id=response.id, kind="result", recipient=lead.email)
-            )
-        if lead.consent_marketing:
-            db.session.add(_consent(response, "marketing", consent_texts, now))
-            if not over_hourly_limit(lead.email, "optin", now):
-                db.session.add(
-                    OutboxMessage(response_id=response.id, kind="optin", recipient=lead.email)
-                )
+    if lead.email and lead.consent_data and lead.consent_marketing:
+        # Unconfirmed until the double opt-in, so it changes no dashboard counter yet.
+        db.session.add(_consent(response, "marketing", consent_texts, now))
+    for kind in messages:
+        db.session.add(OutboxMessage(response_id=response.id, kind=kind, recipient=lead.email))
     db.session.commit()
     return response.result_token
+
+
+def _messages_to_queue(lead: Lead, now: datetime) -> list[str]:
+    """The kinds of email this finish queues: the summary and, for the newsletter, the opt-in.
+
+    One address gets at most MAIL_MAX_PER_HOUR of each kind an hour.
+    """
+    if not (lead.email and lead.consent_data):
+        return []
+    kinds = ["result", "optin"] if lead.consent_marketing else ["result"]
+    return [kind for kind in kinds if not over_hourly_limit(lead.email, kind, now)]
 
 
 def _consent(response: Response, kind: str, texts: ConsentTexts, now: datetime) -> Consent:

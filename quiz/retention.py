@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
+from quiz import rollups
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import Consent, OutboxMessage, Response, utcnow
@@ -68,10 +69,10 @@ def purge(
             emails_deleted=_count(select(OutboxMessage.id).where(mail)),
         )
     begin_write()
-    # The queued emails go first: they are found through the rows changed below.
-    emails = db.session.execute(
-        delete(OutboxMessage).where(mail).execution_options(synchronize_session=False)
-    ).rowcount
+    # The queued emails go first: they are found through the rows changed below. The dashboard's
+    # email counters lose them; the stale opt-ins below were never confirmed and anonymising
+    # keeps every rollup key, so nothing else there changes.
+    emails = rollups.delete_emails(mail)
     optins = db.session.execute(
         delete(Consent)
         .where(_stale_optin(optin_cutoff))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 
 from quiz import rollups
 from quiz.content import Content
@@ -34,13 +34,15 @@ def response_for_link(response_id: int, digest: str) -> Response | None:
     return response
 
 
-def _marketing_consent(response_id: int) -> Consent | None:
-    return db.session.execute(
+def _marketing_consent(response_id: int, *, lock: bool = False) -> Consent | None:
+    query = (
         select(Consent)
         .where(Consent.response_id == response_id, Consent.kind == "marketing")
         .order_by(Consent.granted_at.desc(), Consent.id.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    )
+    # A writer locks the consent, so a second confirmation waits and then sees the first.
+    return db.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
 
 
 def marketing_state(response_id: int) -> OptinState:
@@ -56,13 +58,14 @@ def marketing_state(response_id: int) -> OptinState:
 def confirm_optin(response_id: int, now: datetime | None = None) -> OptinOutcome:
     """Confirm the marketing consent (double opt-in); a second confirmation changes nothing."""
     begin_write()
-    consent = _marketing_consent(response_id)
+    consent = _marketing_consent(response_id, lock=True)
     if consent is None or consent.withdrawn_at is not None or consent.confirmed_at is not None:
         db.session.rollback()
         if consent is None:
             return "none"
         return "withdrawn" if consent.withdrawn_at is not None else "already"
-    consent.confirmed_at = now or utcnow()
+    with rollups.marketing_recount(Response.id == response_id):
+        consent.confirmed_at = now or utcnow()
     db.session.commit()
     return "confirmed"
 
@@ -87,7 +90,10 @@ def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome
     if outcome is not None or response is None or not response.email:
         db.session.rollback()
         return outcome or "none"
-    db.session.add(OutboxMessage(response_id=response.id, kind="optin", recipient=response.email))
+    message = OutboxMessage(response_id=response.id, kind="optin", recipient=response.email)
+    db.session.add(message)
+    db.session.flush()
+    rollups.shift_emails(OutboxMessage.id == message.id)
     db.session.commit()
     return "queued"
 
@@ -126,25 +132,26 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
     )
     consents = (
         db.session.execute(
-            select(Consent).where(
+            select(Consent)
+            .where(
                 Consent.response_id.in_(same_taker),
                 Consent.kind == "marketing",
                 Consent.withdrawn_at.is_(None),
             )
+            .with_for_update()
         )
         .scalars()
         .all()
     )
-    for consent in consents:
-        consent.withdrawn_at = now
-    db.session.execute(
-        delete(OutboxMessage)
-        .where(
+    with rollups.marketing_recount(Response.id.in_(sorted({c.response_id for c in consents}))):
+        for consent in consents:
+            consent.withdrawn_at = now
+    rollups.delete_emails(
+        and_(
             OutboxMessage.response_id.in_(same_taker),
             OutboxMessage.kind == "optin",
             OutboxMessage.status == "queued",
         )
-        .execution_options(synchronize_session=False)
     )
     db.session.commit()
     return len(consents)
@@ -228,6 +235,11 @@ def delete_data(response_id: int) -> bool:
     if response is None:
         db.session.rollback()
         return False
+    # Lock what the dashboard counts, so no sender or confirmation changes it in between.
+    for model in (OutboxMessage, Consent):
+        db.session.execute(
+            select(model.id).where(model.response_id == response_id).with_for_update()
+        ).all()
     rollups.on_delete([response])
     for model in (OutboxMessage, Consent, Answer):
         db.session.execute(

@@ -7,33 +7,41 @@ raw rows does not (issue 5). So each response contributes a handful of counters 
 - `start` (1 per response, on the start day) and `reached` (bucket = steps completed), the funnel;
 - on the finish day: `finish` (total = seconds to complete), `duration` (bucket = lower bound of
   the duration in seconds: 10 s steps up to an hour, 10 min steps up to a day, then one bucket),
-  `score` (per dimension, bucket = score // 10 with 100 in bucket 9, total = the scores) and
-  `bottleneck` (per dimension).
+  `score` (per dimension, bucket = score // 10 with 100 in bucket 9, total = the scores),
+  `bottleneck` (per dimension), and the two figures that change after the finish: `marketing`
+  (1 while a confirmed, not withdrawn marketing consent exists) and `email` (dimension = outbox
+  status, count = emails of the response in that status).
 
-Every change goes through `_apply(old state, new state)`, in the caller's write transaction, as
-an upsert (atomic on PostgreSQL under concurrency; SQLite writers are serialised by BEGIN
-IMMEDIATE). `rebuild()` recomputes the table from the raw rows with INSERT ... SELECT, and
-`snapshot()` lets a test (and `rebuild-rollups --check`) prove the two agree.
+Every counter is kept twice: per day (`period` "day") and per calendar month (`period` "month",
+`day` = the first of the month), so a dashboard over a year reads a few thousand month rows and
+only the partial months at the edges of a date range per day.
+
+Every change goes through `add_counts()`, in the caller's write transaction, as an upsert (atomic
+on PostgreSQL under concurrency; SQLite writers are serialised by BEGIN IMMEDIATE): `_apply(old
+state, new state)` for what the response row itself decides, `shift_emails()`,
+`delete_emails()` and `marketing_recount()` for the consents and emails, counted in SQL around
+the statement that changes them. `quiz.rollup_rebuild` recomputes the table from the raw rows
+and compares it with what was maintained.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Date,
-    Integer,
-    case,
+    and_,
+    bindparam,
     cast,
     delete,
+    exists,
     func,
-    insert,
-    literal,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,7 +50,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from quiz.content import Content
 from quiz.extensions import db
-from quiz.models import SCORED_DIMENSIONS, CoachRollup, Response
+from quiz.models import SCORED_DIMENSIONS, CoachRollup, Consent, OutboxMessage, Response
 from quiz.scoring import ScoreResult
 
 # Duration histogram: fine steps where takers actually are, coarse ones for the stragglers.
@@ -50,7 +58,11 @@ FINE_STEP, FINE_UNTIL = 10, 3600
 COARSE_STEP, COARSE_UNTIL = 600, 86400
 SCORE_BUCKETS = 10
 
+# A day-level counter: day, campaign, content version, demo flag, metric, dimension, bucket.
 Key = tuple[date, str, str, bool, str, str, int]
+# A stored counter: "day" or "month", then the Key (day = the first of the month for months).
+RowKey = tuple[str, date, str, str, bool, str, str, int]
+PERIODS = ("day", "month")
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,19 @@ class State:
     duration: int = 0
     scores: Mapping[str, int] = field(default_factory=dict)
     bottleneck: str | None = None
+    # What happens after the finish; state_of() leaves these out, the SQL helpers count them.
+    marketing: bool = False
+    emails: Mapping[str, int] = field(default_factory=dict)
+
+
+def month_of(day: date) -> date:
+    """The month-level row a day is counted in: the first of its month."""
+    return day.replace(day=1)
+
+
+def as_date(value: object) -> date:
+    """A date from the database (SQLite hands back ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def duration_bucket(seconds: int) -> int:
@@ -140,6 +165,11 @@ def contributions(state: State) -> dict[Key, tuple[int, int]]:
             out[(day, *base, "score", dimension, score_bucket(score))] = (1, score)
         if state.bottleneck:
             out[(day, *base, "bottleneck", state.bottleneck, 0)] = (1, 0)
+        if state.marketing:
+            out[(day, *base, "marketing", "", 0)] = (1, 0)
+        for status, count in state.emails.items():
+            if count:
+                out[(day, *base, "email", status, 0)] = (count, 0)
     return out
 
 
@@ -152,14 +182,28 @@ def _apply(old: State | None, new: State | None, session: Session | None = None)
         for key, (count, total) in contributions(state).items():
             deltas[key][0] += sign * count
             deltas[key][1] += sign * total
-    rows = [_row(key, count, total) for key, (count, total) in deltas.items() if count or total]
+    add_counts(deltas, session)
+
+
+def add_counts(deltas: Mapping[Key, Sequence[int]], session: Session | None = None) -> None:
+    """Add day-level (count, total) deltas to the rollups, at the day and at the month level."""
+    rows: dict[RowKey, list[int]] = defaultdict(lambda: [0, 0])
+    for key, (count, total) in deltas.items():
+        if not count and not total:
+            continue
+        for period, day in (("day", key[0]), ("month", month_of(key[0]))):
+            row = rows[(period, day, *key[1:])]
+            row[0] += count
+            row[1] += total
     if rows:
-        _upsert(session or db.session(), rows)
+        # A fixed order, so two concurrent writers never lock the same rows the other way round.
+        _upsert(session or db.session(), [_row(key, *rows[key]) for key in sorted(rows)])
 
 
-def _row(key: Key, count: int, total: int) -> dict[str, object]:
-    day, campaign, version, is_demo, metric, dimension, bucket = key
+def _row(key: RowKey, count: int, total: int) -> dict[str, object]:
+    period, day, campaign, version, is_demo, metric, dimension, bucket = key
     return {
+        "period": period,
         "day": day,
         "campaign": campaign,
         "content_version": version,
@@ -175,15 +219,33 @@ def _row(key: Key, count: int, total: int) -> dict[str, object]:
 def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
     dialect = session.get_bind().dialect.name
     table = CoachRollup.__table__
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[c.name for c in table.primary_key.columns],
-        set_={
-            "count": table.c.count + stmt.excluded.count,
-            "total": table.c.total + stmt.excluded.total,
-        },
-    )
-    session.execute(stmt, rows)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    def upsert(stmt: Any) -> Any:
+        return stmt.on_conflict_do_update(
+            index_elements=[c.name for c in table.primary_key.columns],
+            set_={
+                "count": table.c.count + stmt.excluded.count,
+                "total": table.c.total + stmt.excluded.total,
+            },
+        )
+
+    if dialect != "postgresql":
+        session.execute(upsert(insert(table)), rows)  # SQLite's executemany is a C loop
+        return
+    # psycopg's executemany sends one statement per row; unnest() of one array per column is a
+    # single statement however many counters change (seed-demo upserts tens of thousands).
+    columns = [c for c in table.columns]
+    arrays = [
+        cast(
+            bindparam(c.name, [row[c.name] for row in rows], type_=postgresql.ARRAY(c.type)),
+            postgresql.ARRAY(c.type),
+        )
+        for c in columns
+    ]
+    rows_in = func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived()
+    values = select(rows_in)
+    session.execute(upsert(insert(table).from_select([c.name for c in columns], values)))
 
 
 # --- hooks, called inside the write transactions of quiz.responses ---------------------------
@@ -203,8 +265,10 @@ def on_step(response: Response, step: int) -> None:
     _apply(old, replace(old, steps=step))
 
 
-def on_finish(content: Content, response: Response, result: ScoreResult, now: datetime) -> None:
-    """Before `finish()` stores the result: count the completion with its scores and time."""
+def on_finish(
+    content: Content, response: Response, result: ScoreResult, now: datetime, emails_queued: int
+) -> None:
+    """Before `finish()` stores the result: count the completion, its scores, time and emails."""
     old = state_of(response)
     started = _utc(response.started_at)
     new = replace(
@@ -215,139 +279,172 @@ def on_finish(content: Content, response: Response, result: ScoreResult, now: da
         duration=seconds_between(started, now),
         scores={d: s for d, s in result.scores.items() if d in SCORED_DIMENSIONS},
         bottleneck=result.bottleneck,
+        emails={"queued": emails_queued},
     )
     _apply(old, new)
 
 
+def on_insert(responses: Iterable[Response]) -> None:
+    """After responses were written whole (with consents and emails): count them."""
+    _count_whole(list(responses), 1)
+
+
 def on_delete(responses: Iterable[Response]) -> None:
-    """Before responses are deleted: take back what they contributed."""
+    """Before responses are deleted: take back what they, their consents and emails contributed.
+
+    The caller holds the locks on their consents and emails, so nothing changes in between.
+    """
+    _count_whole(list(responses), -1)
+
+
+def _count_whole(responses: list[Response], sign: int) -> None:
     for response in responses:
-        _apply(state_of(response), None)
+        state = state_of(response)
+        _apply(None if sign > 0 else state, state if sign > 0 else None)
+    ids = [response.id for response in responses]
+    if ids:
+        db.session.flush()
+        shift_emails(OutboxMessage.response_id.in_(ids), sign=sign)
+        shift_marketing(Response.id.in_(ids), sign)
 
 
-# --- rebuild from the raw rows ---------------------------------------------------------------
+# --- consents and emails, counted in SQL around the statements that change them ---------------
 
 
-def _day(column: ColumnElement[datetime], dialect: str) -> ColumnElement[date]:
-    if dialect == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)  # type: ignore[no-any-return]
+def _finish_key(dialect: str) -> list[ColumnElement[Any]]:
+    r = Response.__table__.c
+    return [day_sql(r.finished_at, dialect), func.coalesce(r.utm_campaign, ""), r.content_version]
 
 
-def _epoch(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
-    if dialect == "postgresql":
-        return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    return cast(func.strftime("%s", column), Integer)
+def finished_condition() -> list[ColumnElement[bool]]:
+    """Only finished responses count consents and emails (drafts have none)."""
+    r = Response.__table__.c
+    return [r.status == "finished", r.finished_at.is_not(None)]
 
 
-def _duration_bucket_sql(seconds: ColumnElement[int]) -> ColumnElement[int]:
-    return case(
-        (seconds < 0, 0),
-        (seconds < FINE_UNTIL, seconds // FINE_STEP * FINE_STEP),
-        (seconds < COARSE_UNTIL, seconds // COARSE_STEP * COARSE_STEP),
-        else_=COARSE_UNTIL,
+def confirmed_marketing() -> ColumnElement[bool]:
+    """The response has a confirmed marketing consent that was not withdrawn."""
+    c = Consent.__table__.c
+    return exists().where(
+        c.response_id == Response.__table__.c.id,
+        c.kind == "marketing",
+        c.confirmed_at.is_not(None),
+        c.withdrawn_at.is_(None),
     )
 
 
-def rebuild(session: Session | None = None, *, demo: bool | None = None) -> None:
-    """Recompute the rollups from the raw rows (all, or only demo / only real ones).
+def _email_deltas(
+    rows: Iterable[Any], sign: int, moved_from: str | None = None
+) -> dict[Key, list[int]]:
+    deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for day, campaign, version, is_demo, status, count in rows:
+        if day is None:  # an email of no finished response (the left join found none)
+            continue
+        base = (as_date(day), campaign, version, bool(is_demo), "email")
+        deltas[(*base, status, 0)][0] += sign * int(count)
+        if moved_from is not None:
+            deltas[(*base, moved_from, 0)][0] -= sign * int(count)
+    return deltas
 
-    Runs in the caller's transaction; the caller has begun a write and commits.
+
+def shift_emails(
+    condition: ColumnElement[bool],
+    *,
+    sign: int = 1,
+    moved_from: str | None = None,
+    session: Session | None = None,
+) -> None:
+    """Count (sign 1) or take back (-1) the emails matching `condition`, by their status now.
+
+    With `moved_from`: they were just moved from that status to the one they have now (the
+    caller's UPDATE holds their locks), so that status loses what the new one gains.
+    """
+    session = session or db.session()
+    r, o = Response.__table__.c, OutboxMessage.__table__.c
+    keys = [*_finish_key(session.get_bind().dialect.name), r.is_demo, o.status]
+    query = (
+        select(*keys, func.count())
+        .select_from(OutboxMessage.__table__.join(Response.__table__, r.id == o.response_id))
+        .where(*finished_condition(), condition)
+        .group_by(*keys)
+    )
+    add_counts(_email_deltas(session.execute(query), sign, moved_from), session)
+
+
+def delete_emails(condition: ColumnElement[bool], session: Session | None = None) -> int:
+    """Delete the emails matching `condition`, taking back their counts; return how many went.
+
+    On PostgreSQL one statement (DELETE ... RETURNING inside the counting query), so an email
+    that a sender moves meanwhile is counted as what was actually deleted. SQLite writers are
+    serialised, so counting first and deleting second sees the same rows.
     """
     session = session or db.session()
     dialect = session.get_bind().dialect.name
+    outbox = OutboxMessage.__table__
+    if dialect != "postgresql":
+        shift_emails(condition, sign=-1, session=session)
+        deleted = session.execute(
+            delete(outbox).where(condition).execution_options(synchronize_session=False)
+        ).rowcount
+        return int(deleted or 0)
+    gone = delete(outbox).where(condition).returning(outbox.c.response_id, outbox.c.status)
+    gone_rows = gone.cte("gone")
     r = Response.__table__.c
-    target = CoachRollup.__table__
-    where = [] if demo is None else [r.is_demo.is_(demo)]
-    cleared = delete(target)
-    if demo is not None:
-        cleared = cleared.where(target.c.is_demo.is_(demo))
-    session.execute(cleared)
-
-    campaign = func.coalesce(r.utm_campaign, "")
-    columns = ["day", "campaign", "content_version", "is_demo"]
-    columns += ["metric", "dimension", "bucket", "count", "total"]
-    start_day = _day(r.started_at, dialect)
-    finish_day = _day(r.finished_at, dialect)
-    seconds = _epoch(r.finished_at, dialect) - _epoch(r.started_at, dialect)
-    finished = [*where, r.status == "finished", r.finished_at.is_not(None)]
-
-    def grouped(
-        day: ColumnElement[date],
-        metric: str,
-        dimension: ColumnElement[str],
-        bucket: ColumnElement[int],
-        total: ColumnElement[int],
-        conditions: list[ColumnElement[bool]],
-    ) -> None:
-        keys = [day, campaign, r.content_version, r.is_demo, dimension, bucket]
-        query = (
-            select(
-                day,
-                campaign,
-                r.content_version,
-                r.is_demo,
-                literal(metric),
-                dimension,
-                bucket,
-                func.count(),
-                func.coalesce(func.sum(total), 0),
+    keys = [*_finish_key(dialect), r.is_demo, gone_rows.c.status]
+    query = (
+        select(*keys, func.count())
+        .select_from(
+            gone_rows.outerjoin(
+                Response.__table__, and_(r.id == gone_rows.c.response_id, *finished_condition())
             )
-            .where(*conditions)
-            .group_by(*keys)
         )
-        session.execute(insert(target).from_select(columns, query))
-
-    zero = literal(0)
-    blank = literal("")
-    grouped(start_day, "start", blank, zero, zero, where)
-    grouped(start_day, "reached", blank, r.steps_completed, zero, where)
-    grouped(finish_day, "finish", blank, zero, seconds, finished)
-    grouped(finish_day, "duration", blank, _duration_bucket_sql(seconds), seconds, finished)
-    for dimension in SCORED_DIMENSIONS:
-        score = r[f"score_{dimension}"]
-        bucket = case((score >= (SCORE_BUCKETS - 1) * 10, SCORE_BUCKETS - 1), else_=score // 10)
-        grouped(
-            finish_day,
-            "score",
-            literal(dimension),
-            bucket,
-            score,
-            [*finished, score.is_not(None)],
-        )
-    grouped(
-        finish_day, "bottleneck", r.bottleneck, zero, zero, [*finished, r.bottleneck.is_not(None)]
+        .group_by(*keys)
     )
+    rows = session.execute(query).all()
+    add_counts(_email_deltas(rows, -1), session)
+    return sum(int(row[-1]) for row in rows)
 
 
-def snapshot(session: Session | None = None) -> dict[Key, tuple[int, int]]:
-    """Every non-zero rollup counter, for comparing the maintained table with a rebuild."""
+def shift_marketing(
+    condition: ColumnElement[bool], sign: int, session: Session | None = None
+) -> None:
+    """Count (1) or take back (-1) the confirmed marketing consents of the matching responses."""
     session = session or db.session()
-    t = CoachRollup.__table__.c
-    rows = session.execute(
-        select(
-            t.day,
-            t.campaign,
-            t.content_version,
-            t.is_demo,
-            t.metric,
-            t.dimension,
-            t.bucket,
-            t.count,
-            t.total,
-        ).where((t.count != 0) | (t.total != 0))
+    r = Response.__table__.c
+    keys = [*_finish_key(session.get_bind().dialect.name), r.is_demo]
+    query = (
+        select(*keys, func.count())
+        .where(*finished_condition(), confirmed_marketing(), condition)
+        .group_by(*keys)
     )
-    out: dict[Key, tuple[int, int]] = {}
-    for row in rows:
-        day = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day))
-        key: Key = (
-            day,
-            row.campaign,
-            row.content_version,
-            bool(row.is_demo),
-            row.metric,
-            row.dimension,
-            int(row.bucket),
+    deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for day, campaign, version, is_demo, count in session.execute(query):
+        deltas[(as_date(day), campaign, version, bool(is_demo), "marketing", "", 0)][0] += (
+            sign * int(count)
         )
-        out[key] = (int(row.count), int(row.total))
-    return out
+    add_counts(deltas, session)
+
+
+@contextmanager
+def marketing_recount(
+    condition: ColumnElement[bool], session: Session | None = None
+) -> Iterator[None]:
+    """Around a change of the marketing consents of the responses matching `condition`.
+
+    The caller has locked those consents first, so the count before is the one it changes.
+    """
+    session = session or db.session()
+    shift_marketing(condition, -1, session)
+    yield
+    session.flush()
+    shift_marketing(condition, 1, session)
+
+
+# --- SQL expressions shared with quiz.rollup_rebuild -------------------------------------
+
+
+def day_sql(column: ColumnElement[datetime], dialect: str) -> ColumnElement[date]:
+    """The UTC day of a stored time, in SQL."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)  # type: ignore[no-any-return]

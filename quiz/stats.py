@@ -1,8 +1,8 @@
 """Aggregate queries for the coach dashboard, computed in SQL, returned as dataclasses.
 
-The counts come from `coach_rollups` (see quiz.rollups), a few thousand rows even for a million
-responses. The two live figures that other parts of the app change after a response is finished
-(confirmed marketing consents, email delivery states) are counted on the raw tables, in SQL.
+Every figure comes from `coach_rollups` (see quiz.rollups): month rows for the whole months of the
+date range and day rows for the partial months at its edges, so a year of a million responses is
+a GROUP BY over a few tens of thousands of rows, never over the raw tables.
 
 Date filters are UTC days, inclusive: starts and the funnel count by the day the quiz was started,
 completions, scores and times by the day it was finished.
@@ -18,8 +18,8 @@ from typing import Literal
 from sqlalchemy import ColumnElement, distinct, func, select
 
 from quiz.extensions import db
-from quiz.models import CoachRollup, Consent, OutboxMessage, Response
-from quiz.rollups import SCORE_BUCKETS, duration_bucket_width
+from quiz.models import CoachRollup, Response
+from quiz.rollups import SCORE_BUCKETS, as_date, duration_bucket_width, month_of
 
 DemoFilter = Literal["all", "real", "demo"]
 NO_CAMPAIGN = "-"  # the filter value for "no UTM campaign"
@@ -81,12 +81,9 @@ class Dashboard:
 
 
 def _rollup_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """Campaign, version and demo filters on the rollups (dates are chosen per period)."""
     t = CoachRollup.__table__.c
     conditions: list[ColumnElement[bool]] = []
-    if filters.start:
-        conditions.append(t.day >= filters.start)
-    if filters.end:
-        conditions.append(t.day <= filters.end)
     if filters.campaign is not None:
         conditions.append(
             t.campaign == ("" if filters.campaign == NO_CAMPAIGN else filters.campaign)
@@ -96,6 +93,32 @@ def _rollup_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     if filters.demo != "all":
         conditions.append(t.is_demo.is_(filters.demo == "demo"))
     return conditions
+
+
+def _next_month(day: date) -> date:
+    return (month_of(day) + timedelta(days=32)).replace(day=1)
+
+
+def rollup_slices(
+    start: date | None, end: date | None
+) -> list[tuple[str, date | None, date | None]]:
+    """The (period, from, before) slices that cover the days start..end (inclusive) exactly once.
+
+    Whole months come from the month rows; the days before the first and after the last whole
+    month from the day rows. None means open-ended.
+    """
+    first = start if start is None or start.day == 1 else _next_month(start)
+    after = None if end is None else _next_month(end)
+    if end is not None and after is not None and end + timedelta(days=1) != after:
+        after = month_of(end)  # the month of `end` is partial: its days come from day rows
+    if first is not None and after is not None and first >= after:
+        return [("day", start, end + timedelta(days=1) if end else None)]
+    slices: list[tuple[str, date | None, date | None]] = [("month", first, after)]
+    if start is not None and first is not None and start < first:
+        slices.append(("day", start, first))
+    if end is not None and after is not None and after <= end:
+        slices.append(("day", after, end + timedelta(days=1)))
+    return slices
 
 
 def response_conditions(filters: Filters, *, by: str = "finished_at") -> list[ColumnElement[bool]]:
@@ -122,9 +145,12 @@ def response_conditions(filters: Filters, *, by: str = "finished_at") -> list[Co
 def filter_choices() -> tuple[list[str], list[str]]:
     """The campaigns and content versions there is data for ("" is no campaign)."""
     t = CoachRollup.__table__.c
-    campaigns = db.session.scalars(select(distinct(t.campaign)).order_by(t.campaign)).all()
+    month = t.period == "month"  # the same keys as the day rows, a thirtieth of them
+    campaigns = db.session.scalars(
+        select(distinct(t.campaign)).where(month).order_by(t.campaign)
+    ).all()
     versions = db.session.scalars(
-        select(distinct(t.content_version)).order_by(t.content_version)
+        select(distinct(t.content_version)).where(month).order_by(t.content_version)
     ).all()
     return list(campaigns), list(versions)
 
@@ -149,21 +175,17 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
     `step_labels` names the steps 1..n (the question pages, then the contact step);
     `dimensions` lists the dimension ids in content order.
     """
-    t = CoachRollup.__table__.c
     conditions = _rollup_conditions(filters)
-    rows = db.session.execute(
-        select(t.metric, t.dimension, t.bucket, func.sum(t.count), func.sum(t.total))
-        .where(*conditions)
-        .group_by(t.metric, t.dimension, t.bucket)
-    ).all()
+    rows = _grouped(filters, conditions)
     starts = completions = seconds_total = 0
     reached: dict[int, int] = {}
     durations: list[tuple[int, int]] = []
     score_buckets: dict[str, list[int]] = {d: [0] * SCORE_BUCKETS for d in dimensions}
     score_sums: dict[str, int] = dict.fromkeys(dimensions, 0)
     bottlenecks: dict[str, int] = dict.fromkeys(dimensions, 0)
-    for metric, dimension, bucket, count, total in rows:
-        count, total, bucket = int(count or 0), int(total or 0), int(bucket)
+    confirmed = 0
+    states = dict.fromkeys(EMAIL_STATES, 0)
+    for (metric, dimension, bucket), (count, total) in rows.items():
         if metric == "start":
             starts += count
         elif metric == "reached":
@@ -178,6 +200,10 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
             score_sums[dimension] += total
         elif metric == "bottleneck" and dimension in bottlenecks:
             bottlenecks[dimension] += count
+        elif metric == "marketing":
+            confirmed += count
+        elif metric == "email":
+            states[dimension] = states.get(dimension, 0) + count
 
     funnel = []
     for step, label in enumerate(step_labels, start=1):
@@ -199,7 +225,6 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
         )
 
     timeline, unit = _timeline(conditions, filters)
-    confirmed, states = _live_figures(filters)
     return Dashboard(
         starts=starts,
         completions=completions,
@@ -216,18 +241,45 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
     )
 
 
+def _grouped(
+    filters: Filters, conditions: list[ColumnElement[bool]]
+) -> dict[tuple[str, str, int], tuple[int, int]]:
+    """(metric, dimension, bucket) -> summed (count, total), one GROUP BY per rollup slice."""
+    t = CoachRollup.__table__.c
+    out: dict[tuple[str, str, int], tuple[int, int]] = {}
+    for period, since, before in rollup_slices(filters.start, filters.end):
+        where = [t.period == period, *conditions]
+        if since is not None:
+            where.append(t.day >= since)
+        if before is not None:
+            where.append(t.day < before)
+        query = (
+            select(t.metric, t.dimension, t.bucket, func.sum(t.count), func.sum(t.total))
+            .where(*where)
+            .group_by(t.metric, t.dimension, t.bucket)
+        )
+        for metric, dimension, bucket, count, total in db.session.execute(query):
+            key = (metric, dimension, int(bucket))
+            old_count, old_total = out.get(key, (0, 0))
+            out[key] = (old_count + int(count or 0), old_total + int(total or 0))
+    return out
+
+
 def _timeline(
     conditions: list[ColumnElement[bool]], filters: Filters
 ) -> tuple[tuple[tuple[date, int], ...], Literal["day", "week"]]:
     t = CoachRollup.__table__.c
+    where = [t.metric == "finish", t.period == "day", *conditions]
+    if filters.start:
+        where.append(t.day >= filters.start)
+    if filters.end:
+        where.append(t.day <= filters.end)
     per_day = [
-        (day if isinstance(day, date) else date.fromisoformat(str(day)), int(count))
+        (as_date(day), int(count))
         for day, count in db.session.execute(
-            select(t.day, func.sum(t.count))
-            .where(*conditions, t.metric == "finish")
-            .group_by(t.day)
-            .order_by(t.day)
+            select(t.day, func.sum(t.count)).where(*where).group_by(t.day).order_by(t.day)
         )
+        if count
     ]
     if not per_day:
         return (), "day"
@@ -247,30 +299,3 @@ def _timeline(
         series.append((monday, weeks.get(monday, 0)))
         monday += timedelta(days=7)
     return tuple(series), "week"
-
-
-def _live_figures(filters: Filters) -> tuple[int, dict[str, int]]:
-    """Confirmed marketing consents and email states of the finished responses in the filter."""
-    r = Response.__table__.c
-    conditions = [r.status == "finished", *response_conditions(filters)]
-    c = Consent.__table__.c
-    confirmed = db.session.scalar(
-        select(func.count(distinct(c.response_id)))
-        .select_from(Consent.__table__.join(Response.__table__, r.id == c.response_id))
-        .where(
-            c.kind == "marketing",
-            c.confirmed_at.is_not(None),
-            c.withdrawn_at.is_(None),
-            *conditions,
-        )
-    )
-    o = OutboxMessage.__table__.c
-    states = dict.fromkeys(EMAIL_STATES, 0)
-    for status, count in db.session.execute(
-        select(o.status, func.count())
-        .select_from(OutboxMessage.__table__.join(Response.__table__, r.id == o.response_id))
-        .where(*conditions)
-        .group_by(o.status)
-    ):
-        states[status] = int(count)
-    return int(confirmed or 0), states

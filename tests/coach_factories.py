@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quiz import rollups
+from quiz import rollup_rebuild, rollups
 from quiz.coach_accounts import create_coach
 from quiz.database import begin_write
 from quiz.extensions import db
@@ -96,9 +96,24 @@ def add_response(
             )
         )
     if maintain:
-        rollups._apply(None, rollups.state_of(response))
+        rollups.on_insert([response])
     db.session.commit()
     return response
+
+
+def assert_rollups_equal_a_rebuild(app: Flask) -> dict[rollups.Key, tuple[int, int]]:
+    """Assert the maintained rollups equal a rebuild from the raw rows (day and month level).
+
+    Returns the day level, keyed as `rollups.Key`.
+    """
+    with app.app_context():
+        maintained = rollup_rebuild.snapshot()
+        begin_write()
+        rollup_rebuild.rebuild()
+        rebuilt = rollup_rebuild.snapshot()
+        db.session.rollback()
+    assert maintained == rebuilt
+    return {key[1:]: value for key, value in maintained.items() if key[0] == "day"}
 
 
 def create_test_coach(app: Flask, email: str = "coach@example.com") -> None:

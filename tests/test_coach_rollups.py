@@ -10,18 +10,7 @@ from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.scoring import sample_answers
 from tests import quizflow
-from tests.coach_factories import add_response
-
-
-def _maintained_equals_rebuilt(app: Flask) -> dict[rollups.Key, tuple[int, int]]:
-    with app.app_context():
-        maintained = rollups.snapshot()
-        begin_write()
-        rollups.rebuild()
-        rebuilt = rollups.snapshot()
-        db.session.rollback()
-    assert maintained == rebuilt
-    return maintained
+from tests.coach_factories import add_response, assert_rollups_equal_a_rebuild
 
 
 def test_rollups_follow_the_quiz_flow_and_equal_a_rebuild(app: Flask) -> None:
@@ -43,7 +32,7 @@ def test_rollups_follow_the_quiz_flow_and_equal_a_rebuild(app: Flask) -> None:
     quizflow.answer_page(dropped, app, 2, answers)  # answering a page twice counts once
     quizflow.start(app.test_client())
 
-    counts = _maintained_equals_rebuilt(app)
+    counts = assert_rollups_equal_a_rebuild(app)
     by_metric: dict[str, int] = {}
     for key, (count, _total) in counts.items():
         by_metric[key[4]] = by_metric.get(key[4], 0) + count
@@ -63,7 +52,7 @@ def test_rollups_equal_a_rebuild_after_seed_and_remove(app: Flask, runner: Flask
         add_response(started="2026-03-02 10:00:00", finished="2026-03-02 10:05:00")
     result = runner.invoke(args=["seed-demo", "300", "--seed", "7"])
     assert result.exit_code == 0, result.output
-    counts = _maintained_equals_rebuilt(app)
+    counts = assert_rollups_equal_a_rebuild(app)
     assert sum(c for key, (c, _) in counts.items() if key[4] == "start" and key[3]) == 300
 
     result = runner.invoke(args=["rebuild-rollups", "--check"])
@@ -73,7 +62,7 @@ def test_rollups_equal_a_rebuild_after_seed_and_remove(app: Flask, runner: Flask
     result = runner.invoke(args=["seed-demo", "--remove"])
     assert result.exit_code == 0, result.output
     assert "removed 300" in result.output
-    counts = _maintained_equals_rebuilt(app)
+    counts = assert_rollups_equal_a_rebuild(app)
     assert sum(c for key, (c, _) in counts.items() if key[4] == "start") == 1
 
 
@@ -99,5 +88,5 @@ def test_deleting_a_taker_takes_back_their_counts(app: Flask, client: FlaskClien
         db.session.delete(response)
         db.session.commit()
         assert db.session.get(rollups.Response, kept) is not None
-    counts = _maintained_equals_rebuilt(app)
+    counts = assert_rollups_equal_a_rebuild(app)
     assert sum(c for key, (c, _) in counts.items() if key[4] == "finish") == 1

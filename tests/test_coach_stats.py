@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from quiz import get_content, rollups, stats
-from quiz.database import begin_write
-from quiz.extensions import db
+from quiz import get_content, stats
 from quiz.web import coach as coach_view
-from tests.coach_factories import add_response, create_test_coach, login
+from tests.coach_factories import (
+    add_response,
+    assert_rollups_equal_a_rebuild,
+    create_test_coach,
+    login,
+)
 
 STEPS = ["s1", "s2", "s3", "s4", "s5", "s6", "kontakt"]
 DIMS = ["schmerzgrenze", "werte", "preise", "leadership", "distanz", "trennung", "kapazitaet"]
@@ -141,12 +145,7 @@ def test_date_and_version_filters(app: Flask) -> None:
 
 def test_maintained_rollups_of_the_dataset_equal_a_rebuild(app: Flask) -> None:
     _dataset(app)
-    with app.app_context():
-        maintained = rollups.snapshot()
-        begin_write()
-        rollups.rebuild()
-        assert rollups.snapshot() == maintained
-        db.session.rollback()
+    assert_rollups_equal_a_rebuild(app)
 
 
 def test_weekly_timeline_over_long_ranges(app: Flask) -> None:
@@ -177,3 +176,54 @@ def test_dashboard_page_shows_the_numbers_and_charts(app: Flask, client: FlaskCl
         assert chart.data.startswith(b"\x89PNG")
     names = [d.name for d in get_content(app).dimensions]
     assert all(str(escape(name)) in text for name in names)
+
+
+def _days(first: date, last: date) -> set[date]:
+    return {first + timedelta(days=n) for n in range((last - first).days + 1)}
+
+
+def test_rollup_slices_cover_every_day_of_the_range_exactly_once() -> None:
+    horizon = (date(2024, 1, 1), date(2027, 12, 31))
+    rng = random.Random(5)
+    edges = [None, date(2025, 1, 1), date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 1)]
+    pairs = [(a, b) for a in edges for b in edges]
+    for _ in range(300):
+        a = date(2025, 1, 1) + timedelta(days=rng.randrange(500))
+        pairs.append((a, a + timedelta(days=rng.randrange(120))))
+    for start, end in pairs:
+        counted: list[date] = []
+        for period, since, before in stats.rollup_slices(start, end):
+            lo, hi = since or horizon[0], (before - timedelta(days=1)) if before else horizon[1]
+            days = sorted(_days(lo, hi)) if lo <= hi else []
+            if period == "month":
+                assert all(day.day == 1 for day in (since, before) if day is not None)
+            counted += days
+        assert len(counted) == len(set(counted)), (start, end)
+        assert set(counted) == _days(start or horizon[0], end or horizon[1]), (start, end)
+
+
+def test_ranges_across_month_edges_count_each_completion_once(app: Flask) -> None:
+    with app.app_context():
+        for day in ("2026-01-31", "2026-02-01", "2026-02-28", "2026-03-01", "2026-04-30"):
+            add_response(
+                started=f"{day} 09:00:00",
+                finished=f"{day} 09:05:00",
+                email=f"{day}@example.com",
+                marketing="confirmed",
+                mail_status="sent",
+            )
+    for start, end, expected in (
+        (date(2026, 1, 31), date(2026, 3, 1), 4),  # partial, whole, partial month
+        (date(2026, 2, 1), date(2026, 2, 28), 2),  # exactly one month
+        (date(2026, 2, 2), date(2026, 4, 29), 2),
+        (None, date(2026, 2, 27), 2),
+        (date(2026, 3, 1), None, 2),
+        (None, None, 5),
+    ):
+        figures = _figures(app, start=start, end=end)
+        assert figures.completions == expected, (start, end)
+        assert figures.starts == expected
+        assert figures.marketing_confirmed == expected
+        assert figures.email_states["sent"] == expected
+        assert sum(count for _, count in figures.timeline) == expected
+        assert sum(d.count for d in figures.dimensions) == 7 * expected
