@@ -1,15 +1,19 @@
-"""Coach dashboard benchmark: cold-cache render time and CSV export peak memory.
+"""Coach dashboard benchmark: cold-cache render time and CSV export peak memory (issue 5, 7).
 
-    .venv/bin/python bench/coach_dashboard.py [--rows 1000000] [--db sqlite|postgresql|both]
+    .venv/bin/python bench/coach_dashboard.py [--rows 100000,1000000] [--db sqlite|postgresql|both]
 
-Seeds ROWS demo takers with `seed-demo` into a bench database of its own (SQLite under
-/tmp/quiz-bench/, PostgreSQL database `bench` next to BENCH_PG_URL's), unless it already holds
-that many, then prints:
+For each size in ROWS and each database, seeds that many demo takers with `seed-demo` into a bench
+database of its own (SQLite `/tmp/quiz-bench/bench-ROWS.sqlite3`, PostgreSQL database
+`bench_ROWS` on BENCH_PG_URL's server), unless it already holds exactly that many, then prints:
 
-- seeding time, rollup rows;
-- the dashboard page plus its five chart PNGs with a cold cache (best and worst of 3 runs);
+- seeding time (when it seeded), rollup rows;
+- the dashboard page plus its five chart PNGs with a cold cache (best and worst of 3 runs; the
+  first run of a fresh process also loads matplotlib's fonts), and two filtered views;
 - peak RSS (VmHWM) of a subprocess streaming the CSV export of all leads, read after the first
-  100,000 rows and at the end, next to the same process's peak before the export began.
+  100,000 rows and at the end, next to the same process's peak before the export began;
+
+and at the end one summary line per database and size. The files and databases stay for the
+next run; delete them when done (a million takers take about 4.5 GB in SQLite).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_DIR = Path(os.environ.get("BENCH_DIR", "/tmp/quiz-bench"))
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/bench")
+TARGET_SECONDS = 1.0
 PASSWORD = "bench-passwort-123456"
 CHECKPOINT = 100_000
 
@@ -53,14 +58,18 @@ def _app(url: str) -> Any:
     )
 
 
-def _ensure_pg_database() -> None:
+def _pg_url(rows: int) -> str:
+    return f"{PG_URL}_{rows}"
+
+
+def _ensure_pg_database(url: str) -> None:
     from sqlalchemy import create_engine, text
 
     from quiz.config import database_url
 
-    admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
+    admin = url.rsplit("/", 1)[0] + "/postgres"
     engine = create_engine(database_url(admin), isolation_level="AUTOCOMMIT")
-    name = PG_URL.rsplit("/", 1)[1]
+    name = url.rsplit("/", 1)[1]
     with engine.connect() as conn:
         exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
         if not exists:
@@ -182,9 +191,9 @@ def csv_peak(url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Parse arguments, run the benchmarks, print the figures."""
+    """Parse arguments, run the benchmarks, print the figures and a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", default="100000,1000000", help="comma-separated sizes")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--csv-child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -192,18 +201,34 @@ def main() -> None:
         csv_child(args.csv_child)
         return
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    targets = []
-    if args.db in ("sqlite", "both"):
-        targets.append(("sqlite", f"sqlite:///{BENCH_DIR / f'bench-{args.rows}.sqlite3'}"))
-    if args.db in ("postgresql", "both"):
-        _ensure_pg_database()
-        targets.append(("postgresql", PG_URL))
-    for name, url in targets:
-        print(f"== {name}: {args.rows} demo takers", flush=True)
-        figures = prepare(url, args.rows)
-        figures |= dashboard_timings(url)
-        figures["csv_export"] = csv_peak(url)
-        print(json.dumps(figures, indent=2), flush=True)
+    sizes = [int(size) for size in args.rows.split(",")]
+    summary = []
+    for name in ("sqlite", "postgresql"):
+        if args.db not in (name, "both"):
+            continue
+        for rows in sizes:
+            if name == "sqlite":
+                url = f"sqlite:///{BENCH_DIR / f'bench-{rows}.sqlite3'}"
+            else:
+                url = _pg_url(rows)
+                _ensure_pg_database(url)
+            print(f"== {name}: {rows} demo takers", flush=True)
+            figures = prepare(url, rows)
+            figures |= dashboard_timings(url)
+            figures["csv_export"] = csv_peak(url)
+            print(json.dumps(figures, indent=2), flush=True)
+            summary.append((name, rows, figures))
+    print("\n== summary (target: cold dashboard under 1 s; CSV peak RSS flat in the row count)")
+    for name, rows, figures in summary:
+        seeded = f"seeded in {figures['seed_seconds']} s, " if "seed_seconds" in figures else ""
+        best, worst = figures["dashboard_cold_best_s"], figures["dashboard_cold_worst_s"]
+        csv = figures["csv_export"]
+        print(
+            f"{name:10} {rows:>9} takers: {seeded}dashboard cold {best}-{worst} s "
+            f"({'under' if best < TARGET_SECONDS else 'OVER'} target), "
+            f"CSV of {csv['rows']} leads peak RSS {csv['vm_hwm_at_end_mb']} MB "
+            f"(before the export {csv['vm_hwm_before_export_mb']} MB)"
+        )
 
 
 if __name__ == "__main__":

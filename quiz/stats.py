@@ -145,12 +145,14 @@ def response_conditions(filters: Filters, *, by: str = "finished_at") -> list[Co
 def filter_choices() -> tuple[list[str], list[str]]:
     """The campaigns and content versions there is data for ("" is no campaign)."""
     t = CoachRollup.__table__.c
-    month = t.period == "month"  # the same keys as the day rows, a thirtieth of them
+    # Every response has a start counter, so the monthly start rows (a few hundred, found by the
+    # metric index) name every campaign and version there is.
+    starts = (t.metric == "start", t.period == "month")
     campaigns = db.session.scalars(
-        select(distinct(t.campaign)).where(month).order_by(t.campaign)
+        select(distinct(t.campaign)).where(*starts).order_by(t.campaign)
     ).all()
     versions = db.session.scalars(
-        select(distinct(t.content_version)).where(month).order_by(t.content_version)
+        select(distinct(t.content_version)).where(*starts).order_by(t.content_version)
     ).all()
     return list(campaigns), list(versions)
 
