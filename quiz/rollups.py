@@ -62,7 +62,6 @@ SCORE_BUCKETS = 10
 Key = tuple[date, str, str, bool, str, str, int]
 # A stored counter: "day" or "month", then the Key (day = the first of the month for months).
 RowKey = tuple[str, date, str, str, bool, str, str, int]
-PERIODS = ("day", "month")
 
 
 @dataclass(frozen=True)
