@@ -250,14 +250,13 @@ def _record_sent(report: Report, claim: Claim, new_chart: bytes | None = None) -
         # flush, the row would still be `sending` and go out once more after the lease, which
         # the at-least-once promise allows. The claim before sending stays fully durable.
         db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    recorded = db.session.execute(
+    rollups.move_emails(
         update(OutboxMessage)
         .where(_mine(claim))
-        .values(status="sent", sent_at=utcnow(), last_error=None)
-        .execution_options(synchronize_session=False)
+        .values(status="sent", sent_at=utcnow(), last_error=None),
+        OutboxMessage.id == claim.id,
+        moved_from="sending",
     )
-    if recorded.rowcount:
-        rollups.shift_emails(OutboxMessage.id == claim.id, moved_from="sending")
     if new_chart is not None and claim.response_id is not None:
         # Keep the chart for the result page too, unless it was stored meanwhile.
         db.session.execute(
@@ -284,14 +283,11 @@ def _record_failure(
         report.retried += 1
     report.errors.append(error)
     begin_write()
-    recorded = db.session.execute(
-        update(OutboxMessage)
-        .where(_mine(claim))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    rollups.move_emails(
+        update(OutboxMessage).where(_mine(claim)).values(**values),
+        OutboxMessage.id == claim.id,
+        moved_from="sending",
     )
-    if recorded.rowcount:
-        rollups.shift_emails(OutboxMessage.id == claim.id, moved_from="sending")
     db.session.commit()
     log.warning(
         "outbox %s attempt %s %s: %s",

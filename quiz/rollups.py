@@ -43,10 +43,12 @@ from sqlalchemy import (
     exists,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.dml import ReturningDelete, ReturningUpdate, Update
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from quiz.content import Content
 from quiz.extensions import db
@@ -216,35 +218,54 @@ def _row(key: RowKey, count: int, total: int) -> dict[str, object]:
 
 
 def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
-    dialect = session.get_bind().dialect.name
-    table = CoachRollup.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-    def upsert(stmt: Any) -> Any:
-        return stmt.on_conflict_do_update(
-            index_elements=[c.name for c in table.primary_key.columns],
-            set_={
-                "count": table.c.count + stmt.excluded.count,
-                "total": table.c.total + stmt.excluded.total,
-            },
-        )
-
-    if dialect != "postgresql":
-        session.execute(upsert(insert(table)), rows)  # SQLite's executemany is a C loop
+    statement = _upsert_statement(session.get_bind().dialect.name)
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(statement, rows)  # SQLite's executemany is a C loop
         return
     # psycopg's executemany sends one statement per row; unnest() of one array per column is a
     # single statement however many counters change (seed-demo upserts tens of thousands).
-    columns = [c for c in table.columns]
-    arrays = [
-        cast(
-            bindparam(c.name, [row[c.name] for row in rows], type_=postgresql.ARRAY(c.type)),
-            postgresql.ARRAY(c.type),
+    session.execute(statement, {c.name: [row[c.name] for row in rows] for c in _COLUMNS})
+
+
+_COLUMNS = list(CoachRollup.__table__.columns)
+_upsert_statements: dict[str, TextClause] = {}
+
+
+def _upsert_statement(dialect: str) -> TextClause:
+    """The counter upsert for this dialect, compiled once.
+
+    SQLAlchemy 2.0 cannot cache statements with ON CONFLICT (`OnConflictDoUpdate` has no cache
+    key), so every execution compiled it afresh: about 1 ms on every step, finish and email
+    outcome. Compiled once into a `text()` with the same typed parameters, it is cached as usual.
+    """
+    statement = _upsert_statements.get(dialect)
+    if statement is not None:
+        return statement
+    table = CoachRollup.__table__
+    if dialect == "postgresql":
+        # Untyped parameters: psycopg sends the lists as arrays and the CASTs give their types.
+        arrays = [cast(bindparam(c.name), postgresql.ARRAY(c.type)) for c in _COLUMNS]
+        rows_in = func.unnest(*arrays).table_valued(*(c.name for c in _COLUMNS)).render_derived()
+        insert_rows = postgresql.insert(table).from_select(
+            [c.name for c in _COLUMNS], select(rows_in)
         )
-        for c in columns
-    ]
-    rows_in = func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived()
-    values = select(rows_in)
-    session.execute(upsert(insert(table).from_select([c.name for c in columns], values)))
+        compiler_dialect: Any = postgresql.dialect(paramstyle="named")
+    else:
+        insert_rows = sqlite.insert(table)
+        compiler_dialect = sqlite.pysqlite.dialect(paramstyle="named")
+    upsert = insert_rows.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={
+            "count": table.c.count + insert_rows.excluded.count,
+            "total": table.c.total + insert_rows.excluded.total,
+        },
+    )
+    compiled = upsert.compile(dialect=compiler_dialect)
+    statement = text(compiled.string).bindparams(
+        *(bindparam(bind.key, type_=bind.type) for bind in compiled.binds.values())
+    )
+    _upsert_statements[dialect] = statement
+    return statement
 
 
 # --- hooks, called inside the write transactions of quiz.responses ---------------------------
@@ -387,20 +408,50 @@ def delete_emails(condition: ColumnElement[bool], session: Session | None = None
         ).rowcount
         return int(deleted or 0)
     gone = delete(outbox).where(condition).returning(outbox.c.response_id, outbox.c.status)
-    gone_rows = gone.cte("gone")
+    return _count_changed(gone, -1, None, session)
+
+
+def move_emails(
+    change: Update, condition: ColumnElement[bool], moved_from: str, session: Session | None = None
+) -> int:
+    """Run `change` (an UPDATE of emails now in status `moved_from`) and move their counts.
+
+    On PostgreSQL one statement (UPDATE ... RETURNING inside the counting query): the sender
+    records every outcome this way, and a round trip less per email is a tenth of its time. On
+    SQLite the update, then the count of `condition`. Returns how many emails were counted.
+    """
+    session = session or db.session()
+    if session.get_bind().dialect.name != "postgresql":
+        changed = session.execute(change.execution_options(synchronize_session=False)).rowcount
+        if changed:
+            shift_emails(condition, moved_from=moved_from, session=session)
+        return int(changed or 0)
+    outbox = OutboxMessage.__table__
+    returning = change.returning(outbox.c.response_id, outbox.c.status)
+    return _count_changed(returning, 1, moved_from, session)
+
+
+def _count_changed(
+    changed_rows: ReturningDelete[Any] | ReturningUpdate[Any],
+    sign: int,
+    moved_from: str | None,
+    session: Session,
+) -> int:
+    """Count the emails a DELETE or UPDATE ... RETURNING (response_id, status) touched."""
+    rows_cte = changed_rows.cte("changed")
     r = Response.__table__.c
-    keys = [*_finish_key(dialect), r.is_demo, gone_rows.c.status]
+    keys = [*_finish_key("postgresql"), r.is_demo, rows_cte.c.status]
     query = (
         select(*keys, func.count())
         .select_from(
-            gone_rows.outerjoin(
-                Response.__table__, and_(r.id == gone_rows.c.response_id, *finished_condition())
+            rows_cte.outerjoin(
+                Response.__table__, and_(r.id == rows_cte.c.response_id, *finished_condition())
             )
         )
         .group_by(*keys)
     )
     rows = session.execute(query).all()
-    add_counts(_email_deltas(rows, -1), session)
+    add_counts(_email_deltas(rows, sign, moved_from), session)
     return sum(int(row[-1]) for row in rows)
 
 
