@@ -218,8 +218,9 @@ def _row(key: RowKey, count: int, total: int) -> dict[str, object]:
 
 
 def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
-    statement = _upsert_statement(session.get_bind().dialect.name)
-    if session.get_bind().dialect.name != "postgresql":
+    dialect = session.get_bind().dialect.name
+    statement = _upsert_statement(dialect)
+    if dialect != "postgresql":
         session.execute(statement, rows)  # SQLite's executemany is a C loop
         return
     # psycopg's executemany sends one statement per row; unnest() of one array per column is a
@@ -399,9 +400,8 @@ def delete_emails(condition: ColumnElement[bool], session: Session | None = None
     serialised, so counting first and deleting second sees the same rows.
     """
     session = session or db.session()
-    dialect = session.get_bind().dialect.name
     outbox = OutboxMessage.__table__
-    if dialect != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         shift_emails(condition, sign=-1, session=session)
         deleted = session.execute(
             delete(outbox).where(condition).execution_options(synchronize_session=False)
