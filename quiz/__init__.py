@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,20 @@ def register_config(
     if test_config:
         app.config.from_mapping(test_config)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    logging.basicConfig(level=os.environ.get("QUIZ_LOG_LEVEL", "INFO"))
+    register_logging(env)
+
+
+def register_logging(env: Mapping[str, str]) -> None:
+    """Our own INFO lines by default; the libraries' only at the level QUIZ_LOG_LEVEL asks for.
+
+    Libraries log chatter at INFO (alembic lists every plugin it sets up), which would bury a CLI
+    command's own output; QUIZ_LOG_LEVEL=INFO or DEBUG brings it back for debugging.
+    """
+    level = (env.get("QUIZ_LOG_LEVEL") or "").strip().upper()
+    if level and level not in logging.getLevelNamesMapping():
+        raise StartupError(f"Configuration error: QUIZ_LOG_LEVEL={level!r} is not a log level")
+    logging.basicConfig(level=level or logging.WARNING)
+    logging.getLogger("quiz").setLevel(level or logging.INFO)
 
 
 def register_content(app: Flask) -> None:
