@@ -8,8 +8,7 @@ module knows nothing of Flask or the database.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,20 +19,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-# The five articles all advice is drawn from (shared/seeds/). A source outside this set is an error.
-SEED_ARTICLES: frozenset[str] = frozenset(
-    {
-        "000_7c60a66375e4c519.txt",
-        "001_8fb8151b7bf0414a.txt",
-        "002_cc3518c87732680e.txt",
-        "003_b2191da43fb2a83a.txt",
-        "004_e192ff1e4f8e0c2b.txt",
-    }
-)
-
-# Answer points run from 0 (weakest) to MAX_POINTS (strongest) for every question type.
-MAX_POINTS = 4
-MIN_QUESTIONS_PER_DIMENSION = 4
+# The rules' constants live with the rules; re-exported here, where callers have always found them.
+from quiz.content_checks import MAX_POINTS as MAX_POINTS
+from quiz.content_checks import NOT_APPLICABLE_ID as NOT_APPLICABLE_ID
+from quiz.content_checks import SEED_ARTICLES as SEED_ARTICLES
+from quiz.content_checks import WEAK_POINTS as WEAK_POINTS
+from quiz.content_checks import Loc, coverage_errors, structural_errors
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -53,10 +44,20 @@ class SourceRef(_Strict):
 
 
 class Source(_Strict):
-    """One of the seed articles."""
+    """One of the seed articles, with what the article itself states about its origin."""
 
     file: str
     title: Text
+    author: Text | None = None
+    publication: Text | None = None
+    year: Annotated[int, Field(ge=1990, le=2100)] | None = None
+
+    @property
+    def citation(self) -> str:
+        """'Author: Title. Publication, Year' with whatever parts are known; never the file."""
+        head = f"{self.author}: {self.title}" if self.author else self.title
+        tail = ", ".join(str(part) for part in (self.publication, self.year) if part)
+        return f"{head}. {tail}" if tail else head
 
 
 class ScalePoint(_Strict):
@@ -100,11 +101,15 @@ class Dimension(_Strict):
 
 
 class Option(_Strict):
-    """An answer option of a scenario question, with the points it scores."""
+    """An answer option of a scenario question, with the points it scores.
+
+    The one option marked `not_applicable` has no score: it leaves the question out of the score.
+    """
 
     id: Id
     label: Text
-    score: Points
+    score: Points | None = None
+    not_applicable: bool = False
 
 
 class Question(_Strict):
@@ -117,6 +122,8 @@ class Question(_Strict):
     reverse: bool = False
     weight: Annotated[float, Field(gt=0, le=10)] = 1.0
     options: tuple[Option, ...] | None = None
+    # Likert only: the label of an extra answer after the scale, e.g. "Kam bei mir noch nicht vor".
+    not_applicable: Text | None = None
 
 
 class Page(_Strict):
@@ -151,6 +158,13 @@ class Condition(_Strict):
         results = (answers.get(clause.question) in clause.answers for clause in self.clauses)
         return all(results) if self.all is not None else any(results)
 
+    def matched(self, answers: Mapping[str, str]) -> tuple[str, ...]:
+        """The questions whose answers made the condition hold (none when it does not hold)."""
+        if not self.holds(answers):
+            return ()
+        hits = (c.question for c in self.clauses if answers.get(c.question) in c.answers)
+        return tuple(dict.fromkeys(hits))
+
 
 class Tip(_Strict):
     """Advice that fires on specific answers, making the analysis personal."""
@@ -158,6 +172,8 @@ class Tip(_Strict):
     id: Id
     dimension: Id
     priority: Annotated[int, Field(ge=1, le=3)]
+    # `perspectives`: a topic with two defensible views, presented as both sides and a rule of thumb.
+    kind: Literal["tip", "perspectives"] = "tip"
     when: Condition
     title: Text
     text: Text
@@ -166,11 +182,21 @@ class Tip(_Strict):
 
 @dataclass(frozen=True)
 class Choice:
-    """An answer option as the scorer and the forms see it, whatever the question type."""
+    """An answer option as the scorer and the forms see it, whatever the question type.
+
+    A not-applicable choice has `applicable` False and 0 `points`: the scorer leaves it out, and
+    the 0 only fills the stored answer row, whose points column has always been required.
+    """
 
     id: str
     label: str
     points: int
+    applicable: bool = True
+
+    @property
+    def weak(self) -> bool:
+        """A scored answer at WEAK_POINTS or below: the analysis must address it."""
+        return self.applicable and self.points <= WEAK_POINTS
 
 
 class Content(_Strict):
@@ -229,9 +255,12 @@ class Content(_Strict):
                     )
                     for point in self.scale
                 )
+                if question.not_applicable is not None:
+                    na = Choice(NOT_APPLICABLE_ID, question.not_applicable, 0, applicable=False)
+                    table[question.id] += (na,)
             else:
                 table[question.id] = tuple(
-                    Choice(option.id, option.label, option.score)
+                    Choice(option.id, option.label, option.score or 0, not option.not_applicable)
                     for option in question.options or ()
                 )
         return table
@@ -239,6 +268,17 @@ class Content(_Strict):
     def choices(self, question_id: str) -> tuple[Choice, ...]:
         """The answer options of a question with the points each scores (reverse keys applied)."""
         return self._choices[question_id]
+
+    def choice(self, question_id: str, answer_id: str) -> Choice:
+        """One answer option of a question (KeyError for an unknown one)."""
+        for choice in self._choices[question_id]:
+            if choice.id == answer_id:
+                return choice
+        raise KeyError((question_id, answer_id))
+
+    def triggered_tips(self, answers: Mapping[str, str]) -> tuple[Tip, ...]:
+        """The tips whose conditions these answers meet, in content order."""
+        return tuple(tip for tip in self.tips if tip.when.holds(answers))
 
     def questions_of(self, dimension_id: str) -> tuple[Question, ...]:
         """The questions that measure one dimension."""
@@ -258,17 +298,50 @@ class ContentError(Exception):
         super().__init__("\n".join(self.errors))
 
 
-def load_content(path: str | Path) -> Content:
-    """Load and check a content file; raise ContentError listing every problem found."""
+def load_content(path: str | Path, *, current: bool = False) -> Content:
+    """Load and check a content file; raise ContentError listing every problem found.
+
+    `current=False` loads an archived version with the rules of its time: the coverage rules of
+    `content_checks.coverage_errors` were written later and apply to the current file only.
+    """
     path = Path(path)
     try:
         raw_bytes = path.read_bytes()
     except OSError as exc:
         raise ContentError([f"{path}: cannot read file: {exc.strerror or exc}"]) from exc
-    return parse_content(raw_bytes, str(path))
+    return parse_content(raw_bytes, str(path), current=current)
 
 
-def parse_content(raw_bytes: bytes, label: str) -> Content:
+def load_versions(current_path: str | Path, archive_dir: str | Path) -> dict[str, Content]:
+    """Every archived version (`archive_dir/*.yaml`) plus the current file, by version.
+
+    Stored results name the version they were scored with; this mapping renders each of them
+    with its own questions and texts. Raises ContentError for any broken file or a version
+    that occurs twice.
+    """
+    current = load_content(current_path)
+    versions: dict[str, Content] = {}
+    labels: dict[str, str] = {}
+    errors: list[str] = []
+    for path in sorted(Path(archive_dir).glob("*.yaml")):
+        try:
+            archived = load_content(path, current=False)
+        except ContentError as exc:
+            errors.extend(exc.errors)
+            continue
+        if archived.version in versions or archived.version == current.version:
+            other = labels.get(archived.version, str(current_path))
+            errors.append(f"{path}:1: version {archived.version!r} is also used by {other}")
+            continue
+        versions[archived.version] = archived
+        labels[archived.version] = str(path)
+    if errors:
+        raise ContentError(errors)
+    versions[current.version] = current
+    return versions
+
+
+def parse_content(raw_bytes: bytes, label: str, *, current: bool = False) -> Content:
     """Parse content from bytes; `label` names the file in error messages."""
     try:
         text = raw_bytes.decode("utf-8")
@@ -298,198 +371,14 @@ def parse_content(raw_bytes: bytes, label: str) -> Content:
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
             errors.append((locate.line(loc), f"{_dotted(loc)}: {error['msg']}"))
-    errors.extend((locate.line(loc), message) for loc, message in _cross_reference_errors(tree))
+    errors.extend((locate.line(loc), message) for loc, message in structural_errors(_plain(tree)))
+    if content is not None and not errors and current:
+        errors.extend((locate.line(loc), message) for loc, message in coverage_errors(content))
     if errors or content is None:
         unique = sorted(set(errors))
         raise ContentError([f"{label}:{line}: {message}" for line, message in unique])
     digest = hashlib.sha256(raw_bytes).hexdigest()
     return content.model_copy(update={"sha256": digest})
-
-
-Loc = tuple[str | int, ...]
-
-
-def _cross_reference_errors(tree: CommentedMap) -> Iterator[tuple[Loc, str]]:
-    """Checks a schema cannot express. Works on the raw tree so they run even beside schema errors."""
-    data = _plain(tree)
-
-    def items(value: Any) -> list[tuple[int, dict[str, Any]]]:
-        if not isinstance(value, tuple):
-            return []
-        return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
-
-    def duplicates(
-        loc: Loc, entries: list[tuple[int, dict[str, Any]]], key: str, what: str
-    ) -> Iterator[tuple[Loc, str]]:
-        seen = Counter(entry.get(key) for _, entry in entries)
-        for index, entry in entries:
-            if entry.get(key) is not None and seen[entry.get(key)] > 1:
-                yield (*loc, index, key), f"duplicate {what} {entry.get(key)!r}"
-
-    # Sources: only the seed articles, each once.
-    sources = items(data.get("sources"))
-    yield from duplicates(("sources",), sources, "file", "source file")
-    known_files = {entry.get("file") for _, entry in sources}
-    for index, entry in sources:
-        if isinstance(entry.get("file"), str) and entry["file"] not in SEED_ARTICLES:
-            yield (
-                ("sources", index, "file"),
-                (
-                    f"unknown source {entry['file']!r}: must be one of the seed articles "
-                    f"({', '.join(sorted(SEED_ARTICLES))})"
-                ),
-            )
-
-    def check_refs(loc: Loc, refs: Any) -> Iterator[tuple[Loc, str]]:
-        for index, ref in items(refs):
-            file = ref.get("file")
-            if isinstance(file, str) and file not in known_files:
-                yield (
-                    (*loc, index, "file"),
-                    f"source {file!r} is not listed under top-level sources",
-                )
-
-    # The scale: unique ids and values, spanning 0..MAX_POINTS.
-    scale = items(data.get("scale"))
-    yield from duplicates(("scale",), scale, "id", "scale id")
-    yield from duplicates(("scale",), scale, "value", "scale value")
-    values = {entry.get("value") for _, entry in scale}
-    if scale and not {0, MAX_POINTS} <= values:
-        yield ("scale",), f"the scale must include the values 0 and {MAX_POINTS}"
-    scale_ids = {entry.get("id") for _, entry in scale}
-
-    # Dimensions and their bands.
-    dimensions = items(data.get("dimensions"))
-    yield from duplicates(("dimensions",), dimensions, "id", "dimension id")
-    dimension_ids = {entry.get("id") for _, entry in dimensions}
-    for d_index, dimension in dimensions:
-        loc: Loc = ("dimensions", d_index, "bands")
-        bands = items(dimension.get("bands"))
-        yield from duplicates(loc, bands, "id", "band id")
-        yield from _band_errors(loc, bands)
-        for b_index, band in bands:
-            yield from check_refs((*loc, b_index, "sources"), band.get("sources"))
-
-    # Pages and questions.
-    pages = items(data.get("pages"))
-    yield from duplicates(("pages",), pages, "id", "page id")
-    all_questions: list[tuple[Loc, dict[str, Any]]] = []
-    for p_index, page in pages:
-        for q_index, question in items(page.get("questions")):
-            all_questions.append((("pages", p_index, "questions", q_index), question))
-    counts = Counter(question.get("id") for _, question in all_questions)
-    answer_ids: dict[Any, set[Any]] = {}
-    per_dimension: Counter[Any] = Counter()
-    for loc, question in all_questions:
-        qid = question.get("id")
-        if qid is not None and counts[qid] > 1:
-            yield (*loc, "id"), f"duplicate question id {qid!r}"
-        dimension_id = question.get("dimension")
-        per_dimension[dimension_id] += 1
-        if dimension_id is not None and dimension_id not in dimension_ids:
-            yield (*loc, "dimension"), f"unknown dimension {dimension_id!r}"
-        yield from _question_errors(loc, question)
-        if question.get("type") == "choice":
-            answer_ids[qid] = {option.get("id") for _, option in items(question.get("options"))}
-        else:
-            answer_ids[qid] = scale_ids
-    for d_index, dimension in dimensions:
-        found = per_dimension[dimension.get("id")]
-        if found < MIN_QUESTIONS_PER_DIMENSION:
-            yield (
-                ("dimensions", d_index, "id"),
-                (
-                    f"dimension {dimension.get('id')!r} has {found} questions, "
-                    f"needs at least {MIN_QUESTIONS_PER_DIMENSION}"
-                ),
-            )
-
-    # Tips: their dimension, their conditions, their sources.
-    tips = items(data.get("tips"))
-    yield from duplicates(("tips",), tips, "id", "tip id")
-    for t_index, tip in tips:
-        loc = ("tips", t_index)
-        if tip.get("dimension") is not None and tip.get("dimension") not in dimension_ids:
-            yield (*loc, "dimension"), f"unknown dimension {tip.get('dimension')!r}"
-        yield from check_refs((*loc, "sources"), tip.get("sources"))
-        when = tip.get("when")
-        if isinstance(when, dict):
-            modes = [mode for mode in ("all", "any") if when.get(mode) is not None]
-            if len(modes) != 1:
-                yield (*loc, "when"), "a condition needs exactly one of 'all' or 'any'"
-            for mode in modes:
-                for c_index, clause in items(when.get(mode)):
-                    c_loc: Loc = (*loc, "when", mode, c_index)
-                    qid = clause.get("question")
-                    if qid not in answer_ids:
-                        yield (*c_loc, "question"), f"unknown question {qid!r}"
-                        continue
-                    answers = clause.get("answers")
-                    for a_index, answer in enumerate(answers if isinstance(answers, tuple) else ()):
-                        if answer not in answer_ids[qid]:
-                            yield (
-                                (*c_loc, "answers", a_index),
-                                (f"question {qid!r} has no option {answer!r}"),
-                            )
-
-
-def _band_errors(loc: Loc, bands: list[tuple[int, dict[str, Any]]]) -> Iterator[tuple[Loc, str]]:
-    """Bands must tile 0..100 exactly, in order from weakest to strongest."""
-    expected_min = 0
-    for index, band in bands:
-        low, high = band.get("min"), band.get("max")
-        if not (isinstance(low, int) and isinstance(high, int)):
-            return
-        if low > high:
-            yield (*loc, index, "min"), f"band {band.get('id')!r}: min {low} is above max {high}"
-            return
-        if low > expected_min:
-            yield (
-                (*loc, index, "min"),
-                f"gap in the bands: no band covers {expected_min}..{low - 1}",
-            )
-        elif low < expected_min:
-            yield (
-                (*loc, index, "min"),
-                (
-                    f"bands overlap: {low}..{expected_min - 1} is covered twice"
-                    if index
-                    else f"the first band must start at 0, not {low}"
-                ),
-            )
-        expected_min = high + 1
-    if bands and expected_min != 101:
-        last_index = bands[-1][0]
-        yield (*loc, last_index, "max"), f"the last band must end at 100, not {expected_min - 1}"
-
-
-def _question_errors(loc: Loc, question: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
-    """Type-specific rules: a likert item uses the scale, a scenario carries its own scores."""
-    options = question.get("options")
-    if question.get("type") == "likert":
-        if options is not None:
-            yield (*loc, "options"), "a likert question uses the shared scale and has no options"
-        return
-    if question.get("type") != "choice":
-        return
-    if question.get("reverse"):
-        yield (*loc, "reverse"), "reverse applies to likert questions; score the options instead"
-    if not isinstance(options, tuple) or len(options) < 2:
-        yield (*loc, "options"), "a choice question needs at least two options"
-        return
-    ids = Counter(option.get("id") for option in options if isinstance(option, dict))
-    scores: set[Any] = set()
-    for index, option in enumerate(options):
-        if not isinstance(option, dict):
-            continue
-        if ids[option.get("id")] > 1:
-            yield (*loc, "options", index, "id"), f"duplicate option id {option.get('id')!r}"
-        scores.add(option.get("score"))
-    if not {0, MAX_POINTS} <= scores:
-        yield (
-            (*loc, "options"),
-            (f"a choice question needs an option scoring 0 and one scoring {MAX_POINTS}"),
-        )
 
 
 class _Locator:
