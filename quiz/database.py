@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from quiz.extensions import db
+
+log = logging.getLogger(__name__)
 
 # Execution option that marks a transaction as one that will write.
 _WRITE = "quiz_write_transaction"
 
 
 def init_app(app: Flask) -> None:
-    """Tune SQLite connections of this app's engine (PostgreSQL needs nothing here)."""
+    """Tune SQLite connections, and end every request's session without letting a dead one raise."""
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
+    # Flask runs teardown functions in reverse order of registration, so this one runs before
+    # Flask-SQLAlchemy's own `session.remove()` and leaves it nothing to do.
+    app.teardown_appcontext(lambda _error: discard_session())
+
+
+def discard_session() -> None:
+    """End the current session; a connection that died must not fail a request that is done.
+
+    Removing the session rolls back whatever is still open. When the server has dropped the
+    connection in the meantime (a restart, a terminated backend), that rollback raises, and
+    raised from a teardown it would replace the finished response with the server's bare
+    "Internal Server Error". Nothing is lost by swallowing it: the server has already rolled the
+    transaction back. The connection is invalidated, so the pool opens a fresh one next time.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError as error:
+        log.warning("database connection lost while ending a request: %s", type(error).__name__)
+        try:
+            db.session().invalidate()
+        except SQLAlchemyError:
+            log.debug("invalidating the lost connection failed", exc_info=True)
+        db.session.registry.clear()
 
 
 def _tune_sqlite(engine: Engine) -> None:

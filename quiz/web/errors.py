@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from quiz.extensions import db
+from quiz.database import discard_session
+from quiz.extensions import login_manager
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,13 @@ def init_app(app: Flask) -> None:
 
 
 def _database_unavailable(error: DBAPIError) -> tuple[str, int, dict[str, str]]:
-    """Undo whatever the request began (nothing half-written), then ask to retry shortly."""
+    """Undo whatever the request began (nothing half-written), then ask to retry shortly.
+
+    The page is rendered without the database: Flask-Login's context processor would otherwise
+    load the coach of a session cookie from the database that just failed, and a second failure
+    inside the error handler is a bare 500. The 503 page shows nothing that needs the coach.
+    """
     log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else error)
-    try:
-        db.session.rollback()
-    except Exception:  # the connection may be gone entirely; removing the session is enough
-        log.debug("rollback after a database error failed", exc_info=True)
-    db.session.remove()
+    discard_session()
+    g._login_user = login_manager.anonymous_user()
     return render_template("errors/error.html", code=503), 503, {"Retry-After": "30"}
