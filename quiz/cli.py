@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 
 from quiz import get_content, ops_cli, outbox
-from quiz.analysis import build_analysis
+from quiz.analysis import analyse
 from quiz.content import ContentError, load_content
 from quiz.scoring import AnswerError, sample_answers, score_answers
 
@@ -28,11 +28,16 @@ def init_app(app: Flask) -> None:
 
 @click.command("check-content")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
-def check_content(path: str | None) -> None:
+@click.option(
+    "--archived",
+    is_flag=True,
+    help="Check an archived version with the rules of its time (no coverage rules).",
+)
+def check_content(path: str | None, archived: bool) -> None:
     """Check a content file (default: the app's) and print a summary, or every error."""
     path = path or current_app.config["QUIZ_CONTENT_PATH"]
     try:
-        content = load_content(path)
+        content = load_content(path, current=not archived)
     except ContentError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
@@ -74,14 +79,19 @@ def score(answers_file: Any, sample: str | None, seed: int | None) -> None:
         result = score_answers(content, answers)
     except AnswerError as exc:
         raise click.ClickException(str(exc)) from exc
+    analysis = analyse(content, answers, result)
     output = {
         "content_version": content.version,
         "content_hash": content.sha256,
         "answers": answers,
         "scores": dict(result.scores),
         "bands": dict(result.bands),
+        "insufficient": sorted(result.insufficient),
         "bottleneck": result.bottleneck,
+        "bottleneck_acute": result.bottleneck_acute,
+        "tied_with": list(result.tied_with),
         "runner_up": result.runner_up,
-        "analysis": [item.to_dict() for item in build_analysis(content, answers, result)],
+        "next_steps": [item.to_dict() for item in analysis.next_steps],
+        "analysis": analysis.to_dicts(),
     }
     click.echo(json.dumps(output, ensure_ascii=False, indent=2))

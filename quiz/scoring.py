@@ -1,13 +1,25 @@
 """Answers -> per-dimension scores -> bands -> the bottleneck. Pure functions, no I/O.
 
-A dimension's score is the weighted mean of its questions' points (0..4, reverse keys applied),
-scaled to 0..100 and rounded half up to a whole number, so the same answers always give the same
-integers on every machine and database.
+A dimension's score is the weighted mean of the points (0..4, reverse keys applied) of its
+*applicable* answers, scaled to 0..100 and rounded half up to a whole number, so the same answers
+always give the same integers on every machine and database. A not-applicable answer ("Kam bei
+mir noch nicht vor") is left out. A dimension with fewer than half of its questions applicable
+gets no score at all ("zu wenige Angaben"): it is listed in `insufficient`, has no band and cannot
+be the bottleneck.
 
-Tie rule: the bottleneck is the dimension with the lowest score; among equal scores, the one that
-comes first in the content file wins. The content lists the dimensions in the order a coach would
-work on them, so a tie resolves toward the more fundamental one. The runner-up is the next in the
-same ranking.
+The bottleneck is the scored dimension with the lowest score. It is *acute* unless that score
+already lies in the dimension's top band; then there is no acute bottleneck and the dimension
+named is simply the area with the most room.
+
+Tie rule: dimensions sharing the lowest score are disclosed in `tied_with`, and the tie is broken
+by the answers, in this order:
+1. more weak answers (applicable answers of at most 1 point) first;
+2. then the higher-priority advice these answers triggered (the highest triggered tip priority of
+   the dimension, then the number of its triggered tips);
+3. only as a last resort, when the answers cannot tell the dimensions apart (for example every
+   answer the same), the order of the dimensions in the content file, which lists them in the
+   order a coach would work on them.
+The same key orders the whole `ranking`, so the runner-up follows the same rule.
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
@@ -32,20 +44,26 @@ class AnswerError(ValueError):
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """The numbers of one finished quiz, in content order where order matters."""
+    """The numbers of one finished quiz; `ranking` holds the scored dimensions, weakest first."""
 
     scores: Mapping[str, int]
     bands: Mapping[str, str]
     ranking: tuple[str, ...]
+    # Dimensions with too few applicable answers: no score, no band, never the bottleneck.
+    insufficient: frozenset[str] = field(default_factory=frozenset)
+    # Other dimensions with the bottleneck's score (the tie the rule above broke).
+    tied_with: tuple[str, ...] = ()
+    # False when even the weakest dimension lies in its top band.
+    bottleneck_acute: bool = True
 
     @property
     def bottleneck(self) -> str:
-        """The weakest dimension: where the business is held back most."""
+        """The weakest scored dimension: where the business is held back most."""
         return self.ranking[0]
 
     @property
     def runner_up(self) -> str:
-        """The second-weakest dimension."""
+        """The second-weakest scored dimension."""
         return self.ranking[1] if len(self.ranking) > 1 else self.ranking[0]
 
 
@@ -70,32 +88,87 @@ def score_answers(content: Content, answers: Mapping[str, str]) -> ScoreResult:
     """Score a complete answer set; raise AnswerError naming the question if it is not complete."""
     validate_answers(content, answers)
     scores: dict[str, int] = {}
+    insufficient: set[str] = set()
     for dimension in content.dimensions:
-        total = Fraction(0)
-        weights = Fraction(0)
-        for question in content.questions_of(dimension.id):
-            points = _points(content, question.id, answers[question.id])
-            weight = Fraction(question.weight)
-            total += weight * Fraction(points, MAX_POINTS)
-            weights += weight
-        scores[dimension.id] = _round_half_up(total / weights * 100)
-    order = {dimension.id: index for index, dimension in enumerate(content.dimensions)}
-    ranking = tuple(sorted(scores, key=lambda dim: (scores[dim], order[dim])))
-    bands = {
-        dimension.id: dimension.band_for(scores[dimension.id]).id
-        for dimension in content.dimensions
-    }
-    return ScoreResult(scores=scores, bands=bands, ranking=ranking)
+        score = dimension_score(content, dimension.id, answers)
+        if score is None:
+            insufficient.add(dimension.id)
+        else:
+            scores[dimension.id] = score
+    if not scores:
+        # The loader guarantees dimensions that are always scored; this is a broken Content.
+        raise AnswerError(content.questions[0].id, "no dimension has enough applicable answers")
+    key = tie_key(content, answers)
+    ranking = tuple(sorted(scores, key=lambda dim: (scores[dim], *key[dim])))
+    bands = {dim: content.dimension_by_id[dim].band_for(score).id for dim, score in scores.items()}
+    bottleneck = ranking[0]
+    top_band = content.dimension_by_id[bottleneck].bands[-1].id
+    return ScoreResult(
+        scores=scores,
+        bands=bands,
+        ranking=ranking,
+        insufficient=frozenset(insufficient),
+        tied_with=tuple(d for d in ranking[1:] if scores[d] == scores[bottleneck]),
+        bottleneck_acute=bands[bottleneck] != top_band,
+    )
+
+
+def dimension_score(content: Content, dimension_id: str, answers: Mapping[str, str]) -> int | None:
+    """The 0..100 score of one dimension, or None when fewer than half its answers apply."""
+    total = Fraction(0)
+    weights = Fraction(0)
+    questions = content.questions_of(dimension_id)
+    applicable = 0
+    for question in questions:
+        choice = content.choice(question.id, answers[question.id])
+        if not choice.applicable:
+            continue
+        applicable += 1
+        weight = Fraction(question.weight)
+        total += weight * Fraction(choice.points, MAX_POINTS)
+        weights += weight
+    if applicable == 0 or 2 * applicable < len(questions):
+        return None
+    return _round_half_up(total / weights * 100)
+
+
+def weak_answers(
+    content: Content, answers: Mapping[str, str], dimension_id: str
+) -> tuple[str, ...]:
+    """The questions of a dimension answered weakly (applicable, at most 1 point), in quiz order."""
+    return tuple(
+        question.id
+        for question in content.questions_of(dimension_id)
+        if content.choice(question.id, answers[question.id]).weak
+    )
+
+
+def tie_key(content: Content, answers: Mapping[str, str]) -> dict[str, tuple[int, int, int, int]]:
+    """Per dimension, the documented tie-breaking key (smaller sorts first, i.e. weaker)."""
+    triggered = content.triggered_tips(answers)
+    keys: dict[str, tuple[int, int, int, int]] = {}
+    for position, dimension in enumerate(content.dimensions):
+        priorities = [tip.priority for tip in triggered if tip.dimension == dimension.id]
+        keys[dimension.id] = (
+            -len(weak_answers(content, answers, dimension.id)),
+            -max(priorities, default=0),
+            -len(priorities),
+            position,
+        )
+    return keys
 
 
 def sample_answers(
     content: Content, profile: Literal["best", "worst", "random"], seed: int | None = None
 ) -> dict[str, str]:
-    """Generate a complete answer set: the strongest, the weakest, or a random one (seedable)."""
+    """Generate a complete answer set: the strongest, the weakest, or a random one (seedable).
+
+    Samples only ever pick applicable answers: a not-applicable one says nothing about a level.
+    """
     rng = random.Random(seed)  # noqa: S311 -- sample data, not security
     answers: dict[str, str] = {}
     for question in content.questions:
-        choices = content.choices(question.id)
+        choices = [choice for choice in content.choices(question.id) if choice.applicable]
         if profile == "best":
             answers[question.id] = max(choices, key=lambda choice: choice.points).id
         elif profile == "worst":
@@ -103,10 +176,6 @@ def sample_answers(
         else:
             answers[question.id] = rng.choice(choices).id
     return answers
-
-
-def _points(content: Content, question_id: str, answer: str) -> int:
-    return next(c.points for c in content.choices(question_id) if c.id == answer)
 
 
 def _round_half_up(value: Fraction) -> int:
