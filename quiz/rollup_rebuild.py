@@ -49,9 +49,13 @@ COLUMNS += ["metric", "dimension", "bucket", "count", "total"]
 
 
 def _epoch(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
+    """The Unix second a stored time falls in, truncated as `rollups.epoch_second()` does."""
     if dialect == "postgresql":
         return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    return cast(func.strftime("%s", column), Integer)
+    # SQLite's strftime('%s') first rounds the time to the millisecond, so 10:00:09.9995 would
+    # count as 10:00:10. The stored text is 'YYYY-MM-DD HH:MM:SS.ffffff'; its first 19
+    # characters are the time truncated to the second.
+    return cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
 
 
 def month_sql(column: ColumnElement[date], dialect: str) -> ColumnElement[date]:

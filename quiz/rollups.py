@@ -26,12 +26,11 @@ and compares it with what was maintained.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -124,9 +123,21 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_second(moment: datetime) -> int:
+    """The Unix second a time falls in: truncated, never rounded (x.9995 s is still second x).
+
+    The one definition of a duration's ends; `quiz.rollup_rebuild` computes the same in SQL.
+    Integer arithmetic on the timedelta, so no float can round x.999999 up to the next second.
+    """
+    return (_utc(moment) - _EPOCH) // timedelta(seconds=1)
+
+
 def seconds_between(start: datetime, end: datetime) -> int:
-    """Whole seconds from start to end, truncating each to the second as the SQL side does."""
-    return math.floor(_utc(end).timestamp()) - math.floor(_utc(start).timestamp())
+    """Whole seconds from start to end: the difference of the seconds each falls in."""
+    return epoch_second(end) - epoch_second(start)
 
 
 def state_of(response: Response) -> State:

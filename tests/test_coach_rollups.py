@@ -90,3 +90,44 @@ def test_deleting_a_taker_takes_back_their_counts(app: Flask, client: FlaskClien
         assert db.session.get(rollups.Response, kept) is not None
     counts = assert_rollups_equal_a_rebuild(app)
     assert sum(c for key, (c, _) in counts.items() if key[4] == "finish") == 1
+
+
+# Finishes at the fractional edges of a second: SQLite's strftime('%s') rounds to the millisecond,
+# so 09.9995 became second 10 in the rebuild while the live counters said 9 (issue 10, item 8).
+EDGE_FINISHES = [
+    ("2026-03-02 10:00:00.000000", "2026-03-02 10:00:09.999500"),  # 9 s: bucket 0, not 10
+    ("2026-03-02 10:00:00.999999", "2026-03-02 10:00:10.000000"),  # 10 s
+    ("2026-03-02 10:00:00.999600", "2026-03-02 10:01:59.999999"),  # 119 s: bucket 110
+    ("2026-03-02 10:00:00.000400", "2026-03-02 10:59:59.999500"),  # 3599 s: the last fine bucket
+    ("2026-03-02 23:59:59.999500", "2026-03-03 00:00:09.999900"),  # 10 s across midnight
+]
+
+
+def test_durations_at_fractional_second_edges_agree_on_both_paths(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    with app.app_context():
+        for started, finished in EDGE_FINISHES:
+            add_response(started=started, finished=finished)
+    counts = assert_rollups_equal_a_rebuild(app)
+    durations: dict[int, int] = {}
+    for key, (count, _total) in counts.items():
+        if key[4] == "duration" and count:
+            durations[key[6]] = durations.get(key[6], 0) + count
+    assert durations == {0: 1, 10: 2, 110: 1, 3590: 1}
+    total = sum(total for key, (_count, total) in counts.items() if key[4] == "finish")
+    assert total == 9 + 10 + 119 + 3599 + 10
+    result = runner.invoke(args=["rebuild-rollups", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "differing before the rebuild: 0" in result.output
+
+
+def test_seconds_between_truncates_each_end_to_its_second() -> None:
+    from datetime import UTC, datetime
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    for started, finished in EDGE_FINISHES:
+        whole = (at(finished).replace(microsecond=0) - at(started).replace(microsecond=0)).seconds
+        assert rollups.seconds_between(at(started), at(finished)) == whole
