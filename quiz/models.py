@@ -160,7 +160,8 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     response_id: Mapped[int | None] = mapped_column(
         ForeignKey("responses.id", ondelete="CASCADE"), index=True
     )
-    # "result" (the summary) or "optin" (the double opt-in confirmation).
+    # "result" (the summary), "optin" (the double opt-in confirmation) or "coach_alert" (a note
+    # to the coach, with no response behind it, so the dashboard's email counters never see it).
     kind: Mapped[str] = mapped_column(String(20))
     recipient: Mapped[str] = mapped_column(String(254))
     # queued -> sending -> sent, or back to queued with a later next_attempt_at, or failed.
@@ -172,9 +173,30 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    # What a message without a response needs to be composed (a coach alert's lock minutes).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 Index("ix_outbox_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
+
+
+class MailSenderState(db.Model):  # type: ignore[name-defined,misc]
+    """The mail sender as a whole: paused while the SMTP server cannot be used (one row, id 1).
+
+    Shared through the database, so every sender process on every machine waits alike.
+    """
+
+    __tablename__ = "mail_sender"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Connection-level failures in a row (refused, timeout, TLS, login, sender refused).
+    failures: Mapped[int] = mapped_column(default=0)
+    paused_since: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    # One of quiz.mail.REASONS, and the server's answer (never an address).
+    reason: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
 class Coach(db.Model):  # type: ignore[name-defined,misc]
