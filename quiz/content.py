@@ -319,7 +319,7 @@ def load_versions(current_path: str | Path, archive_dir: str | Path) -> dict[str
     with its own questions and texts. Raises ContentError for any broken file or a version
     that occurs twice.
     """
-    current = load_content(current_path)
+    current = load_content(current_path, current=True)
     versions: dict[str, Content] = {}
     labels: dict[str, str] = {}
     errors: list[str] = []

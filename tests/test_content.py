@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from quiz.content import SEED_ARTICLES, Content, ContentError, load_content, parse_content
+from quiz.content import (
+    NOT_APPLICABLE_ID,
+    SEED_ARTICLES,
+    Content,
+    ContentError,
+    load_content,
+    load_versions,
+    parse_content,
+)
 from tests.conftest import FIXTURES, REAL_CONTENT
+
+ARCHIVED_2026_1 = REAL_CONTENT.parent / "archive" / "2026.1.yaml"
 
 MINI = (FIXTURES / "mini.yaml").read_text(encoding="utf-8")
 
@@ -18,10 +28,10 @@ def line_of(text: str, needle: str, occurrence: int = 1) -> int:
     return hits[occurrence - 1]
 
 
-def errors_for(text: str) -> list[str]:
+def errors_for(text: str, *, current: bool = False) -> list[str]:
     """The errors the loader reports for this text (which must be broken)."""
     with pytest.raises(ContentError) as caught:
-        parse_content(text.encode("utf-8"), "questions.yaml")
+        parse_content(text.encode("utf-8"), "questions.yaml", current=current)
     return list(caught.value.errors)
 
 
@@ -79,7 +89,8 @@ def test_yaml_syntax_error_reports_its_line() -> None:
 def test_duplicate_key_is_reported_with_its_line() -> None:
     broken = replace_once(MINI, 'version: "test-1"', 'version: "test-1"\nversion: "test-2"')
     (error,) = errors_for(broken)
-    assert error.startswith("questions.yaml:3:")
+    expected = line_of(broken, "test-2")
+    assert error.startswith(f"questions.yaml:{expected}:")
     assert "duplicate" in error
 
 
@@ -214,3 +225,212 @@ def test_unreadable_file_names_the_path(tmp_path: Path) -> None:
 
 def test_real_content_file_exists_where_the_app_looks() -> None:
     assert REAL_CONTENT.is_file()
+
+
+# --- not applicable, sources, the rules of a current version, archived versions -------------
+
+
+def test_fixture_passes_the_rules_of_a_current_version() -> None:
+    content = parse_content(MINI.encode(), "mini.yaml", current=True)
+    assert len(content.questions) == 24
+
+
+def test_likert_not_applicable_adds_an_unscored_option_after_the_scale(
+    mini_content: Content,
+) -> None:
+    choices = mini_content.choices("w4")
+    assert [c.id for c in choices[:-1]] == [point.id for point in mini_content.scale]
+    assert choices[-1].id == NOT_APPLICABLE_ID
+    assert choices[-1].label == "Kam bei mir noch nicht vor"
+    assert not choices[-1].applicable and not choices[-1].weak
+    assert all(c.applicable for c in mini_content.choices("w1"))
+
+
+def test_choice_not_applicable_option_is_unscored(mini_content: Content) -> None:
+    by_id = {c.id: c for c in mini_content.choices("k4")}
+    assert not by_id["kam_nicht_vor"].applicable
+    assert by_id["schwach"].weak and not by_id["gut"].weak
+
+
+def test_not_applicable_option_with_a_score_is_refused() -> None:
+    broken = replace_once(
+        MINI,
+        '{id: kam_nicht_vor, label: "Kam bei mir noch nicht vor", not_applicable: true}',
+        '{id: kam_nicht_vor, label: "Kam bei mir noch nicht vor", not_applicable: true, score: 2}',
+    )
+    errors = errors_for(broken)
+    expected = line_of(broken, "not_applicable: true, score: 2")
+    assert f"questions.yaml:{expected}: a not-applicable option has no score" in errors
+
+
+def test_a_second_not_applicable_option_is_refused() -> None:
+    broken = replace_once(
+        MINI,
+        '{id: gut, label: "Gut.", score: 4}\n          - {id: kam_nicht_vor',
+        '{id: gut, label: "Gut.", score: 4}\n          - {id: nie, label: "Nie.", '
+        "not_applicable: true}\n          - {id: kam_nicht_vor",
+    )
+    errors = errors_for(broken)
+    expected = line_of(broken, "{id: kam_nicht_vor")
+    assert f"questions.yaml:{expected}: a question has at most one not-applicable option" in errors
+
+
+def test_not_applicable_label_on_a_choice_question_is_refused() -> None:
+    broken = replace_once(
+        MINI,
+        '        text: "Kapazität: ein zweiter Fall."',
+        '        text: "Kapazität: ein zweiter Fall."\n        not_applicable: "Nie"',
+    )
+    errors = errors_for(broken)
+    expected = line_of(broken, 'not_applicable: "Nie"')
+    assert any(e.startswith(f"questions.yaml:{expected}: a choice question offers") for e in errors)
+
+
+def test_scale_may_not_use_the_not_applicable_id() -> None:
+    broken = replace_once(MINI, "{id: teils, label:", f"{{id: {NOT_APPLICABLE_ID}, label:")
+    errors = errors_for(broken)
+    expected = line_of(broken, f"{{id: {NOT_APPLICABLE_ID}, label:")
+    assert (
+        f"questions.yaml:{expected}: 'nicht_zutreffend' is reserved for the not-applicable answer"
+        in errors
+    )
+
+
+def test_tip_may_name_not_applicable_only_where_it_is_offered() -> None:
+    broken = replace_once(
+        MINI,
+        "{question: g3, answers: [nein, eher_nein]}",
+        "{question: g3, answers: [nicht_zutreffend]}",
+    )
+    errors = errors_for(broken)
+    expected = line_of(broken, "answers: [nicht_zutreffend]")
+    assert f"questions.yaml:{expected}: question 'g3' has no option 'nicht_zutreffend'" in errors
+    fine = replace_once(
+        MINI,
+        "{question: w4, answers: [nein, eher_nein]}",
+        "{question: w4, answers: [nein, eher_nein, nicht_zutreffend]}",
+    )
+    assert parse_content(fine.encode(), "mini.yaml", current=True).version == "test-1"
+
+
+def test_source_citation_uses_what_the_article_states(mini_content: Content) -> None:
+    stated = mini_content.source_by_file["001_8fb8151b7bf0414a.txt"]
+    assert stated.citation == "Erika Muster: Kunden aus der Hölle. Testblog, 2020"
+    bare = mini_content.source_by_file["000_7c60a66375e4c519.txt"]
+    assert bare.citation == "Im Umgang mit Kunden Grenzen setzen: Drei Gründe"
+    assert ".txt" not in stated.citation + bare.citation
+
+
+def test_weak_answer_without_a_tip_is_reported_on_its_question() -> None:
+    broken = replace_once(
+        MINI, "{question: g3, answers: [nein, eher_nein]}", "{question: g3, answers: [nein]}"
+    )
+    errors = errors_for(broken, current=True)
+    expected = line_of(broken, "{id: g3,")
+    assert errors == [
+        f"questions.yaml:{expected}: question 'g3': the weak answer 'eher_nein' "
+        "(1 points) is not named by any tip"
+    ]
+    # An archived version was written before this rule and still loads.
+    assert parse_content(broken.encode(), "old.yaml", current=False).version == "test-1"
+
+
+def test_weak_reverse_keyed_answer_is_the_agreeing_one() -> None:
+    broken = replace_once(
+        MINI, "{question: g2, answers: [ja, eher_ja]}", "{question: g2, answers: [ja]}"
+    )
+    errors = errors_for(broken, current=True)
+    assert any("question 'g2': the weak answer 'eher_ja' (1 points)" in e for e in errors)
+
+
+def test_weak_scenario_option_without_a_tip_is_reported() -> None:
+    broken = replace_once(
+        MINI, "{question: k4, answers: [schwach]}", "{question: k1, answers: [nein]}"
+    )
+    errors = errors_for(broken, current=True)
+    expected = line_of(broken, "- id: k4")
+    assert (
+        f"questions.yaml:{expected}: question 'k4': the weak answer 'schwach' (0 points) is not named by any tip"
+        in errors
+    )
+
+
+def test_dimension_without_a_priority_3_tip_is_reported() -> None:
+    broken = replace_once(
+        MINI,
+        "  - id: preise_kalkulieren\n    dimension: preise\n    priority: 3",
+        "  - id: preise_kalkulieren\n    dimension: preise\n    priority: 2",
+    )
+    errors = errors_for(broken, current=True)
+    expected = line_of(broken, "  - id: preise")
+    assert errors == [f"questions.yaml:{expected}: dimension 'preise' has no priority-3 tip"]
+
+
+def _with_extra_page(text: str) -> str:
+    """The fixture with its third page asked twice (ids renamed): 40 questions."""
+    start = text.index("  - id: seite_drei")
+    end = text.index("tips:\n")
+    page = text[start:end].replace("seite_drei", "seite_vier")
+    for prefix in "wldk":
+        for number in "1234":
+            page = page.replace(f"id: {prefix}{number}", f"id: {prefix}{number}x")
+    return text[:end] + page + text[end:]
+
+
+def test_question_count_outside_24_to_36_is_reported() -> None:
+    broken = _with_extra_page(MINI)
+    errors = errors_for(broken, current=True)
+    expected = line_of(broken, "pages:")
+    assert f"questions.yaml:{expected}: the quiz has 40 questions, needs 24 to 36" in errors
+
+
+def test_too_few_always_scored_dimensions_is_reported() -> None:
+    text = MINI
+    for qid in ("w1", "w2", "l1", "l2", "l4", "d1", "d2", "d4", "k1", "k2"):
+        text = replace_once(text, f"{{id: {qid}, ", f'{{id: {qid}, not_applicable: "Nie", ')
+    errors = errors_for(text, current=True)
+    assert any(
+        "at least 3 dimensions must always get a score" in e and "found 2" in e for e in errors
+    )
+
+
+def test_load_versions_maps_every_archived_version_and_the_current_one(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "2026.1.yaml").write_bytes(ARCHIVED_2026_1.read_bytes())
+    (archive / "test-0.yaml").write_text(
+        replace_once(MINI, 'version: "test-1"', 'version: "test-0"'), encoding="utf-8"
+    )
+    current = tmp_path / "questions.yaml"
+    current.write_text(MINI, encoding="utf-8")
+    versions = load_versions(current, archive)
+    assert sorted(versions) == ["2026.1", "test-0", "test-1"]
+    assert versions["test-1"].sha256 == parse_content(MINI.encode(), "x").sha256
+    # The archived 2026.1 file keeps its hash, so results stored with it stay attributable.
+    assert versions["2026.1"].sha256 == load_content(ARCHIVED_2026_1).sha256
+
+
+def test_load_versions_applies_the_current_rules_only_to_the_current_file(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    old = replace_once(
+        MINI, "{question: g3, answers: [nein, eher_nein]}", "{question: g3, answers: [nein]}"
+    )
+    (archive / "old.yaml").write_text(replace_once(old, '"test-1"', '"test-0"'), encoding="utf-8")
+    current = tmp_path / "questions.yaml"
+    current.write_text(old, encoding="utf-8")
+    with pytest.raises(ContentError, match="weak answer 'eher_nein'") as caught:
+        load_versions(current, archive)
+    assert all(str(current) in error for error in caught.value.errors)
+    current.write_text(MINI, encoding="utf-8")
+    assert sorted(load_versions(current, archive)) == ["test-0", "test-1"]
+
+
+def test_load_versions_refuses_a_version_used_twice(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "copy.yaml").write_text(MINI, encoding="utf-8")
+    current = tmp_path / "questions.yaml"
+    current.write_text(MINI, encoding="utf-8")
+    with pytest.raises(ContentError, match="version 'test-1' is also used by"):
+        load_versions(current, archive)
