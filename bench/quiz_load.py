@@ -79,6 +79,8 @@ class Server:
         self.process = subprocess.Popen(
             [
                 str(bin_dir / "gunicorn"),
+                "-c",
+                "python:quiz.gunicorn_conf",  # the production settings: redacted logs
                 "-w",
                 str(workers),
                 "-b",

@@ -202,8 +202,17 @@ def apply_rate_limits(app: Flask) -> None:
 
 # --- logs ---------------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
-_TOKEN_PATH = re.compile(r"(/(?:r|bestaetigen|abmelden|daten)/)[^/\s?\"']+")
+# Addresses and secret links also reach the logs percent-encoded: a search form sends
+# `q=kunde%40example.org`, a tracking link may be encoded twice (`%2540`), and a Referer quotes
+# whole URLs. "@", "." and "/" count in every one of those spellings, any case of hex digit.
+_ENCODED = r"%(?:25)*"  # "%", or "%25" once or more for an encoding of the encoding
+_AT = rf"(?:@|{_ENCODED}40)"
+_DOT = rf"(?:\.|{_ENCODED}2[eE])"
+_SLASH = rf"(?:/|{_ENCODED}2[fF])"
+_LOCAL = rf"(?:[\w.+-]|{_ENCODED}[0-9A-Fa-f]{{2}})+"
+_LABEL = rf"(?:[\w-]|{_ENCODED}(?!2[eE])[0-9A-Fa-f]{{2}})+"
+_EMAIL = re.compile(rf"{_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL})+")
+_TOKEN_PATH = re.compile(rf"({_SLASH}(?:r|bestaetigen|abmelden|daten){_SLASH})[^/%&\s?\"']+")
 
 
 class RedactingFilter(logging.Filter):
@@ -231,6 +240,11 @@ def redact(text: str) -> str:
 
 
 _REDACTOR = RedactingFilter()
+
+
+def redacting_filter() -> RedactingFilter:
+    """The one filter instance (adding it twice to a logger or handler is then a no-op)."""
+    return _REDACTOR
 
 
 def install_log_redaction() -> None:
