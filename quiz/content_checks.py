@@ -292,27 +292,42 @@ def _option_errors(loc: Loc, options: tuple[Any, ...]) -> Iterator[tuple[Loc, st
         )
 
 
+def _addressed(content: Content, best: dict[str, str], question_id: str, answer: str) -> bool:
+    """Whether some tip naming this answer fires when every other answer is the best one.
+
+    Naming the answer is not enough: an `all` tip that also needs a second weak answer would
+    leave a taker who is weak only here without a word about it.
+    """
+    answers = best | {question_id: answer}
+    return any(
+        question_id in tip.when.matched(answers)
+        and any(c.question == question_id and answer in c.answers for c in tip.when.clauses)
+        for tip in content.tips
+    )
+
+
 def coverage_errors(content: Content) -> Iterator[tuple[Loc, str]]:
     """The current version's promises: weak answers get advice, every dimension a key tip."""
     low, high = QUESTION_RANGE
     if not low <= len(content.questions) <= high:
         yield ("pages",), f"the quiz has {len(content.questions)} questions, needs {low} to {high}"
-    named: set[tuple[str, str]] = {
-        (clause.question, answer)
-        for tip in content.tips
-        for clause in tip.when.clauses
-        for answer in clause.answers
+    best = {
+        question.id: max(
+            (c for c in content.choices(question.id) if c.applicable), key=lambda c: c.points
+        ).id
+        for question in content.questions
     }
     for p_index, page in enumerate(content.pages):
         for q_index, question in enumerate(page.questions):
             loc: Loc = ("pages", p_index, "questions", q_index)
             for choice in content.choices(question.id):
-                if choice.weak and (question.id, choice.id) not in named:
+                if choice.weak and not _addressed(content, best, question.id, choice.id):
                     yield (
                         (*loc, "id"),
                         (
                             f"question {question.id!r}: the weak answer {choice.id!r} "
-                            f"({choice.points} points) is not named by any tip"
+                            f"({choice.points} points) is not addressed by any tip on its own "
+                            "(with the best answer everywhere else)"
                         ),
                     )
     # A dimension with at least half of its questions lacking a not-applicable option is scored

@@ -1,35 +1,42 @@
-"""The tailored analysis: order, triggered tips, sources, and two contrasting profiles."""
+"""The tailored analysis: consistent with every answer, ranked into three next steps.
+
+Rules are proven on the fixture content (tests/fixtures/mini.yaml), whose question ids stay
+put; the properties also run over random profiles on the real content, whose questions change.
+"""
 
 from __future__ import annotations
 
-from quiz.analysis import build_analysis, top_tips, triggered_tips
-from quiz.content import Content
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quiz.analysis import analyse, build_analysis, next_steps, top_tips, triggered_tips
+from quiz.content import Content, load_content
 from quiz.scoring import sample_answers, score_answers
+from tests.conftest import FIXTURES, REAL_CONTENT
+from tests.test_scoring import answer_sets
 
-# A freelancer who cannot say no: no written rules, waits for late payments, always reachable,
-# takes on everything. Prices are handled well.
-ALWAYS_AVAILABLE = {
-    "sg_regeln_schriftlich": "trifft_nicht_zu",
-    "sg_spaete_zahlung": "abwarten",
-    "sg_abgesagter_termin": "neuer_termin",
-    "sg_nogos": "trifft_eher_nicht_zu",
-    "sg_hoffnung": "trifft_voll_zu",
-    "di_wochenende": "trifft_voll_zu",
-    "di_sonntagsanruf": "rangehen",
-    "di_ausgleich": "trifft_eher_nicht_zu",
-    "di_gespraech_vorbereiten": "teils",
-    "ka_ueberlastet": "alles_annehmen",
-}
+REAL = load_content(REAL_CONTENT)
+MINI = load_content(FIXTURES / "mini.yaml")
+BOTH = pytest.mark.parametrize("content", [REAL, MINI], ids=["real", "mini"])
 
-# A consultant with firm boundaries who undersells: no price rise in years, hourly billing,
-# padded quotes, caves in on discounts.
-UNDERPRICED = {
-    "pr_preiserhoehung": "nichts",
-    "pr_festpreis": "trifft_nicht_zu",
-    "pr_puffer": "trifft_voll_zu",
-    "pr_vergleich": "nachlass",
-    "pr_rabatt": "trifft_nicht_zu",
-    "we_korrekturschleife": "machen_grummeln",
+# Someone without firm limits: no written rules, answers at the weekend, takes every call.
+NO_LIMITS = {"g1": "nein", "g2": "ja", "g3": "eher_nein", "g4": "ran"}
+# Someone who undersells: no price rises, caves in on discounts, bills by the hour.
+UNDERPRICED = {"p1": "nein", "p2": "sofort", "p3": "ja", "p4": "eher_nein"}
+# Keys every stored item had before this analysis grew; stored results and templates use them.
+STORED_KEYS = {
+    "kind",
+    "dimension",
+    "dimension_name",
+    "title",
+    "text",
+    "sources",
+    "score",
+    "band",
+    "band_label",
+    "tip",
+    "priority",
 }
 
 
@@ -38,24 +45,22 @@ def profile(content: Content, overrides: dict[str, str]) -> dict[str, str]:
     return sample_answers(content, "best") | overrides
 
 
-def test_bottleneck_comes_first_then_dimensions_weakest_up_then_tips(content: Content) -> None:
-    answers = profile(content, ALWAYS_AVAILABLE)
-    result = score_answers(content, answers)
-    items = build_analysis(content, answers, result)
+def test_bottleneck_comes_first_then_dimensions_weakest_up_then_tips() -> None:
+    answers = profile(MINI, NO_LIMITS | {"w1": "eher_nein"})
+    result = score_answers(MINI, answers)
+    items = build_analysis(MINI, answers, result)
     kinds = [item.kind for item in items]
-    dimension_count = len(content.dimensions)
+    count = len(MINI.dimensions)
     assert kinds[0] == "bottleneck"
-    assert kinds[1:dimension_count] == ["dimension"] * (dimension_count - 1)
-    assert set(kinds[dimension_count:]) == {"tip"}
-    scores = [item.score for item in items[:dimension_count]]
+    assert kinds[1:count] == ["dimension"] * (count - 1)
+    assert set(kinds[count:]) == {"tip"}
+    scores = [item.score for item in items[:count]]
     assert scores == sorted(scores)
-    assert items[0].dimension == result.bottleneck
-    assert (
-        items[0].text
-        == content.dimension_by_id[result.bottleneck].band(result.bands[result.bottleneck]).advice
-    )
+    assert items[0].dimension == result.bottleneck == "schmerzgrenze"
+    assert items[0].text == MINI.dimension_by_id["schmerzgrenze"].band("kritisch").advice
 
 
+@BOTH
 def test_every_item_names_a_seed_article(content: Content) -> None:
     answers = sample_answers(content, "worst")
     items = build_analysis(content, answers, score_answers(content, answers))
@@ -64,72 +69,204 @@ def test_every_item_names_a_seed_article(content: Content) -> None:
         for source in item.sources:
             assert source.file in content.source_by_file
             assert source.title == content.source_by_file[source.file].title
+            assert source.citation == content.source_by_file[source.file].citation
 
 
-def test_tips_fire_on_the_answers_that_trigger_them(content: Content) -> None:
-    answers = profile(content, {"sg_regeln_schriftlich": "trifft_nicht_zu"})
-    fired = {tip.id for tip in triggered_tips(content, answers)}
-    assert "regeln_schriftlich" in fired
-    # The combination tip needs both: no written rules AND patience with late payers.
-    assert "regeln_und_spaete_zahlung" not in fired
-    both = answers | {"sg_spaete_zahlung": "abwarten"}
-    assert "regeln_und_spaete_zahlung" in {tip.id for tip in triggered_tips(content, both)}
+def test_tips_fire_on_the_answers_that_trigger_them() -> None:
+    answers = profile(MINI, {"g1": "nein"})
+    fired = {tip.id for tip in triggered_tips(MINI, answers)}
+    assert "regeln_aufschreiben" in fired
+    # The combination tip needs both: an instant discount AND hourly billing.
+    answers |= {"p2": "sofort"}
+    assert "rabatt_und_stunden" not in {tip.id for tip in triggered_tips(MINI, answers)}
+    both = answers | {"p3": "eher_ja"}
+    assert "rabatt_und_stunden" in {tip.id for tip in triggered_tips(MINI, both)}
 
 
-def test_best_answers_trigger_no_tip(content: Content) -> None:
-    # Tips are corrective; someone who answers strongly everywhere gets none.
-    answers = sample_answers(content, "best")
-    assert {tip.id for tip in triggered_tips(content, answers)} <= {"trennung_mail_oder_gespraech"}
+def test_triggered_by_names_the_questions_that_fired_the_tip() -> None:
+    answers = profile(MINI, {"p2": "sofort", "p3": "ja", "g2": "ja"})
+    items = {item.tip: item for item in build_analysis(MINI, answers, score_answers(MINI, answers))}
+    # `all`: every clause's question; `any`: only the clauses that hold (g2, not g4).
+    assert items["rabatt_und_stunden"].triggered_by == ("p2", "p3")
+    assert items["grenzen_wochenende"].triggered_by == ("g2",)
+    assert all(item.triggered_by == () for item in items.values() if item.kind != "tip")
 
 
-def test_tips_of_the_bottleneck_come_first(content: Content) -> None:
-    answers = profile(content, ALWAYS_AVAILABLE | UNDERPRICED)
-    result = score_answers(content, answers)
-    tips = [item for item in build_analysis(content, answers, result) if item.kind == "tip"]
+def test_best_answers_trigger_no_corrective_tip() -> None:
+    # Tips correct habits; a profile strong everywhere gets at most perspectives notes.
+    answers = sample_answers(MINI, "best")
+    assert {tip.kind for tip in triggered_tips(MINI, answers)} == {"perspectives"}
+
+
+def test_tips_of_the_bottleneck_come_first() -> None:
+    answers = profile(MINI, NO_LIMITS | UNDERPRICED | {"k1": "eher_nein", "d3": "schwach"})
+    result = score_answers(MINI, answers)
+    tips = [item for item in build_analysis(MINI, answers, result) if item.kind == "tip"]
     rank = {dimension: index for index, dimension in enumerate(result.ranking)}
+    assert len({tip.dimension for tip in tips}) >= 3
     assert [rank[tip.dimension] for tip in tips] == sorted(rank[tip.dimension] for tip in tips)
 
 
-def test_top_tips_prefer_priority(content: Content) -> None:
-    answers = sample_answers(content, "worst")
-    result = score_answers(content, answers)
-    top = top_tips(content, answers, result, count=3)
-    assert len(top) == 3
-    assert all(tip.priority == 3 for tip in top)
-
-
-def test_contrasting_profiles_get_different_bottlenecks_and_analyses(content: Content) -> None:
-    available = profile(content, ALWAYS_AVAILABLE)
-    underpriced = profile(content, UNDERPRICED)
-    first = score_answers(content, available)
-    second = score_answers(content, underpriced)
-    assert first.bottleneck in {"schmerzgrenze", "distanz"}
-    assert second.bottleneck == "preise"
-
-    first_items = build_analysis(content, available, first)
-    second_items = build_analysis(content, underpriced, second)
+def test_contrasting_profiles_get_different_bottlenecks_and_analyses() -> None:
+    no_limits = profile(MINI, NO_LIMITS)
+    underpriced = profile(MINI, UNDERPRICED)
+    first = score_answers(MINI, no_limits)
+    second = score_answers(MINI, underpriced)
+    assert (first.bottleneck, second.bottleneck) == ("schmerzgrenze", "preise")
+    first_items = build_analysis(MINI, no_limits, first)
+    second_items = build_analysis(MINI, underpriced, second)
     assert first_items[0].title != second_items[0].title
     first_tips = {item.tip for item in first_items if item.kind == "tip"}
     second_tips = {item.tip for item in second_items if item.kind == "tip"}
-    assert {
-        "regeln_und_spaete_zahlung",
-        "kernzeiten_feierabend",
-        "auslastung_offen_sagen",
-    } <= first_tips
-    assert {
-        "preiserhoehung_einheitlich",
-        "festpreis_statt_stunden",
-        "fair_kalkulieren",
-    } <= second_tips
-    # Both profiles answered the same way on how they end a client relationship (by email),
-    # so they share only the tip that weighs email against a conversation.
-    assert first_tips & second_tips == {"trennung_mail_oder_gespraech"}
+    assert {"regeln_aufschreiben", "grenzen_wochenende", "schmerzgrenze_kennen"} <= first_tips
+    assert {"rabatt_und_stunden", "erhoehen", "preise_kalkulieren"} <= second_tips
+    # Both answered the scenario k4 alike, so they share only the perspectives note.
+    assert first_tips & second_tips == {"zwei_sichtweisen"}
 
 
-def test_analysis_serialises_to_plain_json(content: Content) -> None:
+def test_next_steps_put_the_bottlenecks_own_advice_first_then_priority_and_weakness() -> None:
+    # preise is the bottleneck (0 %); distanz and werte carry priority-3 tips on weak answers.
+    answers = profile(MINI, UNDERPRICED | {"d1": "nein", "w1": "eher_nein"})
+    result = score_answers(MINI, answers)
+    assert result.bottleneck == "preise"
+    steps = next_steps(MINI, answers, result)
+    # First the bottleneck's own best advice: its band advice (priority 3 in the lowest band,
+    # 3.8 points lacking) before its tip (p4 lacks 3). Then by priority and weakness: the
+    # distanz tip (d1 lacks 4) before the preise tip (3) and the werte tip (w1 lacks 3, and
+    # werte ranks after preise).
+    assert [(s.kind, s.tip or s.dimension) for s in steps] == [
+        ("bottleneck", "preise"),
+        ("tip", "distanz_haupt"),
+        ("tip", "preise_kalkulieren"),
+    ]
+    assert [s.next_step for s in steps] == [1, 2, 3]
+
+
+def test_strong_profile_gets_steps_that_keep_it_strong() -> None:
+    answers = profile(MINI, {"l3": "eher_gut", "d3": "eher_gut"})  # leadership, distanz 94 %
+    result = score_answers(MINI, answers)
+    steps = next_steps(MINI, answers, result)
+    assert not result.bottleneck_acute
+    assert [s.kind for s in steps] == ["bottleneck", "dimension", "dimension"]
+    assert [s.dimension for s in steps] == ["leadership", "distanz", "schmerzgrenze"]
+    assert all(s.band == "stark" for s in steps)
+
+
+def test_diagnosis_names_the_answers_that_led_there() -> None:
+    answers = profile(MINI, {"g1": "eher_nein", "g4": "ran", "g3": "eher_ja"})
+    analysis = analyse(MINI, answers, score_answers(MINI, answers))
+    diagnosis = analysis.diagnosis
+    assert (diagnosis.dimension, diagnosis.acute, diagnosis.tied_with) == (
+        "schmerzgrenze",
+        True,
+        (),
+    )
+    assert diagnosis.evidence == ("g4", "g1", "g3")  # weakest first
+    first = analysis.items[0]
+    assert (first.acute, first.evidence, first.triggered_by) == (True, ("g4", "g1", "g3"), ())
+
+
+def test_analysis_groups_dimensions_and_lists_those_without_a_score() -> None:
+    text = (FIXTURES / "mini.yaml").read_text(encoding="utf-8")
+    for qid in ("w1", "w2"):
+        text = text.replace(f"{{id: {qid}, ", f'{{id: {qid}, not_applicable: "Nie", ', 1)
+    from quiz.content import parse_content
+
+    content = parse_content(text.encode(), "mini.yaml")
+    answers = profile(
+        content,
+        {
+            "w1": "nicht_zutreffend",
+            "w2": "nicht_zutreffend",
+            "w4": "nicht_zutreffend",
+            "g1": "nein",
+        },
+    )
+    analysis = analyse(content, answers, score_answers(content, answers))
+    views = {view.dimension: view for view in analysis.dimensions}
+    assert views["werte"].insufficient and views["werte"].score is None
+    assert views["werte"].advice is None
+    assert [view.dimension for view in analysis.dimensions][-1] == "werte"
+    assert "werte" not in {item.dimension for item in analysis.items if item.kind != "tip"}
+    assert [t.tip for t in views["schmerzgrenze"].tips] == ["regeln_aufschreiben"]
+    assert [note.tip for note in analysis.perspectives] == ["zwei_sichtweisen"]
+    assert len(analysis.next_steps) == 3
+
+
+def test_top_tips_is_the_next_steps_ranking(content: Content) -> None:
+    answers = sample_answers(content, "worst")
+    result = score_answers(content, answers)
+    assert top_tips(content, answers, result) == next_steps(content, answers, result)
+
+
+@BOTH
+def test_analysis_serialises_to_the_stored_shape(content: Content) -> None:
     answers = sample_answers(content, "random", seed=3)
-    items = build_analysis(content, answers, score_answers(content, answers))
-    data = items[0].to_dict()
-    assert data["kind"] == "bottleneck"
-    assert isinstance(data["sources"], list)
-    assert set(data["sources"][0]) == {"file", "title", "section"}
+    result = score_answers(content, answers)
+    data = analyse(content, answers, result).to_dicts()
+    assert data == [item.to_dict() for item in build_analysis(content, answers, result)]
+    assert data[0]["kind"] == "bottleneck"
+    for item in data:
+        assert set(item) >= STORED_KEYS | {"triggered_by", "next_step"}
+        assert isinstance(item["sources"], list)
+        assert set(item["sources"][0]) >= {"file", "title", "section", "citation"}
+        assert isinstance(item["triggered_by"], list)
+    assert sorted(item["next_step"] for item in data if item["next_step"]) == [1, 2, 3]
+
+
+# --- properties over random profiles -------------------------------------------------------
+
+
+@BOTH
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_band_texts_claim_no_habit_and_habits_come_only_from_triggered_tips(
+    content: Content, data: st.DataObject
+) -> None:
+    answers = data.draw(answer_sets(content))
+    result = score_answers(content, answers)
+    for item in build_analysis(content, answers, result):
+        if item.kind == "tip":
+            tip = next(tip for tip in content.tips if tip.id == item.tip)
+            assert (item.title, item.text) == (tip.title, tip.text)
+            assert item.triggered_by
+            for question in item.triggered_by:
+                clauses = [c for c in tip.when.clauses if c.question == question]
+                assert any(answers[question] in c.answers for c in clauses)
+        else:
+            band = content.dimension_by_id[item.dimension].band(result.bands[item.dimension])
+            assert (item.title, item.text) == (band.headline, band.advice)
+            assert item.triggered_by == ()
+
+
+@BOTH
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_always_exactly_three_next_steps_led_by_the_bottleneck(
+    content: Content, data: st.DataObject
+) -> None:
+    answers = data.draw(answer_sets(content))
+    result = score_answers(content, answers)
+    analysis = analyse(content, answers, result)
+    assert len(analysis.next_steps) == 3
+    assert [step.next_step for step in analysis.next_steps] == [1, 2, 3]
+    assert len({id(step) for step in analysis.next_steps}) == 3
+    assert analysis.next_steps[0].dimension == result.bottleneck
+    assert analysis.diagnosis.dimension == result.bottleneck
+    assert analysis.diagnosis.acute == result.bottleneck_acute
+    assert analysis.diagnosis.tied_with == result.tied_with
+
+
+def _weakest_single_answers(content: Content) -> list[tuple[str, str]]:
+    pairs = []
+    for question in content.questions:
+        applicable = [c for c in content.choices(question.id) if c.applicable]
+        pairs.append((question.id, min(applicable, key=lambda c: c.points).id))
+    return pairs
+
+
+@pytest.mark.parametrize(("question", "answer"), _weakest_single_answers(MINI))
+def test_every_weak_answer_is_addressed(question: str, answer: str) -> None:
+    answers = profile(MINI, {question: answer})
+    items = build_analysis(MINI, answers, score_answers(MINI, answers))
+    assert any(question in item.triggered_by for item in items)

@@ -329,7 +329,7 @@ def test_weak_answer_without_a_tip_is_reported_on_its_question() -> None:
     expected = line_of(broken, "{id: g3,")
     assert errors == [
         f"questions.yaml:{expected}: question 'g3': the weak answer 'eher_nein' "
-        "(1 points) is not named by any tip"
+        "(1 points) is not addressed by any tip on its own (with the best answer everywhere else)"
     ]
     # An archived version was written before this rule and still loads.
     assert parse_content(broken.encode(), "old.yaml", current=False).version == "test-1"
@@ -350,9 +350,25 @@ def test_weak_scenario_option_without_a_tip_is_reported() -> None:
     errors = errors_for(broken, current=True)
     expected = line_of(broken, "- id: k4")
     assert (
-        f"questions.yaml:{expected}: question 'k4': the weak answer 'schwach' (0 points) is not named by any tip"
+        f"questions.yaml:{expected}: question 'k4': the weak answer 'schwach' (0 points) is not addressed by any tip on its own (with the best answer everywhere else)"
         in errors
     )
+
+
+def test_weak_answer_named_only_beside_another_weak_answer_is_not_addressed() -> None:
+    # rabatt_und_stunden names p2 = sofort, but fires only together with a weak p3: a taker weak
+    # only on p2 would hear nothing about it.
+    broken = replace_once(
+        MINI,
+        '        - {question: p2, answers: [sofort]}\n        - {question: p3, answers: [ja, eher_ja]}\n    title: "Rabatt nicht sofort"',
+        '        - {question: p3, answers: [ja, eher_ja]}\n    title: "Rabatt nicht sofort"',
+    )
+    errors = errors_for(broken, current=True)
+    expected = line_of(broken, "- id: p2")
+    assert errors == [
+        f"questions.yaml:{expected}: question 'p2': the weak answer 'sofort' (0 points) "
+        "is not addressed by any tip on its own (with the best answer everywhere else)"
+    ]
 
 
 def test_dimension_without_a_priority_3_tip_is_reported() -> None:
