@@ -35,9 +35,9 @@ def invoke(cli_app, command, args, input=None):
         return CliRunner().invoke(command, args, input=input, catch_exceptions=False)
 
 
-def test_check_content_summarises_the_real_file(cli_app) -> None:
-    result = invoke(cli_app, check_content, [str(REAL_CONTENT)])
-    assert result.exit_code == 0
+def test_check_content_summarises_a_file_that_meets_the_current_rules(cli_app) -> None:
+    result = invoke(cli_app, check_content, [str(FIXTURES / "mini.yaml")])
+    assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "dimensions",
@@ -46,8 +46,30 @@ def test_check_content_summarises_the_real_file(cli_app) -> None:
         "tips",
         "sources",
     ]
-    assert "questions: 30" in lines
-    assert "sources: 5" in lines
+    assert "questions: 24" in lines
+    assert "dimensions: 6" in lines
+
+
+def test_check_content_applies_the_current_rules_unless_archived(cli_app, tmp_path: Path) -> None:
+    text = (FIXTURES / "mini.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "{question: g3, answers: [nein, eher_nein]}", "{question: g3, answers: [nein]}"
+    )
+    path = tmp_path / "old.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = invoke(cli_app, check_content, [str(path)])
+    assert result.exit_code == 1
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "{id: g3," in row)
+    assert f"{path}:{line}: question 'g3': the weak answer 'eher_nein'" in result.output
+    archived = invoke(cli_app, check_content, ["--archived", str(path)])
+    assert archived.exit_code == 0, archived.output
+
+
+def test_check_content_loads_the_archived_2026_1_file(cli_app) -> None:
+    archived = REAL_CONTENT.parent / "archive" / "2026.1.yaml"
+    result = invoke(cli_app, check_content, ["--archived", str(archived)])
+    assert result.exit_code == 0, result.output
+    assert "questions: 30" in result.output.splitlines()
 
 
 def test_check_content_reports_planted_errors_with_lines(cli_app, tmp_path: Path) -> None:
@@ -74,6 +96,30 @@ def test_score_reads_answers_from_stdin(cli_app) -> None:
     assert all(value == 100 for value in output["scores"].values())
     assert output["analysis"][0]["kind"] == "bottleneck"
     assert output["analysis"][0]["sources"][0]["file"].endswith(".txt")
+    # Everything at 100: no acute bottleneck, and the tie with every other dimension disclosed.
+    assert output["bottleneck_acute"] is False
+    assert sorted([output["bottleneck"], *output["tied_with"]]) == sorted(output["scores"])
+    assert output["insufficient"] == []
+
+
+def test_score_json_names_triggers_and_exactly_three_next_steps(cli_app) -> None:
+    output = json.loads(invoke(cli_app, score, ["--sample", "worst"]).output)
+    assert output["bottleneck_acute"] is True
+    assert output["bottleneck"] not in output["tied_with"]
+    assert output["bottleneck"] == output["analysis"][0]["dimension"]
+    for item in output["analysis"]:
+        assert isinstance(item["triggered_by"], list)
+        if item["kind"] == "tip":
+            assert item["triggered_by"]
+            assert set(item["triggered_by"]) <= set(output["answers"])
+        else:
+            assert item["triggered_by"] == []
+    steps = output["next_steps"]
+    assert len(steps) == 3
+    assert [step["next_step"] for step in steps] == [1, 2, 3]
+    assert steps[0]["dimension"] == output["bottleneck"]
+    stored = [item for item in output["analysis"] if item["next_step"]]
+    assert sorted(stored, key=lambda item: item["next_step"]) == steps
 
 
 def test_score_samples_differ_by_profile(cli_app) -> None:
