@@ -7,8 +7,10 @@ alive in a long-running server and leaks memory.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -58,6 +60,11 @@ def result_bars(
 CHART_WIDTH_IN = 4.5
 CHART_DPI = 150
 ROW_HEIGHT_IN = 0.8
+LABEL_PT = 16.0
+# A longer dimension name gets a smaller size (all labels share it) down to this, never less.
+MIN_LABEL_PT = 12.0
+VALUE_PT = 16.0
+VALUE_PAD_PX = 8.0
 
 
 def chart_height_in(bar_count: int) -> float:
@@ -67,6 +74,16 @@ def chart_height_in(bar_count: int) -> float:
 
 def score_chart_png(bars: Sequence[Bar]) -> bytes:
     """Horizontal bars of dimension scores (0-100), labels above the bars, bottleneck emphasised."""
+    return _png(score_chart(bars))
+
+
+def score_chart(bars: Sequence[Bar]) -> Figure:
+    """The figure behind `score_chart_png`.
+
+    Each name has the whole width above its bar and each score sits at the end of its bar (inside
+    it, in white, where the bar is too long for it to fit after): a score at the far right of the
+    name line ran into long names ("Emotionale Distanz & Selbstschutz" and its "28").
+    """
     height = chart_height_in(len(bars))
     figure = Figure(figsize=(CHART_WIDTH_IN, height), dpi=CHART_DPI)
     FigureCanvasAgg(figure)
@@ -76,38 +93,52 @@ def score_chart_png(bars: Sequence[Bar]) -> bytes:
     # Light tracks show the full 0..100 range behind each bar.
     axes.barh(positions, [100] * len(bars), color="#eef1f4", height=0.42)
     rects = axes.barh(positions, [bar.score for bar in bars], color=colours, height=0.42)
+    axes.set_ylim(len(bars) - 0.5, -0.95)
+    axes.set_xlim(0, 100)
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    width_px = axes.get_position().width * figure.bbox.width
+    labels = []
     for rect, bar in zip(rects, bars, strict=True):
-        weight = "bold" if bar.highlight else "normal"
         if bar.highlight:
             rect.set_edgecolor(INK)
             rect.set_linewidth(2.0)
-        axes.text(
-            0,
-            rect.get_y() - 0.1,
-            bar.label,
-            va="bottom",
-            ha="left",
-            fontsize=16,
-            fontweight=weight,
-            color=INK,
+        labels.append(
+            axes.text(
+                0,
+                rect.get_y() - 0.1,
+                bar.label,
+                va="bottom",
+                ha="left",
+                fontsize=LABEL_PT,
+                fontweight="bold" if bar.highlight else "normal",
+                color=INK,
+            )
         )
-        axes.text(
-            100,
-            rect.get_y() - 0.1,
-            f"{bar.score}",
-            va="bottom",
-            ha="right",
-            fontsize=16,
-            fontweight="bold",
-            color=INK,
-        )
-    axes.set_ylim(len(bars) - 0.5, -0.95)
-    axes.set_xlim(0, 100)
+        _score_text(axes, renderer, bar, position=rect.get_y() + rect.get_height() / 2)
+    widest = max((label.get_window_extent(renderer).width for label in labels), default=0.0)
+    if widest > width_px - 2:
+        size = max(MIN_LABEL_PT, LABEL_PT * (width_px - 2) / widest)
+        for label in labels:
+            label.set_fontsize(size)
     axes.set_yticks([])
     axes.set_xticks([])
     for side in ("top", "right", "left", "bottom"):
         axes.spines[side].set_visible(False)
-    return _png(figure)
+    return figure
+
+
+def _score_text(axes: Any, renderer: Any, bar: Bar, position: float) -> None:
+    """The score at the end of its bar: after it in ink, or inside it in white if it fits only there."""
+    text = axes.text(
+        bar.score, position, f"{bar.score}", va="center", fontsize=VALUE_PT, fontweight="bold"
+    )
+    width_px = axes.get_position().width * axes.figure.bbox.width
+    pad = VALUE_PAD_PX * 100 / width_px
+    needed = (text.get_window_extent(renderer).width + VALUE_PAD_PX) * 100 / width_px
+    if bar.score + needed <= 100:
+        text.set(x=bar.score + pad, ha="left", color=INK)
+    else:
+        text.set(x=bar.score - pad, ha="right", color="#ffffff")
 
 
 def _png(figure: Figure) -> bytes:
@@ -194,27 +225,41 @@ def hbar_chart(
     return figure
 
 
-def _fit_to_labels(figure: Figure, axes: object) -> None:
-    """Margins that fit the bar labels on the left and the values on the right.
+def _fit_to_labels(figure: Figure, axes: Any, *, below_px: float = 0.0) -> None:
+    """Margins that fit the labels on the left and below, and the values on the right.
 
-    Measures only the tick labels, where `tight_layout()` would draw the whole figure once more
-    (it doubled the time of these charts, the largest part of a cold dashboard).
+    Measures only the tick labels (and the axis label), where `tight_layout()` would draw the
+    whole figure once more (it doubled the time of these charts, the largest part of a cold
+    dashboard). `below_px` keeps room under the axis for a legend.
     """
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    labels = axes.get_yticklabels()  # type: ignore[attr-defined]
-    widest = max((label.get_window_extent(renderer).width for label in labels), default=0.0)
+    dpi = figure.dpi
     width, height = figure.bbox.width, figure.bbox.height
-    pad = 0.25 * figure.dpi  # tick, gap to the label, and a margin
+    labels = axes.get_yticklabels()
+    widest = max((label.get_window_extent(renderer).width for label in labels), default=0.0)
+    # From the axes' bottom edge down to the lowest tick label (rotated or not) or axis label.
+    xaxis = axes.xaxis.get_tightbbox(renderer)
+    box = axes.get_position()
+    depth = box.y0 * height - xaxis.y0 if xaxis is not None else 0.0
+    below = depth + 0.08 * dpi + below_px
+    # Rotated date labels end at their tick, so the first can reach left of the axes.
+    overhang = box.x0 * width - xaxis.x0 + 0.08 * dpi if xaxis is not None else 0.0
+    pad = 0.25 * dpi  # tick, gap to the label, and a margin
     figure.subplots_adjust(
-        left=min(0.6, (widest + pad) / width),
-        right=1 - 0.55 * figure.dpi / width,
-        top=1 - 0.1 * figure.dpi / height,
-        bottom=0.4 * figure.dpi / height,
+        left=min(0.6, max(widest + pad, overhang) / width),
+        right=1 - 0.55 * dpi / width,
+        top=1 - 0.1 * dpi / height,
+        bottom=min(0.6, below / height),
     )
 
 
 def distribution_chart_png(rows: Sequence[Distribution]) -> bytes:
     """Per dimension a 100 % bar split into its score buckets, weak (red) to strong (green)."""
+    return _png(distribution_chart(rows))
+
+
+def distribution_chart(rows: Sequence[Distribution]) -> Figure:
+    """The figure behind `distribution_chart_png`: its legend is one row under the chart."""
     figure = _coach_figure(0.45 * max(len(rows), 1) + 1.2)
     axes = figure.add_subplot()
     positions = list(range(len(rows)))
@@ -239,30 +284,46 @@ def distribution_chart_png(rows: Sequence[Distribution]) -> bytes:
     axes.set_xlim(0, 100)
     axes.set_xlabel("%", fontsize=8, color=INK)
     axes.tick_params(axis="x", labelsize=8, colors=INK)
-    if buckets:
-        axes.legend(
-            ncols=buckets,
-            fontsize=7,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.18),
-            frameon=False,
-        )
     _tidy(axes, "x")
-    figure.tight_layout()
-    return _png(figure)
+    if not buckets:
+        _fit_to_labels(figure, axes)
+        return figure
+    # A figure legend in one row along the bottom edge, so it never leaves the picture (an
+    # axes legend under the chart was cut off at the right edge after "80–8").
+    legend = figure.legend(
+        ncols=buckets,
+        fontsize=8,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.02),
+        frameon=False,
+        handlelength=1.2,
+        handletextpad=0.4,
+        columnspacing=1.0,
+        labelcolor=INK,
+    )
+    legend_height = legend.get_window_extent().height
+    _fit_to_labels(figure, axes, below_px=legend_height + 0.02 * figure.bbox.height)
+    return figure
 
 
 def column_chart_png(items: Sequence[LabelledValue]) -> bytes:
     """Vertical bars over time (completions per day or week); labels thinned to stay legible."""
+    return _png(column_chart(items))
+
+
+def column_chart(items: Sequence[LabelledValue]) -> Figure:
+    """The figure behind `column_chart_png`."""
     figure = _coach_figure(2.8)
     axes = figure.add_subplot()
     positions = list(range(len(items)))
     axes.bar(positions, [item.value for item in items], color=COACH_ACCENT, width=0.8)
-    step = max(1, len(items) // 10)
+    step = max(1, math.ceil(len(items) / 10))  # at most ten labels, so they never touch
     shown = positions[::step]
-    axes.set_xticks(shown, labels=[items[i].label for i in shown], fontsize=8, rotation=30)
+    axes.set_xticks(
+        shown, labels=[items[i].label for i in shown], fontsize=8, rotation=30, ha="right"
+    )
     axes.tick_params(axis="y", labelsize=8, colors=INK)
     axes.set_ylim(bottom=0)
     _tidy(axes, "y")
-    figure.tight_layout()
-    return _png(figure)
+    _fit_to_labels(figure, axes)
+    return figure
