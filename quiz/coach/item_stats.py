@@ -1,0 +1,284 @@
+"""The one writer of the item-statistics counters (issue 14).
+
+A finished response adds to four counter tables (quiz.coach.item_stats_models): the sums of
+points and of products per item pair of every dimension it answered completely, its option per
+question, its score per dimension and its time to complete. `on_finish()` and `on_delete()` move
+them inside the writer's transaction, as upserts compiled once per dialect (like quiz.rollups).
+`read()`, `norms()` and `percentile()` (quiz.coach.item_stats_read, re-exported here) give the
+coach's page, the CLI and the result page their figures from a few thousand counter rows;
+`quiz.coach.item_stats_rebuild` recomputes everything from the raw rows for
+`rebuild-rollups [--check]`.
+
+Response quality is judged once, at finish, and stored in `responses.quality_flags` (bit 1: the
+same option on every statement item; bit 2: finished in under a third of the median time of the
+earlier finishes of its content version and demo flag, from the duration histogram). It is
+stored because the median moves: judged again later, a response could change class, and the
+counters would no longer add up. Every counter is keyed by it, so each figure can leave flagged
+responses out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Table, bindparam, cast, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
+
+from quiz.coach.item_stats_models import (
+    NOT_APPLICABLE_POINTS,
+    SPEEDER,
+    STRAIGHT_LINING,
+    DurationHistogram,
+    ItemOptionCount,
+    ItemStatSum,
+    ScoreHistogram,
+    responses_table,
+)
+from quiz.coach.item_stats_read import (  # the reading side, re-exported for the callers
+    DemoFilter,
+    Norm,
+    QualityFilter,
+    Report,
+    norms,
+    norms_json,
+    percentile,
+    read,
+    versions,
+)
+from quiz.domain import psychometrics as ps
+from quiz.extensions import db
+from quiz.models import Response, utcnow
+from quiz.rollups import duration_bucket, seconds_between
+
+# The option id a likert statement's "not applicable" answer is stored under (content 2026.2).
+LIKERT_NOT_APPLICABLE = "nicht_zutreffend"
+
+# table name -> primary key (in column order) -> change of the counter.
+Deltas = dict[str, dict[tuple[Any, ...], int]]
+TABLES: dict[str, Table] = {
+    model.__tablename__: model.__table__
+    for model in (ItemStatSum, ItemOptionCount, ScoreHistogram, DurationHistogram)
+}
+
+
+class AnswerLike(Protocol):
+    """What the counters need of an answer (quiz.models.Answer has it)."""
+
+    question_id: str
+    option_id: str
+    dimension_id: str
+    points: int | None
+
+
+def statement_options(content: Any | None = None) -> frozenset[str]:
+    """The option ids of likert statements: the shared scale and its N/A option."""
+    if content is None:
+        from quiz import get_content
+
+        content = get_content()
+    return frozenset({point.id for point in content.scale} | {LIKERT_NOT_APPLICABLE})
+
+
+def judge(
+    answers: Iterable[AnswerLike],
+    seconds: int,
+    median: int | None,
+    median_n: int,
+    statements: Collection[str],
+) -> int:
+    """The quality flags of one finished response."""
+    chosen = [a.option_id for a in answers if a.option_id in statements]
+    flags = STRAIGHT_LINING if ps.is_straight_lining(chosen) else 0
+    return flags | (SPEEDER if ps.is_speeder(seconds, median, median_n) else 0)
+
+
+def contributions(
+    version: str,
+    is_demo: bool,
+    quality: int,
+    answers: Iterable[AnswerLike],
+    scores: Mapping[str, int],
+    seconds: int,
+) -> Deltas:
+    """What one finished response adds to each counter table."""
+    base = (version, bool(is_demo), quality)
+    out: Deltas = {name: defaultdict(int) for name in TABLES}
+    sums, options = out["item_stat_sums"], out["item_option_counts"]
+    by_dimension: dict[str, list[AnswerLike]] = defaultdict(list)
+    for answer in answers:
+        by_dimension[answer.dimension_id].append(answer)
+        points = NOT_APPLICABLE_POINTS if answer.points is None else answer.points
+        options[(*base, answer.dimension_id, answer.question_id, answer.option_id, points)] += 1
+    for dimension, given in by_dimension.items():
+        if any(answer.points is None for answer in given):
+            continue  # an N/A answer leaves the response out of this dimension's sums
+        sums[(*base, dimension, "", "")] += 1
+        for i, a in enumerate(given):
+            assert a.points is not None
+            sums[(*base, dimension, a.question_id, "")] += a.points
+            for b in given[i:]:
+                assert b.points is not None
+                sums[(*base, dimension, *ps.pair(a.question_id, b.question_id))] += (
+                    a.points * b.points
+                )
+    for dimension, score in scores.items():
+        out["score_histogram"][(*base, dimension, score)] += 1
+    out["duration_histogram"][(*base, duration_bucket(seconds))] += 1
+    return out
+
+
+# --- the writer's hooks ----------------------------------------------------------------------
+
+
+def on_finish(
+    response: Response,
+    answers: Iterable[AnswerLike],
+    *,
+    statements: Collection[str] | None = None,
+    session: Session | None = None,
+) -> int:
+    """Judge and count a response that is being finished; returns its quality flags.
+
+    Call it in the finishing transaction after the result (content version, finished_at,
+    scores) is set on `response` and before the commit. It stores `quality_flags` itself.
+    """
+    session = session or db.session()
+    answers = list(answers)
+    finished_at: datetime = response.finished_at or utcnow()
+    seconds = seconds_between(response.started_at, finished_at)
+    median, median_n = duration_median(response.content_version, response.is_demo, session)
+    flags = judge(answers, seconds, median, median_n, statements or statement_options())
+    session.flush()
+    session.execute(
+        update(responses_table)
+        .where(responses_table.c.id == response.id)
+        .values(quality_flags=flags)
+    )
+    _change(
+        contributions(
+            response.content_version,
+            response.is_demo,
+            flags,
+            answers,
+            response.scores(),
+            seconds,
+        ),
+        1,
+        session,
+    )
+    return flags
+
+
+def on_delete(
+    response: Response, answers: Iterable[AnswerLike], *, session: Session | None = None
+) -> None:
+    """Take back what a response contributed; call it before deleting the response.
+
+    Drafts and responses never judged (quality_flags NULL) were never counted.
+    """
+    session = session or db.session()
+    flags = session.execute(
+        select(responses_table.c.quality_flags).where(responses_table.c.id == response.id)
+    ).scalar()
+    if flags is None or response.status != "finished" or response.finished_at is None:
+        return
+    seconds = seconds_between(response.started_at, response.finished_at)
+    deltas = contributions(
+        response.content_version, response.is_demo, flags, answers, response.scores(), seconds
+    )
+    _change(deltas, -1, session)
+
+
+def duration_median(
+    version: str, is_demo: bool, session: Session | None = None
+) -> tuple[int | None, int]:
+    """The median time to complete (bucket lower bound) of finished responses, and their n."""
+    session = session or db.session()
+    t = DurationHistogram.__table__.c
+    rows = session.execute(
+        select(t.bucket, func.sum(t.count))
+        .where(t.content_version == version, t.is_demo == bool(is_demo))
+        .group_by(t.bucket)
+    ).all()
+    histogram = {int(bucket): int(count) for bucket, count in rows}
+    return ps.histogram_median(histogram), sum(histogram.values())
+
+
+def _change(deltas: Deltas, sign: int, session: Session) -> None:
+    dialect = session.get_bind().dialect.name
+    for name, changes in deltas.items():
+        rows = [(key, sign * value) for key, value in sorted(changes.items()) if value]
+        if not rows:
+            continue
+        table = TABLES[name]
+        keys = [c.name for c in table.primary_key.columns]
+        value = _value_column(table)
+        records = [{**dict(zip(keys, key, strict=True)), value: delta} for key, delta in rows]
+        statement = _upsert_statement(dialect, name)
+        if dialect == "postgresql":
+            # One statement per table: unnest() of one array per column (see quiz.rollups).
+            columns = [*keys, value]
+            session.execute(statement, {c: [r[c] for r in records] for c in columns})
+        else:
+            session.execute(statement, records)
+
+
+def _value_column(table: Table) -> str:
+    return next(c.name for c in table.columns if not c.primary_key)
+
+
+_upsert_statements: dict[tuple[str, str], TextClause] = {}
+
+
+def _upsert_statement(dialect: str, name: str) -> TextClause:
+    """The counter upsert of one table for this dialect, compiled once (see quiz.rollups)."""
+    statement = _upsert_statements.get((dialect, name))
+    if statement is not None:
+        return statement
+    table = TABLES[name]
+    columns = list(table.columns)
+    value = _value_column(table)
+    if dialect == "postgresql":
+        arrays = [cast(bindparam(c.name), postgresql.ARRAY(c.type)) for c in columns]
+        rows_in = func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived()
+        insert_rows: Any = postgresql.insert(table).from_select(
+            [c.name for c in columns], select(rows_in)
+        )
+        compiler_dialect: Any = postgresql.dialect(paramstyle="named")
+    else:
+        insert_rows = sqlite.insert(table)
+        compiler_dialect = sqlite.pysqlite.dialect(paramstyle="named")
+    upsert = insert_rows.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={value: table.c[value] + insert_rows.excluded[value]},
+    )
+    compiled = upsert.compile(dialect=compiler_dialect)
+    statement = text(compiled.string).bindparams(
+        *(bindparam(bind.key, type_=bind.type) for bind in compiled.binds.values())
+    )
+    _upsert_statements[(dialect, name)] = statement
+    return statement
+
+
+__all__ = [
+    "DemoFilter",
+    "Norm",
+    "QualityFilter",
+    "Report",
+    "contributions",
+    "duration_median",
+    "judge",
+    "norms",
+    "norms_json",
+    "on_delete",
+    "on_finish",
+    "percentile",
+    "read",
+    "statement_options",
+    "versions",
+]

@@ -1,0 +1,304 @@
+"""The item-statistics counters follow every finish and delete, equal a recomputation from the
+raw rows, and give the figures numpy computes from the raw points (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+
+from quiz.coach import item_stats, item_stats_rebuild
+from quiz.coach.item_stats_models import (
+    SPEEDER,
+    STRAIGHT_LINING,
+    ItemStatSum,
+    responses_table,
+)
+from quiz.database import begin_write
+from quiz.extensions import db
+from quiz.models import SCORED_DIMENSIONS, Answer, Response
+
+SCALE = ["trifft_nicht_zu", "trifft_eher_nicht_zu", "teils", "trifft_eher_zu", "trifft_voll_zu"]
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+# Two dimensions: likert statements (ids not in code-point order) and scenarios.
+ITEMS = {"werte": ["we_z", "we_b", "we_m", "we_a"], "preise": ["pr_2", "pr_10", "pr_1"]}
+STATEMENTS = {"we_z", "we_b", "we_m", "we_a", "pr_2"}
+
+
+@dataclass(frozen=True)
+class Given:
+    question_id: str
+    option_id: str
+    dimension_id: str
+    points: int | None
+
+
+def answers_for(points: dict[str, int]) -> list[Given]:
+    """Answers with these points; statements use the scale's option ids."""
+    out = []
+    for dimension, items in ITEMS.items():
+        for item in items:
+            value = points[item]
+            option = SCALE[value] if item in STATEMENTS else f"o{value}"
+            out.append(Given(item, option, dimension, value))
+    return out
+
+
+def finish(
+    points: dict[str, int],
+    *,
+    seconds: int = 600,
+    demo: bool = False,
+    version: str = "2026.1",
+    scores: dict[str, int] | None = None,
+    counted: bool = True,
+) -> int:
+    """Write a finished response with its answers and count it, as the finishing writer will."""
+    begin_write()
+    scores = scores or {}
+    response = Response(
+        draft_token=secrets.token_urlsafe(24),
+        result_token=secrets.token_urlsafe(24),
+        status="finished",
+        content_version=version,
+        content_hash="0" * 64,
+        started_at=START,
+        finished_at=START + timedelta(seconds=seconds),
+        steps_completed=7,
+        step_times={},
+        is_demo=demo,
+        **{f"score_{d}": scores.get(d, 50) for d in SCORED_DIMENSIONS},
+    )
+    db.session.add(response)
+    db.session.flush()
+    given = answers_for(points)
+    for answer in given:
+        db.session.add(Answer(response_id=response.id, **vars(answer)))
+    if counted:
+        item_stats.on_finish(response, given)
+    db.session.commit()
+    return int(response.id)
+
+
+def delete(response_id: int) -> None:
+    """Delete a response the way the data-rights writer will: take back, then delete."""
+    begin_write()
+    response = db.session.get(Response, response_id)
+    assert response is not None
+    item_stats.on_delete(response, response.answers)
+    db.session.delete(response)
+    db.session.commit()
+
+
+def generated(seed: int, n: int, coherent: bool = True) -> np.ndarray:
+    """n rows of points 0..4 for every item of ITEMS (columns in ITEMS order)."""
+    rng = np.random.default_rng(seed)
+    k = sum(len(items) for items in ITEMS.values())
+    trait = rng.normal(size=(n, 1)) if coherent else np.zeros((n, 1))
+    raw = 2 + trait * rng.uniform(0.2, 1.2, size=(1, k)) + rng.normal(size=(n, k))
+    x = np.clip(np.rint(raw), 0, 4).astype(int)
+    flat = [item for items in ITEMS.values() for item in items]
+    statements = [flat.index(item) for item in sorted(STATEMENTS)]
+    for row in x:  # no accidental straight-lining: the tests decide who is flagged
+        if len(set(row[statements].tolist())) == 1:
+            row[statements[0]] = (row[statements[0]] + 1) % 5
+    return x
+
+
+def as_points(row: np.ndarray) -> dict[str, int]:
+    flat = [item for items in ITEMS.values() for item in items]
+    return dict(zip(flat, (int(v) for v in row), strict=True))
+
+
+def numpy_alpha(x: np.ndarray) -> float:
+    k = x.shape[1]
+    return k / (k - 1) * (1 - x.var(axis=0, ddof=1).sum() / x.sum(axis=1).var(ddof=1))
+
+
+def assert_in_step() -> None:
+    assert item_stats_rebuild.check() == []
+    assert item_stats_rebuild.snapshot() == item_stats_rebuild.recompute()
+
+
+def test_counters_after_finish_and_delete_equal_a_recomputation(app: Flask) -> None:
+    x = generated(1, 24)
+    with app.app_context():
+        ids = [
+            finish(as_points(row), demo=i % 3 == 0, scores={"werte": i}) for i, row in enumerate(x)
+        ]
+        ids.append(finish(as_points(x[0]), version="2026.2"))
+        assert_in_step()
+        kept = item_stats_rebuild.snapshot()
+        assert kept["item_stat_sums"][("2026.2", False, 0, "werte", "", "")] == 1
+        # Pair keys are in code-point order: pr_10 < pr_2 although 2 < 10.
+        assert ("2026.1", False, 0, "preise", "pr_10", "pr_2") in kept["item_stat_sums"]
+        for response_id in ids[::4]:
+            delete(response_id)
+        assert_in_step()
+        for response_id in ids:
+            if response_id not in ids[::4]:
+                delete(response_id)
+        assert item_stats_rebuild.snapshot() == {name: {} for name in item_stats.TABLES}
+
+
+def test_deleting_a_draft_or_an_unjudged_response_takes_nothing_back(app: Flask) -> None:
+    with app.app_context():
+        finish(as_points(generated(2, 1)[0]))
+        unjudged = finish(as_points(generated(3, 1)[0]), counted=False)
+        before = item_stats_rebuild.snapshot()
+        delete(unjudged)
+        assert item_stats_rebuild.snapshot() == before
+
+
+def test_read_gives_the_statistics_numpy_computes_from_the_raw_points(app: Flask) -> None:
+    x = generated(4, 80)
+    real, demo = x[:50], x[50:]
+    with app.app_context():
+        for row in real:
+            finish(as_points(row))
+        for row in demo:
+            finish(as_points(row), demo=True)
+        for demo_filter, data in (("include", x), ("exclude", real), ("only", demo)):
+            report = item_stats.read("2026.1", demo_filter)
+            assert report.finished == len(data)
+            column = 0
+            for dimension, items in ITEMS.items():
+                block = data[:, column : column + len(items)]
+                figures = report.dimensions[dimension]
+                assert figures.n == len(data)
+                assert figures.alpha == pytest.approx(numpy_alpha(block), rel=1e-12)
+                for i, item in enumerate(items):
+                    rest = np.delete(block, i, axis=1)
+                    question = report.questions[item]
+                    expected_r = np.corrcoef(block[:, i], rest.sum(axis=1))[0, 1]
+                    assert question.analysis.item_total_r == pytest.approx(expected_r, rel=1e-12)
+                    if rest.shape[1] > 1:
+                        assert question.analysis.alpha_if_deleted == pytest.approx(
+                            numpy_alpha(rest), rel=1e-12
+                        )
+                    values, counts = np.unique(block[:, i], return_counts=True)
+                    options = SCALE if item in STATEMENTS else [f"o{v}" for v in range(5)]
+                    expected = {options[v]: int(c) for v, c in zip(values, counts, strict=True)}
+                    assert dict(question.counts) == expected
+                    distribution = question.analysis.distribution
+                    assert distribution.mean == pytest.approx(block[:, i].mean(), rel=1e-12)
+                    assert distribution.floor_share == pytest.approx((block[:, i] == 0).mean())
+                    assert distribution.ceiling_share == pytest.approx((block[:, i] == 4).mean())
+                column += len(items)
+        data = report.as_json()
+        assert data["dimensions"]["werte"]["n"] == 30
+        assert data["questions"]["we_a"]["counts"] == dict(report.questions["we_a"].counts)
+        assert item_stats.versions() == ["2026.1"]
+
+
+def test_flagged_responses_can_be_left_out_of_every_figure(app: Flask) -> None:
+    x = generated(5, 40)
+    with app.app_context():
+        for row in x:
+            finish(as_points(row), seconds=600)
+        # Same option on all five statements (and scenarios at will): straight-lining.
+        lined = {**as_points(x[0]), **dict.fromkeys(STATEMENTS, 3)}
+        finish(lined, seconds=590)
+        # Under a third of the median of the 41 earlier finishes (600 s): a speeder.
+        finish(as_points(x[1]), seconds=150)
+        flags = dict(
+            db.session.execute(select(responses_table.c.id, responses_table.c.quality_flags)).all()
+        )
+        assert sorted(flags.values()) == [0] * 40 + [STRAIGHT_LINING, SPEEDER]
+        everyone = item_stats.read("2026.1", quality="all")
+        clean = item_stats.read("2026.1", quality="clean")
+        flagged = item_stats.read("2026.1", quality="flagged")
+        assert (everyone.finished, clean.finished, flagged.finished) == (42, 40, 2)
+        assert everyone.responses.straight_lining == 1 and everyone.responses.speeders == 1
+        assert everyone.responses.median_seconds == 600
+        assert clean.dimensions["werte"].alpha == pytest.approx(numpy_alpha(x[:, :4]), rel=1e-12)
+        assert clean.score_histograms["werte"] == {50: 40}
+        assert sum(clean.questions["we_a"].counts.values()) == 40
+        assert_in_step()
+
+
+def test_speeders_wait_for_thirty_earlier_finishes(app: Flask) -> None:
+    x = generated(6, 31)
+    with app.app_context():
+        for row in x[:29]:
+            finish(as_points(row), seconds=900)
+        fast = finish(as_points(x[29]), seconds=10)  # 29 earlier: not judged a speeder
+        faster = finish(as_points(x[30]), seconds=10)  # 30 earlier: a speeder
+        flags = dict(
+            db.session.execute(select(responses_table.c.id, responses_table.c.quality_flags)).all()
+        )
+        assert flags[fast] == 0 and flags[faster] == SPEEDER
+        # Demo takers are compared with demo takers only.
+        assert finish(as_points(x[0]), seconds=10, demo=True) in {
+            i
+            for i, f in db.session.execute(
+                select(responses_table.c.id, responses_table.c.quality_flags)
+            )
+            if f == 0
+        }
+
+
+def test_norms_give_the_mid_rank_percentile_from_the_histogram(app: Flask) -> None:
+    row = generated(7, 1)[0]
+    with app.app_context():
+        for score, count in ((10, 1), (20, 2), (30, 1)):
+            for _ in range(count):
+                finish(as_points(row), scores={"preise": score})
+        finish(as_points(row), scores={"preise": 90}, demo=True)
+        assert item_stats.percentile("2026.1", "preise", 10, False, 4) == 13
+        assert item_stats.percentile("2026.1", "preise", 20, False, 4) == 50
+        assert item_stats.percentile("2026.1", "preise", 30, False, 4) == 88
+        assert item_stats.percentile("2026.1", "preise", 30, False, 5) is None
+        # With the demo taker (90) counted: 30 is now 3.5 of 5.
+        assert item_stats.percentile("2026.1", "preise", 30, True, 5) == 70
+        result = item_stats.norms("2026.1", include_demo=False, min_n=4)
+        assert result["preise"].n == 4
+        table = result["preise"].percentile_by_score
+        assert table is not None and table[25] == 75 and len(table) == 101
+        assert (
+            item_stats.norms("2026.1", include_demo=False, min_n=5)["preise"].percentile_by_score
+            is None
+        )
+        data = item_stats.norms_json(result)
+        assert data["preise"]["n"] == 4 and data["preise"]["percentile_by_score"]["100"] == 100
+
+
+def test_rebuild_judges_and_counts_what_was_missed_and_check_reports_drift(app: Flask) -> None:
+    x = generated(8, 35)
+    with app.app_context():
+        for row in x[:5]:
+            finish(as_points(row))
+        for row in x[5:]:
+            finish(as_points(row), counted=False)
+        problems = item_stats_rebuild.check()
+        assert problems and "30 finished but not judged" in problems[0]
+        begin_write()
+        assert item_stats_rebuild.rebuild() == 30
+        db.session.commit()
+        assert_in_step()
+        assert item_stats.read("2026.1").dimensions["werte"].n == 35
+
+        begin_write()
+        t = ItemStatSum.__table__.c
+        db.session.execute(
+            update(ItemStatSum.__table__)
+            .where(t.item_a == "", t.dimension == "werte")
+            .values(total=t.total + 1)
+        )
+        db.session.commit()
+        problems = item_stats_rebuild.check()
+        assert (
+            len(problems) == 1
+            and "item_stat_sums" in problems[0]
+            and "kept 36, raw rows 35" in problems[0]
+        )
+        # A straight-lining flag the answers disagree with is reported too.
+        begin_write()
+        db.session.execute(update(responses_table).values(quality_flags=STRAIGHT_LINING))
+        db.session.commit()
+        assert any("straight-lining" in p for p in item_stats_rebuild.check())
