@@ -199,5 +199,7 @@ def _fill(sums, options, scores, durations):
 def downgrade():
     for name in ('duration_histogram', 'score_histogram', 'item_option_counts', 'item_stat_sums'):
         op.drop_table(name)
-    with op.batch_alter_table('responses', schema=None) as batch_op:
-        batch_op.drop_column('quality_flags')
+    # Not a batch operation: on SQLite that copies `responses` and drops the old table, and with
+    # foreign keys on the drop would cascade to every answer, consent and email. SQLite 3.35+
+    # drops a plain column in place.
+    op.execute('ALTER TABLE responses DROP COLUMN quality_flags')
