@@ -23,10 +23,12 @@ $(VENV)/.installed-test: pyproject.toml package.json | $(BIN)/python
 
 run: $(VENV)/.installed-run
 	$(BIN)/flask --app quiz db upgrade
-	@# The mail sender runs beside the server (the same `send-mail --watch` as in production)
-	@# and is stopped with it: on Ctrl+C, on an error, whenever this recipe ends.
+	@# The mail and webhook senders run beside the server (the same `send-mail --watch` and
+	@# `send-webhooks --watch` as in production) and are stopped with it: on Ctrl+C, on an
+	@# error, whenever this recipe ends.
 	$(BIN)/flask --app quiz send-mail --watch --interval 2 & sender=$$!; \
-	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/flask --app quiz send-webhooks --watch --interval 2 & hooks=$$!; \
+	trap 'kill $$sender $$hooks 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app quiz run --host $(HOST) --port $(PORT)
 
 browser-deps:

@@ -120,9 +120,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     errors.init_app(app)
-    from quiz.web import coach  # the coach view: blueprint and Flask-Login
+    from quiz.web import coach, coach_settings  # the coach view: blueprint and Flask-Login
 
     coach.init_app(app)
+    coach_settings.init_app(app)  # /coach/einstellungen (uses the coach login)
 
 
 def register_security(app: Flask) -> None:
@@ -134,9 +135,10 @@ def register_security(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """The `flask --app quiz ...` commands."""
-    from quiz import cli
+    from quiz import cli, webhooks
 
     cli.init_app(app)
+    webhooks.init_app(app)  # send-webhooks, webhooks add|list|remove; settings
 
 
 def get_content(app: Flask | None = None) -> Content:

@@ -1,0 +1,116 @@
+"""A real HTTP receiver for webhook tests: a threaded http.server on 127.0.0.1 that checks
+every signature with the standardwebhooks library and answers as scripted.
+
+It can be stopped and started again on the same port (a receiver that is down refuses the
+connection, like a real one), told to answer the next requests with given statuses and headers,
+or to be slow.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as the receiver saw it."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    verified: bool
+    payload: Any
+
+
+class Receiver:
+    """Records every POST; `secret` (set once the endpoint exists) verifies the signatures."""
+
+    def __init__(self, secret: str | None = None) -> None:
+        self.secret = secret
+        self.requests: list[Received] = []
+        self.replies: deque[tuple[int, dict[str, str]]] = deque()
+        self.always: tuple[int, dict[str, str]] | None = None
+        self.delay = 0.0
+        self.lock = threading.Lock()
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.start()
+
+    def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
+        """The receiver's URL."""
+        return f"http://{host}:{self.port}{path}"
+
+    def start(self) -> None:
+        """Listen (again) on the same port."""
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                verified, payload = receiver._verify(body, headers)
+                with receiver.lock:
+                    receiver.requests.append(Received(self.path, headers, body, verified, payload))
+                    if receiver.replies:
+                        status, extra = receiver.replies.popleft()
+                    elif receiver.always is not None:
+                        status, extra = receiver.always
+                    else:
+                        status, extra = 204, {}
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                if not verified:
+                    status = 401
+                self.send_response(status)
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                body = b"" if status in (204, 304) else b"ok"  # a 204 has no body
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused until `start`."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _verify(self, body: bytes, headers: dict[str, str]) -> tuple[bool, Any]:
+        if self.secret is None:
+            return False, None
+        try:
+            return True, Webhook(self.secret).verify(body, headers)
+        except WebhookVerificationError:
+            return False, json.loads(body or b"null")
+
+    def ids(self) -> list[str]:
+        """The webhook-id of every request, in order."""
+        with self.lock:
+            return [r.headers.get("webhook-id", "") for r in self.requests]
