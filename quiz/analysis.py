@@ -226,12 +226,13 @@ def _lacking(content: Content, question_id: str, answer: str) -> Fraction:
 def _diagnosis(content: Content, answers: Mapping[str, str], result: ScoreResult) -> Diagnosis:
     dimension = content.dimension_by_id[result.bottleneck]
     band = dimension.band(result.bands[dimension.id])
-    lacking = [
-        (content.choice(q.id, answers[q.id]).points, number, q.id)
-        for number, q in enumerate(content.questions_of(dimension.id))
-        if content.choice(q.id, answers[q.id]).applicable
-        and content.choice(q.id, answers[q.id]).points < MAX_POINTS
-    ]
+    lacking = []
+    for number, question in enumerate(content.questions_of(dimension.id)):
+        # .get: a coach view may rebuild an analysis from answers stored under older content.
+        choices = {c.id: c for c in content.choices(question.id)}
+        choice = choices.get(answers.get(question.id, ""))
+        if choice is not None and choice.applicable and choice.points < MAX_POINTS:
+            lacking.append((choice.points, number, question.id))
     return Diagnosis(
         dimension=dimension.id,
         dimension_name=dimension.name,
