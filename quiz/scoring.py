@@ -14,8 +14,9 @@ named is simply the area with the most room.
 Tie rule: dimensions sharing the lowest score are disclosed in `tied_with`, and the tie is broken
 by the answers, in this order:
 1. more weak answers (applicable answers of at most 1 point) first;
-2. then the higher-priority advice these answers triggered (the highest triggered tip priority of
-   the dimension, then the number of its triggered tips);
+2. then the higher-priority advice these answers triggered (the highest priority among the
+   dimension's triggered tips, then their number; perspectives notes, which weigh two views
+   rather than correct a habit, do not count);
 3. only as a last resort, when the answers cannot tell the dimensions apart (for example every
    answer the same), the order of the dimensions in the content file, which lists them in the
    order a coach would work on them.
@@ -145,7 +146,7 @@ def weak_answers(
 
 def tie_key(content: Content, answers: Mapping[str, str]) -> dict[str, tuple[int, int, int, int]]:
     """Per dimension, the documented tie-breaking key (smaller sorts first, i.e. weaker)."""
-    triggered = content.triggered_tips(answers)
+    triggered = [tip for tip in content.triggered_tips(answers) if tip.kind == "tip"]
     keys: dict[str, tuple[int, int, int, int]] = {}
     for position, dimension in enumerate(content.dimensions):
         priorities = [tip.priority for tip in triggered if tip.dimension == dimension.id]
