@@ -4,13 +4,15 @@ raw rows, and give the figures numpy computes from the raw points (SQLite and Po
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, text, update
 
 from quiz.coach import item_stats, item_stats_rebuild
 from quiz.coach.item_stats_models import (
@@ -38,14 +40,17 @@ class Given:
     points: int | None
 
 
-def answers_for(points: dict[str, int]) -> list[Given]:
+def answers_for(points: dict[str, int], not_applicable: Collection[str] = ()) -> list[Given]:
     """Answers with these points; statements use the scale's option ids."""
     out = []
     for dimension, items in ITEMS.items():
         for item in items:
             value = points[item]
             option = SCALE[value] if item in STATEMENTS else f"o{value}"
-            out.append(Given(item, option, dimension, value))
+            if item in not_applicable:
+                out.append(Given(item, "kam_nicht_vor", dimension, None))
+            else:
+                out.append(Given(item, option, dimension, value))
     return out
 
 
@@ -57,6 +62,7 @@ def finish(
     version: str = "2026.1",
     scores: dict[str, int] | None = None,
     counted: bool = True,
+    not_applicable: Collection[str] = (),
 ) -> int:
     """Write a finished response with its answers and count it, as the finishing writer will."""
     begin_write()
@@ -76,7 +82,7 @@ def finish(
     )
     db.session.add(response)
     db.session.flush()
-    given = answers_for(points)
+    given = answers_for(points, not_applicable)
     for answer in given:
         db.session.add(Answer(response_id=response.id, **vars(answer)))
     if counted:
@@ -302,3 +308,73 @@ def test_rebuild_judges_and_counts_what_was_missed_and_check_reports_drift(app: 
         db.session.execute(update(responses_table).values(quality_flags=STRAIGHT_LINING))
         db.session.commit()
         assert any("straight-lining" in p for p in item_stats_rebuild.check())
+
+
+@contextmanager
+def nullable_points() -> Iterator[None]:
+    """Let `answers.points` hold NULL (content 2026.2's N/A answers) if the schema does not yet.
+
+    A no-op once a migration makes the column nullable. SQLite's test file is a copy of its own;
+    PostgreSQL's schema is shared by the session's tests, so the constraint comes back after.
+    """
+    column = next(c for c in inspect(db.engine).get_columns("answers") if c["name"] == "points")
+    if column["nullable"]:
+        yield
+        return
+    db.session.remove()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE answers ALTER COLUMN points DROP NOT NULL"))
+        try:
+            yield
+        finally:
+            db.session.remove()
+            with db.engine.begin() as conn:
+                conn.execute(text("DELETE FROM answers WHERE points IS NULL"))
+                conn.execute(text("ALTER TABLE answers ALTER COLUMN points SET NOT NULL"))
+        return
+    with db.engine.begin() as conn:  # answers has no children, so a copy loses nothing
+        ddl = conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'answers'")
+        ).scalar_one()
+        indexes = (
+            conn.execute(
+                text(
+                    "SELECT sql FROM sqlite_master WHERE tbl_name = 'answers' AND type = 'index' AND sql IS NOT NULL"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        relaxed = ddl.replace("points INTEGER NOT NULL", "points INTEGER")
+        assert relaxed != ddl
+        conn.execute(text("ALTER TABLE answers RENAME TO answers_old"))
+        conn.execute(text(relaxed))
+        conn.execute(text("INSERT INTO answers SELECT * FROM answers_old"))
+        conn.execute(text("DROP TABLE answers_old"))
+        for index in indexes:
+            conn.execute(text(index))
+    yield
+
+
+def test_not_applicable_answers_leave_the_response_out_of_that_dimension_only(app: Flask) -> None:
+    x = generated(9, 40)
+    with app.app_context(), nullable_points():
+        for row in x[:30]:
+            finish(as_points(row))
+        for row in x[30:]:
+            finish(as_points(row), not_applicable={"pr_1"})
+        assert_in_step()
+        report = item_stats.read("2026.1")
+        werte, preise = x[:, :4], x[:30, 4:]
+        assert report.dimensions["werte"].n == 40
+        assert report.dimensions["werte"].alpha == pytest.approx(numpy_alpha(werte), rel=1e-12)
+        assert report.dimensions["preise"].n == 30
+        assert report.dimensions["preise"].alpha == pytest.approx(numpy_alpha(preise), rel=1e-12)
+        question = report.questions["pr_1"]
+        assert question.not_applicable == 10 and question.counts["kam_nicht_vor"] == 10
+        assert question.analysis.distribution.n == 30
+        assert question.analysis.distribution.mean == pytest.approx(x[:30, 6].mean(), rel=1e-12)
+        # Every applicable answer counts for an item's own figures, complete or not.
+        pr_2 = report.questions["pr_2"].analysis.distribution
+        assert pr_2.n == 40 and pr_2.mean == pytest.approx(x[:, 4].mean(), rel=1e-12)
