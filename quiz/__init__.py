@@ -115,9 +115,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The public quiz, the coach view and the error pages."""
-    from quiz.web import account, errors, public
+    from quiz.web import account, errors, public, share
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(share.bp)
     app.register_blueprint(account.bp)
     errors.init_app(app)
     from quiz.web import coach, coach_settings  # the coach view: blueprint and Flask-Login
