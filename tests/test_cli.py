@@ -130,10 +130,13 @@ def test_score_samples_differ_by_profile(cli_app) -> None:
 
 
 def test_score_names_the_missing_question(cli_app) -> None:
+    answers = json.loads(invoke(cli_app, score, ["--sample", "best"]).output)["answers"]
+    missing = list(answers)[-1]
+    del answers[missing]
     with cli_app.app_context():
-        result = CliRunner().invoke(score, ["-"], input='{"sg_regeln_schriftlich": "teils"}')
+        result = CliRunner().invoke(score, ["-"], input=json.dumps(answers))
     assert result.exit_code == 1
-    assert "missing answer for question" in result.output
+    assert f"missing answer for question '{missing}'" in result.output
 
 
 def test_score_refuses_malformed_json(cli_app) -> None:
