@@ -67,6 +67,16 @@ def upgrade():
     )
     scores = _create('score_histogram', [('dimension', name), ('score', sa.SmallInteger())], 'count')
     durations = _create('duration_histogram', [('bucket', sa.Integer())], 'count')
+    if op.get_bind().dialect.name == 'postgresql':
+        # Every finish updates the same few hundred rows. With full pages each update is a new
+        # tuple plus new index entries, and until autovacuum comes the upsert wades through the
+        # dead versions (an item_stat_sums upsert went from 0.6 ms to 9 ms after 200 finishes).
+        # Half-empty pages keep the updates HOT (pruned in place); the tables stay tiny anyway.
+        for table in (sums, options, scores, durations):
+            op.execute(
+                f'ALTER TABLE {table.name} SET (fillfactor = 50, '
+                'autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000)'
+            )
     _fill(sums, options, scores, durations)
 
 

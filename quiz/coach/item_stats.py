@@ -159,7 +159,7 @@ def on_finish(
         .where(responses_table.c.id == response.id)
         .values(quality_flags=flags)
     )
-    _change(
+    add_counts(
         contributions(
             response.content_version,
             response.is_demo,
@@ -191,7 +191,7 @@ def on_delete(
     deltas = contributions(
         response.content_version, response.is_demo, flags, answers, response.scores(), seconds
     )
-    _change(deltas, -1, session)
+    add_counts(deltas, -1, session)
 
 
 def duration_median(
@@ -209,7 +209,12 @@ def duration_median(
     return ps.histogram_median(histogram), sum(histogram.values())
 
 
-def _change(deltas: Deltas, sign: int, session: Session) -> None:
+def add_counts(deltas: Deltas, sign: int = 1, session: Session | None = None) -> None:
+    """Add (sign 1) or take back (-1) counter deltas, one upsert per table, keys in order.
+
+    The bulk path too: a writer of many responses at once sums their `contributions()` first.
+    """
+    session = session or db.session()
     dialect = session.get_bind().dialect.name
     for name, changes in deltas.items():
         rows = [(key, sign * value) for key, value in sorted(changes.items()) if value]
@@ -270,6 +275,7 @@ __all__ = [
     "Norm",
     "QualityFilter",
     "Report",
+    "add_counts",
     "contributions",
     "duration_median",
     "judge",
