@@ -13,7 +13,14 @@ from flask import Blueprint, Flask, abort, g, redirect, render_template, request
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import BooleanField, PasswordField, SelectMultipleField, StringField, URLField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+    URLField,
+)
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from quiz import coach_accounts
@@ -69,7 +76,7 @@ class EndpointForm(FlaskForm):
     )
     events = SelectMultipleField(
         "Ereignisse",
-        choices=[(event, event) for event in queue.EVENT_TYPES],
+        choices=[SelectChoice(event) for event in queue.EVENT_TYPES],
         validators=[InputRequired("Bitte wählen Sie mindestens ein Ereignis.")],
     )
     enabled = BooleanField("Aktiv: Ereignisse werden gesendet")

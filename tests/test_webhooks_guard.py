@@ -1,0 +1,184 @@
+"""The URL guard: which schemes and addresses webhooks may go to, checked on the address the
+name resolves to at send time, and the connection made to that checked address."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from quiz.config import ConfigError
+from quiz.database import begin_write
+from quiz.extensions import db
+from quiz.webhooks import endpoints, guard, queue_event, sender
+from quiz.webhooks.models import WebhookDelivery, WebhookEndpoint
+from quiz.webhooks.settings import defaults
+from tests.webhook_receiver import Receiver
+
+PRODUCTION_GUARD = {"WEBHOOK_HTTPS_ONLY": True, "WEBHOOK_PUBLIC_ONLY": True}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1."""
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.1.2.3",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+    ],
+)
+def test_loopback_private_link_local_and_reserved_addresses_are_not_public(address: str) -> None:
+    assert not guard.is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700::1111"])
+def test_internet_addresses_are_public(address: str) -> None:
+    assert guard.is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://example.com/hook", "https"),
+        ("ftp://example.com/hook", "scheme"),
+        ("javascript:alert(1)", "scheme"),
+        ("https:///hook", "host"),
+        ("https://user:pw@example.com/hook", "credentials"),
+        ("https://127.0.0.1/hook", "private"),
+        ("https://[::1]/hook", "private"),
+        ("https://10.0.0.5:8443/hook", "private"),
+        ("https://169.254.169.254/latest/meta-data", "private"),
+        ("https://localhost/hook", "private"),
+        ("https://example.com:99999/hook", "invalid"),
+    ],
+)
+def test_production_refuses_to_save_such_urls(url: str, reason: str) -> None:
+    with pytest.raises(guard.BlockedURL) as refused:
+        guard.check_saved(url, https_only=True, public_only=True)
+    assert refused.value.reason == reason
+
+
+def test_production_accepts_a_public_https_url() -> None:
+    url = "https://hooks.example.com/catch/1?x=2"
+    assert guard.check_saved(url, https_only=True, public_only=True) == url
+
+
+def test_development_accepts_local_http_urls() -> None:
+    assert guard.check_saved("http://127.0.0.1:9/x", https_only=False, public_only=False)
+
+
+def test_a_name_is_checked_on_every_address_it_resolves_to() -> None:
+    """`localhost` looks like a name, but resolves to loopback: refused at send time."""
+    with pytest.raises(guard.BlockedURL, match=r"127\.0\.0\.1") as refused:
+        guard.resolve("http://localhost:8080/hook", https_only=False, public_only=True)
+    assert refused.value.reason == "private"
+    target = guard.resolve("http://localhost:8080/a?b=1", https_only=False, public_only=False)
+    assert "127.0.0.1" in target.addresses
+    assert (target.host_header, target.path) == ("localhost:8080", "/a?b=1")
+
+
+def test_production_is_strict_by_default_and_can_be_relaxed_explicitly() -> None:
+    strict = defaults({}, production=True)
+    assert strict["WEBHOOK_HTTPS_ONLY"] and strict["WEBHOOK_PUBLIC_ONLY"]
+    development = defaults({}, production=False)
+    assert not development["WEBHOOK_HTTPS_ONLY"] and not development["WEBHOOK_PUBLIC_ONLY"]
+    relaxed = defaults({"WEBHOOK_PUBLIC_ONLY": "false"}, production=True)
+    assert relaxed["WEBHOOK_HTTPS_ONLY"] and not relaxed["WEBHOOK_PUBLIC_ONLY"]
+    assert strict["WEBHOOK_TIMEOUT_SECONDS"] <= 10
+    with pytest.raises(ConfigError, match="WEBHOOK_TIMEOUT_SECONDS"):
+        defaults({"WEBHOOK_TIMEOUT_SECONDS": "30"}, production=True)
+
+
+def _endpoint_without_save_checks(app: Flask, url: str, receiver: Receiver) -> None:
+    """An endpoint as if its DNS record changed after it was saved: only the send checks it."""
+    with app.app_context():
+        begin_write()
+        secret = endpoints.new_secret()
+        db.session.add(
+            WebhookEndpoint(url=url, events=["quiz.completed"], enabled=True, secret=secret)
+        )
+        db.session.commit()
+        receiver.secret = secret
+
+
+def _queue_one(app: Flask) -> None:
+    with app.app_context():
+        begin_write()
+        queue_event("quiz.completed", {"n": 1})
+        db.session.commit()
+
+
+def _rows(app: Flask) -> list[tuple[str, str | None]]:
+    with app.app_context():
+        rows = db.session.scalars(db.select(WebhookDelivery).order_by(WebhookDelivery.id))
+        return [(row.status, row.last_error) for row in rows]
+
+
+@pytest.mark.app_config(**PRODUCTION_GUARD)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://localhost:{port}/hook",
+        "https://127.0.0.1:{port}/hook",
+        "https://[::1]:{port}/hook",
+        "https://10.255.255.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "http://localhost:{port}/hook",
+    ],
+)
+def test_production_sender_refuses_private_addresses_at_send_time(
+    app: Flask, receiver: Receiver, url: str
+) -> None:
+    _endpoint_without_save_checks(app, url.format(port=receiver.port), receiver)
+    _queue_one(app)
+    report = sender.deliver_due(app)
+    assert report.failed == 1
+    [(status, error)] = _rows(app)
+    assert status == "failed" and (error or "").startswith("refused:")
+    assert receiver.requests == []
+
+
+@pytest.mark.app_config(WEBHOOK_HTTPS_ONLY=False, WEBHOOK_PUBLIC_ONLY=False)
+def test_the_sender_resolves_once_and_connects_to_the_checked_address(
+    app: Flask, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name is looked up once per attempt; the request carries the name as its Host."""
+    _endpoint_without_save_checks(app, f"http://localhost:{receiver.port}/hook", receiver)
+    _queue_one(app)
+    lookups: list[Any] = []
+    real = socket.getaddrinfo
+
+    def spy(host: Any, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", spy)
+    assert sender.deliver_due(app).delivered == 1
+    assert lookups.count("localhost") == 1
+    [request] = receiver.requests
+    assert request.verified
+    assert request.headers["host"] == f"localhost:{receiver.port}"
