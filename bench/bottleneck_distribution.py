@@ -111,7 +111,8 @@ def main() -> int:
     parser.add_argument("--na-rate", type=float, default=0.0, help="chance of a N/A answer")
     args = parser.parse_args()
     try:
-        content = load_content(args.content)
+        # Structural rules only: the balance can be measured before every tip is written.
+        content = load_content(args.content, current=False)
     except ContentError as exc:
         print(exc, file=sys.stderr)
         return 1

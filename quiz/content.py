@@ -298,7 +298,7 @@ class ContentError(Exception):
         super().__init__("\n".join(self.errors))
 
 
-def load_content(path: str | Path, *, current: bool = False) -> Content:
+def load_content(path: str | Path, *, current: bool = True) -> Content:
     """Load and check a content file; raise ContentError listing every problem found.
 
     `current=False` loads an archived version with the rules of its time: the coverage rules of
@@ -341,7 +341,7 @@ def load_versions(current_path: str | Path, archive_dir: str | Path) -> dict[str
     return versions
 
 
-def parse_content(raw_bytes: bytes, label: str, *, current: bool = False) -> Content:
+def parse_content(raw_bytes: bytes, label: str, *, current: bool = True) -> Content:
     """Parse content from bytes; `label` names the file in error messages."""
     try:
         text = raw_bytes.decode("utf-8")

@@ -257,16 +257,23 @@ def test_always_exactly_three_next_steps_led_by_the_bottleneck(
     assert analysis.diagnosis.tied_with == result.tied_with
 
 
-def _weakest_single_answers(content: Content) -> list[tuple[str, str]]:
-    pairs = []
-    for question in content.questions:
-        applicable = [c for c in content.choices(question.id) if c.applicable]
-        pairs.append((question.id, min(applicable, key=lambda c: c.points).id))
-    return pairs
+def _weak_single_answers(content: Content) -> list[tuple[str, str]]:
+    """Every (question, weak answer) pair: the weakest option and any other at 1 point or less."""
+    return [
+        (question.id, choice.id)
+        for question in content.questions
+        for choice in content.choices(question.id)
+        if choice.weak
+    ]
 
 
-@pytest.mark.parametrize(("question", "answer"), _weakest_single_answers(MINI))
-def test_every_weak_answer_is_addressed(question: str, answer: str) -> None:
-    answers = profile(MINI, {question: answer})
-    items = build_analysis(MINI, answers, score_answers(MINI, answers))
+@pytest.mark.parametrize(
+    ("content", "question", "answer"),
+    [(MINI, q, a) for q, a in _weak_single_answers(MINI)]
+    + [(REAL, q, a) for q, a in _weak_single_answers(REAL)],
+    ids=lambda value: value if isinstance(value, str) else value.version,
+)
+def test_every_weak_answer_is_addressed(content: Content, question: str, answer: str) -> None:
+    answers = profile(content, {question: answer})
+    items = build_analysis(content, answers, score_answers(content, answers))
     assert any(question in item.triggered_by for item in items)

@@ -223,6 +223,13 @@ def test_unreadable_file_names_the_path(tmp_path: Path) -> None:
         load_content(tmp_path / "missing.yaml")
 
 
+def test_archived_2026_1_breaks_the_current_rules_but_loads_as_archived() -> None:
+    # The version the issue measured: weak answers without advice, dimensions without a key tip.
+    with pytest.raises(ContentError, match="has no priority-3 tip"):
+        load_content(ARCHIVED_2026_1)
+    assert load_content(ARCHIVED_2026_1, current=False).version == "2026.1"
+
+
 def test_real_content_file_exists_where_the_app_looks() -> None:
     assert REAL_CONTENT.is_file()
 
@@ -423,7 +430,7 @@ def test_load_versions_maps_every_archived_version_and_the_current_one(tmp_path:
     assert sorted(versions) == ["2026.1", "test-0", "test-1"]
     assert versions["test-1"].sha256 == parse_content(MINI.encode(), "x").sha256
     # The archived 2026.1 file keeps its hash, so results stored with it stay attributable.
-    assert versions["2026.1"].sha256 == load_content(ARCHIVED_2026_1).sha256
+    assert versions["2026.1"].sha256 == load_content(ARCHIVED_2026_1, current=False).sha256
 
 
 def test_load_versions_applies_the_current_rules_only_to_the_current_file(tmp_path: Path) -> None:
