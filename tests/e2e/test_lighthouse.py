@@ -35,6 +35,11 @@ SKIPPED_AUDITS: tuple[str, ...] = ()
 
 def lighthouse(url: str, out: Path, cookie: str | None = None) -> dict[str, Any]:
     """One Lighthouse run with mobile settings; the JSON report."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Lighthouse needs Debian's chromium at /usr/bin/chromium "
+            "(make test installs it when run as root)"
+        )
     if not LIGHTHOUSE.exists():
         pytest.fail("node_modules/lighthouse is missing: run `npm ci` (make test does)")
     args = [
