@@ -84,7 +84,9 @@ def synthetic_deltas(
     rng = np.random.default_rng(seed)
     version = content.version
     questions = list(content.questions)
-    choices = [[c for c in content.choices(q.id) if isinstance(c.points, int)] for q in questions]
+    choices = [
+        [c for c in content.choices(q.id) if getattr(c, "applicable", True)] for q in questions
+    ]
     dims = [d.id for d in content.dimensions]
     cols = {d: [i for i, q in enumerate(questions) if q.dimension == d] for d in dims}
     weights = np.array([q.weight for q in questions])
