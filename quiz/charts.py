@@ -14,6 +14,7 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from quiz.content import Dimension
 
@@ -323,6 +324,7 @@ def column_chart(items: Sequence[LabelledValue]) -> Figure:
         shown, labels=[items[i].label for i in shown], fontsize=8, rotation=30, ha="right"
     )
     axes.tick_params(axis="y", labelsize=8, colors=INK)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no "2.5 completions"
     axes.set_ylim(bottom=0)
     _tidy(axes, "y")
     _fit_to_labels(figure, axes)

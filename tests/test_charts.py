@@ -189,3 +189,9 @@ def test_distribution_legend_shows_every_bucket() -> None:
     labels = [text.get_text() for text in legend.get_texts()]
     assert labels == [f"{n}–{n + 9}" for n in range(0, 90, 10)] + ["90–100"]
     assert _layout_problems(figure) == []
+
+
+def test_timeline_counts_whole_completions() -> None:
+    figure = charts.column_chart([charts.LabelledValue(f"{n}.", n % 4) for n in range(40)])
+    ticks = figure.axes[0].get_yticks()
+    assert len(ticks) >= 3 and all(tick == int(tick) for tick in ticks)
