@@ -204,15 +204,40 @@ def apply_rate_limits(app: Flask) -> None:
 
 # Addresses and secret links also reach the logs percent-encoded: a search form sends
 # `q=kunde%40example.org`, a tracking link may be encoded twice (`%2540`), and a Referer quotes
-# whole URLs. "@", "." and "/" count in every one of those spellings, any case of hex digit.
-_ENCODED = r"%(?:25)*"  # "%", or "%25" once or more for an encoding of the encoding
-_AT = rf"(?:@|{_ENCODED}40)"
-_DOT = rf"(?:\.|{_ENCODED}2[eE])"
+# whole URLs. "@", "." and "/" count in every one of those spellings, in either case of hex.
+#
+# An address is found from its "@" outwards (the domain forwards, the local part backwards on
+# the reversed text), with possessive quantifiers, so a long line costs linear time: trying a
+# pattern that starts with the local part at every position of a 20,000-character traceback
+# would be quadratic.
+_ENCODED = r"%(?:25)*+"  # "%", or "%25" once or more for an encoding of the encoding
+_AT = re.compile(rf"@|{_ENCODED}40")
+_LABEL = rf"(?:[\w-]|{_ENCODED}(?!2[eE]|40)[0-9A-Fa-f]{{2}})++"
+_DOMAIN = re.compile(rf"{_LABEL}(?:(?:\.|{_ENCODED}2[eE]){_LABEL})+")
+# The local part read backwards: "%C3" reads "3C%", "%25C3" reads "3C52%"; it stops at another "@".
+_LOCAL_REVERSED = re.compile(r"(?:(?!04(?:52)*+%)(?:[0-9A-Fa-f]{2}(?:52)*+%|[\w.+-]))++")
 _SLASH = rf"(?:/|{_ENCODED}2[fF])"
-_LOCAL = rf"(?:[\w.+-]|{_ENCODED}[0-9A-Fa-f]{{2}})+"
-_LABEL = rf"(?:[\w-]|{_ENCODED}(?!2[eE])[0-9A-Fa-f]{{2}})+"
-_EMAIL = re.compile(rf"{_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL})+")
 _TOKEN_PATH = re.compile(rf"({_SLASH}(?:r|bestaetigen|abmelden|daten){_SLASH})[^/%&\s?\"']+")
+
+
+def _redact_addresses(text: str) -> str:
+    pieces: list[str] = []
+    done = 0  # text[:done] is in pieces already
+    reversed_text = ""
+    for at in _AT.finditer(text):
+        if at.start() < done:
+            continue
+        domain = _DOMAIN.match(text, at.end())
+        if domain is None:
+            continue
+        reversed_text = reversed_text or text[::-1]
+        local = _LOCAL_REVERSED.match(reversed_text, len(text) - at.start())
+        if local is None:
+            continue
+        start = max(len(text) - local.end(), done)
+        pieces += [text[done:start], "[E-Mail]"]
+        done = domain.end()
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 class RedactingFilter(logging.Filter):
@@ -236,7 +261,7 @@ class RedactingFilter(logging.Filter):
 
 def redact(text: str) -> str:
     """The text with email addresses and secret link tokens replaced."""
-    return _TOKEN_PATH.sub(r"\1…", _EMAIL.sub("[E-Mail]", text))
+    return _TOKEN_PATH.sub(r"\1…", _redact_addresses(text))
 
 
 _REDACTOR = RedactingFilter()
