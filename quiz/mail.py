@@ -7,6 +7,7 @@ Log lines name outbox ids and Message-IDs, never addresses or answers.
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import os
 import re
@@ -16,9 +17,9 @@ import ssl
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -34,11 +35,21 @@ from quiz.links import (
     external_url,
     make_token,
 )
+from quiz.mail_headers import (
+    AddressError,
+    OutgoingMessage,
+    address_header,
+    envelope_address,
+    link_header,
+    usable_name,
+)
 from quiz.models import Response
 
 log = logging.getLogger(__name__)
 
 KINDS = ("result", "optin")
+# The note to the coach that their login was locked (no response behind it).
+COACH_ALERT = "coach_alert"
 TOP_TIPS = 3
 # Width of the chart in the HTML email, in CSS pixels; the PNG is rendered at a higher resolution.
 EMAIL_CHART_WIDTH = 560
@@ -49,15 +60,30 @@ class DeliveryError(Exception):
 
 
 class TemporaryFailure(DeliveryError):
-    """Worth another try later: a 4xx answer, a timeout, a dropped connection."""
+    """Worth another try later: a 4xx answer about this message, or it broke off in flight."""
 
 
 class ConnectionFailure(TemporaryFailure):
-    """The server cannot be reached at all; the rest of the batch will not get through either."""
+    """The server cannot be used at all (refused, timed out, TLS, login, our sender refused).
+
+    Never the message's fault: the outbox pauses the whole sender and charges no message.
+    `reason` is one of REASONS, for the log and the coach dashboard.
+    """
+
+    def __init__(self, description: str, reason: str = "unreachable") -> None:
+        super().__init__(description)
+        self.reason = reason
+
+
+REASONS = ("unreachable", "tls", "login", "sender")
 
 
 class PermanentFailure(DeliveryError):
     """The server refused for good (5xx): trying again would only repeat the refusal."""
+
+
+class UndeliverableAddress(PermanentFailure):
+    """The address cannot be sent to at all (malformed, or needs SMTPUTF8 the server lacks)."""
 
 
 # --- composing ---------------------------------------------------------------------------------
@@ -65,23 +91,15 @@ class PermanentFailure(DeliveryError):
 
 def new_message_id(config: Mapping[str, Any]) -> str:
     """A fresh Message-ID in the sender's domain."""
-    domain = sender_address(config).domain or "localhost"
+    domain = envelope_address(sender_address(config)[1]).rpartition("@")[2] or "localhost"
     return make_msgid(domain=domain)
 
 
-def sender_address(config: Mapping[str, Any]) -> Address:
-    """MAIL_FROM as an Address (display name and address)."""
+def sender_address(config: Mapping[str, Any]) -> tuple[str, str]:
+    """MAIL_FROM as (display name, address)."""
     pairs = getaddresses([str(config["MAIL_FROM"])])
     name, addr = pairs[0] if pairs else ("", "")
-    return safe_address(name, addr or "quiz@localhost")
-
-
-def safe_address(display_name: str | None, addr_spec: str) -> Address:
-    """An Address, refusing line breaks so no name or address can add a header of its own."""
-    for value in (display_name or "", addr_spec):
-        if "\r" in value or "\n" in value:
-            raise ValueError("line break in an email address or name")
-    return Address(display_name=display_name or "", addr_spec=addr_spec)
+    return name, addr or "quiz@localhost"
 
 
 def compose(
@@ -93,15 +111,16 @@ def compose(
     response: Response,
     chart_png: bytes | None = None,
     now: datetime | None = None,
-) -> EmailMessage:
+) -> OutgoingMessage:
     """The complete message of one outbox row: both parts, headers, the chart inline (result)."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     config = app.config
     token = response.result_token or ""
+    first_name = usable_name(response.first_name)
     context: dict[str, Any] = {
         "coach_name": config["QUIZ_COACH_NAME"],
-        "first_name": response.first_name,
+        "first_name": first_name,
         "result_url": external_url(app, "public.result", token=token),
         "unsubscribe_url": external_url(
             app, "account.unsubscribe", token=make_token(config, UNSUBSCRIBE, response.id, token)
@@ -124,26 +143,9 @@ def compose(
         context["confirm_url"] = external_url(
             app, "account.confirm", token=make_token(config, OPTIN, response.id, token)
         )
-
-    text_template = app.jinja_env.get_template(f"email/{kind}.txt")
-    text_module = text_template.make_module(context)
-    html = app.jinja_env.get_template(f"email/{kind}.html").render(context)
-    subject = " ".join(str(getattr(text_module, "subject", "")).split())
-
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender_address(config)
-    message["To"] = safe_address(response.first_name, recipient)
-    message["Date"] = format_datetime(now or datetime.now(UTC))
-    message["Message-ID"] = message_id
-    message["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+    message = _message(app, kind, context, recipient, first_name, message_id, now)
+    message["List-Unsubscribe"] = link_header("List-Unsubscribe", context["unsubscribe_url"])
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(str(text_module).strip() + "\n")
-    # Boundaries chosen here, not by the generator: it would scan the whole flattened message
-    # for each one it invents. "=_" never occurs in quoted-printable or base64 bodies.
-    message.make_alternative(boundary=_boundary())
-    message.add_alternative(html, subtype="html")
     if chart_cid and chart_png:
         html_part = message.get_payload()[1]  # type: ignore[index]
         html_part.make_related(boundary=_boundary())
@@ -155,6 +157,61 @@ def compose(
             filename="engpass-profil.png",
             disposition="inline",
         )
+    return message
+
+
+def compose_coach_alert(
+    app: Flask,
+    *,
+    recipient: str,
+    message_id: str,
+    locked_minutes: int,
+    now: datetime | None = None,
+) -> OutgoingMessage:
+    """The note to the coach that their login was locked for a while (no unsubscribe: a notice)."""
+    context: dict[str, Any] = {
+        "coach_name": app.config["QUIZ_COACH_NAME"],
+        "locked_minutes": locked_minutes,
+        "privacy_url": external_url(app, "public.privacy"),
+    }
+    return _message(app, COACH_ALERT, context, recipient, "", message_id, now)
+
+
+def _message(
+    app: Flask,
+    kind: str,
+    context: dict[str, Any],
+    recipient: str,
+    display_name: str,
+    message_id: str,
+    now: datetime | None,
+) -> OutgoingMessage:
+    """Both parts from the template pair and the headers every message has."""
+    try:
+        to_header = address_header("To", display_name, recipient)
+        envelope_to = envelope_address(recipient)
+    except AddressError as exc:
+        raise UndeliverableAddress(f"invalid recipient address: {_reply(str(exc))}") from None
+    sender_name, sender = sender_address(app.config)
+    text_template = app.jinja_env.get_template(f"email/{kind}.txt")
+    text_module = text_template.make_module(context)
+    html = app.jinja_env.get_template(f"email/{kind}.html").render(context)
+    subject = " ".join(str(getattr(text_module, "subject", "")).split())
+
+    message = OutgoingMessage()
+    message.envelope_from = envelope_address(sender)
+    message.envelope_to = [envelope_to]
+    message["Subject"] = subject
+    message["From"] = address_header("From", sender_name, sender)
+    message["To"] = to_header
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(str(text_module).strip() + "\n")
+    # Boundaries chosen here, not by the generator: it would scan the whole flattened message
+    # for each one it invents. "=_" never occurs in quoted-printable or base64 bodies.
+    message.make_alternative(boundary=_boundary())
+    message.add_alternative(html, subtype="html")
     return message
 
 
@@ -229,6 +286,10 @@ class SmtpTransport:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def open(self) -> None:
+        """Connect (and log in) now, before any message is composed; ConnectionFailure if not."""
+        self._connect()
+
     def close(self) -> None:
         """Say goodbye to the server, if connected."""
         connection, self._connection = self._connection, None
@@ -241,45 +302,95 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         if self._connection is not None:
             return self._connection
-        context = ssl.create_default_context()
+        connection: smtplib.SMTP | None = None
+        stage = "unreachable"
         try:
             if self.security == "ssl":
-                connection: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=context
+                connection = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=_tls_context()
                 )
             else:
                 connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.security == "starttls":
-                    connection.starttls(context=context)
+                    stage = "tls"
+                    connection.starttls(context=_tls_context())
+            # EHLO now, so a refused greeting is the connection's fault, not the first message's.
+            connection.ehlo_or_helo_if_needed()
             if self.user:
+                stage = "login"
                 connection.login(self.user, self.password)
         except (smtplib.SMTPException, OSError) as exc:
             # Refused, timed out, TLS or login trouble: our side or the network, never the
-            # message's fault, so it is always worth another try later.
-            raise ConnectionFailure(_describe(exc)) from exc
+            # message's fault, so no message is charged for it.
+            if connection is not None:
+                connection.close()
+            reason = "tls" if isinstance(exc, ssl.SSLError) else stage
+            raise ConnectionFailure(_describe(exc), reason) from exc
         self._connection = connection
         return connection
 
     def send(self, message: EmailMessage) -> None:
-        """Deliver one message on the open connection (opening it first if needed)."""
-        connection = self._connect()
+        """Deliver one message on the open connection (opening it first if needed).
+
+        A connection that breaks without an answer (closed, reset, timed out) may simply have
+        gone stale: the message is tried once more on a fresh one. If that cannot be opened, the
+        server is down (ConnectionFailure); if it breaks again, the message is charged for it
+        (TemporaryFailure), so a message that kills the connection cannot stall the queue.
+        """
         try:
-            connection.send_message(message)
+            self._send(self._connect(), message)
+        except _Broken:
+            self._drop()
+            try:
+                self._send(self._connect(), message)
+            except _Broken as exc:
+                self._drop()
+                raise TemporaryFailure(str(exc)) from exc
+
+    def _send(self, connection: smtplib.SMTP, message: EmailMessage) -> None:
+        sender = getattr(message, "envelope_from", None) or None
+        recipients = getattr(message, "envelope_to", None) or None
+        try:
+            connection.send_message(message, sender, recipients)
+        except smtplib.SMTPNotSupportedError as exc:
+            # Raised before any command: the connection stays usable for the others.
+            raise UndeliverableAddress(
+                "the address needs SMTPUTF8 (non-ASCII before the @), which the mail server "
+                "does not offer"
+            ) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _text in exc.recipients.values()]
             raise _classify(min(codes) if codes else 0, _describe(exc)) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            self._drop_on_421(exc.smtp_code)
+            if exc.smtp_code == 552:  # this message is too large
+                raise PermanentFailure(_describe(exc)) from exc
+            # MAIL FROM refused: every message would be, so the sender waits as a whole.
+            raise ConnectionFailure(_describe(exc), "sender") from exc
         except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:  # the server is closing the connection
-                self._drop()
+            self._drop_on_421(exc.smtp_code)
             raise _classify(exc.smtp_code, _describe(exc)) from exc
         except (smtplib.SMTPException, OSError) as exc:
+            raise _Broken(_describe(exc)) from exc
+
+    def _drop_on_421(self, code: int) -> None:
+        if code == 421:  # the server is closing the connection
             self._drop()
-            raise ConnectionFailure(_describe(exc)) from exc
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+
+
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    # Loading the system's CA certificates takes ~40 ms; one context serves every connection.
+    return ssl.create_default_context()
+
+
+class _Broken(Exception):
+    """The connection broke during a message without an SMTP answer."""
 
 
 def _classify(code: int, description: str) -> DeliveryError:
@@ -318,6 +429,9 @@ class FileTransport:
     def __exit__(self, *_exc: object) -> None:
         return None
 
+    def open(self) -> None:
+        """Nothing to connect to."""
+
     def send(self, message: EmailMessage) -> None:
         """Write the message atomically (never a half-written file) and log its path."""
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -326,8 +440,9 @@ class FileTransport:
         path = self.directory / f"{stamp}-{ident}.eml"
         try:
             handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".part")
+            utf8 = getattr(message, "needs_smtputf8", False)
             with os.fdopen(handle, "wb") as output:
-                output.write(message.as_bytes())
+                output.write(message.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else None))
             os.replace(temporary, path)
         except OSError as exc:
             raise TemporaryFailure(_describe(exc)) from exc

@@ -15,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -23,19 +24,22 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import undefer
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz import get_content, rollups
+from quiz import get_content, mail_pause, rollups
 from quiz.charts import result_bars, score_chart_png
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.mail import (
+    COACH_ALERT,
     ConnectionFailure,
+    DeliveryError,
     PermanentFailure,
-    TemporaryFailure,
     Transport,
     compose,
+    compose_coach_alert,
     new_message_id,
     transport_for,
 )
+from quiz.mail_headers import OutgoingMessage
 from quiz.models import OutboxMessage, Response, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class Claim:
     response_id: int | None
     message_id: str
     attempt: int
+    details: dict[str, Any] | None = None
 
 
 @dataclass
@@ -64,6 +69,9 @@ class Report:
     retried: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # The sender is paused (SMTP unusable) until then; `waiting` messages went back uncharged.
+    paused_until: datetime | None = None
+    waiting: int = 0
 
     @property
     def claimed(self) -> int:
@@ -140,7 +148,15 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
         # Stored before the first attempt, so every retry carries the same Message-ID.
         row.message_id = row.message_id or new_message_id(config)
         claims.append(
-            Claim(row.id, row.kind, row.recipient, row.response_id, row.message_id, row.attempts)
+            Claim(
+                row.id,
+                row.kind,
+                row.recipient,
+                row.response_id,
+                row.message_id,
+                row.attempts,
+                row.details,
+            )
         )
     if rows:
         db.session.flush()
@@ -168,47 +184,137 @@ def _deliver_due(
     app: Flask, now: datetime, limit: int | None, transport: Transport | None
 ) -> Report:
     report = Report()
+    pause = mail_pause.current_pause()
+    db.session.rollback()
+    if pause is not None and pause.next_attempt_at > now:
+        report.paused_until = pause.next_attempt_at
+        return report
     claims = claim_due(app, now, limit or int(app.config["MAIL_BATCH_SIZE"]))
     if not claims:
         return report
     loaded = _responses(claims)
+    answered = False  # the server answered about at least one message: it is usable again
     with transport or transport_for(app.config) as sender:
+        try:
+            # Connect before composing anything: during an outage no chart is rendered in vain.
+            opener = getattr(sender, "open", None)
+            if opener is not None:
+                opener()
+        except ConnectionFailure as exc:
+            _pause_sender(app, report, claims, exc, now)
+            return report
         for index, claim in enumerate(claims):
             try:
-                response = loaded.get(claim.response_id or 0)
-                if response is None:
-                    raise PermanentFailure("the response no longer exists")
-                chart, new_chart = response.chart_png, None
-                if claim.kind == "result" and chart is None:
-                    chart = new_chart = _render_chart(app, response)
-                message = compose(
-                    app,
-                    kind=claim.kind,
-                    recipient=claim.recipient,
-                    message_id=claim.message_id,
-                    response=response,
-                    chart_png=chart,
-                    now=now,
-                )
-                sender.send(message)
-            except ConnectionFailure as exc:
-                # The server is unreachable: every claimed message waits for the next round.
-                for waiting in claims[index:]:
-                    _record_failure(app, report, waiting, str(exc), permanent=False, now=now)
-                break
-            except PermanentFailure as exc:
-                _record_failure(app, report, claim, str(exc), permanent=True, now=now)
-            except TemporaryFailure as exc:
-                _record_failure(app, report, claim, str(exc), permanent=False, now=now)
+                message, new_chart = _compose(app, claim, loaded, now)
+            except DeliveryError as exc:
+                _record_failure(app, report, claim, str(exc), _final(exc), now)
+                continue
             except Exception as exc:
                 # A bug or bad data must not stop the others; it is retried like a 4xx.
-                log.exception("outbox %s: could not build or send", claim.id)
-                _record_failure(
-                    app, report, claim, f"{type(exc).__name__}: {exc}"[:500], False, now
-                )
+                log.exception("outbox %s: could not build", claim.id)
+                _record_failure(app, report, claim, _error(exc), False, now)
+                continue
+            try:
+                sender.send(message)
+            except ConnectionFailure as exc:
+                _pause_sender(app, report, claims[index:], exc, now)
+                break
+            except DeliveryError as exc:
+                answered = True
+                _record_failure(app, report, claim, str(exc), _final(exc), now)
+            except Exception as exc:
+                log.exception("outbox %s: could not send", claim.id)
+                _record_failure(app, report, claim, _error(exc), False, now)
             else:
+                answered = True
                 _record_sent(report, claim, new_chart)
+    if answered and pause is not None and report.paused_until is None:
+        mail_pause.record_recovery(now)
     return report
+
+
+def _pause_sender(
+    app: Flask, report: Report, waiting: list[Claim], exc: ConnectionFailure, now: datetime
+) -> None:
+    """Not these messages' fault: they go back uncharged, and the sender as a whole waits."""
+    _release(waiting)
+    paused = mail_pause.record_failure(app, str(exc), exc.reason, now, len(waiting))
+    report.paused_until, report.waiting = paused.next_attempt_at, len(waiting)
+    report.errors.append(str(exc))
+
+
+def _final(exc: DeliveryError) -> bool:
+    return isinstance(exc, PermanentFailure)
+
+
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _compose(
+    app: Flask, claim: Claim, loaded: dict[int, Response], now: datetime
+) -> tuple[OutgoingMessage, bytes | None]:
+    """The message of a claim, and the chart if it had to be rendered for it."""
+    if claim.kind == COACH_ALERT:
+        minutes = int((claim.details or {}).get("locked_minutes") or 0)
+        message = compose_coach_alert(
+            app,
+            recipient=claim.recipient,
+            message_id=claim.message_id,
+            locked_minutes=minutes,
+            now=now,
+        )
+        return message, None
+    response = loaded.get(claim.response_id or 0)
+    if response is None:
+        raise PermanentFailure("the response no longer exists")
+    chart, new_chart = response.chart_png, None
+    if claim.kind == "result" and chart is None:
+        chart = new_chart = _render_chart(app, response)
+    message = compose(
+        app,
+        kind=claim.kind,
+        recipient=claim.recipient,
+        message_id=claim.message_id,
+        response=response,
+        chart_png=chart,
+        now=now,
+    )
+    return message, new_chart
+
+
+def _release(claims: list[Claim]) -> None:
+    """Put claims back as they were before this round: queued, the attempt not counted."""
+    begin_write()
+    rollups.move_emails(
+        update(OutboxMessage)
+        .where(or_(*(_mine(claim) for claim in claims)))
+        .values(status="queued", attempts=OutboxMessage.attempts - 1, claimed_at=None),
+        OutboxMessage.id.in_([claim.id for claim in claims]),
+        moved_from="sending",
+    )
+    db.session.commit()
+
+
+def queue_coach_alert(coach_email: str, *, locked_minutes: int) -> None:
+    """Queue the note that the coach login was locked (in the caller's transaction).
+
+    At most MAIL_MAX_PER_HOUR such notes an hour per address, so whoever trips the lock again
+    and again cannot flood the coach's inbox. It has no response, so the dashboard's email
+    counters (and their rebuild) never count it.
+    """
+    if over_hourly_limit(coach_email, COACH_ALERT):
+        log.info("coach alert not queued: the hourly limit for the address is reached")
+        return
+    db.session.add(
+        OutboxMessage(
+            kind=COACH_ALERT,
+            recipient=coach_email,
+            response_id=None,
+            details={"locked_minutes": int(locked_minutes)},
+        )
+    )
+    log.info("coach alert queued (login locked for %d min)", locked_minutes)
 
 
 def _responses(claims: list[Claim]) -> dict[int, Response]:
@@ -332,6 +438,11 @@ def send_mail_command(keep_watching: bool, interval: float) -> None:
         return
     report = deliver_due(app)
     click.echo(f"sent: {report.sent}, retried later: {report.retried}, failed: {report.failed}")
+    if report.paused_until is not None:
+        click.echo(
+            f"paused: the SMTP server cannot be used; {report.waiting} waiting uncharged, "
+            f"next try at {report.paused_until.isoformat(timespec='seconds')}"
+        )
 
 
 def init_app(app: Flask) -> None:

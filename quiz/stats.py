@@ -18,6 +18,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, distinct, func, select
 
 from quiz.extensions import db
+from quiz.mail_pause import SenderPause, current_pause
 from quiz.models import CoachRollup, Response
 from quiz.rollups import SCORE_BUCKETS, as_date, duration_bucket_width, month_of
 
@@ -78,6 +79,8 @@ class Dashboard:
     marketing_confirmed: int
     marketing_share: float | None
     email_states: Mapping[str, int] = field(default_factory=dict)
+    # Set while the mail sender waits for an unusable SMTP server (nothing is lost meanwhile).
+    mail_pause: SenderPause | None = None
 
 
 def _rollup_conditions(filters: Filters) -> list[ColumnElement[bool]]:
@@ -240,6 +243,7 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
         marketing_confirmed=confirmed,
         marketing_share=confirmed / completions if completions else None,
         email_states=states,
+        mail_pause=current_pause(),
     )
 
 

@@ -1,7 +1,9 @@
 """A real SMTP server (aiosmtpd) in the test process that records what it receives.
 
 It can be told how to answer: a queue of scripted replies for the next messages (e.g. a 451 and
-then the normal 250), or a fixed reply for all of them (e.g. 550).
+then the normal 250), or a fixed reply for all of them (e.g. 550). It keeps the bytes as they
+arrived next to the parsed message, offers SMTPUTF8 unless told not to (as aiosmtpd does), and
+may require a login (AUTH over plain SMTP, for tests only).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 ACCEPTED = "250 2.0.0 Message accepted for delivery"
 
@@ -32,6 +35,7 @@ class RecordingHandler:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.replies: deque[str] = deque()
         self.always: str | None = None
@@ -51,6 +55,7 @@ class RecordingHandler:
             if reply.startswith("250"):
                 message = BytesParser(policy=policy.default).parsebytes(envelope.content)
                 self.messages.append(message)  # type: ignore[arg-type]
+                self.raw.append(bytes(envelope.original_content or envelope.content))
                 self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             return reply
 
@@ -58,16 +63,43 @@ class RecordingHandler:
 class MailServer:
     """aiosmtpd on 127.0.0.1; start() and stop() may be called more than once."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, *, smtputf8: bool = True, password: str | None = None
+    ) -> None:
         self.port = port or free_port()
         self.handler = RecordingHandler()
+        self.smtputf8 = smtputf8
+        # With a password, every client must log in as USER with it (AUTH PLAIN/LOGIN).
+        self.password = password
+        self.logins = 0
         self._controller: Controller | None = None
+
+    def _authenticate(
+        self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
+    ) -> AuthResult:
+        self.logins += 1
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"USER",
+            (self.password or "").encode(),
+        )
+        return AuthResult(success=ok, handled=False)  # aiosmtpd answers 535 on failure
 
     def start(self) -> MailServer:
         """Listen (again) on the same port."""
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {"enable_SMTPUTF8": self.smtputf8}
+        if self.password is not None:
+            options.update(
+                authenticator=self._authenticate, auth_require_tls=False, auth_required=False
+            )
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
         self._controller.start()
         return self
+
+    @property
+    def raw(self) -> list[bytes]:
+        """The accepted messages exactly as they arrived."""
+        with self.handler.lock:
+            return list(self.handler.raw)
 
     def stop(self) -> None:
         """Stop listening."""

@@ -13,6 +13,7 @@ from wtforms import BooleanField, EmailField, Field, RadioField, SelectChoice, S
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from quiz.content import Choice, Content, Page
+from quiz.mail_headers import ENCODED_WORD, unsafe_name
 
 CHOOSE_ONE = "Bitte wählen Sie eine Antwort."
 INVALID_CHOICE = "Bitte wählen Sie eine der angebotenen Antworten."
@@ -79,6 +80,21 @@ def no_control_characters(_form: FlaskForm, field: Field) -> None:
         raise ValidationError("Diese Eingabe enthält ungültige Zeichen.")
 
 
+def no_encoded_words(_form: FlaskForm, field: Field) -> None:
+    """An RFC 2047 encoded word (=?…?=) in a name could turn into email headers; refuse it.
+
+    Line separators a header could break on are refused too. The name is otherwise kept exactly
+    as typed.
+    """
+    if field.data and ENCODED_WORD.search(field.data):
+        raise ValidationError(
+            "Bitte geben Sie Ihren Vornamen ohne die Zeichenfolge „=?…?=“ ein: E-Mail-Programme "
+            "lesen sie als Steuerbefehl, deshalb können wir sie im Namen leider nicht verwenden."
+        )
+    if field.data and unsafe_name(field.data):
+        raise ValidationError("Diese Eingabe enthält ungültige Zeichen.")
+
+
 def valid_email(_form: FlaskForm, field: Field) -> None:
     """Check the address with email-validator (syntax only; no DNS lookups in a request)."""
     from email_validator import EmailNotValidError, validate_email
@@ -104,6 +120,7 @@ class LeadForm(FlaskForm):
             Length(max=100, message="Bitte höchstens 100 Zeichen."),
             no_line_breaks,
             no_control_characters,
+            no_encoded_words,
         ],
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
     )
