@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from quiz.extensions import db
 from quiz.webhooks import sender
 from quiz.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.coach_factories import PASSWORD, create_test_coach, csrf_token, login
+from tests.test_html_valid import vnu_errors
 from tests.webhook_receiver import Receiver
 
 SETTINGS = "/coach/einstellungen"
@@ -262,3 +264,26 @@ def test_a_new_password_ends_other_sessions_and_keeps_this_one(
     third = app.test_client()
     assert login(third, password=PASSWORD).status_code == 401
     assert login(third, password=NEW_PASSWORD).status_code == 302
+
+
+def test_every_settings_page_is_valid_html(
+    app: Flask, coach: FlaskClient, receiver: Receiver, tmp_path: Path
+) -> None:
+    pages = {"settings-empty": coach.get(SETTINGS).get_data(as_text=True)}
+    _status, pages["settings-refused"] = _add(coach, "ftp://example.com/x", events=[])
+    _status, pages["secret"] = _add(coach, receiver.url())
+    receiver.secret = _endpoint(app).secret
+    endpoint_id = _endpoint(app).id
+    _post(coach, f"{SETTINGS}/webhooks/{endpoint_id}/test")
+    receiver.replies.append((500, {}))
+    sender.deliver_due(app)
+    _post(coach, f"{SETTINGS}/webhooks/{endpoint_id}/test")
+    sender.deliver_due(app)
+    pages["settings-log"] = coach.get(SETTINGS).get_data(as_text=True)
+    pages["edit"] = coach.get(f"{SETTINGS}/webhooks/{endpoint_id}").get_data(as_text=True)
+    wrong = _post(coach, f"{SETTINGS}/passwort", current="x", new="kurz", repeat="anders")
+    pages["password-refused"] = wrong.get_data(as_text=True)
+    assert "wartet" in pages["settings-log"] and "zugestellt" in pages["settings-log"]
+    for name, html in pages.items():
+        (tmp_path / f"{name}.html").write_text(html, encoding="utf-8")
+    assert vnu_errors(tmp_path) == []

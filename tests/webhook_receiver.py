@@ -9,6 +9,7 @@ or to be slow.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -33,8 +34,11 @@ class Received:
 class Receiver:
     """Records every POST; `secret` (set once the endpoint exists) verifies the signatures."""
 
-    def __init__(self, secret: str | None = None) -> None:
+    def __init__(self, secret: str | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.secret = secret
+        # With a server-side TLS context it speaks https and records the SNI names it was sent.
+        self.tls = tls
+        self.server_names: list[str | None] = []
         self.requests: list[Received] = []
         self.replies: deque[tuple[int, dict[str, str]]] = deque()
         self.always: tuple[int, dict[str, str]] | None = None
@@ -47,7 +51,8 @@ class Receiver:
 
     def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
         """The receiver's URL."""
-        return f"http://{host}:{self.port}{path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def start(self) -> None:
         """Listen (again) on the same port."""
@@ -89,6 +94,13 @@ class Receiver:
             daemon_threads = True
 
         self._server = Server(("127.0.0.1", self.port), Handler)
+        if self.tls is not None:
+
+            def remember(_sock: Any, name: str | None, _context: Any) -> None:
+                self.server_names.append(name)
+
+            self.tls.sni_callback = remember
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -66,8 +66,10 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
 class Client:
     """Keeps one small connection pool per (scheme, address, port, host name) while it lives."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, ca_certs: str | None = None) -> None:
         self._timeout = urllib3.Timeout(total=timeout)
+        # None: the system's trusted certificates (a test passes its own authority).
+        self._ca_certs = ca_certs
         self._pools: dict[PoolKey, urllib3.HTTPConnectionPool] = {}
 
     def __enter__(self) -> Client:
@@ -92,6 +94,7 @@ class Client:
                     address,
                     target.port,
                     server_hostname=target.host,
+                    ca_certs=self._ca_certs,
                     timeout=self._timeout,
                     retries=False,
                     maxsize=1,
