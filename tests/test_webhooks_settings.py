@@ -287,3 +287,16 @@ def test_every_settings_page_is_valid_html(
     for name, html in pages.items():
         (tmp_path / f"{name}.html").write_text(html, encoding="utf-8")
     assert vnu_errors(tmp_path) == []
+
+
+@pytest.mark.app_config(RATELIMIT_ENABLED=True)
+def test_guessing_the_current_password_is_throttled(app: Flask, coach: FlaskClient) -> None:
+    def attempt(current: str) -> int:
+        response = _post(
+            coach, f"{SETTINGS}/passwort", current=current, new=NEW_PASSWORD, repeat=NEW_PASSWORD
+        )
+        return int(response.status_code)
+
+    assert [attempt(f"falsch-{n}-xxxxxxx") for n in range(6)] == [422] * 5 + [429]
+    assert attempt(PASSWORD) == 429  # even the right one waits now
+    assert coach.get("/coach/").status_code == 200  # the session itself is untouched
