@@ -257,19 +257,38 @@ def test_only_the_claiming_sender_records_and_a_dead_sender_is_taken_over(
     queue(app)
     start = utcnow()
     with app.app_context():
-        [stale] = sender.claim_due(app, start, 10)  # this sender "dies" now
+        [stale] = sender.claim_due(app, start, 10)  # this sender hangs from now on
     assert stale.attempt == 1
     assert sender.deliver_due(app, now=start + timedelta(seconds=599)).claimed == 0
-    report = sender.deliver_due(app, now=start + timedelta(seconds=600))  # WEBHOOK_LEASE_SECONDS
-    assert report.delivered == 1
-    # The dead sender's late outcome changes nothing: attempt 1 is no longer the row's.
+    later = start + timedelta(seconds=600)  # WEBHOOK_LEASE_SECONDS
     with app.app_context():
-        sender._record(
-            app, sender.Report(), stale, sender.Outcome(False, "late", temporary=True), start
-        )
+        [current] = sender.claim_due(app, later, 10)  # another sender takes it over
+    assert current.attempt == 2
+    # The first sender wakes up and reports a failure: not its attempt any more, so ignored.
+    late = sender.Outcome(False, "late", temporary=True)
+    with app.app_context():
+        sender._record(app, sender.Report(), stale, late, later)
+    row = deliveries(app)[0]
+    assert (row["status"], row["attempts"], row["last_error"]) == ("sending", 2, None)
+    with app.app_context():
+        sender._record(app, sender.Report(), current, sender.Outcome(True, status=204), later)
     row = deliveries(app)[0]
     assert (row["status"], row["attempts"]) == ("delivered", 2)
-    assert len(receiver.requests) == 1
+
+
+@pytest.mark.app_config(WEBHOOK_MAX_ATTEMPTS=1)
+def test_a_sender_that_died_during_the_last_attempt_leaves_a_failed_delivery(
+    app: Flask, receiver: Receiver
+) -> None:
+    add_endpoint(app, receiver)
+    queue(app)
+    start = utcnow()
+    with app.app_context():
+        sender.claim_due(app, start, 10)
+    assert sender.deliver_due(app, now=start + timedelta(hours=1)).claimed == 0
+    row = deliveries(app)[0]
+    assert row["status"] == "failed" and "stopped" in (row["last_error"] or "")
+    assert receiver.requests == []
 
 
 def test_disabled_endpoints_get_no_new_events_and_paused_ones_wait(
