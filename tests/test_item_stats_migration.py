@@ -11,7 +11,7 @@ from quiz.coach import item_stats, item_stats_rebuild
 from quiz.coach.item_stats_models import SPEEDER, STRAIGHT_LINING, responses_table
 from quiz.extensions import db
 from quiz.models import Answer
-from tests.test_item_stats import STATEMENTS, as_points, finish, generated
+from tests.test_item_stats import STATEMENTS, as_points, finish, generated, nullable_points
 
 
 def test_upgrade_counts_existing_responses_and_downgrade_keeps_them(app: Flask) -> None:
@@ -29,21 +29,33 @@ def test_upgrade_counts_existing_responses_and_downgrade_keeps_them(app: Flask) 
             )
             fast = finish(as_points(x[37]), seconds=200, counted=False)
             demo = finish(as_points(x[38]), seconds=200, demo=True, counted=False)
-            db.session.remove()
+            with nullable_points():
+                finish(as_points(x[39]), seconds=700, counted=False, not_applicable={"pr_1"})
+                db.session.remove()
+                upgrade()
+                # Inside: on PostgreSQL leaving the block deletes the N/A answers again.
+                flags = dict(
+                    db.session.execute(
+                        select(responses_table.c.id, responses_table.c.quality_flags)
+                    ).all()
+                )
+                assert (
+                    flags[kept] == 0 and flags[lined] == STRAIGHT_LINING and flags[fast] == SPEEDER
+                )
+                assert flags[demo] == 0  # one demo finish: no median to compare with
+                assert item_stats_rebuild.check() == []
+                report = item_stats.read("2026.1", demo="exclude", quality="clean")
+                assert report.finished == 37
+                assert report.questions["pr_1"].not_applicable == 1
+                assert report.dimensions["preise"].n == 36 and report.dimensions["werte"].n == 37
+                block = np.vstack([x[0], x[1:36], x[39]])[:, :4]
+                k = block.shape[1]
+                expected = (
+                    k
+                    / (k - 1)
+                    * (1 - block.var(axis=0, ddof=1).sum() / block.sum(axis=1).var(ddof=1))
+                )
+                alpha = report.dimensions["werte"].alpha
+                assert alpha is not None and abs(alpha - expected) < 1e-12
         finally:
             upgrade()
-        flags = dict(
-            db.session.execute(select(responses_table.c.id, responses_table.c.quality_flags)).all()
-        )
-        assert flags[kept] == 0 and flags[lined] == STRAIGHT_LINING and flags[fast] == SPEEDER
-        assert flags[demo] == 0  # one demo finish: no median to compare with
-        assert item_stats_rebuild.check() == []
-        report = item_stats.read("2026.1", demo="exclude", quality="clean")
-        assert report.finished == 36
-        block = np.vstack([x[0], x[1:36]])[:, :4]
-        k = block.shape[1]
-        expected = (
-            k / (k - 1) * (1 - block.var(axis=0, ddof=1).sum() / block.sum(axis=1).var(ddof=1))
-        )
-        alpha = report.dimensions["werte"].alpha
-        assert alpha is not None and abs(alpha - expected) < 1e-12

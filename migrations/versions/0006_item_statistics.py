@@ -156,33 +156,45 @@ def _fill(sums, options, scores, durations):
     # Count.
     counted = [*finished, R.quality_flags.is_not(None)]
     base = [R.content_version, R.is_demo, R.quality_flags]
-    a1, a2, a3 = answers.alias('a1'), answers.alias('a2'), answers.alias('a3')
-    complete = ~sa.exists().where(
-        a3.c.response_id == a1.c.response_id,
-        a3.c.dimension_id == a1.c.dimension_id,
-        a3.c.points.is_(None),
+    a1, a2 = answers.alias('a1'), answers.alias('a2')
+    # (response, dimension) pairs with an N/A answer, left out by an anti-join.
+    incomplete = (
+        sa.select(a.response_id, a.dimension_id)
+        .where(a.points.is_(None))
+        .group_by(a.response_id, a.dimension_id)
+        .subquery('incomplete')
+    )
+    complete = incomplete.c.response_id.is_(None)
+    skip_incomplete = sa.and_(
+        incomplete.c.response_id == a1.c.response_id,
+        incomplete.c.dimension_id == a1.c.dimension_id,
     )
     first, second = a1.c.question_id, a2.c.question_id
     if dialect == 'postgresql':
         first, second = first.collate('C'), second.collate('C')
     with_response = a1.join(r, R.id == a1.c.response_id)
-    both = a1.join(
-        a2,
-        sa.and_(
-            a2.c.response_id == a1.c.response_id,
-            a2.c.dimension_id == a1.c.dimension_id,
-            first <= second,
-        ),
-    ).join(r, R.id == a1.c.response_id)
+    complete_only = with_response.outerjoin(incomplete, skip_incomplete)
+    both = (
+        a1.join(
+            a2,
+            sa.and_(
+                a2.c.response_id == a1.c.response_id,
+                a2.c.dimension_id == a1.c.dimension_id,
+                first <= second,
+            ),
+        )
+        .join(r, R.id == a1.c.response_id)
+        .outerjoin(incomplete, skip_incomplete)
+    )
     keys = [*base, a1.c.dimension_id]
     blank = sa.literal('')
     points = sa.func.coalesce(a1.c.points, -1)
     work = {
         sums: [
             sa.select(*keys, blank, blank, sa.func.count(sa.func.distinct(a1.c.response_id)))
-            .select_from(with_response).where(*counted, complete).group_by(*keys),
+            .select_from(complete_only).where(*counted, complete).group_by(*keys),
             sa.select(*keys, a1.c.question_id, blank, sa.func.sum(a1.c.points))
-            .select_from(with_response).where(*counted, complete)
+            .select_from(complete_only).where(*counted, complete)
             .group_by(*keys, a1.c.question_id),
             sa.select(*keys, a1.c.question_id, a2.c.question_id, sa.func.sum(a1.c.points * a2.c.points))
             .select_from(both).where(*counted, complete)
