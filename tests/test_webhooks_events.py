@@ -7,6 +7,7 @@ opt-in, unsubscribing, deleting a taker's data); they queue in the caller's tran
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,10 +18,11 @@ from sqlalchemy import select, update
 from quiz import get_content
 from quiz.database import begin_write
 from quiz.extensions import db
-from quiz.models import Consent, Response
+from quiz.models import Consent, Response, utcnow
 from quiz.scoring import sample_answers
 from quiz.webhooks import drop_for_response, endpoints, events, sender, sent_about
 from quiz.webhooks.models import WebhookDelivery
+from quiz.webhooks.queue import forget_older_than
 from tests.coach_factories import add_response
 from tests.quizflow import answer_all_pages, lead_step, start
 from tests.webhook_receiver import Receiver
@@ -183,3 +185,23 @@ def test_drop_for_response_touches_no_other_taker(app: Flask, receiver: Receiver
         left = db.session.scalars(select(WebhookDelivery.response_id)).all()
     assert left == [2]
     assert receiver.requests == []
+
+
+def test_retention_forgets_old_sent_and_failed_events_but_not_waiting_ones(
+    app: Flask, receiver: Receiver
+) -> None:
+    with app.app_context():
+        begin_write()
+        for n in range(3):
+            events.queue_event("lead.unsubscribed", {"n": n}, response_id=n)
+        db.session.commit()
+    receiver.replies.extend([(204, {}), (410, {}), (500, {})])
+    sender.deliver_due(app)
+    with app.app_context():
+        statuses = db.session.scalars(select(WebhookDelivery.status).order_by(WebhookDelivery.id))
+        assert list(statuses) == ["delivered", "failed", "queued"]
+        begin_write()
+        assert forget_older_than(utcnow() - timedelta(days=1)) == 0
+        assert forget_older_than(utcnow() + timedelta(seconds=1)) == 2
+        db.session.commit()
+        assert list(db.session.scalars(select(WebhookDelivery.status))) == ["queued"]

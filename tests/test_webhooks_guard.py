@@ -74,6 +74,8 @@ def test_internet_addresses_are_public(address: str) -> None:
         ("https://169.254.169.254/latest/meta-data", "private"),
         ("https://localhost/hook", "private"),
         ("https://example.com:99999/hook", "invalid"),
+        ("https://example.com/a b", "invalid"),
+        ("https://example.com/a\x00b", "invalid"),
     ],
 )
 def test_production_refuses_to_save_such_urls(url: str, reason: str) -> None:
@@ -85,6 +87,12 @@ def test_production_refuses_to_save_such_urls(url: str, reason: str) -> None:
 def test_production_accepts_a_public_https_url() -> None:
     url = "https://hooks.example.com/catch/1?x=2"
     assert guard.check_saved(url, https_only=True, public_only=True) == url
+
+
+def test_internationalised_names_are_sent_in_their_idna_form() -> None:
+    url = "https://bücher.example/hook"
+    assert guard.check_saved(url, https_only=True, public_only=True) == url
+    assert guard.ascii_host("bücher.example") == "xn--bcher-kva.example"
 
 
 def test_development_accepts_local_http_urls() -> None:

@@ -60,7 +60,18 @@ def parse(url: str, *, https_only: bool) -> SplitResult:
         raise BlockedURL("the URL has no host name", "host")
     if parts.username or parts.password:
         raise BlockedURL("the URL must not contain a user name or password", "credentials")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url.strip()):
+        raise BlockedURL("the URL contains spaces or control characters")
+    try:
+        ascii_host(parts.hostname)
+    except UnicodeError:
+        raise BlockedURL(f"{parts.hostname!r} is not a valid host name") from None
     return parts
+
+
+def ascii_host(host: str) -> str:
+    """The host name as sent on the wire: internationalised names in their IDNA form."""
+    return host if host.isascii() else host.encode("idna").decode("ascii")
 
 
 def is_public(address: IPAddress) -> bool:
@@ -99,7 +110,7 @@ def resolve(url: str, *, https_only: bool, public_only: bool) -> Target:
     socket.gaierror (the name does not resolve) passes through: that may be temporary.
     """
     parts = parse(url, https_only=https_only)
-    host = parts.hostname or ""
+    host = ascii_host(parts.hostname or "")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     addresses: list[str] = []

@@ -123,6 +123,23 @@ def drop_for_response(response_id: int) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def forget_older_than(cutoff: datetime) -> int:
+    """Delete delivered and failed events queued before `cutoff` (not committed); how many.
+
+    For retention: their payloads keep a copy of what was sent (email, name), which must not
+    outlive the data it came from.
+    """
+    result = db.session.execute(
+        delete(WebhookDelivery)
+        .where(
+            WebhookDelivery.created_at < cutoff,
+            WebhookDelivery.status.in_(("delivered", "failed")),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def sent_about(response_id: int) -> list[dict[str, Any]]:
     """Every event about this taker, for their data export (what went where, and when)."""
     rows = db.session.execute(
