@@ -24,6 +24,7 @@ from quiz.coach.item_stats_models import (
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Answer, Response
+from tests.coach_factories import add_response
 
 SCALE = ["trifft_nicht_zu", "trifft_eher_nicht_zu", "teils", "trifft_eher_zu", "trifft_voll_zu"]
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -378,3 +379,33 @@ def test_not_applicable_answers_leave_the_response_out_of_that_dimension_only(ap
         # Every applicable answer counts for an item's own figures, complete or not.
         pr_2 = report.questions["pr_2"].analysis.distribution
         assert pr_2.n == 40 and pr_2.mean == pytest.approx(x[:, 4].mean(), rel=1e-12)
+
+
+def test_read_counts_drafts_by_the_step_they_stopped_at(app: Flask) -> None:
+    with app.app_context():
+        for steps in (0, 2, 2, 5):
+            add_response(started="2026-10-01 10:00:00", steps=steps)
+        add_response(started="2026-10-01 10:00:00", steps=3, demo=True)
+        add_response(started="2026-10-01 10:00:00", finished="2026-10-01 10:09:00")
+        add_response(started="2026-10-01 10:00:00", steps=1, version="2026.2")
+        assert item_stats.read("2026.1").drafts_by_steps == {0: 1, 2: 2, 3: 1, 5: 1}
+        assert item_stats.read("2026.1", demo="exclude").drafts_by_steps == {0: 1, 2: 2, 5: 1}
+        assert item_stats.read("2026.1", demo="only").drafts_by_steps == {3: 1}
+
+
+def test_on_finish_needs_the_stored_finish_time(app: Flask) -> None:
+    with app.app_context():
+        begin_write()
+        response = Response(
+            draft_token=secrets.token_urlsafe(24),
+            status="draft",
+            content_version="2026.1",
+            content_hash="0" * 64,
+            started_at=START,
+            step_times={},
+        )
+        db.session.add(response)
+        db.session.flush()
+        with pytest.raises(ValueError, match="finished_at"):
+            item_stats.on_finish(response, answers_for(as_points(generated(10, 1)[0])))
+        db.session.rollback()

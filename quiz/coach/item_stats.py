@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, cast, func, select, text, update
@@ -52,7 +51,7 @@ from quiz.coach.item_stats_read import (  # the reading side, re-exported for th
 )
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db
-from quiz.models import Response, utcnow
+from quiz.models import Response
 from quiz.rollups import duration_bucket, seconds_between
 
 # The option id a likert statement's "not applicable" answer is stored under (content 2026.2).
@@ -146,11 +145,14 @@ def on_finish(
 
     Call it in the finishing transaction after the result (content version, finished_at,
     scores) is set on `response` and before the commit. It stores `quality_flags` itself.
+    `on_delete()` and the rebuild derive the duration from the stored times, so finished_at
+    must be the one that is stored.
     """
+    if response.finished_at is None:
+        raise ValueError("on_finish() needs the response's finished_at set first")
     session = session or db.session()
     answers = list(answers)
-    finished_at: datetime = response.finished_at or utcnow()
-    seconds = seconds_between(response.started_at, finished_at)
+    seconds = seconds_between(response.started_at, response.finished_at)
     median, median_n = duration_median(response.content_version, response.is_demo, session)
     flags = judge(answers, seconds, median, median_n, statements or statement_options())
     session.flush()
