@@ -409,3 +409,16 @@ def test_on_finish_needs_the_stored_finish_time(app: Flask) -> None:
         with pytest.raises(ValueError, match="finished_at"):
             item_stats.on_finish(response, answers_for(as_points(generated(10, 1)[0])))
         db.session.rollback()
+
+
+def test_an_item_everyone_answers_with_zero_points_still_counts_in_alpha(app: Flask) -> None:
+    x = generated(11, 40)
+    x[:, 1] = 0  # we_b: the floor for everyone, so every sum it has is 0
+    with app.app_context():
+        for row in x:
+            finish(as_points(row))
+        report = item_stats.read("2026.1")
+        werte = report.dimensions["werte"]
+        assert werte.alpha == pytest.approx(numpy_alpha(x[:, :4]), rel=1e-12)
+        assert werte.items["we_b"].item_total_r is None  # no variance
+        assert [f.code for f in werte.items["we_b"].flags] == ["floor"]

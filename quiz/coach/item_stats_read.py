@@ -169,13 +169,15 @@ def read(
     dimensions: dict[str, ps.DimensionAnalysis] = {}
     questions: dict[str, QuestionFigures] = {}
     for dimension in sorted(set(n_by_dim) | set(dimension_of.values())):
+        own = sorted(q for q, d in dimension_of.items() if d == dimension)
+        # The items come from the option counts: an item everyone answered with 0 points has
+        # no non-zero sum row, yet it counts in alpha's k.
         sums = ps.DimensionSums(
             n=n_by_dim.get(dimension, 0),
-            items=tuple(sorted(item_sums[dimension])),
+            items=tuple(sorted(set(own) | set(item_sums[dimension]))),
             sums=item_sums[dimension],
             products=products[dimension],
         )
-        own = sorted(q for q, d in dimension_of.items() if d == dimension)
         analysis = ps.analyse_dimension(
             sums, {q: ps.PointsDistribution(dict(points[q])) for q in own}
         )
