@@ -137,6 +137,22 @@ def test_retry_after_in_seconds_is_honoured(app: Flask, receiver: Receiver, stat
     assert row["next"] == start + timedelta(seconds=120)
 
 
+def test_a_429_holds_back_the_endpoints_other_events_without_using_their_attempts(
+    app: Flask, receiver: Receiver
+) -> None:
+    add_endpoint(app, receiver)
+    receiver.replies.append((429, {"Retry-After": "120"}))
+    queue(app, 3)
+    start = utcnow()
+    report = sender.deliver_due(app, now=start)
+    assert (report.retried, report.postponed) == (1, 2)
+    assert len(receiver.requests) == 1
+    rows = deliveries(app)
+    assert [row["attempts"] for row in rows] == [1, 0, 0]
+    assert {row["next"] for row in rows} == {start + timedelta(seconds=120)}
+    assert sender.deliver_due(app, now=start + timedelta(seconds=120)).delivered == 3
+
+
 def test_retry_after_as_an_http_date_is_honoured(app: Flask, receiver: Receiver) -> None:
     add_endpoint(app, receiver)
     queue(app)

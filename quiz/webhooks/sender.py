@@ -55,7 +55,8 @@ class Outcome:
     # A temporary failure (timeout, connection, 5xx, 429) is retried; others are final.
     temporary: bool = False
     wait: timedelta | None = None
-    # The endpoint did not answer at all: its other deliveries in this round wait too.
+    # The endpoint did not answer at all, or asked to slow down (429, 503): its other
+    # deliveries in this round wait as long, without using up an attempt.
     unreachable: bool = False
 
 
@@ -168,6 +169,8 @@ def attempt(app: Flask, client: Client, claim: Claim, now: datetime) -> Outcome:
             status=status,
             temporary=True,
             wait=retry_after(answer.retry_after, now),
+            # "Too many" and "unavailable" speak for the whole endpoint: its other events wait.
+            unreachable=status in (429, 503),
         )
     reason = "redirects are not followed" if 300 <= status < 400 else "refused by the receiver"
     return Outcome(False, f"HTTP {status} ({reason})", status=status)
