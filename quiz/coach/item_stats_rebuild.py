@@ -186,17 +186,20 @@ def judge_unjudged(
         if median is not None and n >= ps.SPEEDER_MEDIAN_MIN_N:
             speeder = case((seconds * 3 < median, SPEEDER), else_=0)
         flags = case((R.id.in_(straight), STRAIGHT_LINING), else_=0) + speeder
-        changed = session.execute(
-            update(responses_table)
-            .where(
-                *_finished(),
-                R.quality_flags.is_(None),
-                R.content_version == version,
-                R.is_demo.is_(is_demo),
+        changed = (
+            session.connection()
+            .execute(
+                update(responses_table)
+                .where(
+                    *_finished(),
+                    R.quality_flags.is_(None),
+                    R.content_version == version,
+                    R.is_demo.is_(is_demo),
+                )
+                .values(quality_flags=flags)
             )
-            .values(quality_flags=flags)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .rowcount
+        )
         judged += int(changed or 0)
     return judged
 
