@@ -4,6 +4,7 @@ raw rows, and give the figures numpy computes from the raw points (SQLite and Po
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -422,3 +423,33 @@ def test_an_item_everyone_answers_with_zero_points_still_counts_in_alpha(app: Fl
         assert werte.alpha == pytest.approx(numpy_alpha(x[:, :4]), rel=1e-12)
         assert werte.items["we_b"].item_total_r is None  # no variance
         assert [f.code for f in werte.items["we_b"].flags] == ["floor"]
+
+
+def test_concurrent_finishes_and_deletes_keep_the_counters_in_step(app: Flask) -> None:
+    threads_n, per_thread = 6, 4
+    x = generated(12, threads_n * per_thread)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads_n)
+
+    def taker(index: int) -> None:
+        try:
+            with app.app_context():
+                barrier.wait(timeout=30)
+                ids = [
+                    finish(as_points(x[index * per_thread + i]), demo=i == 0)
+                    for i in range(per_thread)
+                ]
+                delete(ids[-1])
+                db.session.remove()
+        except BaseException as exc:  # re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=taker, args=(i,)) for i in range(threads_n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors[0]
+    with app.app_context():
+        assert_in_step()
+        assert item_stats.read("2026.1").finished == threads_n * (per_thread - 1)
