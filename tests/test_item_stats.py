@@ -226,6 +226,8 @@ def test_flagged_responses_can_be_left_out_of_every_figure(app: Flask) -> None:
         assert everyone.responses.median_seconds == 600
         assert clean.dimensions["werte"].alpha == pytest.approx(numpy_alpha(x[:, :4]), rel=1e-12)
         assert clean.score_histograms["werte"] == {50: 40}
+        assert item_stats.norms("2026.1", False, 1)["werte"].n == 42
+        assert item_stats.norms("2026.1", False, 1, quality="clean")["werte"].n == 40
         assert sum(clean.questions["we_a"].counts.values()) == 40
         assert_in_step()
 

@@ -290,17 +290,23 @@ class Norm:
 
 
 def norms(
-    version: str, include_demo: bool, min_n: int, session: Session | None = None
+    version: str,
+    include_demo: bool,
+    min_n: int,
+    session: Session | None = None,
+    *,
+    quality: QualityFilter = "all",
 ) -> dict[str, Norm]:
     """The norms of every dimension: finished responses of the version (demo ones if asked).
 
     `percentile_by_score` is None below `min_n` comparable responses: the result page then shows
-    nothing.
+    nothing. `quality="clean"` would compare with unflagged responses only; the issue asks for
+    all finished ones, so that is the default.
     """
     session = session or db.session()
     demo: DemoFilter = "include" if include_demo else "exclude"
     out: dict[str, Norm] = {}
-    for dimension, histogram in _score_histograms(session, version, demo, "all").items():
+    for dimension, histogram in _score_histograms(session, version, demo, quality).items():
         n = sum(histogram.values())
         table = ps.percentile_table(histogram) if n >= min_n else None
         out[dimension] = Norm(n=n, percentile_by_score=table)
@@ -314,11 +320,14 @@ def percentile(
     include_demo: bool,
     min_n: int,
     session: Session | None = None,
+    *,
+    quality: QualityFilter = "all",
 ) -> int | None:
     """ "Sie liegen vor X % der Teilnehmenden": X for one score, None below `min_n` responses."""
     session = session or db.session()
     demo: DemoFilter = "include" if include_demo else "exclude"
-    histogram = _score_histograms(session, version, demo, "all", dimension).get(dimension, {})
+    histograms = _score_histograms(session, version, demo, quality, dimension)
+    histogram = histograms.get(dimension, {})
     if sum(histogram.values()) < min_n:
         return None
     return ps.midrank_percentile(histogram, score)
