@@ -8,6 +8,7 @@ and is idempotent: a double submit returns the result of the first.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -276,7 +277,23 @@ def _consent(response: Response, kind: str, texts: ConsentTexts, now: datetime) 
     )
 
 
+# Unicode's control, format, surrogate and private-use characters: line breaks, tabs, escape
+# sequences, bidi overrides, zero-width characters. None belongs in a campaign name.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
+
+
 def _clip(value: str | None, length: int) -> str | None:
+    """A tracking value as stored: invisible characters become spaces, runs of white space one
+    space, and the result is cut to `length` (None when nothing visible is left).
+
+    Stripped rather than refused: the taker did not write the link they followed, and turning
+    them away for it would cost a start. Stored as sent, a line break or an escape sequence would
+    split the coach's CSV rows and terminal output, and a bidi override would reorder the text
+    on the dashboard.
+    """
     if not value:
         return None
-    return value[:length]
+    visible = "".join(
+        " " if unicodedata.category(char) in _INVISIBLE_CATEGORIES else char for char in value
+    )
+    return " ".join(visible.split())[:length] or None

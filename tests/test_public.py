@@ -102,6 +102,57 @@ def test_utm_parameters_and_referrer_are_stored(client: FlaskClient, app: Flask)
         assert draft.status == "draft"
 
 
+def test_control_characters_in_utm_values_and_referrer_are_stripped(
+    client: FlaskClient, app: Flask
+) -> None:
+    query = (
+        "?utm_source=news%0D%0ALetter&utm_campaign=%1B%5B31mherbst%1B%5B0m"
+        "&utm_term=a%09b%7F%C2%85c&utm_content=%E2%80%AEtxt.exe&utm_medium=%0A%0B"
+    )
+    client.get("/" + query, headers={"Referer": "https://blog.example/\tartikel"})
+    start(client, query)
+    with app.app_context():
+        draft = db.session.scalars(select(Response)).one()
+        # Before: stored as sent, line breaks and escape sequences included.
+        assert draft.utm_source == "news Letter"
+        assert draft.utm_campaign == "[31mherbst [0m"
+        assert draft.utm_term == "a b c"
+        assert draft.utm_content == "txt.exe"  # no right-to-left override
+        assert draft.utm_medium is None  # nothing visible left
+
+
+def test_finished_draft_cookie_is_kept_only_briefly(client: FlaskClient, app: Flask) -> None:
+    from datetime import timedelta
+
+    from quiz.database import begin_write
+    from quiz.web.public import FINISHED_DRAFT_GRACE
+
+    finished = complete_quiz(client, app)
+    result = finished.location
+    # The finish shortens the draft cookie from 30 days to the grace period (before: untouched).
+    cookie = finished.headers["Set-Cookie"]
+    assert cookie.startswith("quiz_draft=")
+    assert f"Max-Age={int(FINISHED_DRAFT_GRACE.total_seconds())}" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    # A reload of the last step or the back button still lands on the result...
+    assert client.get("/quiz/1").location == result
+    # ...but not once the grace period is over (a browser that kept the cookie, or one set
+    # before this change): the quiz starts over, and the stale cookie is deleted.
+    with app.app_context():
+        begin_write()
+        response = db.session.scalars(select(Response)).one()
+        assert response.finished_at is not None
+        response.finished_at -= FINISHED_DRAFT_GRACE + timedelta(seconds=5)
+        db.session.commit()
+    later = client.get("/quiz/1")
+    assert later.status_code == 302 and later.location == "/"
+    assert "quiz_draft=;" in later.headers["Set-Cookie"]
+    assert client.get_cookie("quiz_draft") is None
+    assert client.get("/quiz/1").location == "/"
+    # The result itself stays at its own link.
+    assert client.get(result).status_code == 200
+
+
 def test_progress_indicator_shows_the_step(client: FlaskClient, app: Flask) -> None:
     start(client)
     total = len(get_content(app).pages) + 1

@@ -269,6 +269,29 @@ def test_nul_in_the_draft_cookie_is_rejected(client: FlaskClient, app: Flask) ->
     assert client.get("/quiz/1").status_code == 400
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "quiz_draft=\xff\xfe",  # raw bytes that are not UTF-8 (the environ holds them as Latin-1)
+        "quiz_draft=abc\xe4def",  # a lone Latin-1 "ä"
+        "fremd=\xc3; quiz_draft=abc",  # a cut-off UTF-8 sequence in another cookie
+    ],
+)
+def test_invalid_utf8_in_cookies_is_a_german_400(app: Flask, header: str) -> None:
+    client = app.test_client(use_cookies=False)  # the header goes out exactly as written
+    for path in ("/", "/quiz/1", "/coach/login"):
+        response = client.get(path, headers={"Cookie": header})
+        # Before: Werkzeug read the bytes as Latin-1 text and the request went through.
+        assert response.status_code == 400, path
+        assert "Ungültige Zeichen" in response.text
+
+
+def test_utf8_in_cookies_is_accepted(app: Flask) -> None:
+    client = app.test_client(use_cookies=False)
+    header = "fremd=" + "Grüße".encode().decode("latin-1")  # as the server hands it over
+    assert client.get("/", headers={"Cookie": header}).status_code == 200
+
+
 def test_oversized_body_is_a_german_413(client: FlaskClient, app: Flask) -> None:
     start(client)
     before = counts(app)
@@ -499,6 +522,19 @@ def test_logs_contain_no_email_addresses_or_answers(
     assert address not in logged and "geheim" not in logged
     assert "Gerlinde" not in logged
     assert not re.search(r"[\w.+-]+@example\.com", logged)
+
+
+def test_redacting_a_long_line_takes_linear_time() -> None:
+    import time
+
+    from quiz.web.security import redact
+
+    lines = ["GET /?q=" + "a" * 100_000, "x%41" * 25_000, "@a" * 50_000]
+    started = time.perf_counter()
+    for line in lines:
+        redact(line)
+    # Linear: a few milliseconds. A pattern tried at every position took minutes on these.
+    assert time.perf_counter() - started < 1.0
 
 
 def test_redacting_filter_removes_emails_and_secret_links() -> None:

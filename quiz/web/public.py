@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from flask import (
@@ -31,6 +32,7 @@ from quiz.content import Content
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
+from quiz.models import utcnow
 from quiz.web import prerendered
 from quiz.web.forms import LeadForm, build_step_form
 
@@ -38,6 +40,10 @@ bp = Blueprint("public", __name__)
 bp.record_once(lambda state: prerendered.init_app(state.app))
 
 DRAFT_COOKIE = "quiz_draft"
+# How long a finished draft's cookie still leads back to its result: enough for a reload of the
+# last step, the browser's back button or a double click; short enough that the next person at
+# a shared computer does not find the result (and its data link) behind the quiz pages.
+FINISHED_DRAFT_GRACE = timedelta(minutes=10)
 # Rough reading-and-deciding times, for the "about N minutes" promise on the landing page.
 SECONDS_PER_STATEMENT = 8
 SECONDS_PER_SCENARIO = 15
@@ -104,15 +110,47 @@ def start() -> BaseResponse:
     }
     new_draft = responses.start_draft(content, tracking)
     redirect_response = redirect(url_for(".step", number=1))
-    redirect_response.set_cookie(
-        DRAFT_COOKIE,
+    _set_draft_cookie(
+        redirect_response,
         new_draft.draft_token,
-        max_age=current_app.config["DRAFT_COOKIE_DAYS"] * 24 * 3600,
+        timedelta(days=current_app.config["DRAFT_COOKIE_DAYS"]),
+    )
+    return redirect_response
+
+
+def _set_draft_cookie(response: BaseResponse, token: str, lifetime: timedelta) -> None:
+    response.set_cookie(
+        DRAFT_COOKIE,
+        token,
+        max_age=int(lifetime.total_seconds()),
         httponly=True,
         samesite="Lax",
         secure=current_app.config["SESSION_COOKIE_SECURE"],
     )
-    return redirect_response
+
+
+def _finished_draft(draft: responses.DraftState, result_token: str) -> BaseResponse:
+    """Where a finished draft's cookie leads: its result shortly after the finish, else the start.
+
+    The browser should have dropped the cookie by then (see `_lead_step`); this also ends the
+    30-day cookies of responses finished before that, and any browser that keeps cookies longer.
+    """
+    finished_at = db.session.scalar(
+        db.select(QuizResponse.finished_at).where(QuizResponse.id == draft.id)
+    )
+    if finished_at is not None:
+        if finished_at.tzinfo is None:  # SQLite hands back naive UTC
+            finished_at = finished_at.replace(tzinfo=UTC)
+        if utcnow() - finished_at <= FINISHED_DRAFT_GRACE:
+            return redirect(url_for(".result", token=result_token))
+    gone = redirect(url_for(".landing"))
+    gone.delete_cookie(
+        DRAFT_COOKIE,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return gone
 
 
 @bp.route("/quiz/<int:number>", methods=["GET", "POST"])
@@ -123,7 +161,7 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
     if draft is None:
         return redirect(url_for(".landing"))
     if draft.status == "finished" and draft.result_token:
-        return redirect(url_for(".result", token=draft.result_token))
+        return _finished_draft(draft, draft.result_token)
     if number < 1 or number > total_steps(content):
         abort(404)
     if number > draft.steps_completed + 1:
@@ -194,7 +232,11 @@ def _lead_step(
             except responses.IncompleteAnswers as missing:
                 page = content.page_of_question[missing.question_id]
                 return redirect(url_for(".step", number=content.pages.index(page) + 1))
-            return redirect(url_for(".result", token=token))
+            finished = redirect(url_for(".result", token=token))
+            # The result lives at its own link (and in the summary email); the draft cookie is
+            # only kept for a reload or the back button, not for 30 days on a shared computer.
+            _set_draft_cookie(finished, request.cookies.get(DRAFT_COOKIE, ""), FINISHED_DRAFT_GRACE)
+            return finished
         status = 422
     return (
         render_template(

@@ -161,7 +161,11 @@ def reject_invalid_input() -> None:
         pairs = _strict_pairs(request.query_string)
         if request.mimetype == FORM_TYPES[0]:
             pairs += _strict_pairs(request.get_data(cache=True))
-    except UnicodeDecodeError:
+        # Werkzeug reads cookie bytes as Latin-1, so a bad byte would pass as some letter. The
+        # WSGI environ holds the header as Latin-1 text of the raw bytes: check those as UTF-8.
+        # Browsers keep cookies as UTF-8 text, so only a crafted request is refused here.
+        request.environ.get("HTTP_COOKIE", "").encode("latin-1").decode("utf-8")
+    except UnicodeError:
         raise InvalidInput() from None
     if request.mimetype == FORM_TYPES[1]:
         pairs += list(request.form.items(multi=True))
