@@ -22,7 +22,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from flask import Flask
 
@@ -147,7 +147,7 @@ def compose(
     message["List-Unsubscribe"] = link_header("List-Unsubscribe", context["unsubscribe_url"])
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if chart_cid and chart_png:
-        html_part = message.get_payload()[1]  # type: ignore[index]
+        html_part = cast(EmailMessage, message.get_payload()[1])  # type: ignore[index]
         html_part.make_related(boundary=_boundary())
         html_part.add_related(
             chart_png,

@@ -21,6 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 ACCEPTED = "250 2.0.0 Message accepted for delivery"
+DROP = "DROP"
 
 
 def free_port() -> int:
@@ -43,7 +44,10 @@ class RecordingHandler:
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Record the message, or answer with the next scripted reply."""
+        """Record the message, or answer with the next scripted reply.
+
+        The reply DROP closes the connection without any answer, as a crashing server would.
+        """
         with self.lock:
             self.attempts += 1
             if self.replies:
@@ -52,6 +56,9 @@ class RecordingHandler:
                 reply = self.always
             else:
                 reply = ACCEPTED
+            if reply == DROP:
+                server.transport.close()
+                return "421 4.3.0 closing"  # never arrives: the connection is gone
             if reply.startswith("250"):
                 message = BytesParser(policy=policy.default).parsebytes(envelope.content)
                 self.messages.append(message)  # type: ignore[arg-type]
