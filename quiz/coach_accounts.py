@@ -111,7 +111,10 @@ def session_id(coach: Coach) -> str:
 def load_by_session_id(value: str) -> Coach | None:
     """The coach a login cookie belongs to, if its nonce is still current."""
     coach_id, _, nonce = value.partition(":")
-    if not coach_id.isdigit() or not nonce:
+    # ASCII digits within int4 only ("²".isdigit() is true; ids are int4 on PostgreSQL).
+    if not (coach_id.isascii() and coach_id.isdigit() and len(coach_id) <= 10) or not nonce:
+        return None
+    if int(coach_id) > 2**31 - 1:
         return None
     coach = db.session.get(Coach, int(coach_id))
     if coach is None or not secrets.compare_digest(coach.session_nonce, nonce):

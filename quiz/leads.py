@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
-from collections.abc import Iterator, Sequence
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import SQLAlchemyError
 
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Consent, OutboxMessage, Response
 from quiz.stats import Filters, response_conditions
 
+log = logging.getLogger(__name__)
+
 PER_PAGE = 50
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FETCH_ROWS = 1000  # rows per round trip of the export's streamed cursor
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_TRIGGERS = frozenset("=+-@")
+# Leading characters a spreadsheet may skip before it looks for a formula: whitespace (space,
+# no-break space, vertical tab, line breaks, ...), control and format characters (zero-width
+# space, BOM). Unicode categories, so no list of code points to keep up to date.
+_SKIPPABLE = ("Cc", "Cf", "Zs", "Zl", "Zp")
 
 
 @dataclass(frozen=True)
@@ -112,17 +124,76 @@ def page_of_leads(filters: Filters, search: str, page: int) -> LeadPage:
 
 
 def neutralise(value: object) -> str:
-    """A CSV cell that spreadsheet programs will not run as a formula."""
+    """A CSV cell that spreadsheet programs will not run as a formula (OWASP CSV injection).
+
+    A `'` goes before a cell that starts with `=`, `+`, `-`, `@`, tab, CR or LF, and before one
+    whose first character after any whitespace, control or format characters is one of
+    `=`, `+`, `-`, `@` (" =1+1", "\\n=...", "\\x0b=...", "\\xa0=..."): some programs skip those.
+    Deliberately broad; a false alarm only costs a visible apostrophe.
+    """
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES):
+    first = next((ch for ch in text if not _skippable(ch)), "")
+    if text.startswith(FORMULA_PREFIXES) or first in FORMULA_TRIGGERS:
         return "'" + text
     return text
 
 
+def _skippable(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) in _SKIPPABLE
+
+
+class ExportRows:
+    """The leads of one export, read from a streamed cursor on a connection of its own.
+
+    The query runs and its first batch arrives when this is made, before the response starts:
+    a bad query or a database that is away fails the request (a 503 page) instead of sending a
+    200 that breaks off. An error on a later batch raises out of the response body; the server
+    then ends the connection without the final zero-length chunk, and browsers mark such a
+    download as failed, so a cut-off file never looks complete. (Buffering the whole file first
+    would avoid the mid-stream case too, at the cost of memory per export; streaming in constant
+    memory is worth more here.)
+
+    Its own connection, because Flask ends the request's session (and on PostgreSQL the
+    transaction a server-side cursor lives in) before the body is sent. `close()` gives the
+    connection back; the response calls it when the body is done or the client went away.
+    """
+
+    def __init__(self, filters: Filters, search: str) -> None:
+        self._result: CursorResult[Any] | None = None
+        self._connection = db.engine.connect()
+        try:
+            streamed = self._connection.execution_options(yield_per=FETCH_ROWS)
+            self._result = streamed.execute(lead_query(filters, search))
+            self._first = self._result.fetchmany(FETCH_ROWS)
+        except BaseException:
+            self.close()
+            raise
+        if len(self._first) < FETCH_ROWS:
+            self.close()  # everything is here already: give the connection back at once
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._first
+            if not self._connection.closed:
+                self._first = []
+                yield from self._result or ()
+        finally:
+            self.close()  # at once, not when the response is closed: it holds a lock
+
+    def close(self) -> None:
+        """End the read and give the connection back (also after the database failed)."""
+        try:
+            if self._result is not None:
+                self._result.close()  # the server-side cursor first, then the connection
+            self._connection.close()
+        except SQLAlchemyError:
+            log.warning("closing the export's connection failed", exc_info=True)
+
+
 def csv_lines(
-    filters: Filters, search: str, header: Sequence[str], labels: dict[str, dict[str, str]]
+    rows: Iterable[Any], header: Sequence[str], labels: dict[str, dict[str, str]]
 ) -> Iterator[str]:
-    """The filtered leads as CSV text (BOM, `;`), yielded in small chunks from a streamed cursor.
+    """The leads as CSV text (BOM, `;`), yielded in small chunks as `rows` arrive.
 
     `labels` maps "marketing", "email_state" and "bottleneck" codes to what the coach reads.
     """
@@ -132,8 +203,7 @@ def csv_lines(
     yield "\ufeff" + buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
-    query = lead_query(filters, search).execution_options(yield_per=1000)
-    for count, row in enumerate(db.session.execute(query), start=1):
+    for count, row in enumerate(rows, start=1):
         finished = row.finished_at.strftime("%Y-%m-%d %H:%M") if row.finished_at else ""
         cells = [
             row.first_name,

@@ -28,12 +28,12 @@ from flask import (
     render_template,
     request,
     session,
-    stream_with_context,
     url_for,
 )
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
+from werkzeug.wsgi import ClosingIterator
 from wtforms import EmailField, PasswordField
 from wtforms.validators import InputRequired, Length
 
@@ -43,12 +43,12 @@ from quiz.extensions import db, limiter, login_manager
 from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage
 from quiz.models import Response as QuizResponse
 from quiz.scoring import ScoreResult
+from quiz.web import coach_login, coach_params
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
-# Failed logins allowed per client address, and per account from anywhere.
+# Failed logins allowed per client address (per account and per device: see coach_login).
 LOGIN_LIMIT_PER_IP = "5 per minute; 20 per hour"
-LOGIN_LIMIT_PER_ACCOUNT = "30 per hour"
 CHART_CACHE_SECONDS = 60
 CHART_NAMES = ("funnel", "scores", "bottlenecks", "profile", "timeline")
 
@@ -67,6 +67,7 @@ class CoachUser(UserMixin):
 
 def init_app(app: Flask) -> None:
     """Register the coach view and wire Flask-Login for it."""
+    app.url_map.converters["lead_id"] = coach_params.LeadIdConverter
     app.register_blueprint(bp)
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
@@ -126,32 +127,31 @@ def _failed_login() -> bool:
     return bool(g.get("coach_login_failed"))
 
 
-def _account_key() -> str:
-    return "coach-login:" + coach_accounts.normalise_email(request.form.get("email", ""))[:254]
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT_PER_IP, methods=["POST"], deduct_when=lambda _r: _failed_login())
-@limiter.limit(
-    LOGIN_LIMIT_PER_ACCOUNT,
-    methods=["POST"],
-    key_func=_account_key,
-    deduct_when=lambda _r: _failed_login(),
-)
 def login() -> BaseResponse | tuple[str, int]:
-    """The login form; a fresh session on success, the same message for every failure."""
+    """The login form; a fresh session on success, the same message for every failure.
+
+    Besides the per-address limit above, `coach_login` limits failures per account for unknown
+    browsers and per device cookie for browsers that have logged in before.
+    """
     form = LoginForm()
     failed = False
     if form.validate_on_submit():
+        guard = coach_login.LoginGuard.for_request(form.email.data or "")
+        guard.check()
         coach = coach_accounts.authenticate(form.email.data or "", form.password.data or "")
         if coach is not None:
             target = safe_next(request.args.get("next"))
             session.clear()  # a fresh session: nothing from before the login survives
             login_user(CoachUser(coach_accounts.session_id(coach), coach.email))
             session.permanent = True
-            return redirect(target)
+            response = redirect(target)
+            guard.remember(response)
+            return response
         failed = True
         g.coach_login_failed = True
+        guard.failed()
     status = 200 if request.method == "GET" else (401 if failed else 422)
     return render_template("coach/login.html", form=form, failed=failed), status
 
@@ -172,24 +172,31 @@ def logout() -> BaseResponse:
 # --- filters -----------------------------------------------------------------------------------
 
 
-def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, "")[:10])
-    except ValueError:
-        return None
-
-
 def current_filters() -> stats.Filters:
-    """The filters from the query string; anything invalid is simply ignored."""
-    demo = request.args.get("demo", "all")
-    campaign = request.args.get("campaign") or None
-    return stats.Filters(
-        start=_date_arg("from"),
-        end=_date_arg("to"),
-        campaign=campaign[:100] if campaign else None,
-        version=(request.args.get("version") or None),
-        demo=demo if demo in ("all", "real", "demo") else "all",  # type: ignore[arg-type]
-    )
+    """The valid filters from the query string (see `parsed` for what was left out)."""
+    return parsed().filters
+
+
+def parsed() -> coach_params.Parsed:
+    """This request's filters, search and page, checked once per request."""
+    if "coach_params" not in g:
+        g.coach_params = coach_params.parse()
+    return g.coach_params  # type: ignore[no-any-return]
+
+
+def strict_filters() -> stats.Filters:
+    """The filters for a download (CSV, chart): any invalid one is a 400, before the first byte."""
+    if any(name != "page" for name in parsed().problems):
+        abort(400)
+    return parsed().filters
+
+
+@bp.context_processor
+def param_problems() -> dict[str, tuple[str, ...]]:
+    """The ignored parameters, for the notice in the coach layout."""
+    if "coach_params" not in g:
+        return {}
+    return {"param_problems": g.coach_params.problems}
 
 
 def filter_args(filters: stats.Filters) -> dict[str, str]:
@@ -274,7 +281,7 @@ def chart(name: str) -> Response:
     """One dashboard chart for the current filters, cached briefly per worker."""
     if name not in CHART_NAMES:
         abort(404)
-    filters = current_filters()
+    filters = strict_filters()
     key = ("chart", name, db.engine.url.render_as_string(), filters.cache_key())
     png = _cache.get_or_make(key, lambda: _render_chart(name, _dashboard(filters)))
     response = make_response(png)
@@ -317,10 +324,9 @@ def _render_chart(name: str, figures: stats.Dashboard) -> bytes:
 @bp.get("/leads")
 def leads_list() -> str:
     """The finished responses, searchable, 50 per page."""
-    filters = current_filters()
-    search = request.args.get("q", "")[:100]
-    page = request.args.get("page", "1")
-    result = leads.page_of_leads(filters, search, int(page) if page.isdigit() else 1)
+    params = parsed()
+    filters, search = params.filters, params.search
+    result = leads.page_of_leads(filters, search, params.page)
     content = get_content()
     return render_template(
         "coach/leads.html",
@@ -339,8 +345,8 @@ def leads_list() -> str:
 @bp.get("/leads.csv")
 def leads_csv() -> Response:
     """The filtered leads as CSV for German spreadsheet programs, streamed row by row."""
-    filters = current_filters()
-    search = request.args.get("q", "")[:100]
+    filters = strict_filters()
+    search = parsed().search
     content = get_content()
     header = list(get_template_attribute("coach/labels.html", "CSV_HEADER"))
     names = {d.id: d.name for d in content.dimensions}
@@ -350,7 +356,10 @@ def leads_csv() -> Response:
         "marketing": get_template_attribute("coach/labels.html", "MARKETING"),
         "email_state": get_template_attribute("coach/labels.html", "EMAIL_STATES"),
     }
-    body = stream_with_context(leads.csv_lines(filters, search, header, labels))
+    # The query runs and its first rows arrive now: a database error is a 503 page, not a file
+    # that starts and breaks off. Later errors abort the chunked transfer (see leads.export_rows).
+    rows = leads.ExportRows(filters, search)
+    body = ClosingIterator(leads.csv_lines(rows, header, labels), rows.close)
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     stamp = date.today().isoformat()
@@ -365,7 +374,7 @@ def _taker(response_id: int) -> QuizResponse:
     return response
 
 
-@bp.get("/leads/<int:response_id>")
+@bp.get("/leads/<lead_id:response_id>")
 def lead_detail(response_id: int) -> str:
     """One taker: their full result, every answer, consents and emails."""
     response = _taker(response_id)
@@ -417,7 +426,7 @@ def select_answers(response_id: int) -> Any:
     return db.select(Answer).where(Answer.response_id == response_id)
 
 
-@bp.get("/leads/<int:response_id>/export.json")
+@bp.get("/leads/<lead_id:response_id>/export.json")
 def lead_export(response_id: int) -> Response:
     """Everything stored about one taker, as a JSON download (their right of access)."""
     from quiz import rights
@@ -433,7 +442,7 @@ def lead_export(response_id: int) -> Response:
     return download
 
 
-@bp.post("/leads/<int:response_id>/delete")
+@bp.post("/leads/<lead_id:response_id>/delete")
 def lead_delete(response_id: int) -> BaseResponse:
     """Delete one taker's data for good (answers, consents, emails; rollups follow)."""
     from quiz import rights
