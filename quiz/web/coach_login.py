@@ -1,0 +1,150 @@
+"""Throttling the coach login without letting strangers lock the coach out.
+
+OWASP's device cookies ("Slow Down Online Guessing Attacks with Device Cookies"): a browser that
+has logged in to an account before carries a signed cookie naming that account. Failed logins
+from such a browser count against that cookie only, so any number of failures from elsewhere
+never lock it out. Failures from every other browser count against the account; over that limit
+only known browsers get in, and the coach gets an email, once per lockout. A device cookie that
+fails too often is treated as unknown again. The per-address limit (a decorator on the view)
+applies to everyone. All counts live in Flask-Limiter's storage, Redis when REDIS_URL is set, so
+every worker shares them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from limits import RateLimitItem, parse
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response as BaseResponse
+
+from quiz import coach_accounts
+from quiz.database import begin_write
+from quiz.extensions import db, limiter
+
+log = logging.getLogger(__name__)
+
+LOGIN_LIMIT_PER_ACCOUNT = "30 per hour"  # failures from unknown browsers, per account
+LOGIN_LIMIT_PER_DEVICE = "10 per hour"  # failures from one known browser
+DEVICE_COOKIE = "coach_device"
+DEVICE_COOKIE_PATH = "/coach/login"  # only the login form ever needs it
+DEVICE_COOKIE_DAYS = 365
+_SALT = "coach-device"
+
+ACCOUNT_LIMIT: RateLimitItem = parse(LOGIN_LIMIT_PER_ACCOUNT)
+DEVICE_LIMIT: RateLimitItem = parse(LOGIN_LIMIT_PER_DEVICE)
+# One alert per account limit window: the first failure over the limit sends it, later ones
+# within the same lockout do not.
+ALERT_LIMIT: RateLimitItem = type(ACCOUNT_LIMIT)(1, ACCOUNT_LIMIT.multiples)
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def _account_tag(email: str) -> str:
+    """Names the account in the cookie without putting the address in it."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"coach-device:" + email.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _enabled() -> bool:
+    return bool(current_app.config.get("RATELIMIT_ENABLED", True))
+
+
+@dataclass
+class LoginGuard:
+    """The limits that apply to one login attempt for one (normalised) email address."""
+
+    email: str
+    device: str | None  # the nonce of a valid device cookie for this account, if any
+
+    @classmethod
+    def for_request(cls, email: str) -> LoginGuard:
+        """The guard for this request's browser and the email entered."""
+        email = coach_accounts.normalise_email(email)[:254]
+        device = None
+        raw = request.cookies.get(DEVICE_COOKIE, "")
+        if raw:
+            try:
+                data = _serializer().loads(raw, max_age=DEVICE_COOKIE_DAYS * 86400)
+            except BadSignature:
+                data = None
+            if (
+                isinstance(data, dict)
+                and isinstance(data.get("n"), str)
+                and hmac.compare_digest(str(data.get("a", "")), _account_tag(email))
+            ):
+                device = data["n"]
+        return cls(email=email, device=device)
+
+    @property
+    def trusted(self) -> bool:
+        """A known browser for this account whose own failures are still within its limit."""
+        return self.device is not None and (
+            not _enabled() or limiter.limiter.test(DEVICE_LIMIT, "coach-device", self.device)
+        )
+
+    def check(self) -> None:
+        """Raise 429 (with Retry-After) when this browser may not try this account now."""
+        if not _enabled() or self.trusted:
+            return
+        strategy = limiter.limiter
+        if not strategy.test(ACCOUNT_LIMIT, "coach-account", self.email):
+            reset, _remaining = strategy.get_window_stats(
+                ACCOUNT_LIMIT, "coach-account", self.email
+            )
+            raise TooManyRequests(retry_after=max(1, math.ceil(reset - time.time())))
+
+    def failed(self) -> None:
+        """Count a failed login against the device cookie or, for other browsers, the account."""
+        if not _enabled():
+            return
+        strategy = limiter.limiter
+        if self.trusted:
+            strategy.hit(DEVICE_LIMIT, "coach-device", self.device or "")
+            return
+        strategy.hit(ACCOUNT_LIMIT, "coach-account", self.email)
+        if strategy.test(ACCOUNT_LIMIT, "coach-account", self.email):
+            return
+        # The account is locked now: tell the coach, once per lockout (the storage's atomic
+        # counter decides which worker sends it).
+        if strategy.hit(ALERT_LIMIT, "coach-alert", self.email):
+            reset, _remaining = strategy.get_window_stats(
+                ACCOUNT_LIMIT, "coach-account", self.email
+            )
+            _alert(self.email, max(1, math.ceil((reset - time.time()) / 60)))
+
+    def remember(self, response: BaseResponse) -> None:
+        """After a successful login: mark this browser as known for the account."""
+        value = _serializer().dumps({"a": _account_tag(self.email), "n": secrets.token_hex(16)})
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=timedelta(days=DEVICE_COOKIE_DAYS),
+            path=DEVICE_COOKIE_PATH,
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+            samesite="Strict",
+        )
+
+
+def _alert(email: str, locked_minutes: int) -> None:
+    """Queue the lockout email when the account exists (nobody is told about made-up ones)."""
+    from quiz import outbox
+
+    if coach_accounts.find_coach(email) is None:
+        return
+    begin_write()
+    outbox.queue_coach_alert(email, locked_minutes=locked_minutes)
+    db.session.commit()
+    log.warning("coach login locked for %d minutes after failed logins", locked_minutes)
