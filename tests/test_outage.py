@@ -156,6 +156,30 @@ def test_sqlite_gone_with_a_coach_cookie_is_the_503_page(
     assert coach.get("/coach/").status_code == 200
 
 
+def test_unexpected_error_with_the_database_gone_is_the_german_500_page(
+    movable_sqlite: tuple[Flask, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, folder = movable_sqlite
+    coach_factories.create_test_coach(app)
+    coach = app.test_client()
+    assert coach_factories.login(coach).status_code == 302
+
+    def broken() -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(app.view_functions, "public.privacy", broken)
+    app_engine(app).dispose()
+    away = folder.with_name("away")
+    folder.rename(away)
+    try:
+        response = coach.get("/datenschutz")
+    finally:
+        away.rename(folder)
+    # Before: the 500 page loaded the coach from the missing database and failed itself.
+    assert response.status_code == 500
+    assert "Da ist etwas schiefgelaufen" in response.text
+
+
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
 def test_sqlite_rollback_failing_in_teardown_keeps_the_response(app: Flask) -> None:
     """SQLite connections do not die like server backends; a failing final rollback (a disk error)

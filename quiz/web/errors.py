@@ -20,6 +20,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
         code = error.code or 500
+        if code >= 500:
+            # Something already failed, perhaps the database: a coach not yet loaded for this
+            # request is not loaded for the error page (it shows nothing of the coach's).
+            g.setdefault("_login_user", login_manager.anonymous_user())
         # Keep the headers the error brings along (Allow on 405, Retry-After on 429).
         headers = {
             name: value
