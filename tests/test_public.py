@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -109,10 +110,15 @@ def test_control_characters_in_utm_values_and_referrer_are_stripped(
         "?utm_source=news%0D%0ALetter&utm_campaign=%1B%5B31mherbst%1B%5B0m"
         "&utm_term=a%09b%7F%C2%85c&utm_content=%E2%80%AEtxt.exe&utm_medium=%0A%0B"
     )
-    client.get("/" + query, headers={"Referer": "https://blog.example/\tartikel"})
-    start(client, query)
+    landing = client.get("/" + query, headers={"Referer": "https://blog.example/\tartikel\x0b"})
+    fields = dict(
+        re.findall(r'<input type="hidden" name="(utm_\w+|referrer)" value="([^"]*)"', landing.text)
+    )
+    assert "\t" in fields["referrer"]  # the landing page passes it on as it came
+    assert client.post("/quiz/start", data={"csrf_token": csrf_token(landing), **fields}).location
     with app.app_context():
         draft = db.session.scalars(select(Response)).one()
+        assert draft.referrer == "https://blog.example/ artikel"
         # Before: stored as sent, line breaks and escape sequences included.
         assert draft.utm_source == "news Letter"
         assert draft.utm_campaign == "[31mherbst [0m"
