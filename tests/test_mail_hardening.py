@@ -17,6 +17,7 @@ from quiz import get_content, mail_pause, stats
 from quiz.extensions import db
 from quiz.models import OutboxMessage, Response, utcnow
 from quiz.outbox import deliver_due, queue_coach_alert
+from quiz.web import coach as coach_view
 from tests.coach_factories import assert_rollups_equal_a_rebuild, create_test_coach, login
 from tests.mailserver import DROP, MailServer
 from tests.quizflow import complete_quiz
@@ -273,6 +274,7 @@ def test_dashboard_shows_the_paused_sender(app: Flask) -> None:
     create_test_coach(app)
     client = app.test_client()
     login(client)
+    coach_view.clear_cache()  # figures are cached a minute per worker (and database URL)
 
     page = client.get("/coach/").get_data(as_text=True)
 
