@@ -16,7 +16,7 @@ of N/A options than about the balance of the scored ones. `--na-rate P` makes ev
 the not-applicable answer with probability P wherever a question offers one (the model-answer
 takers of (b) on statements only), to see how a given rate shifts the figures.
 
-The scoring is the product's own (`quiz.scoring.score_answers`), tie rule included.
+The scoring is the product's own (`quiz.domain.scoring.score_answers`), tie rule included.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from quiz.content import Choice, Content, ContentError, load_content  # noqa: E402
-from quiz.scoring import score_answers  # noqa: E402
+from quiz.domain.content import Choice, Content, ContentError, load_content  # noqa: E402
+from quiz.domain.scoring import score_answers  # noqa: E402
 
 GOAL = (8.0, 25.0)  # percent of takers per dimension
 

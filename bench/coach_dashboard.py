@@ -82,7 +82,9 @@ def prepare(url: str, rows: int) -> dict[str, Any]:
     from flask_migrate import upgrade
     from sqlalchemy import func, select
 
-    from quiz import coach_accounts, demo, get_content
+    from quiz.app_state import get_content
+    from quiz.coach import accounts as coach_accounts
+    from quiz.coach import demo
     from quiz.extensions import db
     from quiz.models import CoachRollup, Response
 

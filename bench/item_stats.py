@@ -68,8 +68,8 @@ def _ensure_pg_database(url: str) -> None:
 
 
 def _buckets(seconds: np.ndarray) -> np.ndarray:
-    """quiz.rollups.duration_bucket, vectorised."""
-    from quiz.rollups import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
+    """quiz.coach.rollups.duration_bucket, vectorised."""
+    from quiz.coach.rollups import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
 
     out = np.where(seconds < FINE_UNTIL, seconds // FINE_STEP * FINE_STEP, 0)
     coarse = (seconds >= FINE_UNTIL) & (seconds < COARSE_UNTIL)
@@ -188,8 +188,8 @@ def prepare(url: str, takers: int) -> dict[str, Any]:
     from flask_migrate import upgrade
     from sqlalchemy import delete, func, select
 
-    from quiz import get_content, rollups
-    from quiz.coach import item_stats
+    from quiz.app_state import get_content
+    from quiz.coach import item_stats, rollups
     from quiz.database import begin_write
     from quiz.extensions import db
     from quiz.models import CoachRollup, Response
@@ -229,7 +229,7 @@ def prepare(url: str, takers: int) -> dict[str, Any]:
 
 def read_child(url: str) -> None:
     """In a fresh process (nothing compiled or cached yet): time every figure of the page."""
-    from quiz import get_content
+    from quiz.app_state import get_content
     from quiz.coach import item_stats
 
     app = _app(url)
@@ -280,12 +280,12 @@ def read_cold(url: str, runs: int = 3) -> dict[str, Any]:
 
 def finish_cost(url: str, finishes: int = 200) -> dict[str, Any]:
     """Milliseconds `on_finish()` adds to a finishing transaction, with the counters seeded."""
-    from quiz import get_content
+    from quiz.app_state import get_content
     from quiz.coach import item_stats
     from quiz.database import begin_write
+    from quiz.domain.scoring import sample_answers, score_answers
     from quiz.extensions import db
     from quiz.models import SCORED_DIMENSIONS, Answer, Response
-    from quiz.scoring import sample_answers, score_answers
 
     app = _app(url)
     costs = []

@@ -5,7 +5,7 @@
 Builds a fresh database (SQLite in a temporary folder; PostgreSQL in a schema of its own in
 BENCH_PG_URL's database), finishes RESPONSES quizzes through `responses.finish`, stores their
 charts (as the result page does on its first view), queues MESSAGES result summaries and lets
-`quiz.outbox.deliver_due` send them all to an aiosmtpd server in a process of its own. Each message is
+`quiz.mail.outbox.deliver_due` send them all to an aiosmtpd server in a process of its own. Each message is
 composed from its templates with the chart inline, sent over one SMTP connection per batch, and
 marked sent in its own transaction. Prints messages per second; the target is at least 50.
 """
@@ -100,11 +100,12 @@ def _app(database: dict[str, Any], instance: Path, port: int) -> Any:
 def _prepare(app: Any, messages: int) -> None:
     from flask_migrate import upgrade
 
-    from quiz import get_consent_texts, get_content, responses
+    from quiz.app_state import get_consent_texts, get_content
     from quiz.charts import result_bars, score_chart_png
+    from quiz.domain.scoring import sample_answers
     from quiz.extensions import db
     from quiz.models import OutboxMessage, Response
-    from quiz.scoring import sample_answers
+    from quiz.taker import responses
 
     content = get_content(app)
     with app.app_context():
@@ -139,7 +140,7 @@ def _prepare(app: Any, messages: int) -> None:
 def run(label: str, database: dict[str, Any], messages: int) -> float:
     """Prepare, send everything, print and return messages per second."""
     from quiz.extensions import db
-    from quiz.outbox import deliver_due
+    from quiz.mail.outbox import deliver_due
 
     server = SmtpServer()
     port = server.port

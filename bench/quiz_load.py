@@ -29,8 +29,8 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from quiz.content import load_content  # noqa: E402
-from quiz.scoring import sample_answers  # noqa: E402
+from quiz.domain.content import load_content  # noqa: E402
+from quiz.domain.scoring import sample_answers  # noqa: E402
 
 CONTENT = load_content(ROOT / "content" / "questions.yaml")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from quiz.content import Dimension
+from quiz.domain.content import Dimension
 
 # Colours with at least 4.5:1 contrast against white, one per band position (weak -> strong).
 BAND_COLOURS = ("#b3261e", "#9a5b00", "#1e6b3a")

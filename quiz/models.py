@@ -193,7 +193,7 @@ class MailSenderState(db.Model):  # type: ignore[name-defined,misc]
     failures: Mapped[int] = mapped_column(default=0)
     paused_since: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
     next_attempt_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
-    # One of quiz.mail.REASONS, and the server's answer (never an address).
+    # One of quiz.mail.compose.REASONS, and the server's answer (never an address).
     reason: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
@@ -217,7 +217,7 @@ class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
 
     One row per period x day x UTM campaign x content version x demo flag x metric x dimension x
     bucket, where period is "day" or "month" (then `day` is the first of the month).
-    `quiz.rollups` maintains it in the transactions that start, advance and finish a response and
+    `quiz.coach.rollups` maintains it in the transactions that start, advance and finish a response and
     change its consents and emails; `flask --app quiz rebuild-rollups` recomputes it from the raw
     rows; the two always agree.
     """
@@ -233,7 +233,7 @@ class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
     campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
     content_version: Mapped[str] = mapped_column(String(40), primary_key=True)
     is_demo: Mapped[bool] = mapped_column(primary_key=True)
-    # start, reached, finish, duration, score, bottleneck, marketing, email (see quiz.rollups).
+    # start, reached, finish, duration, score, bottleneck, marketing, email (see quiz.coach.rollups).
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
     dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)

@@ -10,8 +10,8 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quiz import rollup_rebuild, rollups
-from quiz.coach_accounts import create_coach
+from quiz.coach import rollup_rebuild, rollups
+from quiz.coach.accounts import create_coach
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Consent, OutboxMessage, Response

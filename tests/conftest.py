@@ -20,7 +20,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 
 from quiz import create_app
-from quiz.content import Content, load_content
+from quiz.domain.content import Content, load_content
 from quiz.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from quiz import get_content
-from quiz.scoring import sample_answers
+from quiz.app_state import get_content
+from quiz.domain.scoring import sample_answers
 
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 

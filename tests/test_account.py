@@ -15,9 +15,9 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import func, select
 
 from quiz.extensions import db
-from quiz.links import DATA, OPTIN, UNSUBSCRIBE, make_token
+from quiz.mail.outbox import deliver_due
 from quiz.models import Answer, Consent, OutboxMessage, Response
-from quiz.outbox import deliver_due
+from quiz.taker.links import DATA, OPTIN, UNSUBSCRIBE, make_token
 from tests.mailserver import MailServer
 from tests.quizflow import complete_quiz, csrf_token
 

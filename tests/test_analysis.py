@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quiz.analysis import analyse, build_analysis, next_steps, top_tips, triggered_tips
-from quiz.content import Content, load_content
-from quiz.scoring import sample_answers, score_answers
+from quiz.domain.analysis import analyse, build_analysis, next_steps, top_tips, triggered_tips
+from quiz.domain.content import Content, load_content
+from quiz.domain.scoring import sample_answers, score_answers
 from tests.conftest import FIXTURES, REAL_CONTENT
 from tests.test_scoring import answer_sets
 
@@ -170,7 +170,7 @@ def test_analysis_groups_dimensions_and_lists_those_without_a_score() -> None:
     text = (FIXTURES / "mini.yaml").read_text(encoding="utf-8")
     for qid in ("w1", "w2"):
         text = text.replace(f"{{id: {qid}, ", f'{{id: {qid}, not_applicable: "Nie", ', 1)
-    from quiz.content import parse_content
+    from quiz.domain.content import parse_content
 
     content = parse_content(text.encode(), "mini.yaml")
     answers = profile(

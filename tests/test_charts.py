@@ -14,7 +14,7 @@ from matplotlib.image import imread
 from matplotlib.text import Text
 
 from quiz import charts
-from quiz.content import load_content
+from quiz.domain.content import load_content
 from tests.conftest import REAL_CONTENT
 
 LONG_LABELS = ["Kundenbeziehungen beenden", "Werte & Soft Skills", "Preise", "Zeit & Kapazität"]

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from quiz import StartupError, create_app
-from quiz.cli import check_content, score
+from quiz import create_app
+from quiz.app_state import StartupError
+from quiz.cli.content import check_content, score
 from tests.conftest import FIXTURES, REAL_CONTENT, TEST_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,12 +13,14 @@ from email.message import EmailMessage
 from flask import Flask
 from sqlalchemy import distinct, func, select
 
-from quiz import get_content, rights, stats
+from quiz.app_state import get_content
+from quiz.coach import stats
 from quiz.extensions import db
-from quiz.mail import PermanentFailure, TemporaryFailure
+from quiz.mail.compose import PermanentFailure, TemporaryFailure
+from quiz.mail.outbox import claim_due, deliver_due
 from quiz.models import Consent, OutboxMessage, Response, utcnow
-from quiz.outbox import claim_due, deliver_due
-from quiz.retention import purge
+from quiz.taker import rights
+from quiz.taker.retention import purge
 from tests.coach_factories import assert_rollups_equal_a_rebuild
 from tests.quizflow import complete_quiz
 

@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 
 from quiz import create_app
 from quiz.extensions import db
-from quiz.mail import COACH_ALERT
+from quiz.mail.compose import COACH_ALERT
 from quiz.models import OutboxMessage
-from quiz.web.coach_login import DEVICE_COOKIE
+from quiz.web.coach.login import DEVICE_COOKIE
 from tests.coach_factories import PASSWORD, create_test_coach, csrf_token, login
 from tests.conftest import base_config
 

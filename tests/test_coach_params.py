@@ -162,7 +162,7 @@ def test_csv_neutralises_formulas_behind_whitespace_and_invisible_characters(
 
 
 def test_names_with_inner_signs_keep_no_apostrophe() -> None:
-    from quiz.leads import neutralise
+    from quiz.coach.leads import neutralise
 
     for plain in ("Anna-Lena", "Jürgen", " Anna", "A=B", "", "\u00a0Bärbel", "x@example.org"):
         assert neutralise(plain) == plain
@@ -243,7 +243,7 @@ def test_a_connection_lost_mid_export_breaks_the_download_instead_of_ending_it(
     from sqlalchemy import create_engine, event, text
     from sqlalchemy.exc import DBAPIError
 
-    from quiz import leads
+    from quiz.coach import leads
     from quiz.config import database_url
     from quiz.extensions import db
 

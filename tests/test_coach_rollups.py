@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from quiz import get_content, rollups
+from quiz.app_state import get_content
+from quiz.coach import rollups
 from quiz.database import begin_write
+from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
-from quiz.scoring import sample_answers
 from tests import quizflow
 from tests.coach_factories import add_response, assert_rollups_equal_a_rebuild
 

@@ -10,7 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from quiz import get_content, stats
+from quiz.app_state import get_content
+from quiz.coach import stats
 from quiz.web import coach as coach_view
 from tests.coach_factories import (
     add_response,

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from quiz import get_content
+from quiz.app_state import get_content
 from quiz.extensions import db
 from quiz.models import Coach, Response
 from quiz.web import coach as coach_view

@@ -7,10 +7,10 @@ import threading
 from flask import Flask
 from sqlalchemy import func, select
 
-from quiz import get_content
+from quiz.app_state import get_content
+from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.models import Answer, Response
-from quiz.scoring import sample_answers
 from tests.quizflow import complete_quiz
 
 THREADS = 8

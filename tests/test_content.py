@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from quiz.content import (
+from quiz.domain.content import (
     NOT_APPLICABLE_ID,
     SEED_ARTICLES,
     Content,

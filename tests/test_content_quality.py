@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from quiz.content import Content, load_content
+from quiz.domain.content import Content, load_content
 from tests.conftest import REAL_CONTENT
 
 WORDS_PER_MINUTE = 200

@@ -16,10 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from quiz import get_content
+from quiz.app_state import get_content
+from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.models import Response
-from quiz.scoring import sample_answers
 from tests import coach_factories
 from tests.quizflow import answer_page, csrf_token, lead_step, start
 

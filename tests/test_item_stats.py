@@ -16,12 +16,7 @@ from flask import Flask
 from sqlalchemy import inspect, select, text, update
 
 from quiz.coach import item_stats, item_stats_rebuild
-from quiz.coach.item_stats_models import (
-    SPEEDER,
-    STRAIGHT_LINING,
-    ItemStatSum,
-    responses_table,
-)
+from quiz.coach.item_stats_models import SPEEDER, STRAIGHT_LINING, ItemStatSum, responses_table
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Answer, Response

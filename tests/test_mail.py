@@ -18,12 +18,12 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from quiz import get_content
+from quiz.app_state import get_content
 from quiz.extensions import db
-from quiz.mail import compose
-from quiz.mail_headers import AddressError, address_header
+from quiz.mail.compose import compose
+from quiz.mail.headers import AddressError, address_header
+from quiz.mail.outbox import deliver_due
 from quiz.models import OutboxMessage, Response, utcnow
-from quiz.outbox import deliver_due
 from tests.mailserver import MailServer
 from tests.quizflow import complete_quiz
 
@@ -296,8 +296,8 @@ def test_without_smtp_host_mail_is_written_to_files_and_no_address_is_logged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # migrations/env.py's fileConfig() disables loggers that exist when the tests migrate.
-    monkeypatch.setattr(logging.getLogger("quiz.mail"), "disabled", False)
-    monkeypatch.setattr(logging.getLogger("quiz.outbox"), "disabled", False)
+    monkeypatch.setattr(logging.getLogger("quiz.mail.compose"), "disabled", False)
+    monkeypatch.setattr(logging.getLogger("quiz.mail.outbox"), "disabled", False)
     finish_quiz(app, client, first_name="Anna")
     with caplog.at_level(logging.INFO):
         assert deliver_due(app).sent == 1

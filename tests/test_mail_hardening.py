@@ -13,10 +13,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from quiz import get_content, mail_pause, stats
+from quiz.app_state import get_content
+from quiz.coach import stats
 from quiz.extensions import db
+from quiz.mail import pause as mail_pause
+from quiz.mail.outbox import deliver_due, queue_coach_alert
 from quiz.models import OutboxMessage, Response, utcnow
-from quiz.outbox import deliver_due, queue_coach_alert
 from quiz.web import coach as coach_view
 from tests.coach_factories import assert_rollups_equal_a_rebuild, create_test_coach, login
 from tests.mailserver import DROP, MailServer
@@ -179,8 +181,8 @@ def test_smtp_down_for_twenty_rounds_loses_nothing_and_costs_no_attempt(
     app: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # migrations/env.py's fileConfig() may disable loggers that exist when the tests migrate.
-    monkeypatch.setattr(logging.getLogger("quiz.mail_pause"), "disabled", False)
-    caplog.set_level(logging.INFO, logger="quiz.mail_pause")
+    monkeypatch.setattr(logging.getLogger("quiz.mail.pause"), "disabled", False)
+    caplog.set_level(logging.INFO, logger="quiz.mail.pause")
     server = MailServer()  # not started: every connection is refused
     app.config.update(server.smtp_config())
     for index in range(3):

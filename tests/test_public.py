@@ -11,10 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from quiz import create_app, get_content
+from quiz import create_app
+from quiz.app_state import get_content
+from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
 from quiz.models import Answer, Consent, OutboxMessage, Response
-from quiz.scoring import sample_answers, score_answers
 from quiz.web import prerendered
 from tests.conftest import base_config
 from tests.quizflow import (

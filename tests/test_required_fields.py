@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quiz import get_content
-from quiz.scoring import sample_answers
+from quiz.app_state import get_content
+from quiz.domain.scoring import sample_answers
 from tests.quizflow import answer_all_pages, lead_step, start
 
 CONSENT_MESSAGE = "Bitte stimmen Sie zu, damit wir Ihr Ergebnis speichern und senden dürfen."

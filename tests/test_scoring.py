@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quiz.content import Content, load_content, parse_content
-from quiz.scoring import AnswerError, sample_answers, score_answers, weak_answers
+from quiz.domain.content import Content, load_content, parse_content
+from quiz.domain.scoring import AnswerError, sample_answers, score_answers, weak_answers
 from tests.conftest import FIXTURES, REAL_CONTENT
 
 REAL = load_content(REAL_CONTENT)

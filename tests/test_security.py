@@ -10,7 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quiz import StartupError, create_app
+from quiz import create_app
+from quiz.app_state import StartupError
 from quiz.deploy import problems
 from tests.conftest import TEST_SECRET
 from tests.quizflow import complete_quiz, csrf_token, start

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from quiz import get_content
+from quiz.app_state import get_content
 from quiz.extensions import db
 from quiz.models import Answer, Consent, OutboxMessage, Response
 from tests.quizflow import csrf_token, start

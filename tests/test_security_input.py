@@ -14,10 +14,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
-from quiz import get_content, outbox
+from quiz.app_state import get_content
+from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
+from quiz.mail import outbox
 from quiz.models import Answer, Consent, OutboxMessage, Response
-from quiz.scoring import sample_answers
 from tests import coach_factories
 from tests.conftest import FIXTURES
 from tests.quizflow import answer_page, complete_quiz, csrf_token, lead_step, start
@@ -375,7 +376,7 @@ def test_result_of_a_deleted_response_is_gone(client: FlaskClient, app: Flask) -
     result = complete_quiz(client, app)
     location = result.headers["Location"]
     assert client.get(location).status_code == 200
-    from quiz import rights
+    from quiz.taker import rights
 
     with app.app_context():
         rights.delete_data(db.session.scalar(select(Response.id)))

@@ -15,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from quiz import get_content
+from quiz.app_state import get_content
 from quiz.database import begin_write
+from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.models import Consent, Response, utcnow
-from quiz.scoring import sample_answers
 from quiz.webhooks import drop_for_response, endpoints, events, sender, sent_about
 from quiz.webhooks.models import WebhookDelivery
 from quiz.webhooks.queue import forget_older_than

@@ -3,7 +3,7 @@
 A finished response adds to four counter tables (quiz.coach.item_stats_models): the sums of
 points and of products per item pair of every dimension it answered completely, its option per
 question, its score per dimension and its time to complete. `on_finish()` and `on_delete()` move
-them inside the writer's transaction, as upserts compiled once per dialect (like quiz.rollups).
+them inside the writer's transaction, as upserts compiled once per dialect (like quiz.coach.rollups).
 `read()`, `norms()` and `percentile()` (quiz.coach.item_stats_read, re-exported here) give the
 coach's page, the CLI and the result page their figures from a few thousand counter rows;
 `quiz.coach.item_stats_rebuild` recomputes everything from the raw rows for
@@ -49,10 +49,10 @@ from quiz.coach.item_stats_read import (  # the reading side, re-exported for th
     read,
     versions,
 )
+from quiz.coach.rollups import duration_bucket, seconds_between
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db
 from quiz.models import Response
-from quiz.rollups import duration_bucket, seconds_between
 
 # The option id a likert statement's "not applicable" answer is stored under (content 2026.2).
 LIKERT_NOT_APPLICABLE = "nicht_zutreffend"
@@ -77,7 +77,7 @@ class AnswerLike(Protocol):
 def statement_options(content: Any | None = None) -> frozenset[str]:
     """The option ids of likert statements: the shared scale and its N/A option."""
     if content is None:
-        from quiz import get_content
+        from quiz.app_state import get_content
 
         content = get_content()
     return frozenset({point.id for point in content.scale} | {LIKERT_NOT_APPLICABLE})
@@ -228,7 +228,7 @@ def add_counts(deltas: Deltas, sign: int = 1, session: Session | None = None) ->
         records = [{**dict(zip(keys, key, strict=True)), value: delta} for key, delta in rows]
         statement = _upsert_statement(dialect, name)
         if dialect == "postgresql":
-            # One statement per table: unnest() of one array per column (see quiz.rollups).
+            # One statement per table: unnest() of one array per column (see quiz.coach.rollups).
             columns = [*keys, value]
             session.execute(statement, {c: [r[c] for r in records] for c in columns})
         else:
@@ -243,7 +243,7 @@ _upsert_statements: dict[tuple[str, str], TextClause] = {}
 
 
 def _upsert_statement(dialect: str, name: str) -> TextClause:
-    """The counter upsert of one table for this dialect, compiled once (see quiz.rollups)."""
+    """The counter upsert of one table for this dialect, compiled once (see quiz.coach.rollups)."""
     statement = _upsert_statements.get((dialect, name))
     if statement is not None:
         return statement

@@ -93,7 +93,7 @@ class ScoreHistogram(db.Model):  # type: ignore[name-defined,misc]
 
 
 class DurationHistogram(db.Model):  # type: ignore[name-defined,misc]
-    """Finished responses per time-to-complete bucket (quiz.rollups.duration_bucket).
+    """Finished responses per time-to-complete bucket (quiz.coach.rollups.duration_bucket).
 
     The median of a content version's finishes comes from here, so judging a speeder at finish
     reads a few hundred rows instead of every response.

@@ -39,10 +39,10 @@ from quiz.coach.item_stats_models import (
     STRAIGHT_LINING,
     responses_table,
 )
+from quiz.coach.rollups import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Answer
-from quiz.rollups import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
 
 R = responses_table.c
 Counters = dict[str, dict[tuple[Any, ...], int]]
@@ -59,7 +59,7 @@ def _seconds(dialect: str) -> ColumnElement[int]:
 
 
 def _bucket(seconds: ColumnElement[int]) -> ColumnElement[int]:
-    """quiz.rollups.duration_bucket in SQL."""
+    """quiz.coach.rollups.duration_bucket in SQL."""
     return case(
         (seconds < 0, 0),
         (seconds < FINE_UNTIL, seconds // FINE_STEP * FINE_STEP),

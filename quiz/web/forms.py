@@ -12,8 +12,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, Field, RadioField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from quiz.content import Choice, Content, Page
-from quiz.mail_headers import ENCODED_WORD, unsafe_name
+from quiz.domain.content import Choice, Content, Page
+from quiz.mail.headers import ENCODED_WORD, unsafe_name
 
 CHOOSE_ONE = "Bitte wählen Sie eine Antwort."
 INVALID_CHOICE = "Bitte wählen Sie eine der angebotenen Antworten."

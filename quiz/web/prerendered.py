@@ -21,7 +21,7 @@ from flask import Flask, current_app, get_template_attribute
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from quiz.content import Content
+from quiz.domain.content import Content
 
 EXTENSION_KEY = "quiz_prerendered"
 # Where a cached page gets the request's CSRF token; random, so no content can contain it.

@@ -1,6 +1,6 @@
 """The public quiz: landing page, one step per page of questions, the lead step, the result.
 
-Views stay thin: the content builds the forms, `quiz.responses` stores and finishes, and the result
+Views stay thin: the content builds the forms, `quiz.taker.responses` stores and finishes, and the result
 page renders only what was stored. POST/redirect/GET throughout.
 """
 
@@ -26,13 +26,14 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
-from quiz import get_consent_texts, get_content, responses
+from quiz.app_state import get_consent_texts, get_content
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in, result_bars, score_chart_png
-from quiz.content import Content
 from quiz.database import begin_write
+from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
 from quiz.models import utcnow
+from quiz.taker import responses
 from quiz.web import prerendered
 from quiz.web.forms import LeadForm, build_step_form
 

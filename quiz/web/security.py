@@ -68,7 +68,7 @@ def check_production(app: Flask) -> None:
     found = deploy.problems(app.config, app.debug)
     fatal = [problem for problem in found if problem.fatal]
     if fatal:
-        from quiz import StartupError
+        from quiz.app_state import StartupError
 
         lines = "\n".join(
             f"  {'unsafe' if problem.fatal else 'warning'}: {problem}" for problem in found

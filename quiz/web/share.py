@@ -20,7 +20,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from quiz import get_content
+from quiz.app_state import get_content
 from quiz.share_image import share_image_png
 
 bp = Blueprint("share", __name__)

@@ -21,11 +21,7 @@ __all__ = ["EVENT_TYPES", "drop_for_response", "init_app", "queue_event", "sent_
 
 
 def init_app(app: Flask) -> None:
-    """Fill in the webhook settings the config lacks and register the commands."""
-    from quiz.webhooks.cli import send_webhooks_command, webhooks_group
-
+    """Fill in the webhook settings the config lacks (the commands live in quiz.cli.webhooks)."""
     production = app.config.get("QUIZ_ENV") == "production"
     for key, value in defaults(environ(), production).items():
         app.config.setdefault(key, value)
-    app.cli.add_command(send_webhooks_command)
-    app.cli.add_command(webhooks_group)

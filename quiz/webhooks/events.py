@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from quiz import get_content
+from quiz.app_state import get_content
 from quiz.extensions import db
 from quiz.models import Consent, Response, utcnow
 from quiz.webhooks.queue import drop_for_response, iso, queue_event

@@ -1,6 +1,6 @@
 """The webhook sender: claim due deliveries, sign and POST them, record each outcome.
 
-It works like the email outbox (quiz/outbox.py): a sender claims rows in a short write
+It works like the email outbox (quiz/mail/outbox.py): a sender claims rows in a short write
 transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL; `BEGIN IMMEDIATE` serialises claimers on
 SQLite), marks them `sending` with a fresh attempt number, and only the holder of that attempt
 records the outcome, so two senders never deliver one event twice. A sender that dies mid-send

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from quiz import get_content
-from quiz.outbox import deliver_due
-from quiz.scoring import sample_answers, score_answers
+from quiz.app_state import get_content
+from quiz.domain.scoring import sample_answers, score_answers
+from quiz.mail.outbox import deliver_due
 from tests.mailserver import MailServer
 
 

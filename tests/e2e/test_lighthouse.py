@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from quiz import get_content
-from quiz.scoring import sample_answers
+from quiz.app_state import get_content
+from quiz.domain.scoring import sample_answers
 from quiz.web.public import DRAFT_COOKIE
 from tests.e2e.conftest import CHROMIUM, ROOT, LiveServer
 from tests.quizflow import answer_page, complete_quiz, start

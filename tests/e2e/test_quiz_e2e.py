@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quiz import get_content
-from quiz.scoring import sample_answers, score_answers
+from quiz.app_state import get_content
+from quiz.domain.scoring import sample_answers, score_answers
 
 
 def choose(page: Any, question_id: str, option_id: str) -> None:

@@ -27,7 +27,7 @@ from limits import RateLimitItem, parse
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
-from quiz import coach_accounts
+from quiz.coach import accounts as coach_accounts
 from quiz.database import begin_write
 from quiz.extensions import db, limiter
 
@@ -140,7 +140,7 @@ class LoginGuard:
 
 def _alert(email: str, locked_minutes: int) -> None:
     """Queue the lockout email when the account exists (nobody is told about made-up ones)."""
-    from quiz import outbox
+    from quiz.mail import outbox
 
     if coach_accounts.find_coach(email) is None:
         return

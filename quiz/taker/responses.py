@@ -15,15 +15,15 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
-from quiz import rollups
-from quiz.analysis import build_analysis
-from quiz.content import Content, Page
+from quiz.coach import rollups
 from quiz.database import begin_write
+from quiz.domain.analysis import build_analysis
+from quiz.domain.consent_texts import ConsentTexts
+from quiz.domain.content import Content, Page
+from quiz.domain.scoring import score_answers
 from quiz.extensions import db
-from quiz.legal import ConsentTexts
+from quiz.mail.outbox import over_hourly_limit
 from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage, Response, utcnow
-from quiz.outbox import over_hourly_limit
-from quiz.scoring import score_answers
 
 TRACKING_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 

@@ -1,7 +1,7 @@
 """The coach view under /coach/: login, dashboard with charts, leads, CSV export.
 
 Every page needs a logged-in coach (checked once, before every request of this blueprint). The
-views stay thin: `quiz.stats` and `quiz.leads` query, `quiz.charts` draws, `quiz.rights` exports
+views stay thin: `quiz.coach.stats` and `quiz.coach.leads` query, `quiz.charts` draws, `quiz.taker.rights` exports
 and deletes one taker's data.
 """
 
@@ -37,13 +37,17 @@ from werkzeug.wsgi import ClosingIterator
 from wtforms import EmailField, PasswordField
 from wtforms.validators import InputRequired, Length
 
-from quiz import charts, coach_accounts, get_content, leads, stats
-from quiz.analysis import build_analysis
+from quiz import charts
+from quiz.app_state import get_content
+from quiz.coach import accounts as coach_accounts
+from quiz.coach import leads, stats
+from quiz.domain.analysis import build_analysis
+from quiz.domain.scoring import ScoreResult
 from quiz.extensions import db, limiter, login_manager
 from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage
 from quiz.models import Response as QuizResponse
-from quiz.scoring import ScoreResult
-from quiz.web import coach_login, coach_params
+from quiz.web.coach import login as coach_login
+from quiz.web.coach import params as coach_params
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
@@ -429,7 +433,7 @@ def select_answers(response_id: int) -> Any:
 @bp.get("/leads/<lead_id:response_id>/export.json")
 def lead_export(response_id: int) -> Response:
     """Everything stored about one taker, as a JSON download (their right of access)."""
-    from quiz import rights
+    from quiz.taker import rights
 
     response = _taker(response_id)
     data = rights.export_data(get_content(), response)
@@ -445,7 +449,7 @@ def lead_export(response_id: int) -> Response:
 @bp.post("/leads/<lead_id:response_id>/delete")
 def lead_delete(response_id: int) -> BaseResponse:
     """Delete one taker's data for good (answers, consents, emails; rollups follow)."""
-    from quiz import rights
+    from quiz.taker import rights
 
     form = FlaskForm()
     if not form.validate_on_submit():

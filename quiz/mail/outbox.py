@@ -10,25 +10,24 @@ MAIL_LEASE_SECONDS they are due again (delivery is at least once, never silently
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import undefer
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz import get_content, mail_pause, rollups
+from quiz.app_state import get_content
 from quiz.charts import result_bars, score_chart_png
+from quiz.coach import rollups
 from quiz.database import begin_write
 from quiz.extensions import db
-from quiz.mail import (
+from quiz.mail import pause as mail_pause
+from quiz.mail.compose import (
     COACH_ALERT,
     ConnectionFailure,
     DeliveryError,
@@ -39,7 +38,7 @@ from quiz.mail import (
     new_message_id,
     transport_for,
 )
-from quiz.mail_headers import OutgoingMessage
+from quiz.mail.headers import OutgoingMessage
 from quiz.models import OutboxMessage, Response, utcnow
 
 log = logging.getLogger(__name__)
@@ -416,35 +415,3 @@ def watch(app: Flask, interval: float, stop: threading.Event | None = None) -> N
             report = Report()
         if report.claimed < int(app.config["MAIL_BATCH_SIZE"]):
             stop.wait(interval)
-
-
-@click.command("send-mail")
-@click.option("--watch", "keep_watching", is_flag=True, help="Keep delivering until stopped.")
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.1),
-    default=5.0,
-    show_default=True,
-    help="Seconds between two looks at the outbox (with --watch).",
-)
-@with_appcontext
-def send_mail_command(keep_watching: bool, interval: float) -> None:
-    """Deliver the emails that are due (once, or with --watch until stopped)."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    if keep_watching:
-        click.echo(f"Delivering emails every {interval:g} s; stop with Ctrl+C.")
-        with contextlib.suppress(KeyboardInterrupt):
-            watch(app, interval)
-        return
-    report = deliver_due(app)
-    click.echo(f"sent: {report.sent}, retried later: {report.retried}, failed: {report.failed}")
-    if report.paused_until is not None:
-        click.echo(
-            f"paused: the SMTP server cannot be used; {report.waiting} waiting uncharged, "
-            f"next try at {report.paused_until.isoformat(timespec='seconds')}"
-        )
-
-
-def init_app(app: Flask) -> None:
-    """Register the `send-mail` command."""
-    app.cli.add_command(send_mail_command)

@@ -1,6 +1,6 @@
 """Recompute the coach rollups from the raw rows, and read them back for comparison.
 
-`quiz.rollups` keeps the counters in step with every write; this module is the independent second
+`quiz.coach.rollups` keeps the counters in step with every write; this module is the independent second
 opinion: `rebuild()` derives every counter with INSERT ... SELECT ... GROUP BY straight from
 `responses`, `consents` and `outbox`, and `snapshot()` lets `rebuild-rollups --check` and the
 tests prove that the two agree, at the day and at the month level.
@@ -29,9 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz.extensions import db
-from quiz.models import SCORED_DIMENSIONS, CoachRollup, OutboxMessage, Response
-from quiz.rollups import (
+from quiz.coach.rollups import (
     COARSE_STEP,
     COARSE_UNTIL,
     FINE_STEP,
@@ -43,6 +41,8 @@ from quiz.rollups import (
     day_sql,
     finished_condition,
 )
+from quiz.extensions import db
+from quiz.models import SCORED_DIMENSIONS, CoachRollup, OutboxMessage, Response
 
 COLUMNS = ["period", "day", "campaign", "content_version", "is_demo"]
 COLUMNS += ["metric", "dimension", "bucket", "count", "total"]

@@ -5,16 +5,11 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 
-from quiz import deploy, retention
-
-
-def init_app(app: Flask) -> None:
-    """Register the commands on the app."""
-    app.cli.add_command(check_deploy)
-    app.cli.add_command(purge)
+from quiz import deploy
+from quiz.taker import retention
 
 
 @click.command("check-deploy")
@@ -64,3 +59,6 @@ def purge(optin_days: int | None, anonymise_days: int | None, dry_run: bool) -> 
         f"{report.responses_anonymised}"
     )
     click.echo(f"{prefix}queued or sent emails deleted: {report.emails_deleted}")
+
+
+COMMANDS = [check_deploy, purge]

@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, delete, func, or_, select
 
-from quiz import rollups
-from quiz.content import Content
+from quiz.coach import rollups
 from quiz.database import begin_write
+from quiz.domain.content import Content
 from quiz.extensions import db
-from quiz.links import digest_matches
+from quiz.mail.outbox import over_hourly_limit
 from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
-from quiz.outbox import over_hourly_limit
+from quiz.taker.links import digest_matches
 
 OptinOutcome = Literal["confirmed", "already", "withdrawn", "none"]
 OptinState = Literal["pending", "confirmed", "withdrawn", "none"]

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
-from quiz import rollups
+from quiz.coach import rollups
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import Consent, OutboxMessage, Response, utcnow

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import Any, Literal
 
-from quiz.content import MAX_POINTS, Content, SourceRef, Tip
-from quiz.scoring import ScoreResult
+from quiz.domain.content import MAX_POINTS, Content, SourceRef, Tip
+from quiz.domain.scoring import ScoreResult
 
 ItemKind = Literal["bottleneck", "dimension", "tip"]
 NEXT_STEP_COUNT = 3

@@ -1,6 +1,6 @@
 """Aggregate queries for the coach dashboard, computed in SQL, returned as dataclasses.
 
-Every figure comes from `coach_rollups` (see quiz.rollups): month rows for the whole months of the
+Every figure comes from `coach_rollups` (see quiz.coach.rollups): month rows for the whole months of the
 date range and day rows for the partial months at its edges, so a year of a million responses is
 a GROUP BY over a few tens of thousands of rows, never over the raw tables.
 
@@ -17,10 +17,10 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, distinct, func, select
 
+from quiz.coach.rollups import SCORE_BUCKETS, as_date, duration_bucket_width, month_of
 from quiz.extensions import db
-from quiz.mail_pause import SenderPause, current_pause
+from quiz.mail.pause import SenderPause, current_pause
 from quiz.models import CoachRollup, Response
-from quiz.rollups import SCORE_BUCKETS, as_date, duration_bucket_width, month_of
 
 DemoFilter = Literal["all", "real", "demo"]
 NO_CAMPAIGN = "-"  # the filter value for "no UTM campaign"

@@ -9,7 +9,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from quiz.content import ContentError
+from quiz.domain.content import ContentError
 
 CONSENT_KINDS = ("data", "marketing")
 

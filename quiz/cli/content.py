@@ -7,23 +7,12 @@ import sys
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 
-from quiz import get_content, ops_cli, outbox
-from quiz.analysis import analyse
-from quiz.content import ContentError, load_content
-from quiz.scoring import AnswerError, sample_answers, score_answers
-
-
-def init_app(app: Flask) -> None:
-    """Register the commands on the app."""
-    app.cli.add_command(check_content)
-    app.cli.add_command(score)
-    from quiz import coach_cli  # the coach view's commands live with the coach view
-
-    coach_cli.init_app(app)
-    ops_cli.init_app(app)  # check-deploy and purge
-    outbox.init_app(app)
+from quiz.app_state import get_content
+from quiz.domain.analysis import analyse
+from quiz.domain.content import ContentError, load_content
+from quiz.domain.scoring import AnswerError, sample_answers, score_answers
 
 
 @click.command("check-content")
@@ -95,3 +84,6 @@ def score(answers_file: Any, sample: str | None, seed: int | None) -> None:
         "analysis": analysis.to_dicts(),
     }
     click.echo(json.dumps(output, ensure_ascii=False, indent=2))
+
+
+COMMANDS = [check_content, score]

@@ -14,8 +14,8 @@ from datetime import date
 from flask import request
 from werkzeug.routing import IntegerConverter
 
+from quiz.coach.stats import Filters
 from quiz.models import Response
-from quiz.stats import Filters
 
 # Days a filter may name. The quiz has no data from before 2000, and staying far from
 # date.max keeps every `end + 1 day` and "first of the next month" the queries compute in range.

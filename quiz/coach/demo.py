@@ -42,12 +42,12 @@ from sqlalchemy import (
     select,
 )
 
-from quiz import rollup_rebuild, rollups
-from quiz.content import Content
+from quiz.coach import rollup_rebuild, rollups
 from quiz.database import begin_write
+from quiz.domain.content import Content
+from quiz.domain.scoring import score_answers
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage, Response
-from quiz.scoring import score_answers
 
 FIRST_NAMES = (
     "Anna", "Jürgen", "Bärbel", "Sören", "Özlem", "Maximilian", "Lena", "Jörg", "Grete", "Mehmet",

@@ -6,19 +6,13 @@ import sys
 import time
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 
-from quiz import coach_accounts, demo, get_content, rollup_rebuild
+from quiz.app_state import get_content
+from quiz.coach import accounts as coach_accounts
+from quiz.coach import demo, rollup_rebuild
 from quiz.database import begin_write
 from quiz.extensions import db
-
-
-def init_app(app: Flask) -> None:
-    """Register the coach commands."""
-    app.cli.add_command(create_coach)
-    app.cli.add_command(rebuild_rollups)
-    app.cli.add_command(seed_demo)
 
 
 def _read_password() -> str:
@@ -91,3 +85,6 @@ def seed_demo(count: int | None, remove: bool, seed_value: int | None) -> None:
 
     added = demo.seed(get_content(), count, seed_value=seed_value, progress=progress)
     click.echo(f"added {added} demo takers in {time.perf_counter() - started:.1f} s")
+
+
+COMMANDS = [create_coach, rebuild_rollups, seed_demo]

@@ -15,9 +15,9 @@ from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 
+from quiz.coach.stats import Filters, response_conditions
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Consent, OutboxMessage, Response
-from quiz.stats import Filters, response_conditions
 
 log = logging.getLogger(__name__)
 

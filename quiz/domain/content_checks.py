@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quiz.content import Content
+    from quiz.domain.content import Content
 
 # The five articles all advice is drawn from (shared/seeds/). A source outside this set is an error.
 SEED_ARTICLES: frozenset[str] = frozenset(

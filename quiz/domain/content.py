@@ -20,11 +20,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 # The rules' constants live with the rules; re-exported here, where callers have always found them.
-from quiz.content_checks import MAX_POINTS as MAX_POINTS
-from quiz.content_checks import NOT_APPLICABLE_ID as NOT_APPLICABLE_ID
-from quiz.content_checks import SEED_ARTICLES as SEED_ARTICLES
-from quiz.content_checks import WEAK_POINTS as WEAK_POINTS
-from quiz.content_checks import Loc, coverage_errors, structural_errors
+from quiz.domain.content_checks import MAX_POINTS as MAX_POINTS
+from quiz.domain.content_checks import NOT_APPLICABLE_ID as NOT_APPLICABLE_ID
+from quiz.domain.content_checks import SEED_ARTICLES as SEED_ARTICLES
+from quiz.domain.content_checks import WEAK_POINTS as WEAK_POINTS
+from quiz.domain.content_checks import Loc, coverage_errors, structural_errors
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]

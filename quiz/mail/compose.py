@@ -1,7 +1,7 @@
 """Emails: built from `.txt` + `.html` template pairs, delivered by SMTP or into `.eml` files.
 
 Nothing here needs a request: links are built under PUBLIC_URL, and the app is passed in. The
-outbox (`quiz.outbox`) decides what to send and when; this module only composes and delivers.
+outbox (`quiz.mail.outbox`) decides what to send and when; this module only composes and delivers.
 Log lines name outbox ids and Message-IDs, never addresses or answers.
 """
 
@@ -26,16 +26,9 @@ from typing import Any, Protocol, cast
 
 from flask import Flask
 
-from quiz import get_content
+from quiz.app_state import get_content
 from quiz.charts import CHART_WIDTH_IN, chart_height_in
-from quiz.links import (
-    DATA,
-    OPTIN,
-    UNSUBSCRIBE,
-    external_url,
-    make_token,
-)
-from quiz.mail_headers import (
+from quiz.mail.headers import (
     AddressError,
     OutgoingMessage,
     address_header,
@@ -44,6 +37,7 @@ from quiz.mail_headers import (
     usable_name,
 )
 from quiz.models import Response
+from quiz.taker.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
 
 log = logging.getLogger(__name__)
 

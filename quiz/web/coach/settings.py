@@ -2,7 +2,7 @@
 the coach's own password.
 
 Login, caching headers and the layout are the coach view's (quiz.web.coach); the work is done
-by quiz.webhooks and quiz.coach_accounts, this module only maps forms to them.
+by quiz.webhooks and quiz.coach.accounts, this module only maps forms to them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
-from quiz import coach_accounts
+from quiz.coach import accounts as coach_accounts
 from quiz.database import begin_write
 from quiz.extensions import db, limiter
 from quiz.web.coach import CoachUser, private, require_login

@@ -85,3 +85,6 @@ def remove_command(endpoint_id: int) -> None:
     if not endpoints.delete_endpoint(endpoint_id):
         raise click.ClickException(f"there is no endpoint {endpoint_id}")
     click.echo(f"endpoint {endpoint_id} removed")
+
+
+COMMANDS = [send_webhooks_command, webhooks_group]

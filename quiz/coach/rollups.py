@@ -20,7 +20,7 @@ Every change goes through `add_counts()`, in the caller's write transaction, as 
 on PostgreSQL under concurrency; SQLite writers are serialised by BEGIN IMMEDIATE): `_apply(old
 state, new state)` for what the response row itself decides, `shift_emails()`,
 `delete_emails()` and `marketing_recount()` for the consents and emails, counted in SQL around
-the statement that changes them. `quiz.rollup_rebuild` recomputes the table from the raw rows
+the statement that changes them. `quiz.coach.rollup_rebuild` recomputes the table from the raw rows
 and compares it with what was maintained.
 """
 
@@ -49,10 +49,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningDelete, ReturningUpdate, Update
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
-from quiz.content import Content
+from quiz.domain.content import Content
+from quiz.domain.scoring import ScoreResult
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, CoachRollup, Consent, OutboxMessage, Response
-from quiz.scoring import ScoreResult
 
 # Duration histogram: fine steps where takers actually are, coarse ones for the stragglers.
 FINE_STEP, FINE_UNTIL = 10, 3600
@@ -129,7 +129,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def epoch_second(moment: datetime) -> int:
     """The Unix second a time falls in: truncated, never rounded (x.9995 s is still second x).
 
-    The one definition of a duration's ends; `quiz.rollup_rebuild` computes the same in SQL.
+    The one definition of a duration's ends; `quiz.coach.rollup_rebuild` computes the same in SQL.
     Integer arithmetic on the timedelta, so no float can round x.999999 up to the next second.
     """
     return (_utc(moment) - _EPOCH) // timedelta(seconds=1)
@@ -280,7 +280,7 @@ def _upsert_statement(dialect: str) -> TextClause:
     return statement
 
 
-# --- hooks, called inside the write transactions of quiz.responses ---------------------------
+# --- hooks, called inside the write transactions of quiz.taker.responses ---------------------------
 
 
 def on_start(response: Response) -> None:
@@ -501,7 +501,7 @@ def marketing_recount(
     shift_marketing(condition, 1, session)
 
 
-# --- SQL expressions shared with quiz.rollup_rebuild -------------------------------------
+# --- SQL expressions shared with quiz.coach.rollup_rebuild -------------------------------------
 
 
 def day_sql(column: ColumnElement[datetime], dialect: str) -> ColumnElement[date]:

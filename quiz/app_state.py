@@ -1,0 +1,40 @@
+"""What an app loaded at start-up (content, consent texts), and the error that stops start-up.
+
+Services and views read the content through these accessors instead of importing the factory, so
+nothing below the factory depends on it.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from quiz.domain.consent_texts import ConsentTexts
+from quiz.domain.content import Content
+
+CONTENT_KEY = "quiz.content"
+CONSENT_KEY = "quiz.consent_texts"
+
+
+class StartupError(click.ClickException):
+    """Start-up stopped on a broken setting or content file; the message says where and why.
+
+    A ClickException, so `flask run` and every CLI command print the message without a traceback.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def format_message(self) -> str:
+        """The message as is (click would prefix nothing else)."""
+        return self.message
+
+
+def get_content(app: Flask | None = None) -> Content:
+    """The content this app loaded at start-up."""
+    return (app or current_app).extensions[CONTENT_KEY]  # type: ignore[no-any-return]
+
+
+def get_consent_texts(app: Flask | None = None) -> ConsentTexts:
+    """The consent texts this app loaded at start-up."""
+    return (app or current_app).extensions[CONSENT_KEY]  # type: ignore[no-any-return]

@@ -1,0 +1,116 @@
+"""The app factory: `create_app` reads as the list of steps that build the app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from quiz import cli, database, webhooks
+from quiz.app_state import CONSENT_KEY, CONTENT_KEY, StartupError
+from quiz.config import ConfigError, database_url, environ, load_config
+from quiz.domain.consent_texts import load_consent_texts
+from quiz.domain.content import ContentError, load_content
+from quiz.extensions import csrf, db, limiter, migrate
+from quiz.models import SCORED_DIMENSIONS
+from quiz.paths import resource_dir
+from quiz.web import account, coach, errors, public, security, share
+from quiz.web.coach import settings as coach_settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, content, extensions, blueprints, CLI commands."""
+    env = environ()
+    app = Flask(
+        "quiz",
+        instance_path=env.get("QUIZ_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(resource_dir("static")),
+    )
+    register_config(app, env, test_config)
+    register_content(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_security(app)
+    register_cli(app)
+    return app
+
+
+def register_config(
+    app: Flask, env: Mapping[str, str], test_config: Mapping[str, Any] | None
+) -> None:
+    """Environment first, then the test's overrides."""
+    try:
+        app.config.from_mapping(load_config(env, Path(app.instance_path)))
+    except ConfigError as exc:
+        raise StartupError(f"Configuration error: {exc}") from exc
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    register_logging(env)
+
+
+def register_logging(env: Mapping[str, str]) -> None:
+    """Our own INFO lines by default; the libraries' only at the level QUIZ_LOG_LEVEL asks for.
+
+    Libraries log chatter at INFO (alembic lists every plugin it sets up), which would bury a CLI
+    command's own output; QUIZ_LOG_LEVEL=INFO or DEBUG brings it back for debugging.
+    """
+    level = (env.get("QUIZ_LOG_LEVEL") or "").strip().upper()
+    if level and level not in logging.getLevelNamesMapping():
+        raise StartupError(f"Configuration error: QUIZ_LOG_LEVEL={level!r} is not a log level")
+    logging.basicConfig(level=level or logging.WARNING)
+    logging.getLogger("quiz").setLevel(level or logging.INFO)
+
+
+def register_content(app: Flask) -> None:
+    """Load the quiz content once; a broken file stops start-up with every error and its line."""
+    try:
+        content = load_content(app.config["QUIZ_CONTENT_PATH"])
+        consent_texts = load_consent_texts(app.config["QUIZ_CONSENT_PATH"])
+    except ContentError as exc:
+        raise StartupError(
+            "The quiz content has errors; fix them and start again:\n" + str(exc)
+        ) from exc
+    missing = [d.id for d in content.dimensions if d.id not in SCORED_DIMENSIONS]
+    if missing:
+        raise StartupError(
+            f"Dimensions without a score column: {', '.join(missing)}. "
+            "Add a column for each to quiz/models.py (SCORED_DIMENSIONS) with a migration."
+        )
+    app.extensions[CONTENT_KEY] = content
+    app.extensions[CONSENT_KEY] = consent_texts
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extension objects to this app (and fill in the webhook settings the config lacks)."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    database.init_app(app)
+    webhooks.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """The public quiz, the taker's account pages, the coach view and the error pages."""
+    app.register_blueprint(public.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(share.bp)
+    errors.init_app(app)
+    coach.init_app(app)
+    coach_settings.init_app(app)  # /coach/einstellungen (uses the coach login)
+
+
+def register_security(app: Flask) -> None:
+    """Production checks, security headers, rate limits, input checks (after the blueprints)."""
+    security.init_app(app)
+
+
+def register_cli(app: Flask) -> None:
+    """The `flask --app quiz ...` commands."""
+    cli.init_app(app)
