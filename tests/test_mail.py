@@ -296,7 +296,7 @@ def test_without_smtp_host_mail_is_written_to_files_and_no_address_is_logged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # migrations/env.py's fileConfig() disables loggers that exist when the tests migrate.
-    monkeypatch.setattr(logging.getLogger("quiz.mail.compose"), "disabled", False)
+    monkeypatch.setattr(logging.getLogger("quiz.mail.transport"), "disabled", False)
     monkeypatch.setattr(logging.getLogger("quiz.mail.outbox"), "disabled", False)
     finish_quiz(app, client, first_name="Anna")
     with caplog.at_level(logging.INFO):

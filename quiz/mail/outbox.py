@@ -27,18 +27,15 @@ from quiz.coach import rollups
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.mail import pause as mail_pause
-from quiz.mail.compose import (
-    COACH_ALERT,
+from quiz.mail.compose import COACH_ALERT, compose, compose_coach_alert, new_message_id
+from quiz.mail.headers import OutgoingMessage
+from quiz.mail.transport import (
     ConnectionFailure,
     DeliveryError,
     PermanentFailure,
     Transport,
-    compose,
-    compose_coach_alert,
-    new_message_id,
     transport_for,
 )
-from quiz.mail.headers import OutgoingMessage
 from quiz.models import OutboxMessage, Response, utcnow
 
 log = logging.getLogger(__name__)
