@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quiz.domain.analysis import analyse, build_analysis, next_steps, top_tips, triggered_tips
+from quiz.domain.analysis import analyse, build_analysis, next_steps
 from quiz.domain.content import Content, load_content
 from quiz.domain.scoring import sample_answers, score_answers
 from tests.conftest import FIXTURES, REAL_CONTENT
@@ -74,13 +74,13 @@ def test_every_item_names_a_seed_article(content: Content) -> None:
 
 def test_tips_fire_on_the_answers_that_trigger_them() -> None:
     answers = profile(MINI, {"g1": "nein"})
-    fired = {tip.id for tip in triggered_tips(MINI, answers)}
+    fired = {tip.id for tip in MINI.triggered_tips(answers)}
     assert "regeln_aufschreiben" in fired
     # The combination tip needs both: an instant discount AND hourly billing.
     answers |= {"p2": "sofort"}
-    assert "rabatt_und_stunden" not in {tip.id for tip in triggered_tips(MINI, answers)}
+    assert "rabatt_und_stunden" not in {tip.id for tip in MINI.triggered_tips(answers)}
     both = answers | {"p3": "eher_ja"}
-    assert "rabatt_und_stunden" in {tip.id for tip in triggered_tips(MINI, both)}
+    assert "rabatt_und_stunden" in {tip.id for tip in MINI.triggered_tips(both)}
 
 
 def test_triggered_by_names_the_questions_that_fired_the_tip() -> None:
@@ -95,7 +95,7 @@ def test_triggered_by_names_the_questions_that_fired_the_tip() -> None:
 def test_best_answers_trigger_no_corrective_tip() -> None:
     # Tips correct habits; a profile strong everywhere gets at most perspectives notes.
     answers = sample_answers(MINI, "best")
-    assert {tip.kind for tip in triggered_tips(MINI, answers)} == {"perspectives"}
+    assert {tip.kind for tip in MINI.triggered_tips(answers)} == {"perspectives"}
 
 
 def test_tips_of_the_bottleneck_come_first() -> None:
@@ -193,10 +193,16 @@ def test_analysis_groups_dimensions_and_lists_those_without_a_score() -> None:
     assert len(analysis.next_steps) == 3
 
 
-def test_top_tips_is_the_next_steps_ranking(content: Content) -> None:
+def test_next_steps_are_the_stored_items_marked_as_next_steps(content: Content) -> None:
+    # One ranking: the grouped view, `next_steps` and the stored flat list agree.
     answers = sample_answers(content, "worst")
     result = score_answers(content, answers)
-    assert top_tips(content, answers, result) == next_steps(content, answers, result)
+    marked = sorted(
+        (item for item in build_analysis(content, answers, result) if item.next_step),
+        key=lambda item: item.next_step or 0,
+    )
+    assert next_steps(content, answers, result) == tuple(marked)
+    assert analyse(content, answers, result).next_steps == tuple(marked)
 
 
 @BOTH

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import Any, Literal
 
-from quiz.domain.content import MAX_POINTS, Content, SourceRef, Tip
+from quiz.domain.content_model import MAX_POINTS, Content, SourceRef, Tip
 from quiz.domain.scoring import ScoreResult
 
 ItemKind = Literal["bottleneck", "dimension", "tip"]
@@ -118,11 +118,6 @@ class Analysis:
         return [item.to_dict() for item in self.items]
 
 
-def triggered_tips(content: Content, answers: Mapping[str, str]) -> tuple[Tip, ...]:
-    """The tips whose conditions these answers meet, in content order."""
-    return content.triggered_tips(answers)
-
-
 def analyse(content: Content, answers: Mapping[str, str], result: ScoreResult) -> Analysis:
     """The whole analysis: diagnosis, three next steps, every dimension, perspectives notes."""
     bands = [_band_item(content, result, dimension_id) for dimension_id in result.ranking]
@@ -166,13 +161,6 @@ def next_steps(
 ) -> tuple[AnalysisItem, ...]:
     """The three next steps: THE ranking of advice that every view of a result uses."""
     return analyse(content, answers, result).next_steps
-
-
-def top_tips(
-    content: Content, answers: Mapping[str, str], result: ScoreResult, count: int = 3
-) -> tuple[AnalysisItem, ...]:
-    """Kept for older callers: the first `count` next steps."""
-    return next_steps(content, answers, result)[:count]
 
 
 def _rank_next_steps(

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from quiz.domain.content import Content
+from quiz.domain.content_model import MAX_POINTS, NOT_APPLICABLE_ID, Content
 
 # The five articles all advice is drawn from (shared/seeds/). A source outside this set is an error.
 SEED_ARTICLES: frozenset[str] = frozenset(
@@ -27,18 +26,12 @@ SEED_ARTICLES: frozenset[str] = frozenset(
     }
 )
 
-# Answer points run from 0 (weakest) to MAX_POINTS (strongest) for every question type.
-MAX_POINTS = 4
-# An answer at or below this many points is weak: the analysis must say something about it.
-WEAK_POINTS = 1
 MIN_QUESTIONS_PER_DIMENSION = 4
 # The current quiz takes about five minutes, as the source article promises.
 QUESTION_RANGE = (24, 36)
 # Every analysis ends in exactly this many next steps; the band advice of dimensions that always
 # get a score guarantees enough candidates.
 NEXT_STEPS = 3
-# The option id a likert question's `not_applicable` label adds after the scale points.
-NOT_APPLICABLE_ID = "nicht_zutreffend"
 
 Loc = tuple[str | int, ...]
 Entries = list[tuple[int, dict[str, Any]]]

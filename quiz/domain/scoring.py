@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-from quiz.domain.content import MAX_POINTS, Content
+from quiz.domain.content_model import MAX_POINTS, Content
 
 
 class AnswerError(ValueError):
