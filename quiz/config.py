@@ -141,6 +141,10 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # Retention (flask --app quiz purge): unconfirmed opt-ins and personal data expire.
         "QUIZ_OPTIN_DAYS": _int(env, "QUIZ_OPTIN_DAYS", 30),
         "QUIZ_ANONYMISE_DAYS": _int(env, "QUIZ_ANONYMISE_DAYS", 365),
+        # Norms (issue 14): "Sie liegen vor X % der Teilnehmenden" from this many comparable
+        # finished responses of the same content version on; demo takers count only if asked.
+        "QUIZ_NORMS_MIN": _int(env, "QUIZ_NORMS_MIN", 100),
+        "QUIZ_NORMS_INCLUDE_DEMO": _flag(env, "QUIZ_NORMS_INCLUDE_DEMO", False),
     }
     if config["SMTP_SECURITY"] not in {"starttls", "ssl", "none"}:
         raise ConfigError(

@@ -18,6 +18,7 @@ from quiz.extensions import csrf, db, limiter, migrate
 from quiz.models import SCORED_DIMENSIONS
 from quiz.paths import resource_dir
 from quiz.web import account, coach, errors, public, security, share
+from quiz.web.coach import quality as coach_quality
 from quiz.web.coach import settings as coach_settings
 
 
@@ -104,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     errors.init_app(app)
     coach.init_app(app)
     coach_settings.init_app(app)  # /coach/einstellungen (uses the coach login)
+    coach_quality.init_app(app)  # /coach/qualitaet (uses the coach login)
 
 
 def register_security(app: Flask) -> None:
