@@ -1,0 +1,171 @@
+"""The package's shape holds: a pure domain core, no import cycles, one writer per table.
+
+The layer rules themselves are import-linter contracts in pyproject.toml (`lint-imports`, run by
+`make test`); these tests check what a static import graph cannot see or says less plainly.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "quiz"
+
+# What the domain core must never load, directly or through anything it imports.
+NOT_IN_THE_DOMAIN = ("flask", "click", "sqlalchemy", "matplotlib", "werkzeug", "jinja2")
+
+# Imports each named module in a child forked from an interpreter that has loaded only the
+# standard library, so every module starts from nothing (as in a fresh interpreter) without
+# paying for a new interpreter each time. Prints {module: top-level packages loaded | error}.
+_IMPORT_ALONE = """
+import importlib, json, os, sys, traceback
+results = {}
+for name in sys.argv[1:]:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            importlib.import_module(name)
+            out = {"loaded": sorted({module.split(".")[0] for module in sys.modules})}
+        except BaseException:
+            out = {"error": traceback.format_exc()}
+        with os.fdopen(write, "w") as pipe:
+            json.dump(out, pipe)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        results[name] = json.loads(pipe.read())
+    os.waitpid(pid, 0)
+print(json.dumps(results))
+"""
+
+
+def module_name(path: Path) -> str:
+    """quiz/domain/scoring.py -> quiz.domain.scoring; quiz/web/__init__.py -> quiz.web."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules_under(package: Path) -> list[str]:
+    """Every module of a package, found on disk (importing them would defeat the tests)."""
+    return sorted(module_name(path) for path in package.rglob("*.py"))
+
+
+KNOWN_MODULES = set(modules_under(PACKAGE))
+
+
+def import_alone(modules: list[str]) -> dict[str, dict[str, list[str] | str]]:
+    """Import each module on its own; what it loaded, or the traceback it raised."""
+    run = subprocess.run(
+        [sys.executable, "-c", _IMPORT_ALONE, *modules],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    results: dict[str, dict[str, list[str] | str]] = json.loads(run.stdout)
+    return results
+
+
+def test_every_domain_module_imports_alone_without_web_database_or_chart_libraries() -> None:
+    domain = modules_under(PACKAGE / "domain")
+    assert "quiz.domain.scoring" in domain and "quiz.domain.content" in domain
+    results = import_alone(domain)
+    assert not {name: r["error"] for name, r in results.items() if "error" in r}
+    assert sorted(results) == domain
+    leaks = {
+        name: sorted(set(result["loaded"]) & set(NOT_IN_THE_DOMAIN))
+        for name, result in results.items()
+    }
+    assert {name: leaked for name, leaked in leaks.items() if leaked} == {}
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The quiz modules a module imports while it loads: its top-level statements, not the
+    imports inside functions (run later) or under `if TYPE_CHECKING:` (never run)."""
+    importer = module_name(path)
+    package = importer if path.name == "__init__.py" else importer.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                visit(node.orelse)
+            elif isinstance(node, ast.If | ast.Try):
+                visit(node.body)
+                visit(node.orelse)
+                visit(getattr(node, "finalbody", []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{parent}.{base}" if base else parent
+                # `from quiz.mail import outbox` needs the submodule quiz.mail.outbox (its
+                # package only as every submodule does); `from quiz.web.coach import bp` needs
+                # the package's own code to have run.
+                for alias in node.names:
+                    submodule = f"{base}.{alias.name}"
+                    found.add(submodule if submodule in KNOWN_MODULES else base)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+    return {name for name in found if name in KNOWN_MODULES and name != importer}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                connect(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return groups
+
+
+def test_import_cycles_are_found() -> None:
+    # The finder itself: a cycle through three modules is one group; a chain is none.
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_itself_back_while_loading() -> None:
+    # A cycle at load time makes a module fail or half-load depending on which end is imported
+    # first. (Cycles through imports inside functions are the import-linter contract's job.)
+    graph = {module_name(path): top_level_imports(path) for path in PACKAGE.rglob("*.py")}
+    assert graph["quiz.factory"] >= {"quiz.cli", "quiz.web.public"}
+    assert import_cycles(graph) == []
