@@ -14,6 +14,8 @@ from quiz.domain.content import Content
 
 CONTENT_KEY = "quiz.content"
 CONSENT_KEY = "quiz.consent_texts"
+# Every content version this app can render, current and archived, by version.
+VERSIONS_KEY = "quiz.content_versions"
 
 
 class StartupError(click.ClickException):
@@ -38,3 +40,13 @@ def get_content(app: Flask | None = None) -> Content:
 def get_consent_texts(app: Flask | None = None) -> ConsentTexts:
     """The consent texts this app loaded at start-up."""
     return (app or current_app).extensions[CONSENT_KEY]  # type: ignore[no-any-return]
+
+
+def get_content_version(version: str | None, app: Flask | None = None) -> Content:
+    """The content a response was scored with, so an old result shows its own texts.
+
+    Falls back to the current content for a version this app does not know.
+    """
+    app = app or current_app
+    versions: dict[str, Content] = app.extensions.get(VERSIONS_KEY, {})
+    return versions.get(version or "") or get_content(app)

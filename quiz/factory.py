@@ -10,10 +10,10 @@ from typing import Any
 from flask import Flask
 
 from quiz import cli, database, webhooks
-from quiz.app_state import CONSENT_KEY, CONTENT_KEY, StartupError
+from quiz.app_state import CONSENT_KEY, CONTENT_KEY, VERSIONS_KEY, StartupError
 from quiz.config import ConfigError, database_url, environ, load_config
 from quiz.domain.consent_texts import load_consent_texts
-from quiz.domain.content import ContentError, load_content
+from quiz.domain.content import ContentError, load_versions
 from quiz.extensions import csrf, db, limiter, migrate
 from quiz.models import SCORED_DIMENSIONS
 from quiz.paths import resource_dir
@@ -71,7 +71,10 @@ def register_logging(env: Mapping[str, str]) -> None:
 def register_content(app: Flask) -> None:
     """Load the quiz content once; a broken file stops start-up with every error and its line."""
     try:
-        content = load_content(app.config["QUIZ_CONTENT_PATH"])
+        # Archived versions (content/archive/ next to the file) render results made with them.
+        path = Path(app.config["QUIZ_CONTENT_PATH"])
+        versions = load_versions(path, path.parent / "archive")
+        content = next(reversed(versions.values()))  # load_versions adds the current file last
         consent_texts = load_consent_texts(app.config["QUIZ_CONSENT_PATH"])
     except ContentError as exc:
         raise StartupError(
@@ -85,6 +88,7 @@ def register_content(app: Flask) -> None:
         )
     app.extensions[CONTENT_KEY] = content
     app.extensions[CONSENT_KEY] = consent_texts
+    app.extensions[VERSIONS_KEY] = versions
 
 
 def register_extensions(app: Flask) -> None:

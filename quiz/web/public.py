@@ -26,9 +26,10 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
-from quiz.app_state import get_consent_texts, get_content
+from quiz.app_state import get_consent_texts, get_content, get_content_version
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in, result_bars, score_chart_png
 from quiz.database import begin_write
+from quiz.domain import report
 from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
@@ -255,7 +256,7 @@ def _lead_step(
 
 @bp.get("/r/<token>")
 def result(token: str) -> str:
-    """The stored result: bottleneck, chart, scores table, analysis, call to action."""
+    """The stored result: diagnosis, next steps, chart, call to action; the rest collapsed."""
     version = responses.result_version(token) or abort(404)
     cache_key = (version, get_content().sha256)
     # Each worker renders a result once; the version check above keeps a deletion or
@@ -271,6 +272,11 @@ def result(token: str) -> str:
 
 
 def _render_result(content: Content, response: QuizResponse, token: str) -> str:
+    """Render from what was stored, with the texts of the content version it was made with.
+
+    Analyses stored before the ranked next steps (content 2026.1) keep their first layout.
+    """
+    version = get_content_version(response.content_version)
     scores = response.scores()
     rows = [
         {
@@ -278,22 +284,36 @@ def _render_result(content: Content, response: QuizResponse, token: str) -> str:
             "score": scores.get(dimension.id),
             "band": dimension.band((response.bands or {}).get(dimension.id, dimension.bands[0].id)),
         }
-        for dimension in content.dimensions
+        for dimension in version.dimensions
         if dimension.id in scores
     ]
     analysis = response.analysis or []
+    chart_size = (
+        round(CHART_WIDTH_IN * CHART_DPI),
+        round(chart_height_in(len(rows)) * CHART_DPI),
+    )
+    if not report.has_next_steps(analysis):
+        # Article metadata is about the article, so the newest content may name its author.
+        articles = {**version.source_by_file, **content.source_by_file}
+        return render_template(
+            "quiz/result_v1.html",
+            response=response,
+            rows=rows,
+            bottleneck=analysis[0] if analysis else None,
+            dimension_items=[item for item in analysis[1:] if item["kind"] == "dimension"],
+            tips=[item for item in analysis if item["kind"] == "tip"],
+            citations={file: article.citation for file, article in articles.items()},
+            token=token,
+            chart_size=chart_size,
+        )
+    answers = {answer.question_id: answer.option_id for answer in response.answers}
     return render_template(
         "quiz/result.html",
         response=response,
         rows=rows,
-        bottleneck=analysis[0] if analysis else None,
-        dimension_items=[item for item in analysis[1:] if item["kind"] == "dimension"],
-        tips=[item for item in analysis if item["kind"] == "tip"],
+        report=report.build_report(version, analysis, answers),
         token=token,
-        chart_size=(
-            round(CHART_WIDTH_IN * CHART_DPI),
-            round(chart_height_in(len(rows)) * CHART_DPI),
-        ),
+        chart_size=chart_size,
     )
 
 
