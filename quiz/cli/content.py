@@ -1,4 +1,4 @@
-"""The `flask --app quiz ...` commands."""
+"""Content commands: `check-content` (validate a content file) and `score` (preview an analysis)."""
 
 from __future__ import annotations
 

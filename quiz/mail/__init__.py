@@ -1,1 +1,1 @@
-"""Email: the outbox (the one writer of outbox rows), composing messages, SMTP transport."""
+"""Email: the outbox (the one writer of outbox rows), composing messages, the sender, transports."""
