@@ -169,3 +169,23 @@ def test_no_module_imports_itself_back_while_loading() -> None:
     graph = {module_name(path): top_level_imports(path) for path in PACKAGE.rglob("*.py")}
     assert graph["quiz.factory"] >= {"quiz.cli", "quiz.web.public"}
     assert import_cycles(graph) == []
+
+
+def test_the_readme_names_every_module_with_its_job() -> None:
+    # The README's architecture table is how a newcomer finds their way: it must match the code.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    listed = {
+        cell.strip("`")
+        for line in section.splitlines()
+        if line.startswith("| `quiz/")
+        for cell in [line.split("|")[1].strip()]
+    }
+    # Package markers with nothing but a docstring have no job of their own.
+    on_disk = {
+        str(path.relative_to(ROOT))
+        for path in PACKAGE.rglob("*.py")
+        if ast.parse(path.read_text(encoding="utf-8")).body[1:] or path.name != "__init__.py"
+    }
+    assert sorted(on_disk - listed) == [], "modules missing from the README"
+    assert sorted(listed - on_disk) == [], "README rows for modules that do not exist"
