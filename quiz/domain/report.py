@@ -27,7 +27,7 @@ TieRule = Literal["weak_answers", "advice", "content_order"]
 EVIDENCE_SHOWN = 2
 # Words of step text shown above the fold in total; longer steps show their first sentences
 # there and link to the full text (the result page keeps its first screenful short).
-STEP_WORDS = 170
+STEP_WORDS = 150
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
