@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from quiz import cli, database, webhooks
+from quiz import caches, cli, database, webhooks
 from quiz.app_state import CONSENT_KEY, CONTENT_KEY, VERSIONS_KEY, StartupError
 from quiz.config import ConfigError, database_url, environ, load_config
 from quiz.domain.consent_texts import load_consent_texts
@@ -36,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_content(app)
     register_extensions(app)
     register_blueprints(app)
+    register_caches(app)
     register_security(app)
     register_cli(app)
     return app
@@ -110,6 +111,14 @@ def register_blueprints(app: Flask) -> None:
     coach.init_app(app)
     coach_settings.init_app(app)  # /coach/einstellungen (uses the coach login)
     coach_quality.init_app(app)  # /coach/qualitaet (uses the coach login)
+
+
+def register_caches(app: Flask) -> None:
+    """The app's caches and the guard that keeps per-request values out of cached pages.
+
+    After the blueprints: the guard's template names override Flask-Login's `current_user`.
+    """
+    caches.init_app(app)
 
 
 def register_security(app: Flask) -> None:

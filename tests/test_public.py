@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from quiz import create_app
+from quiz import caches, create_app
 from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
@@ -287,7 +287,7 @@ def test_quiz_pages_are_cached_unless_templates_reload(
     client = other.test_client()
     start(client)
     assert client.get("/quiz/1").status_code == 200
-    assert len(other.extensions[prerendered.EXTENSION_KEY].step_pages.entries) == cached_pages
+    assert len(caches.of(other).step_pages) == cached_pages
 
 
 def test_cannot_skip_ahead(client: FlaskClient, app: Flask) -> None:

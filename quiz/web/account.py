@@ -27,6 +27,7 @@ from quiz.taker.links import (
     optin_max_age,
     read_token,
 )
+from quiz.web import limits
 
 bp = Blueprint("account", __name__)
 
@@ -100,6 +101,7 @@ def confirm_post(token: str) -> Page:
 
 
 @bp.post("/bestaetigen/neu")
+@limits.posts(limits.from_config("QUIZ_LIMIT_MAIL"))
 def resend() -> Page:
     """Send a fresh confirmation email for a genuine (possibly expired) link."""
     token = request.form.get("token", "")
@@ -167,11 +169,3 @@ def delete_post(token: str) -> Page:
     response = _response(DATA, token)
     rights.delete_data(response.id)
     return render_template("account/deleted.html"), 200
-
-
-@bp.after_request
-def private_pages(response: BaseResponse) -> BaseResponse:
-    """Secret links must not leak through Referer, and their pages must not be cached."""
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, Field, RadioField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from quiz import caches
 from quiz.domain.content import Choice, Content, Page
 from quiz.mail.headers import ENCODED_WORD, unsafe_name
 
@@ -46,26 +47,28 @@ class StepForm(FlaskForm):
         return result
 
 
-# Form classes depend only on the (immutable) content, so each is built once per process.
-_form_classes: dict[tuple[str, str], type[StepForm]] = {}
-
-
 def build_step_form(content: Content, page: Page, **kwargs: Any) -> StepForm:
-    """A form with one required radio group per question of this page."""
-    key = (content.sha256, page.id)
-    form_class = _form_classes.get(key)
-    if form_class is None:
-        fields = {
-            question.id: AnswerField(
-                question.text,
-                content.choices(question.id),
-                validators=[InputRequired(message=CHOOSE_ONE)],
-            )
-            for question in page.questions
-        }
-        form_class = type(f"PageForm_{page.id}", (StepForm,), fields)
-        _form_classes[key] = form_class
-    return form_class(**kwargs)
+    """A form with one required radio group per question of this page.
+
+    The form class depends only on the (immutable) content: it is built once per app
+    (`quiz.caches`), the form itself per request.
+    """
+    form_class = caches.current().step_forms.get_or_make(
+        (content.sha256, page.id), lambda: _step_form_class(content, page)
+    )
+    return form_class(**kwargs)  # type: ignore[no-any-return]
+
+
+def _step_form_class(content: Content, page: Page) -> type[StepForm]:
+    fields = {
+        question.id: AnswerField(
+            question.text,
+            content.choices(question.id),
+            validators=[InputRequired(message=CHOOSE_ONE)],
+        )
+        for question in page.questions
+    }
+    return type(f"PageForm_{page.id}", (StepForm,), fields)
 
 
 def no_line_breaks(_form: FlaskForm, field: Field) -> None:

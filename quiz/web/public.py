@@ -27,19 +27,18 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.app_state import get_consent_texts, get_content, get_content_version
-from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in, result_bars, score_chart_png
-from quiz.database import begin_write
+from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in
 from quiz.domain import report
 from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
 from quiz.models import utcnow
 from quiz.taker import responses
-from quiz.web import prerendered
+from quiz.taker.result_chart import result_chart_png
+from quiz.web import limits, prerendered
 from quiz.web.forms import LeadForm, build_step_form
 
 bp = Blueprint("public", __name__)
-bp.record_once(lambda state: prerendered.init_app(state.app))
 
 DRAFT_COOKIE = "quiz_draft"
 # How long a finished draft's cookie still leads back to its result: enough for a reload of the
@@ -101,6 +100,7 @@ def landing() -> str:
 
 
 @bp.post("/quiz/start")
+@limits.posts(limits.from_config("QUIZ_LIMIT_START"))
 def start() -> BaseResponse:
     """Create a draft (or resume the open one) and go to its first open step."""
     content = get_content()
@@ -156,6 +156,7 @@ def _finished_draft(draft: responses.DraftState, result_token: str) -> BaseRespo
 
 
 @bp.route("/quiz/<int:number>", methods=["GET", "POST"])
+@limits.posts(limits.from_config("QUIZ_LIMIT_STEP"))
 def step(number: int) -> BaseResponse | tuple[str, int] | str:
     """One page of questions, or the lead step after the last page."""
     content = get_content()
@@ -321,26 +322,10 @@ def _render_result(content: Content, response: QuizResponse, token: str) -> str:
 def result_chart(token: str) -> Response:
     """The score chart, rendered once per response and stored for every worker to reuse."""
     response = responses.find_result(token) or abort(404)
-    png = db.session.scalar(db.select(QuizResponse.chart_png).where(QuizResponse.id == response.id))
-    if png is None:
-        png = _render_chart(get_content(), response)
-        db.session.rollback()
-        begin_write()
-        stored = db.session.get(QuizResponse, response.id)
-        if stored is not None:
-            stored.chart_png = png
-        db.session.commit()
-    chart = make_response(png)
+    chart = make_response(result_chart_png(response))
     chart.headers["Content-Type"] = "image/png"
     chart.headers["Cache-Control"] = "private, max-age=86400"
     return chart
-
-
-def _render_chart(content: Content, response: QuizResponse) -> bytes:
-    bars = result_bars(
-        content.dimensions, response.scores(), response.bands or {}, response.bottleneck
-    )
-    return score_chart_png(bars)
 
 
 @bp.get("/datenschutz")

@@ -1,8 +1,10 @@
 """Security hardening applied to the whole app from the outside.
 
 Response headers (Content-Security-Policy, frame ancestors, Referrer-Policy, HSTS, nosniff),
-trusted proxy headers, the production start-up check, rate limits on the endpoints that write or
-send email, a check that rejects NUL bytes and invalid UTF-8 before any view sees them, and a log
+Cache-Control of personal pages: every response header the site adds, set in one place
+(`response_headers`); views set only what describes their own body (type, download name, the
+lifetime of a chart). Also trusted proxy headers, the production start-up check, a check that
+rejects NUL bytes and invalid UTF-8 before any view sees them, and a log
 filter that keeps email addresses and secret links out of the logs.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Flask, current_app, render_template, request
@@ -19,7 +20,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz import deploy
-from quiz.extensions import limiter
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,8 @@ TOKEN_BLUEPRINTS = ("account",)
 COACH_PREFIX = "/coach"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
-# Endpoint -> config key of its limit. Only POSTs count: reading a page costs us little.
-RATE_LIMITED = {
-    "public.start": "QUIZ_LIMIT_START",
-    "public.step": "QUIZ_LIMIT_STEP",
-    "account.resend": "QUIZ_LIMIT_MAIL",
-}
+# Cache-Control for responses that set none themselves: personal data stays out of every cache.
+PRIVATE_CACHE = {"coach": "private, no-store", "account": "no-store"}
 
 
 class InvalidInput(HTTPException):
@@ -45,7 +41,7 @@ class InvalidInput(HTTPException):
 
 
 def init_app(app: Flask) -> None:
-    """Check the deployment, then wire headers, proxies, limits, input checks and log redaction."""
+    """Check the deployment, then wire headers, proxies, input checks and log redaction."""
     check_production(app)
     if app.config["QUIZ_TRUSTED_PROXIES"] > 0:
         hops = app.config["QUIZ_TRUSTED_PROXIES"]
@@ -53,11 +49,10 @@ def init_app(app: Flask) -> None:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
     policies = _policies(app)
-    app.after_request(lambda response: _secure_headers(response, policies))
+    app.after_request(lambda response: response_headers(response, policies))
     # First of all before_request functions: CSRF and the views must never see bad bytes.
     app.before_request_funcs.setdefault(None, []).insert(0, reject_invalid_input)
     app.register_error_handler(InvalidInput, _invalid_input_page)
-    apply_rate_limits(app)
     install_log_redaction()
 
 
@@ -123,15 +118,31 @@ def _is_token_page() -> bool:
     return request.path.startswith(TOKEN_PATH_PREFIXES) or request.blueprint in TOKEN_BLUEPRINTS
 
 
-def _secure_headers(response: BaseResponse, policies: dict[str, dict[str, str]]) -> BaseResponse:
-    coach = request.path == COACH_PREFIX or request.path.startswith(COACH_PREFIX + "/")
-    for name, value in policies["coach" if coach else "public"].items():
+def _area() -> str:
+    """ "coach" for the coach's pages, "account" for the secret-link pages, else "public"."""
+    if request.path == COACH_PREFIX or request.path.startswith(COACH_PREFIX + "/"):
+        return "coach"
+    return "account" if _is_token_page() else "public"
+
+
+def response_headers(response: BaseResponse, policies: dict[str, dict[str, str]]) -> BaseResponse:
+    """Every header the site adds to a response: security policy, referrer, caching, HSTS.
+
+    Coach pages and pages reached through a secret link never name their URL in a Referer; the
+    coach's and the account blueprint's pages are never cached unless the view says otherwise.
+    """
+    area = _area()
+    for name, value in policies["coach" if area == "coach" else "public"].items():
         response.headers[name] = value
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if coach or _is_token_page():
-        response.headers["Referrer-Policy"] = "no-referrer"
-    else:
+    if area == "public":
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    else:
+        response.headers["Referrer-Policy"] = "no-referrer"
+    if area == "coach" and request.blueprint is not None:
+        response.headers.setdefault("Cache-Control", PRIVATE_CACHE["coach"])
+    elif request.blueprint in TOKEN_BLUEPRINTS:
+        response.headers["Cache-Control"] = PRIVATE_CACHE["account"]
     hsts = current_app.config["QUIZ_HSTS_SECONDS"]
     if hsts > 0 and (request.is_secure or current_app.config.get("QUIZ_ENV") == "production"):
         response.headers["Strict-Transport-Security"] = f"max-age={hsts}"
@@ -179,29 +190,6 @@ def reject_invalid_input() -> None:
 
 def _invalid_input_page(error: InvalidInput) -> tuple[str, int]:
     return render_template("errors/error.html", code=400, reason="invalid_input"), 400
-
-
-# --- rate limits --------------------------------------------------------------------------------
-
-
-def _limit_from(key: str) -> Callable[[], str]:
-    # One function per key, kept for the process: the global limiter dedupes identical limits,
-    # so creating many apps (tests) does not pile up copies, and each app reads its own config.
-    if key not in _LIMIT_FUNCTIONS:
-        _LIMIT_FUNCTIONS[key] = lambda: str(current_app.config[key])
-    return _LIMIT_FUNCTIONS[key]
-
-
-_LIMIT_FUNCTIONS: dict[str, Callable[[], str]] = {}
-
-
-def apply_rate_limits(app: Flask) -> None:
-    """Limit the POSTs that write or send email, per client address, in the shared storage."""
-    for endpoint, key in RATE_LIMITED.items():
-        view = app.view_functions.get(endpoint)
-        if view is None:
-            continue
-        app.view_functions[endpoint] = limiter.limit(_limit_from(key), methods=["POST"])(view)
 
 
 # --- logs ---------------------------------------------------------------------------------------

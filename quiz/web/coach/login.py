@@ -1,12 +1,17 @@
-"""Throttling the coach login without letting strangers lock the coach out.
+"""The coach login: the form, the session, Flask-Login's wiring, and the limits on guessing.
+
+Logging in starts a fresh session whose user id carries the coach's session nonce
+(quiz.coach.accounts), so logging out or changing the password ends every session at once.
+
+Throttling the login without letting strangers lock the coach out:
 
 OWASP's device cookies ("Slow Down Online Guessing Attacks with Device Cookies"): a browser that
 has logged in to an account before carries a signed cookie naming that account. Failed logins
 from such a browser count against that cookie only, so any number of failures from elsewhere
 never lock it out. Failures from every other browser count against the account; over that limit
 only known browsers get in, and the coach gets an email, once per lockout. A device cookie that
-fails too often is treated as unknown again. The per-address limit (a decorator on the view)
-applies to everyone. All counts live in Flask-Limiter's storage, Redis when REDIS_URL is set, so
+fails too often is treated as unknown again. The per-address limit (a decorator on the view,
+see quiz.web.limits) applies to everyone. All counts live in Flask-Limiter's storage, Redis when REDIS_URL is set, so
 every worker shares them.
 """
 
@@ -20,16 +25,33 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import RateLimitItem, parse
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms import EmailField, PasswordField
+from wtforms.validators import InputRequired, Length
 
 from quiz.coach import accounts as coach_accounts
 from quiz.database import begin_write
-from quiz.extensions import db, limiter
+from quiz.extensions import db, limiter, login_manager
+from quiz.mail import outbox
+from quiz.web import limits
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +162,117 @@ class LoginGuard:
 
 def _alert(email: str, locked_minutes: int) -> None:
     """Queue the lockout email when the account exists (nobody is told about made-up ones)."""
-    from quiz.mail import outbox
-
     if coach_accounts.find_coach(email) is None:
         return
     begin_write()
     outbox.queue_coach_alert(email, locked_minutes=locked_minutes)
     db.session.commit()
     log.warning("coach login locked for %d minutes after failed logins", locked_minutes)
+
+
+# --- the session --------------------------------------------------------------------------------
+
+
+class CoachUser(UserMixin):
+    """The logged-in coach as Flask-Login sees it; the id carries the session nonce."""
+
+    def __init__(self, session_id: str, email: str) -> None:
+        self.session_id = session_id
+        self.email = email
+
+    def get_id(self) -> str:
+        """The value stored in the session cookie."""
+        return self.session_id
+
+
+def init_login(app: Flask) -> None:
+    """Wire Flask-Login: load the coach of a session cookie, send strangers to the login form."""
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(value: str) -> CoachUser | None:
+        coach = coach_accounts.load_by_session_id(value)
+        return CoachUser(coach_accounts.session_id(coach), coach.email) if coach else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized() -> BaseResponse:
+        return redirect(url_for("coach.login", next=request.full_path.rstrip("?")))
+
+
+def require_login() -> BaseResponse | None:
+    """Every coach page but the login form needs a logged-in coach (a before_request hook)."""
+    if request.endpoint == "coach.login":
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()  # type: ignore[no-any-return]
+    return None
+
+
+def safe_next(target: str | None) -> str:
+    """`next` only when it is a path of the coach view on this site; the dashboard otherwise."""
+    fallback = url_for("coach.dashboard")
+    if not target or "\\" in target or any(ord(ch) < 32 for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/coach/"):
+        return fallback
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        return fallback
+    if target.startswith("//"):
+        return fallback
+    return target
+
+
+# --- the views ----------------------------------------------------------------------------------
+
+
+class LoginForm(FlaskForm):
+    """Email and password."""
+
+    email = EmailField("E-Mail-Adresse", validators=[InputRequired(), Length(max=254)])
+    password = PasswordField("Passwort", validators=[InputRequired(), Length(max=1024)])
+
+
+def _failed_login() -> bool:
+    return bool(g.get("coach_login_failed"))
+
+
+@limits.posts(limits.LOGIN_PER_ADDRESS, deduct_when=lambda _r: _failed_login())
+def login() -> BaseResponse | tuple[str, int]:
+    """The login form; a fresh session on success, the same message for every failure.
+
+    Besides the per-address limit above, `LoginGuard` limits failures per account for unknown
+    browsers and per device cookie for browsers that have logged in before.
+    """
+    form = LoginForm()
+    failed = False
+    if form.validate_on_submit():
+        guard = LoginGuard.for_request(form.email.data or "")
+        guard.check()
+        coach = coach_accounts.authenticate(form.email.data or "", form.password.data or "")
+        if coach is not None:
+            target = safe_next(request.args.get("next"))
+            session.clear()  # a fresh session: nothing from before the login survives
+            login_user(CoachUser(coach_accounts.session_id(coach), coach.email))
+            session.permanent = True
+            response = redirect(target)
+            guard.remember(response)
+            return response
+        failed = True
+        g.coach_login_failed = True
+        guard.failed()
+    status = 200 if request.method == "GET" else (401 if failed else 422)
+    return render_template("coach/login.html", form=form, failed=failed), status
+
+
+def logout() -> BaseResponse:
+    """End this and every other session of the coach."""
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    coach_id = int(current_user.session_id.partition(":")[0])
+    coach_accounts.end_sessions(coach_id)
+    logout_user()
+    session.clear()
+    return redirect(url_for("coach.login"))

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from flask import request
+from flask import abort, g, request
 from werkzeug.routing import IntegerConverter
 
 from quiz.coach.stats import Filters
@@ -104,3 +104,44 @@ def parse() -> Parsed:
         demo=demo or "all",  # type: ignore[arg-type]
     )
     return Parsed(filters=filters, search=search, page=page, problems=tuple(problems))
+
+
+# --- this request's parameters, for the views ----------------------------------------------------
+
+
+def parsed() -> Parsed:
+    """This request's filters, search and page, checked once per request."""
+    if "coach_params" not in g:
+        g.coach_params = parse()
+    return g.coach_params  # type: ignore[no-any-return]
+
+
+def current_filters() -> Filters:
+    """The valid filters from the query string (see `parsed` for what was left out)."""
+    return parsed().filters
+
+
+def strict_filters() -> Filters:
+    """The filters for a download (CSV, chart): any invalid one is a 400, before the first byte."""
+    if any(name != "page" for name in parsed().problems):
+        abort(400)
+    return parsed().filters
+
+
+def param_problems() -> dict[str, tuple[str, ...]]:
+    """The ignored parameters, for the notice in the coach layout (a context processor)."""
+    if "coach_params" not in g:
+        return {}
+    return {"param_problems": g.coach_params.problems}
+
+
+def filter_args(filters: Filters) -> dict[str, str]:
+    """The query-string form of the filters (for links to charts, pages and the export)."""
+    args = {
+        "from": filters.start.isoformat() if filters.start else "",
+        "to": filters.end.isoformat() if filters.end else "",
+        "campaign": filters.campaign or "",
+        "version": filters.version or "",
+        "demo": "" if filters.demo == "all" else filters.demo,
+    }
+    return {key: value for key, value in args.items() if value}

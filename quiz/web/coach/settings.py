@@ -1,8 +1,8 @@
 """The coach's settings under /coach/einstellungen: webhook endpoints, their delivery log and
 the coach's own password.
 
-Login, caching headers and the layout are the coach view's (quiz.web.coach); the work is done
-by quiz.webhooks and quiz.coach.accounts, this module only maps forms to them.
+Login and the layout are the coach view's (quiz.web.coach), headers quiz.web.security's; the
+work is done by quiz.webhooks and quiz.coach.accounts, this module only maps forms to them.
 """
 
 from __future__ import annotations
@@ -25,18 +25,16 @@ from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from quiz.coach import accounts as coach_accounts
 from quiz.database import begin_write
-from quiz.extensions import db, limiter
-from quiz.web.coach import CoachUser, private, require_login
+from quiz.extensions import db
+from quiz.web import limits
+from quiz.web.coach.login import CoachUser, require_login
 from quiz.webhooks import endpoints, queue
 from quiz.webhooks.guard import BlockedURL
 from quiz.webhooks.models import WebhookEndpoint
 
 bp = Blueprint("coach_settings", __name__, url_prefix="/coach/einstellungen")
 bp.before_request(require_login)
-bp.after_request(private)
 
-# Wrong current passwords allowed per client address.
-CHANGE_LIMIT = "5 per minute; 20 per hour"
 URL_PROBLEMS = {
     "scheme": "Bitte geben Sie eine Adresse an, die mit https:// (oder http://) beginnt.",
     "https": "Bitte verwenden Sie eine Adresse mit https://.",
@@ -250,7 +248,7 @@ def _wrong_password() -> bool:
 
 
 @bp.post("/passwort")
-@limiter.limit(CHANGE_LIMIT, methods=["POST"], deduct_when=lambda _r: _wrong_password())
+@limits.posts(limits.SETTINGS_PER_ADDRESS, deduct_when=lambda _r: _wrong_password())
 def change_password() -> BaseResponse | tuple[str, int]:
     """A new password: the current one is required; every other session ends, this one stays."""
     form = PasswordForm()

@@ -1,0 +1,191 @@
+"""Every cache of the web app, in one object per app (cachetools underneath).
+
+The caches hold output any worker can recompute from the (immutable) content, the app's settings
+and the cache key: quiz pages and question fieldsets, result pages (checked against their
+version on every use), the quiz's form classes and the coach's dashboard figures and charts (a
+minute old at most). Each app has its own object (apps with different settings in one process
+never share anything), each worker its own copy: no worker needs another's.
+
+Nothing per request may reach a page cache: a page whose rendering read the session, the
+logged-in coach, a flash message, a CSRF token or `g` is served but not stored (see `private`).
+All caches are off while templates reload on change (`flask run --debug`), so an edited template
+shows at once.
+
+The compiled-statement cache of the dashboard counters lives with them (quiz.coach.rollups).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+from cachetools import Cache, LRUCache, TTLCache
+from flask import Flask, current_app, g, get_flashed_messages, has_app_context
+from flask import request as flask_request
+from flask import session as flask_session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+from werkzeug.local import LocalProxy
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "quiz.caches"
+CHART_SECONDS = 60  # how old a coach figure or chart may be
+_PRIVATE_FLAG = "_quiz_private_render"
+
+Value = TypeVar("Value")
+
+
+class Store(Generic[Value]):
+    """One cachetools cache behind a lock (gunicorn threads may share a worker's caches)."""
+
+    def __init__(self, cache: Cache[Hashable, Value], enabled: bool, pages: bool = False) -> None:
+        self._cache = cache
+        self._lock = threading.Lock()
+        self.enabled = enabled
+        # A page cache refuses what was rendered from per-request values.
+        self.pages = pages
+
+    def get(self, key: Hashable) -> Value | None:
+        """The cached value, or None."""
+        with self._lock:
+            return self._cache.get(key)
+
+    def put(self, key: Hashable, value: Value) -> None:
+        """Keep `value`, unless caching is off or a page shows per-request values."""
+        if not self.enabled:
+            return
+        if self.pages and (rendered_private() or _shows_csrf_token(value)):
+            log.warning("not cached: the page shows per-request values (%r)", key)
+            return
+        with self._lock:
+            self._cache[key] = value
+
+    def get_or_make(self, key: Hashable, make: Callable[[], Value]) -> Value:
+        """The cached value, or `make()`'s, kept for next time (two threads may both make it)."""
+        value = self.get(key)
+        if value is None:
+            value = make()
+            self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._cache.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._cache)
+
+
+class Caches:
+    """One app's caches."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        # Fieldsets of single questions (for the pages that show a validation error), quiz pages
+        # with a slot for the CSRF token, and result pages as token -> (version, html).
+        self.questions: Store[Markup] = Store(LRUCache(4096), enabled, pages=True)
+        self.step_pages: Store[str] = Store(LRUCache(1024), enabled, pages=True)
+        self.result_pages: Store[tuple[Hashable, str]] = Store(LRUCache(512), enabled, pages=True)
+        # The form class of each quiz page (it depends on the content only).
+        self.step_forms: Store[type[Any]] = Store(LRUCache(256), enabled)
+        # The coach's dashboard figures and chart PNGs per filter: a miss costs one query or
+        # render, and a stale entry is at most CHART_SECONDS old.
+        self.coach_charts: Store[Any] = Store(TTLCache(128, CHART_SECONDS), enabled)
+
+    def clear(self) -> None:
+        """Forget every cached value of this app."""
+        for store in (
+            self.questions,
+            self.step_pages,
+            self.result_pages,
+            self.step_forms,
+            self.coach_charts,
+        ):
+            store.clear()
+
+
+# Every app's caches, weakly held, for `clear_all` (tests and benchmarks hold no app context).
+_ALL: weakref.WeakSet[Caches] = weakref.WeakSet()
+
+
+def init_app(app: Flask) -> Caches:
+    """Give the app its caches (off while templates reload) and the per-request guard."""
+    caches = Caches(enabled=not app.jinja_env.auto_reload)
+    app.extensions[EXTENSION_KEY] = caches
+    _ALL.add(caches)
+    _guard_per_request_values(app)
+    return caches
+
+
+def of(app: Flask) -> Caches:
+    """The caches of `app`."""
+    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+
+
+def current() -> Caches:
+    """The current app's caches."""
+    return of(current_app)
+
+
+def clear_all() -> None:
+    """Forget the cached values of the current app, or of every app outside an app context."""
+    if has_app_context():
+        current().clear()
+        return
+    for caches in list(_ALL):
+        caches.clear()
+
+
+# --- the per-request guard -----------------------------------------------------------------------
+
+
+def rendered_private() -> bool:
+    """Whether this request has rendered a per-request value (then no page of it is cached)."""
+    return bool(g.get(_PRIVATE_FLAG))
+
+
+def _shows_csrf_token(value: object) -> bool:
+    """Whether the value holds this request's CSRF token (a form field renders it unmarked)."""
+    token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    if not isinstance(token, str) or not token:
+        return False
+    parts = value if isinstance(value, tuple) else (value,)
+    return any(isinstance(part, str) and token in part for part in parts)
+
+
+def private(read: Callable[[], Value]) -> Callable[[], Value]:
+    """`read`, marking the request as one whose pages show per-request values."""
+
+    def marked() -> Value:
+        setattr(g, _PRIVATE_FLAG, True)
+        return read()
+
+    marked.__name__ = getattr(read, "__name__", "private")
+    return marked
+
+
+def _guard_per_request_values(app: Flask) -> None:
+    """Let templates reach per-request values only through accessors that mark the request.
+
+    Templates see the session, `g`, the request, the logged-in coach, flash messages and the
+    CSRF token through these wrappers; rendering any of them marks the request, and the page
+    caches then refuse its pages (`Store.put`). So a template that one day shows a flash message
+    or the coach's address cannot leak it to the next visitor from a cached page.
+    """
+    app.jinja_env.globals["csrf_token"] = private(generate_csrf)
+    app.jinja_env.globals["get_flashed_messages"] = private(get_flashed_messages)
+    proxies = {
+        "current_user": LocalProxy(private(lambda: current_user._get_current_object())),
+        "session": LocalProxy(private(lambda: flask_session._get_current_object())),
+        "request": LocalProxy(private(lambda: flask_request._get_current_object())),
+        "g": LocalProxy(private(lambda: g._get_current_object())),
+    }
+    # Registered after Flask's and Flask-Login's processors, so these names win.
+    app.context_processor(lambda: proxies)

@@ -1,0 +1,47 @@
+"""Every rate limit of the site, declared one way: a Flask-Limiter decorator on the view.
+
+Limits count per client address in Flask-Limiter's storage (Redis when REDIS_URL is set, so every
+worker shares them), and only POSTs count: reading a page costs us little. The decorators run
+once per process, at import; a limit from the config is read per request, so each app uses its
+own. The coach login has two more limits, per account and per device cookie, which need the
+typed email address and are checked in the view (quiz.web.coach.login).
+
+| view                          | limit                                   |
+|-------------------------------|-----------------------------------------|
+| public.start (new draft)      | QUIZ_LIMIT_START                        |
+| public.step (save answers)    | QUIZ_LIMIT_STEP                         |
+| account.resend (sends email)  | QUIZ_LIMIT_MAIL                         |
+| coach.login (failures only)   | LOGIN_PER_ADDRESS                       |
+| coach_settings.change_password| SETTINGS_PER_ADDRESS (wrong passwords)  |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app
+
+from quiz.extensions import limiter
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+LOGIN_PER_ADDRESS = "5 per minute; 20 per hour"  # failed coach logins
+SETTINGS_PER_ADDRESS = "5 per minute; 20 per hour"  # wrong current passwords (settings)
+
+
+def from_config(key: str) -> Callable[[], str]:
+    """The limit the current app's config names under `key`."""
+
+    def value() -> str:
+        return str(current_app.config[key])
+
+    value.__name__ = f"config_{key}"
+    return value
+
+
+def posts(
+    limit: str | Callable[[], str], deduct_when: Callable[[Any], bool] | None = None
+) -> Callable[[View], View]:
+    """Limit the view's POSTs per client address (counting only those `deduct_when` accepts)."""
+    return limiter.limit(limit, methods=["POST"], deduct_when=deduct_when)  # type: ignore[return-value]
