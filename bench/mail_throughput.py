@@ -140,7 +140,7 @@ def _prepare(app: Any, messages: int) -> None:
 def run(label: str, database: dict[str, Any], messages: int) -> float:
     """Prepare, send everything, print and return messages per second."""
     from quiz.extensions import db
-    from quiz.mail.outbox import deliver_due
+    from quiz.mail.sender import deliver_due
 
     server = SmtpServer()
     port = server.port

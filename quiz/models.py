@@ -124,8 +124,9 @@ class Answer(db.Model):  # type: ignore[name-defined,misc]
     question_id: Mapped[str] = mapped_column(String(40), index=True)
     option_id: Mapped[str] = mapped_column(String(40))
     dimension_id: Mapped[str] = mapped_column(String(40))
-    # Points 0..4 with reverse keys applied, as the scorer counted them.
-    points: Mapped[int]
+    # Points 0..4 with reverse keys applied, as the scorer counted them; NULL for an answer
+    # that says the question does not apply (it counts in no sum).
+    points: Mapped[int | None]
     answered_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
     response: Mapped[Response] = relationship(back_populates="answers")

@@ -15,7 +15,7 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import func, select
 
 from quiz.extensions import db
-from quiz.mail.outbox import deliver_due
+from quiz.mail.sender import deliver_due
 from quiz.models import Answer, Consent, OutboxMessage, Response
 from quiz.taker.links import DATA, OPTIN, UNSUBSCRIBE, make_token
 from tests.mailserver import MailServer

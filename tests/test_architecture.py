@@ -189,3 +189,190 @@ def test_the_readme_names_every_module_with_its_job() -> None:
     }
     assert sorted(on_disk - listed) == [], "modules missing from the README"
     assert sorted(listed - on_disk) == [], "README rows for modules that do not exist"
+
+
+# --- One writer per table (issue 11, item 2) -------------------------------------------------
+
+QUIZ = Path(__file__).resolve().parent.parent / "quiz"
+
+# Each table's writers: the only modules that may insert, update or delete its rows.
+TABLE_WRITERS: dict[str, frozenset[str]] = {
+    "responses": frozenset(
+        {
+            "quiz.taker.responses",
+            # Stores each finished response's quality flags with the item counters (issue 14):
+            # a column of its own that no other writer touches.
+            "quiz.coach.item_stats",
+            "quiz.coach.item_stats_rebuild",
+        }
+    ),
+    "answers": frozenset({"quiz.taker.responses"}),
+    "consents": frozenset({"quiz.taker.consents"}),
+    "outbox": frozenset({"quiz.mail.outbox"}),
+    "coaches": frozenset({"quiz.coach.accounts"}),
+    "coach_rollups": frozenset({"quiz.coach.rollups", "quiz.coach.rollup_rebuild"}),
+}
+_DML = {"insert", "update", "delete"}
+_SESSION_WRITES = {"add", "add_all", "delete", "merge"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(QUIZ.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _table_names(trees: dict[str, ast.Module]) -> dict[str, str]:
+    """Names that stand for a table anywhere in the package: model classes and table objects."""
+    names: dict[str, str] = {}
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if (
+                        isinstance(item, ast.Assign)
+                        and any(
+                            isinstance(t, ast.Name) and t.id == "__tablename__"
+                            for t in item.targets
+                        )
+                        and isinstance(item.value, ast.Constant)
+                    ):
+                        names[node.name] = str(item.value.value)
+            elif (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and _callee(node.value) in {"table", "Table"}
+                and node.value.args
+                and isinstance(node.value.args[0], ast.Constant)
+            ):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        names[target.id] = str(node.value.args[0].value)
+    return names
+
+
+def _callee(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _table_of(node: ast.AST, names: dict[str, str], local: dict[str, str]) -> str | None:
+    """The table an expression stands for: `Model`, `Model.__table__`, `table_var`, `Model(...)`."""
+    if isinstance(node, ast.Name):
+        return local.get(node.id) or names.get(node.id)
+    if isinstance(node, ast.Attribute) and node.attr == "__table__":
+        return _table_of(node.value, names, local)
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name) and node.func.id in names:
+            return names[node.func.id]  # a new model object
+        if _callee(node) == "get" and node.args:  # session.get(Model, id)
+            return _table_of(node.args[0], names, local)
+    return None
+
+
+def _writes(tree: ast.Module, names: dict[str, str]) -> list[tuple[str, int, str]]:
+    """(table, line, what) for every insert/update/delete and session write the module makes."""
+    found: list[tuple[str, int, str]] = []
+    scopes = [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))]
+    for scope in scopes:
+        local: dict[str, str] = {}
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                table = _table_of(node.value, names, local)
+                if isinstance(target, ast.Name) and table is not None:
+                    local[target.id] = table
+        for node in ast.walk(scope):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            callee = _callee(node)
+            func = node.func
+            dml = callee in _DML and (
+                isinstance(func, ast.Name)
+                or (
+                    isinstance(func, ast.Attribute)
+                    and isinstance(func.value, ast.Name)
+                    and func.value.id in {"sqlite", "postgresql", "sa", "sqlalchemy"}
+                )
+            )
+            session_write = (
+                callee in _SESSION_WRITES
+                and isinstance(func, ast.Attribute)
+                and "session" in ast.unparse(func.value)
+            )
+            if dml or session_write:
+                table = _table_of(node.args[0], names, local)
+                if table is not None:
+                    found.append((table, node.lineno, ast.unparse(node)[:80]))
+    # A call inside a function is seen from the module and from every function around it.
+    return sorted(set(found))
+
+
+def _package_trees() -> dict[str, ast.Module]:
+    return {
+        _module_name(path): ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for path in sorted(QUIZ.rglob("*.py"))
+    }
+
+
+def test_every_table_is_written_by_its_owner_only() -> None:
+    trees = _package_trees()
+    names = _table_names(trees)
+    assert {"Response", "Answer", "Consent", "OutboxMessage", "Coach", "CoachRollup"} <= set(names)
+    strangers = [
+        f"{module}:{line} writes {table}: {code}"
+        for module, tree in trees.items()
+        for table, line, code in _writes(tree, names)
+        if table in TABLE_WRITERS and module not in TABLE_WRITERS[table]
+    ]
+    assert strangers == []
+
+
+def test_the_owner_scan_sees_each_kind_of_write() -> None:
+    """The scan is only worth something if it catches the ways a row can be written."""
+    names = {"Response": "responses", "Consent": "consents", "OutboxMessage": "outbox"}
+    source = """
+def f(session, rid):
+    db.session.add(Consent(response_id=rid))
+    db.session.execute(update(Response).where(Response.id == rid).values(email=None))
+    outbox = OutboxMessage.__table__
+    db.session.execute(delete(outbox).where(outbox.c.id == rid))
+    row = db.session.get(Response, rid)
+    db.session.delete(row)
+    connection.execute(insert(Consent.__table__).from_select([], q))
+    session.execute(sqlite.insert(Response.__table__))
+"""
+    tables = [table for table, _, _ in _writes(ast.parse(source), names)]
+    assert sorted(tables) == sorted(
+        ["consents", "responses", "outbox", "responses", "consents", "responses"]
+    )
+
+
+def test_only_the_owners_move_the_dashboard_counters() -> None:
+    """Besides the import-linter contract: no other module names `rollups` at all."""
+    allowed = {
+        "quiz.taker.responses",
+        "quiz.taker.consents",
+        "quiz.mail.outbox",
+        "quiz.coach.rollups",
+        "quiz.coach.rollup_rebuild",
+        "quiz.coach.stats",
+    }
+    importers = sorted(
+        module
+        for module, tree in _package_trees().items()
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.ImportFrom) and node.module == "quiz.coach.rollups")
+        or (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "quiz.coach"
+            and any(alias.name == "rollups" for alias in node.names)
+        )
+        or (
+            isinstance(node, ast.Import) and any(a.name == "quiz.coach.rollups" for a in node.names)
+        )
+    )
+    assert set(importers) <= allowed, importers

@@ -16,7 +16,8 @@ from sqlalchemy import distinct, func, select
 from quiz.app_state import get_content
 from quiz.coach import stats
 from quiz.extensions import db
-from quiz.mail.outbox import claim_due, deliver_due
+from quiz.mail.outbox import claim_due
+from quiz.mail.sender import deliver_due
 from quiz.mail.transport import PermanentFailure, TemporaryFailure
 from quiz.models import Consent, OutboxMessage, Response, utcnow
 from quiz.taker import rights

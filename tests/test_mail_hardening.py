@@ -17,7 +17,8 @@ from quiz.app_state import get_content
 from quiz.coach import stats
 from quiz.extensions import db
 from quiz.mail import pause as mail_pause
-from quiz.mail.outbox import deliver_due, queue_coach_alert
+from quiz.mail.outbox import queue_coach_alert
+from quiz.mail.sender import deliver_due
 from quiz.models import OutboxMessage, Response, utcnow
 from quiz.web import coach as coach_view
 from tests.coach_factories import assert_rollups_equal_a_rebuild, create_test_coach, login

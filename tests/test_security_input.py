@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
-from quiz.mail import outbox
+from quiz.mail import sender as outbox
 from quiz.models import Answer, Consent, OutboxMessage, Response
 from tests import coach_factories
 from tests.conftest import FIXTURES

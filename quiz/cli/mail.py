@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from quiz.mail.outbox import deliver_due, watch
+from quiz.mail.sender import deliver_due, watch
 
 
 @click.command("send-mail")

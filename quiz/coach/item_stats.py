@@ -49,7 +49,7 @@ from quiz.coach.item_stats_read import (  # the reading side, re-exported for th
     read,
     versions,
 )
-from quiz.coach.rollups import duration_bucket, seconds_between
+from quiz.coach.rollup_keys import duration_bucket, seconds_between
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db
 from quiz.models import Response

@@ -39,7 +39,7 @@ from quiz.coach.item_stats_models import (
     STRAIGHT_LINING,
     responses_table,
 )
-from quiz.coach.rollups import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
+from quiz.coach.rollup_keys import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Answer

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz.coach.rollups import (
+from quiz.coach.rollup_keys import (
     COARSE_STEP,
     COARSE_UNTIL,
     FINE_STEP,

@@ -1,188 +1,94 @@
-"""The coach dashboard's rollup table: kept in step with every response, rebuildable from scratch.
+"""The coach dashboard's rollup counters: the one module that changes `coach_rollups`.
 
 The dashboard must answer in well under a second with a million responses, and GROUP BY over the
-raw rows does not (issue 5). So each response contributes a handful of counters to
-`coach_rollups`, keyed by UTC day x UTM campaign x content version x demo flag:
+raw rows does not (issue 5). So each response contributes a handful of counters (defined in
+quiz.coach.rollup_keys) to `coach_rollups`, per day and per calendar month.
 
-- `start` (1 per response, on the start day) and `reached` (bucket = steps completed), the funnel;
-- on the finish day: `finish` (total = seconds to complete), `duration` (bucket = lower bound of
-  the duration in seconds: 10 s steps up to an hour, 10 min steps up to a day, then one bucket),
-  `score` (per dimension, bucket = score // 10 with 100 in bucket 9, total = the scores),
-  `bottleneck` (per dimension), and the two figures that change after the finish: `marketing`
-  (1 while a confirmed, not withdrawn marketing consent exists) and `email` (dimension = outbox
-  status, count = emails of the response in that status).
-
-Every counter is kept twice: per day (`period` "day") and per calendar month (`period` "month",
-`day` = the first of the month), so a dashboard over a year reads a few thousand month rows and
-only the partial months at the edges of a date range per day.
-
-Every change goes through `add_counts()`, in the caller's write transaction, as an upsert (atomic
-on PostgreSQL under concurrency; SQLite writers are serialised by BEGIN IMMEDIATE): `_apply(old
-state, new state)` for what the response row itself decides, `shift_emails()`,
-`delete_emails()` and `marketing_recount()` for the consents and emails, counted in SQL around
-the statement that changes them. `quiz.coach.rollup_rebuild` recomputes the table from the raw rows
+Only the writers of the counted tables call this module, inside their own functions and write
+transactions (an import-linter contract in pyproject.toml holds them to it):
+quiz.taker.responses (`on_start`, `on_step`, `on_finish`, `forget`), quiz.taker.consents
+(`marketing_recount`, `shift_marketing`) and quiz.mail.outbox (`count_queued`, `shift_emails`,
+`move_emails`, `delete_emails`); quiz.coach.rollup_rebuild recomputes the table from the raw rows
 and compares it with what was maintained.
+
+Every change goes through `add_counts()`, as an upsert (atomic on PostgreSQL under concurrency;
+SQLite writers are serialised by BEGIN IMMEDIATE): `_apply(old state, new state)` for what the
+response row itself decides, and the email and marketing helpers counted in SQL around the
+statement that changes them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Date,
-    and_,
-    bindparam,
-    cast,
-    delete,
-    exists,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import and_, bindparam, cast, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningDelete, ReturningUpdate, Update
+from sqlalchemy.sql.dml import Delete, ReturningDelete, ReturningUpdate, Update
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
+from quiz.coach.rollup_keys import (
+    COARSE_STEP,
+    COARSE_UNTIL,
+    FINE_STEP,
+    FINE_UNTIL,
+    SCORE_BUCKETS,
+    Key,
+    RowKey,
+    State,
+    as_date,
+    as_utc,
+    confirmed_marketing,
+    contributions,
+    day_sql,
+    duration_bucket,
+    duration_bucket_width,
+    epoch_second,
+    finish_key,
+    finished_condition,
+    month_of,
+    score_bucket,
+    seconds_between,
+    state_of,
+)
 from quiz.domain.content import Content
 from quiz.domain.scoring import ScoreResult
 from quiz.extensions import db
-from quiz.models import SCORED_DIMENSIONS, CoachRollup, Consent, OutboxMessage, Response
+from quiz.models import SCORED_DIMENSIONS, CoachRollup, OutboxMessage, Response
 
-# Duration histogram: fine steps where takers actually are, coarse ones for the stragglers.
-FINE_STEP, FINE_UNTIL = 10, 3600
-COARSE_STEP, COARSE_UNTIL = 600, 86400
-SCORE_BUCKETS = 10
+__all__ = [
+    "COARSE_STEP",
+    "COARSE_UNTIL",
+    "FINE_STEP",
+    "FINE_UNTIL",
+    "SCORE_BUCKETS",
+    "Key",
+    "Response",
+    "RowKey",
+    "State",
+    "as_date",
+    "confirmed_marketing",
+    "contributions",
+    "day_sql",
+    "duration_bucket",
+    "duration_bucket_width",
+    "epoch_second",
+    "finished_condition",
+    "month_of",
+    "score_bucket",
+    "seconds_between",
+    "state_of",
+]
 
-# A day-level counter: day, campaign, content version, demo flag, metric, dimension, bucket.
-Key = tuple[date, str, str, bool, str, str, int]
-# A stored counter: "day" or "month", then the Key (day = the first of the month for months).
-RowKey = tuple[str, date, str, str, bool, str, str, int]
-
-
-@dataclass(frozen=True)
-class State:
-    """What a response contributes to the rollups, in one place."""
-
-    start_day: date
-    campaign: str
-    version: str
-    is_demo: bool
-    steps: int
-    finish_day: date | None = None
-    duration: int = 0
-    scores: Mapping[str, int] = field(default_factory=dict)
-    bottleneck: str | None = None
-    # What happens after the finish; state_of() leaves these out, the SQL helpers count them.
-    marketing: bool = False
-    emails: Mapping[str, int] = field(default_factory=dict)
-
-
-def month_of(day: date) -> date:
-    """The month-level row a day is counted in: the first of its month."""
-    return day.replace(day=1)
-
-
-def as_date(value: object) -> date:
-    """A date from the database (SQLite hands back ISO text)."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def duration_bucket(seconds: int) -> int:
-    """The histogram bucket (its lower bound in seconds) of a time to complete."""
-    if seconds < 0:
-        return 0
-    if seconds < FINE_UNTIL:
-        return seconds // FINE_STEP * FINE_STEP
-    if seconds < COARSE_UNTIL:
-        return seconds // COARSE_STEP * COARSE_STEP
-    return COARSE_UNTIL
-
-
-def duration_bucket_width(bucket: int) -> int:
-    """How many seconds the bucket starting at `bucket` spans (the last one: nominally a day)."""
-    if bucket < FINE_UNTIL:
-        return FINE_STEP
-    if bucket < COARSE_UNTIL:
-        return COARSE_STEP
-    return COARSE_UNTIL
-
-
-def score_bucket(score: int) -> int:
-    """0 for 0-9, ..., 9 for 90-100."""
-    return min(max(score, 0) // 10, SCORE_BUCKETS - 1)
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def epoch_second(moment: datetime) -> int:
-    """The Unix second a time falls in: truncated, never rounded (x.9995 s is still second x).
-
-    The one definition of a duration's ends; `quiz.coach.rollup_rebuild` computes the same in SQL.
-    Integer arithmetic on the timedelta, so no float can round x.999999 up to the next second.
-    """
-    return (_utc(moment) - _EPOCH) // timedelta(seconds=1)
-
-
-def seconds_between(start: datetime, end: datetime) -> int:
-    """Whole seconds from start to end: the difference of the seconds each falls in."""
-    return epoch_second(end) - epoch_second(start)
-
-
-def state_of(response: Response) -> State:
-    """The contribution of a response as it is now."""
-    started = _utc(response.started_at)
-    finished = (
-        _utc(response.finished_at)
-        if response.status == "finished" and response.finished_at
-        else None
-    )
-    scores = response.scores() if finished else {}
-    return State(
-        start_day=started.date(),
-        campaign=response.utm_campaign or "",
-        version=response.content_version,
-        is_demo=bool(response.is_demo),
-        steps=response.steps_completed or 0,
-        finish_day=finished.date() if finished else None,
-        duration=seconds_between(started, finished) if finished else 0,
-        scores=scores,
-        bottleneck=response.bottleneck if finished else None,
-    )
-
-
-def contributions(state: State) -> dict[Key, tuple[int, int]]:
-    """The rollup counters (count, total) that one response in this state adds."""
-    base = (state.campaign, state.version, state.is_demo)
-    out: dict[Key, tuple[int, int]] = {
-        (state.start_day, *base, "start", "", 0): (1, 0),
-        (state.start_day, *base, "reached", "", state.steps): (1, 0),
-    }
-    if state.finish_day is not None:
-        day = state.finish_day
-        out[(day, *base, "finish", "", 0)] = (1, state.duration)
-        out[(day, *base, "duration", "", duration_bucket(state.duration))] = (1, state.duration)
-        for dimension, score in state.scores.items():
-            out[(day, *base, "score", dimension, score_bucket(score))] = (1, score)
-        if state.bottleneck:
-            out[(day, *base, "bottleneck", state.bottleneck, 0)] = (1, 0)
-        if state.marketing:
-            out[(day, *base, "marketing", "", 0)] = (1, 0)
-        for status, count in state.emails.items():
-            if count:
-                out[(day, *base, "email", status, 0)] = (count, 0)
-    return out
+# Which counters each owner moves (the rest of a State's contributions belong to the others).
+RESPONSE_METRICS = frozenset({"start", "reached", "finish", "duration", "score", "bottleneck"})
+MARKETING_METRICS = frozenset({"marketing"})
+EMAIL_METRICS = frozenset({"email"})
 
 
 def _apply(old: State | None, new: State | None, session: Session | None = None) -> None:
@@ -280,7 +186,7 @@ def _upsert_statement(dialect: str) -> TextClause:
     return statement
 
 
-# --- hooks, called inside the write transactions of quiz.taker.responses ---------------------------
+# --- the responses' own counters, moved inside quiz.taker.responses' transactions --------------
 
 
 def on_start(response: Response) -> None:
@@ -297,34 +203,61 @@ def on_step(response: Response, step: int) -> None:
     _apply(old, replace(old, steps=step))
 
 
-def on_finish(
-    content: Content, response: Response, result: ScoreResult, now: datetime, emails_queued: int
-) -> None:
-    """Before `finish()` stores the result: count the completion, its scores, time and emails."""
+def on_finish(content: Content, response: Response, result: ScoreResult, now: datetime) -> None:
+    """Before `finish()` stores the result: count the completion, its scores and time.
+
+    The emails queued with it are counted by the outbox (`count_queued`), the consents when
+    confirmed.
+    """
     old = state_of(response)
-    started = _utc(response.started_at)
+    started = as_utc(response.started_at)
     new = replace(
         old,
         version=content.version,
         steps=len(content.pages) + 1,
-        finish_day=_utc(now).date(),
+        finish_day=as_utc(now).date(),
         duration=seconds_between(started, now),
         scores={d: s for d, s in result.scores.items() if d in SCORED_DIMENSIONS},
         bottleneck=result.bottleneck,
-        emails={"queued": emails_queued},
     )
     _apply(old, new)
 
 
+def forget(responses: Iterable[Response]) -> None:
+    """Before responses are deleted: take back what the rows themselves contributed.
+
+    Their consents and emails are taken back by their own writers when those rows go.
+    """
+    for response in responses:
+        _apply(state_of(response), None)
+
+
+def count_queued(response: Response, count: int) -> None:
+    """After `count` emails were queued for a response that was just finished: count them."""
+    if count:
+        state = state_of(response)
+        if state.finish_day is not None:
+            key = (state.finish_day, state.campaign, state.version, state.is_demo)
+            add_counts({(*key, "email", "queued", 0): (count, 0)})
+
+
+def add_owned(
+    deltas: Mapping[Key, Sequence[int]], metrics: Collection[str], session: Session | None = None
+) -> None:
+    """Add the day-level deltas of these metrics only (each writer adds the metrics it owns)."""
+    add_counts({key: value for key, value in deltas.items() if key[4] in metrics}, session)
+
+
 def on_insert(responses: Iterable[Response]) -> None:
-    """After responses were written whole (with consents and emails): count them."""
+    """After responses were written whole (with consents and emails): count them (test data)."""
     _count_whole(list(responses), 1)
 
 
 def on_delete(responses: Iterable[Response]) -> None:
-    """Before responses are deleted: take back what they, their consents and emails contributed.
+    """Before responses are deleted whole: take back what they, their consents and emails added.
 
-    The caller holds the locks on their consents and emails, so nothing changes in between.
+    For test data written whole; the app deletes through the writers (see `forget`). The caller
+    holds the locks on their consents and emails, so nothing changes in between.
     """
     _count_whole(list(responses), -1)
 
@@ -341,28 +274,6 @@ def _count_whole(responses: list[Response], sign: int) -> None:
 
 
 # --- consents and emails, counted in SQL around the statements that change them ---------------
-
-
-def _finish_key(dialect: str) -> list[ColumnElement[Any]]:
-    r = Response.__table__.c
-    return [day_sql(r.finished_at, dialect), func.coalesce(r.utm_campaign, ""), r.content_version]
-
-
-def finished_condition() -> list[ColumnElement[bool]]:
-    """Only finished responses count consents and emails (drafts have none)."""
-    r = Response.__table__.c
-    return [r.status == "finished", r.finished_at.is_not(None)]
-
-
-def confirmed_marketing() -> ColumnElement[bool]:
-    """The response has a confirmed marketing consent that was not withdrawn."""
-    c = Consent.__table__.c
-    return exists().where(
-        c.response_id == Response.__table__.c.id,
-        c.kind == "marketing",
-        c.confirmed_at.is_not(None),
-        c.withdrawn_at.is_(None),
-    )
 
 
 def _email_deltas(
@@ -393,7 +304,7 @@ def shift_emails(
     """
     session = session or db.session()
     r, o = Response.__table__.c, OutboxMessage.__table__.c
-    keys = [*_finish_key(session.get_bind().dialect.name), r.is_demo, o.status]
+    keys = [*finish_key(session.get_bind().dialect.name), r.is_demo, o.status]
     query = (
         select(*keys, func.count())
         .select_from(OutboxMessage.__table__.join(Response.__table__, r.id == o.response_id))
@@ -403,8 +314,11 @@ def shift_emails(
     add_counts(_email_deltas(session.execute(query), sign, moved_from), session)
 
 
-def delete_emails(condition: ColumnElement[bool], session: Session | None = None) -> int:
-    """Delete the emails matching `condition`, taking back their counts; return how many went.
+def delete_emails(
+    gone: Delete, condition: ColumnElement[bool], session: Session | None = None
+) -> int:
+    """Run `gone` (the outbox's DELETE of the emails matching `condition`) and take back their
+    counts; return how many went.
 
     On PostgreSQL one statement (DELETE ... RETURNING inside the counting query), so an email
     that a sender moves meanwhile is counted as what was actually deleted. SQLite writers are
@@ -414,12 +328,10 @@ def delete_emails(condition: ColumnElement[bool], session: Session | None = None
     outbox = OutboxMessage.__table__
     if session.get_bind().dialect.name != "postgresql":
         shift_emails(condition, sign=-1, session=session)
-        deleted = session.execute(
-            delete(outbox).where(condition).execution_options(synchronize_session=False)
-        ).rowcount
+        deleted = session.execute(gone.execution_options(synchronize_session=False)).rowcount
         return int(deleted or 0)
-    gone = delete(outbox).where(condition).returning(outbox.c.response_id, outbox.c.status)
-    return _count_changed(gone, -1, None, session)
+    returning = gone.returning(outbox.c.response_id, outbox.c.status)
+    return _count_changed(returning, -1, None, session)
 
 
 def move_emails(
@@ -451,7 +363,7 @@ def _count_changed(
     """Count the emails a DELETE or UPDATE ... RETURNING (response_id, status) touched."""
     rows_cte = changed_rows.cte("changed")
     r = Response.__table__.c
-    keys = [*_finish_key("postgresql"), r.is_demo, rows_cte.c.status]
+    keys = [*finish_key("postgresql"), r.is_demo, rows_cte.c.status]
     query = (
         select(*keys, func.count())
         .select_from(
@@ -472,7 +384,7 @@ def shift_marketing(
     """Count (1) or take back (-1) the confirmed marketing consents of the matching responses."""
     session = session or db.session()
     r = Response.__table__.c
-    keys = [*_finish_key(session.get_bind().dialect.name), r.is_demo]
+    keys = [*finish_key(session.get_bind().dialect.name), r.is_demo]
     query = (
         select(*keys, func.count())
         .where(*finished_condition(), confirmed_marketing(), condition)
@@ -499,13 +411,3 @@ def marketing_recount(
     yield
     session.flush()
     shift_marketing(condition, 1, session)
-
-
-# --- SQL expressions shared with quiz.coach.rollup_rebuild -------------------------------------
-
-
-def day_sql(column: ColumnElement[datetime], dialect: str) -> ColumnElement[date]:
-    """The UTC day of a stored time, in SQL."""
-    if dialect == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)  # type: ignore[no-any-return]

@@ -1,41 +1,31 @@
-"""The outbox: claim what is due, deliver it, record the outcome; and the `send-mail` command.
+"""The outbox: the one writer of outbox rows, and of the dashboard's email counters.
 
-Finishing a quiz only writes outbox rows (in the finishing transaction); this module is the only
-one that sends. A sender claims rows in a short write transaction (`FOR UPDATE SKIP LOCKED` on
-PostgreSQL; `BEGIN IMMEDIATE` serialises claimers on SQLite), marking them `sending` with a fresh
-attempt number, so two senders never hold the same row. Each outcome is recorded only by the
-sender whose attempt it was. A sender that dies mid-send leaves its rows `sending`; after
-MAIL_LEASE_SECONDS they are due again (delivery is at least once, never silently lost).
+Finishing a quiz only queues rows here (in the finishing transaction); quiz.mail.sender sends them
+through the claim and record functions below. A sender claims rows in a short write transaction
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL; `BEGIN IMMEDIATE` serialises claimers on SQLite), marking
+them `sending` with a fresh attempt number, so two senders never hold the same row. Each outcome is
+recorded only by the sender whose attempt it was. A sender that dies mid-send leaves its rows
+`sending`; after MAIL_LEASE_SECONDS they are due again (delivery is at least once, never silently
+lost). Every insert, update and delete of a response's emails moves the email counters
+(quiz.coach.rollups) in the same function.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import and_, func, or_, select, text, update
-from sqlalchemy.orm import undefer
+from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz.app_state import get_content
-from quiz.charts import result_bars, score_chart_png
 from quiz.coach import rollups
 from quiz.database import begin_write
 from quiz.extensions import db
-from quiz.mail import pause as mail_pause
-from quiz.mail.compose import COACH_ALERT, compose, compose_coach_alert, new_message_id
-from quiz.mail.headers import OutgoingMessage
-from quiz.mail.transport import (
-    ConnectionFailure,
-    DeliveryError,
-    PermanentFailure,
-    Transport,
-    transport_for,
-)
+from quiz.mail.compose import COACH_ALERT, new_message_id
 from quiz.models import OutboxMessage, Response, utcnow
 
 log = logging.getLogger(__name__)
@@ -55,24 +45,6 @@ class Claim:
     message_id: str
     attempt: int
     details: dict[str, Any] | None = None
-
-
-@dataclass
-class Report:
-    """What one delivery round did."""
-
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-    # The sender is paused (SMTP unusable) until then; `waiting` messages went back uncharged.
-    paused_until: datetime | None = None
-    waiting: int = 0
-
-    @property
-    def claimed(self) -> int:
-        """How many messages this round handled."""
-        return self.sent + self.retried + self.failed
 
 
 def retry_delay(base_seconds: int, attempt: int) -> timedelta:
@@ -161,125 +133,7 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
     return claims
 
 
-def deliver_due(
-    app: Flask,
-    *,
-    now: datetime | None = None,
-    limit: int | None = None,
-    transport: Transport | None = None,
-) -> Report:
-    """One delivery round: claim what is due, send it, record each outcome."""
-    with app.app_context():
-        try:
-            return _deliver_due(app, now or utcnow(), limit, transport)
-        finally:
-            db.session.remove()
-
-
-def _deliver_due(
-    app: Flask, now: datetime, limit: int | None, transport: Transport | None
-) -> Report:
-    report = Report()
-    pause = mail_pause.current_pause()
-    db.session.rollback()
-    if pause is not None and pause.next_attempt_at > now:
-        report.paused_until = pause.next_attempt_at
-        return report
-    claims = claim_due(app, now, limit or int(app.config["MAIL_BATCH_SIZE"]))
-    if not claims:
-        return report
-    loaded = _responses(claims)
-    answered = False  # the server answered about at least one message: it is usable again
-    with transport or transport_for(app.config) as sender:
-        try:
-            # Connect before composing anything: during an outage no chart is rendered in vain.
-            opener = getattr(sender, "open", None)
-            if opener is not None:
-                opener()
-        except ConnectionFailure as exc:
-            _pause_sender(app, report, claims, exc, now)
-            return report
-        for index, claim in enumerate(claims):
-            try:
-                message, new_chart = _compose(app, claim, loaded, now)
-            except DeliveryError as exc:
-                _record_failure(app, report, claim, str(exc), _final(exc), now)
-                continue
-            except Exception as exc:
-                # A bug or bad data must not stop the others; it is retried like a 4xx.
-                log.exception("outbox %s: could not build", claim.id)
-                _record_failure(app, report, claim, _error(exc), False, now)
-                continue
-            try:
-                sender.send(message)
-            except ConnectionFailure as exc:
-                _pause_sender(app, report, claims[index:], exc, now)
-                break
-            except DeliveryError as exc:
-                answered = True
-                _record_failure(app, report, claim, str(exc), _final(exc), now)
-            except Exception as exc:
-                log.exception("outbox %s: could not send", claim.id)
-                _record_failure(app, report, claim, _error(exc), False, now)
-            else:
-                answered = True
-                _record_sent(report, claim, new_chart)
-    if answered and pause is not None and report.paused_until is None:
-        mail_pause.record_recovery(now)
-    return report
-
-
-def _pause_sender(
-    app: Flask, report: Report, waiting: list[Claim], exc: ConnectionFailure, now: datetime
-) -> None:
-    """Not these messages' fault: they go back uncharged, and the sender as a whole waits."""
-    _release(waiting)
-    paused = mail_pause.record_failure(app, str(exc), exc.reason, now, len(waiting))
-    report.paused_until, report.waiting = paused.next_attempt_at, len(waiting)
-    report.errors.append(str(exc))
-
-
-def _final(exc: DeliveryError) -> bool:
-    return isinstance(exc, PermanentFailure)
-
-
-def _error(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
-def _compose(
-    app: Flask, claim: Claim, loaded: dict[int, Response], now: datetime
-) -> tuple[OutgoingMessage, bytes | None]:
-    """The message of a claim, and the chart if it had to be rendered for it."""
-    if claim.kind == COACH_ALERT:
-        minutes = int((claim.details or {}).get("locked_minutes") or 0)
-        message = compose_coach_alert(
-            app,
-            recipient=claim.recipient,
-            message_id=claim.message_id,
-            locked_minutes=minutes,
-            now=now,
-        )
-        return message, None
-    response = loaded.get(claim.response_id or 0)
-    if response is None:
-        raise PermanentFailure("the response no longer exists")
-    chart, new_chart = response.chart_png, None
-    if claim.kind == "result" and chart is None:
-        chart = new_chart = _render_chart(app, response)
-    message = compose(
-        app,
-        kind=claim.kind,
-        recipient=claim.recipient,
-        message_id=claim.message_id,
-        response=response,
-        chart_png=chart,
-        now=now,
-    )
-    return message, new_chart
-
-
-def _release(claims: list[Claim]) -> None:
+def release(claims: list[Claim]) -> None:
     """Put claims back as they were before this round: queued, the attempt not counted."""
     begin_write()
     rollups.move_emails(
@@ -313,19 +167,102 @@ def queue_coach_alert(coach_email: str, *, locked_minutes: int) -> None:
     log.info("coach alert queued (login locked for %d min)", locked_minutes)
 
 
-def _responses(claims: list[Claim]) -> dict[int, Response]:
-    """The batch's responses in one query, detached, so no read stays open while sending."""
-    ids = {claim.response_id for claim in claims if claim.response_id is not None}
-    rows = (
-        db.session.execute(
-            select(Response).where(Response.id.in_(ids)).options(undefer(Response.chart_png))
+def kinds_to_queue(
+    email: str | None, consent_data: bool, marketing: bool, now: datetime
+) -> list[str]:
+    """The kinds of email a finish queues: the summary and, for the newsletter, the opt-in.
+
+    One address gets at most MAIL_MAX_PER_HOUR of each kind an hour.
+    """
+    if not (email and consent_data):
+        return []
+    kinds = ["result", "optin"] if marketing else ["result"]
+    return [kind for kind in kinds if not over_hourly_limit(email, kind, now)]
+
+
+def queue_at_finish(response: Response, kinds: Sequence[str]) -> None:
+    """Queue these emails to a response that is being finished (its result is set) and count them."""
+    for kind in kinds:
+        db.session.add(OutboxMessage(response_id=response.id, kind=kind, recipient=response.email))
+    rollups.count_queued(response, len(kinds))
+
+
+def optin_waiting(response_id: int) -> bool:
+    """Whether a confirmation email to this response is still queued or being sent."""
+    return bool(
+        db.session.scalar(
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.response_id == response_id,
+                OutboxMessage.kind == "optin",
+                OutboxMessage.status.in_(("queued", "sending")),
+            )
         )
-        .scalars()
-        .all()
     )
-    db.session.expunge_all()
-    db.session.rollback()
-    return {row.id: row for row in rows}
+
+
+def queue_resend(response: Response) -> None:
+    """Queue a fresh confirmation email to a finished response (in the caller's transaction)."""
+    message = OutboxMessage(response_id=response.id, kind="optin", recipient=response.email)
+    db.session.add(message)
+    db.session.flush()
+    rollups.shift_emails(OutboxMessage.id == message.id)
+
+
+def drop_waiting_optins(response_ids: Select[Any]) -> int:
+    """Delete the unsent confirmation emails of these responses (the taker said no); how many."""
+    return _delete(
+        and_(
+            OutboxMessage.response_id.in_(response_ids),
+            OutboxMessage.kind == "optin",
+            OutboxMessage.status == "queued",
+        )
+    )
+
+
+def delete_for_responses(response_ids: Iterable[int]) -> int:
+    """Delete every email of these responses (before the responses go), taking back their counts."""
+    return _delete(OutboxMessage.response_id.in_(list(response_ids)))
+
+
+def _delete(condition: ColumnElement[bool]) -> int:
+    """Delete the emails matching `condition` and take back their counts; how many went."""
+    return rollups.delete_emails(delete(OutboxMessage.__table__).where(condition), condition)
+
+
+def _retention_condition(
+    stale_optin_responses: Select[Any], due_responses: Select[Any]
+) -> ColumnElement[bool]:
+    optin_mail = and_(
+        OutboxMessage.kind == "optin", OutboxMessage.response_id.in_(stale_optin_responses)
+    )
+    return or_(optin_mail, OutboxMessage.response_id.in_(due_responses))
+
+
+def count_for_retention(stale_optin_responses: Select[Any], due_responses: Select[Any]) -> int:
+    """How many emails `purge_for_retention` would delete (for a dry run)."""
+    condition = _retention_condition(stale_optin_responses, due_responses)
+    return int(db.session.scalar(select(func.count(OutboxMessage.id)).where(condition)) or 0)
+
+
+def purge_for_retention(stale_optin_responses: Select[Any], due_responses: Select[Any]) -> int:
+    """Delete the opt-in emails of expiring opt-ins and every email of responses to anonymise."""
+    return _delete(_retention_condition(stale_optin_responses, due_responses))
+
+
+def insert_demo(connection: Connection, columns: list[str], rows: Select[Any]) -> None:
+    """Insert demo emails (never queued for sending) from a query over the demo batch."""
+    connection.execute(insert(OutboxMessage.__table__).from_select(columns, rows))
+
+
+def count_demo(deltas: Mapping[rollups.Key, Sequence[int]]) -> None:
+    """Count the demo emails just inserted: the email metrics of the demo batch's counters."""
+    rollups.add_owned(deltas, rollups.EMAIL_METRICS)
+
+
+def delete_demo() -> None:
+    """Delete the emails of every demo response (their counters go with the demo rebuild)."""
+    demo_ids = select(Response.id).where(Response.is_demo.is_(True))
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.response_id.in_(demo_ids)))
 
 
 def _mine(claim: Claim) -> ColumnElement[bool]:
@@ -337,53 +274,27 @@ def _mine(claim: Claim) -> ColumnElement[bool]:
     )
 
 
-def _render_chart(app: Flask, response: Response) -> bytes:
-    """The result page's chart, rendered here when nobody has opened the page yet."""
-    bars = result_bars(
-        get_content(app).dimensions, response.scores(), response.bands or {}, response.bottleneck
-    )
-    return score_chart_png(bars)
-
-
-def _record_sent(report: Report, claim: Claim, new_chart: bytes | None = None) -> None:
-    begin_write()
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Not worth a disk flush per message: if the database server itself crashed before the
-        # flush, the row would still be `sending` and go out once more after the lease, which
-        # the at-least-once promise allows. The claim before sending stays fully durable.
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    rollups.move_emails(
+def record_sent(claim: Claim) -> bool:
+    """Mark a claim sent, in the caller's write transaction; False if it was no longer ours."""
+    moved = rollups.move_emails(
         update(OutboxMessage)
         .where(_mine(claim))
         .values(status="sent", sent_at=utcnow(), last_error=None),
         OutboxMessage.id == claim.id,
         moved_from="sending",
     )
-    if new_chart is not None and claim.response_id is not None:
-        # Keep the chart for the result page too, unless it was stored meanwhile.
-        db.session.execute(
-            update(Response)
-            .where(Response.id == claim.response_id, Response.chart_png.is_(None))
-            .values(chart_png=new_chart)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()
-    report.sent += 1
     log.info("outbox %s sent (%s, %s)", claim.id, claim.kind, claim.message_id)
+    return bool(moved)
 
 
-def _record_failure(
-    app: Flask, report: Report, claim: Claim, error: str, permanent: bool, now: datetime
-) -> None:
+def record_failure(app: Flask, claim: Claim, error: str, permanent: bool, now: datetime) -> str:
+    """Record a failed attempt (its own transaction): "failed" for good, or "queued" again."""
     last = claim.attempt >= int(app.config["MAIL_MAX_ATTEMPTS"])
     if permanent or last:
         values: dict[str, object] = {"status": "failed", "last_error": error}
-        report.failed += 1
     else:
         delay = retry_delay(int(app.config["MAIL_RETRY_SECONDS"]), claim.attempt)
         values = {"status": "queued", "last_error": error, "next_attempt_at": now + delay}
-        report.retried += 1
-    report.errors.append(error)
     begin_write()
     rollups.move_emails(
         update(OutboxMessage).where(_mine(claim)).values(**values),
@@ -398,17 +309,4 @@ def _record_failure(
         "failed" if values["status"] == "failed" else "will be retried",
         error,
     )
-
-
-def watch(app: Flask, interval: float, stop: threading.Event | None = None) -> None:
-    """Keep delivering until `stop` is set: a full batch goes again at once, else wait."""
-    stop = stop or threading.Event()
-    while not stop.is_set():
-        try:
-            report = deliver_due(app)
-        except Exception:
-            # The database may be away for a moment; keep the sender alive and try again.
-            log.exception("delivery round failed")
-            report = Report()
-        if report.claimed < int(app.config["MAIL_BATCH_SIZE"]):
-            stop.wait(interval)
+    return str(values["status"])

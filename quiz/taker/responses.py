@@ -1,29 +1,45 @@
-"""The one place that stores quiz answers and finishes a response.
+"""The one writer of responses and their answers, and of the dashboard's response counters.
 
 Drafts are saved after every step, so a reload or a closed tab loses nothing. Finishing scores the
-stored answers, stores the result, the consents and the queued emails in one write transaction,
-and is idempotent: a double submit returns the result of the first.
+stored answers, stores the result, the consents (quiz.taker.consents) and the queued emails
+(quiz.mail.outbox) in one write transaction, and is idempotent: a double submit returns the
+result of the first. Storing the chart, deleting, anonymising and the demo data's bulk rows go
+through here too; every function moves the counters (quiz.coach.rollups) it changes itself.
 """
 
 from __future__ import annotations
 
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import delete as delete_rows
 
-from quiz.coach import rollups
+from quiz.coach import rollup_rebuild, rollups
 from quiz.database import begin_write
 from quiz.domain.analysis import build_analysis
 from quiz.domain.consent_texts import ConsentTexts
 from quiz.domain.content import Content, Page
 from quiz.domain.scoring import score_answers
 from quiz.extensions import db
-from quiz.mail.outbox import over_hourly_limit
-from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage, Response, utcnow
+from quiz.mail import outbox
+from quiz.models import SCORED_DIMENSIONS, Answer, Response, utcnow
+from quiz.taker import consents
+from quiz.taker.bulk import bulk_insert
 
 TRACKING_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
@@ -226,8 +242,8 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
 
     result = score_answers(content, answers)
     now = utcnow()
-    messages = _messages_to_queue(lead, now)
-    rollups.on_finish(content, response, result, now, emails_queued=len(messages))
+    messages = outbox.kinds_to_queue(lead.email, lead.consent_data, lead.consent_marketing, now)
+    rollups.on_finish(content, response, result, now)
     response.status = "finished"
     response.finished_at = now
     response.result_token = new_token()
@@ -245,36 +261,108 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
     response.first_name = lead.first_name or None
     response.email = lead.email or None
 
-    if lead.consent_data:
-        db.session.add(_consent(response, "data", consent_texts, now))
-    if lead.email and lead.consent_data and lead.consent_marketing:
-        # Unconfirmed until the double opt-in, so it changes no dashboard counter yet.
-        db.session.add(_consent(response, "marketing", consent_texts, now))
-    for kind in messages:
-        db.session.add(OutboxMessage(response_id=response.id, kind=kind, recipient=lead.email))
+    consents.record_at_finish(
+        response,
+        data=lead.consent_data,
+        marketing=bool(lead.email and lead.consent_data and lead.consent_marketing),
+        texts=consent_texts,
+        now=now,
+    )
+    outbox.queue_at_finish(response, messages)
     db.session.commit()
     return response.result_token
 
 
-def _messages_to_queue(lead: Lead, now: datetime) -> list[str]:
-    """The kinds of email this finish queues: the summary and, for the newsletter, the opt-in.
-
-    One address gets at most MAIL_MAX_PER_HOUR of each kind an hour.
-    """
-    if not (lead.email and lead.consent_data):
-        return []
-    kinds = ["result", "optin"] if lead.consent_marketing else ["result"]
-    return [kind for kind in kinds if not over_hourly_limit(lead.email, kind, now)]
+def store_chart(response_id: int, png: bytes) -> None:
+    """Store a rendered result chart in a write transaction of its own (unless one is there)."""
+    db.session.rollback()
+    begin_write()
+    record_chart(response_id, png)
+    db.session.commit()
 
 
-def _consent(response: Response, kind: str, texts: ConsentTexts, now: datetime) -> Consent:
-    return Consent(
-        response_id=response.id,
-        kind=kind,
-        text_version=texts.version,
-        text_hash=texts.hash_of(kind),
-        granted_at=now,
+def record_chart(response_id: int, png: bytes) -> None:
+    """Store a rendered result chart in the caller's write transaction, unless one is there."""
+    db.session.execute(
+        update(Response)
+        .where(Response.id == response_id, Response.chart_png.is_(None))
+        .values(chart_png=png)
+        .execution_options(synchronize_session=False)
     )
+
+
+def delete(response: Response) -> None:
+    """Delete a response and its answers (caller's transaction), taking back its counters.
+
+    Its consents and emails must be gone first, through their writers (they count by it).
+    """
+    rollups.forget([response])
+    db.session.execute(
+        delete_rows(Answer)
+        .where(Answer.response_id == response.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        delete_rows(Response)
+        .where(Response.id == response.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def due_for_anonymising(cutoff: datetime) -> ColumnElement[bool]:
+    """Not yet anonymised, and finished (or, as a draft, started) before `cutoff`."""
+    return and_(
+        Response.anonymised_at.is_(None),
+        or_(
+            Response.finished_at < cutoff,
+            and_(Response.finished_at.is_(None), Response.started_at < cutoff),
+        ),
+    )
+
+
+def anonymise(cutoff: datetime, now: datetime, columns: Sequence[str]) -> int:
+    """Clear these personal columns of the responses due (caller's transaction); how many.
+
+    Every rollup key (days, campaign, version, scores) stays, so no counter moves.
+    """
+    changed = db.session.execute(
+        update(Response)
+        .where(due_for_anonymising(cutoff))
+        .values({**dict.fromkeys(columns), "anonymised_at": now})
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return int(changed or 0)
+
+
+def insert_demo_batch(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert demo responses fast: COPY on PostgreSQL, executemany on SQLite."""
+    bulk_insert(connection, Response.__table__, rows)
+
+
+def insert_demo_answers(connection: Connection, columns: list[str], rows: Select[Any]) -> None:
+    """Insert demo answers from a query over the demo batch."""
+    connection.execute(insert(Answer.__table__).from_select(columns, rows))
+
+
+def count_demo(deltas: Mapping[rollups.Key, Sequence[int]]) -> None:
+    """Count the demo responses just inserted: the response metrics of the batch's counters."""
+    rollups.add_owned(deltas, rollups.RESPONSE_METRICS)
+
+
+def delete_demo() -> int:
+    """Delete every demo response and its answers, and recount the demo rollups from scratch.
+
+    Their consents and emails must be gone first (consents.delete_demo, outbox.delete_demo);
+    recounting the demo rows (all gone) is cheaper than taking back a million responses one by
+    one, and also clears what their consents and emails had counted.
+    """
+    demo_ids = select(Response.id).where(Response.is_demo.is_(True))
+    db.session.execute(delete_rows(Answer).where(Answer.response_id.in_(demo_ids)))
+    removed = db.session.execute(
+        delete_rows(Response.__table__).where(Response.__table__.c.is_demo.is_(True))
+    ).rowcount
+    rollup_rebuild.rebuild(demo=True)
+    return int(removed or 0)
 
 
 # Unicode's control, format, surrogate and private-use characters: line breaks, tabs, escape

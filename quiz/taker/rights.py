@@ -1,7 +1,9 @@
 """The taker's side of consent and data: confirm the opt-in, unsubscribe, export, delete.
 
-Each function is one write (or read) transaction and commits here, in the service layer. The
-callers (the account pages, later the coach view) have already checked the signed link.
+Orchestration only: each function is one write (or read) transaction and commits here, in the
+service layer, while the rows (and the dashboard counters that follow them) are changed by their
+writers: quiz.taker.responses, quiz.taker.consents and quiz.mail.outbox. The callers (the account
+pages, the coach view) have already checked the signed link.
 """
 
 from __future__ import annotations
@@ -9,18 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import func, or_, select
 
-from quiz.coach import rollups
 from quiz.database import begin_write
 from quiz.domain.content import Content
 from quiz.extensions import db
-from quiz.mail.outbox import over_hourly_limit
+from quiz.mail import outbox
 from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
+from quiz.taker import consents, responses
+from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.taker.links import digest_matches
 
-OptinOutcome = Literal["confirmed", "already", "withdrawn", "none"]
-OptinState = Literal["pending", "confirmed", "withdrawn", "none"]
+__all__ = ["OptinOutcome", "OptinState"]
+
 ResendOutcome = Literal["queued", "pending", "limited", "already", "withdrawn", "none"]
 
 
@@ -34,40 +37,20 @@ def response_for_link(response_id: int, digest: str) -> Response | None:
     return response
 
 
-def _marketing_consent(response_id: int, *, lock: bool = False) -> Consent | None:
-    query = (
-        select(Consent)
-        .where(Consent.response_id == response_id, Consent.kind == "marketing")
-        .order_by(Consent.granted_at.desc(), Consent.id.desc())
-        .limit(1)
-    )
-    # A writer locks the consent, so a second confirmation waits and then sees the first.
-    return db.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
-
-
 def marketing_state(response_id: int) -> OptinState:
     """Whether this response's marketing consent is pending, confirmed, withdrawn or absent."""
-    consent = _marketing_consent(response_id)
-    if consent is None:
-        return "none"
-    if consent.withdrawn_at is not None:
-        return "withdrawn"
-    return "confirmed" if consent.confirmed_at is not None else "pending"
+    return consents.marketing_state(response_id)
 
 
 def confirm_optin(response_id: int, now: datetime | None = None) -> OptinOutcome:
     """Confirm the marketing consent (double opt-in); a second confirmation changes nothing."""
     begin_write()
-    consent = _marketing_consent(response_id, lock=True)
-    if consent is None or consent.withdrawn_at is not None or consent.confirmed_at is not None:
+    outcome = consents.confirm(response_id, now)
+    if outcome == "confirmed":
+        db.session.commit()
+    else:
         db.session.rollback()
-        if consent is None:
-            return "none"
-        return "withdrawn" if consent.withdrawn_at is not None else "already"
-    with rollups.marketing_recount(Response.id == response_id):
-        consent.confirmed_at = now or utcnow()
-    db.session.commit()
-    return "confirmed"
+    return outcome
 
 
 def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome:
@@ -75,7 +58,7 @@ def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome
     now = now or utcnow()
     begin_write()
     response = db.session.get(Response, response_id)
-    consent = _marketing_consent(response_id)
+    consent = consents.marketing_consent(response_id)
     outcome: ResendOutcome | None = None
     if response is None or consent is None or not response.email:
         outcome = "none"
@@ -83,31 +66,16 @@ def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome
         outcome = "withdrawn"
     elif consent.confirmed_at is not None:
         outcome = "already"
-    elif _optin_waiting(response_id):
+    elif outbox.optin_waiting(response_id):
         outcome = "pending"
-    elif over_hourly_limit(response.email, "optin", now):
+    elif outbox.over_hourly_limit(response.email, "optin", now):
         outcome = "limited"
     if outcome is not None or response is None or not response.email:
         db.session.rollback()
         return outcome or "none"
-    message = OutboxMessage(response_id=response.id, kind="optin", recipient=response.email)
-    db.session.add(message)
-    db.session.flush()
-    rollups.shift_emails(OutboxMessage.id == message.id)
+    outbox.queue_resend(response)
     db.session.commit()
     return "queued"
-
-
-def _optin_waiting(response_id: int) -> bool:
-    return bool(
-        db.session.scalar(
-            select(func.count(OutboxMessage.id)).where(
-                OutboxMessage.response_id == response_id,
-                OutboxMessage.kind == "optin",
-                OutboxMessage.status.in_(("queued", "sending")),
-            )
-        )
-    )
 
 
 def unsubscribe(response_id: int, now: datetime | None = None) -> int:
@@ -130,31 +98,10 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
         if response.email
         else Response.id == response.id
     )
-    consents = (
-        db.session.execute(
-            select(Consent)
-            .where(
-                Consent.response_id.in_(same_taker),
-                Consent.kind == "marketing",
-                Consent.withdrawn_at.is_(None),
-            )
-            .with_for_update()
-        )
-        .scalars()
-        .all()
-    )
-    with rollups.marketing_recount(Response.id.in_(sorted({c.response_id for c in consents}))):
-        for consent in consents:
-            consent.withdrawn_at = now
-    rollups.delete_emails(
-        and_(
-            OutboxMessage.response_id.in_(same_taker),
-            OutboxMessage.kind == "optin",
-            OutboxMessage.status == "queued",
-        )
-    )
+    withdrawn = consents.withdraw_marketing(same_taker, now)
+    outbox.drop_waiting_optins(same_taker)
     db.session.commit()
-    return len(consents)
+    return withdrawn
 
 
 def export_data(content: Content, response: Response) -> dict[str, Any]:
@@ -162,7 +109,7 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
     answers = db.session.execute(
         select(Answer).where(Answer.response_id == response.id).order_by(Answer.id)
     ).scalars()
-    consents = db.session.execute(
+    consent_rows = db.session.execute(
         select(Consent).where(Consent.response_id == response.id).order_by(Consent.id)
     ).scalars()
     messages = db.session.execute(
@@ -214,7 +161,7 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
                 "confirmed_at": _iso(consent.confirmed_at),
                 "withdrawn_at": _iso(consent.withdrawn_at),
             }
-            for consent in consents
+            for consent in consent_rows
         ],
         "emails": [
             {
@@ -235,23 +182,10 @@ def delete_data(response_id: int) -> bool:
     if response is None:
         db.session.rollback()
         return False
-    # Lock what the dashboard counts, so no sender or confirmation changes it in between.
-    for model in (OutboxMessage, Consent):
-        db.session.execute(
-            select(model.id).where(model.response_id == response_id).with_for_update()
-        ).all()
-    rollups.on_delete([response])
-    for model in (OutboxMessage, Consent, Answer):
-        db.session.execute(
-            delete(model)
-            .where(model.response_id == response_id)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.execute(
-        delete(Response)
-        .where(Response.id == response_id)
-        .execution_options(synchronize_session=False)
-    )
+    # Emails and consents first: their counters are found through the response.
+    outbox.delete_for_responses([response_id])
+    consents.delete_for_responses([response_id])
+    responses.delete(response)
     db.session.commit()
     return True
 

@@ -11,7 +11,7 @@ import pytest
 
 from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers, score_answers
-from quiz.mail.outbox import deliver_due
+from quiz.mail.sender import deliver_due
 from tests.mailserver import MailServer
 
 

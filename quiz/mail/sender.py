@@ -1,0 +1,228 @@
+"""The mail sender: deliver what the outbox holds, one round at a time, or keep watching.
+
+The outbox (quiz.mail.outbox) owns the rows: this loop claims due messages through it, composes
+them (the result chart comes from quiz.taker.result_chart), hands them to the transport and
+records each outcome through the outbox again. A chart rendered for an email is stored through the
+responses' writer in the same transaction that records the message as sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import select, text
+from sqlalchemy.orm import undefer
+
+from quiz.database import begin_write
+from quiz.extensions import db
+from quiz.mail import pause as mail_pause
+from quiz.mail.compose import COACH_ALERT, compose, compose_coach_alert
+from quiz.mail.headers import OutgoingMessage
+from quiz.mail.outbox import Claim, claim_due, record_failure, record_sent, release
+from quiz.mail.transport import (
+    ConnectionFailure,
+    DeliveryError,
+    PermanentFailure,
+    Transport,
+    transport_for,
+)
+from quiz.models import Response, utcnow
+from quiz.taker import responses, result_chart
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    """What one delivery round did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    # The sender is paused (SMTP unusable) until then; `waiting` messages went back uncharged.
+    paused_until: datetime | None = None
+    waiting: int = 0
+
+    @property
+    def claimed(self) -> int:
+        """How many messages this round handled."""
+        return self.sent + self.retried + self.failed
+
+
+def deliver_due(
+    app: Flask,
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    transport: Transport | None = None,
+) -> Report:
+    """One delivery round: claim what is due, send it, record each outcome."""
+    with app.app_context():
+        try:
+            return _deliver_due(app, now or utcnow(), limit, transport)
+        finally:
+            db.session.remove()
+
+
+def _deliver_due(
+    app: Flask, now: datetime, limit: int | None, transport: Transport | None
+) -> Report:
+    report = Report()
+    pause = mail_pause.current_pause()
+    db.session.rollback()
+    if pause is not None and pause.next_attempt_at > now:
+        report.paused_until = pause.next_attempt_at
+        return report
+    claims = claim_due(app, now, limit or int(app.config["MAIL_BATCH_SIZE"]))
+    if not claims:
+        return report
+    loaded = _responses(claims)
+    answered = False  # the server answered about at least one message: it is usable again
+    with transport or transport_for(app.config) as sender:
+        try:
+            # Connect before composing anything: during an outage no chart is rendered in vain.
+            opener = getattr(sender, "open", None)
+            if opener is not None:
+                opener()
+        except ConnectionFailure as exc:
+            _pause_sender(app, report, claims, exc, now)
+            return report
+        for index, claim in enumerate(claims):
+            try:
+                message, new_chart = _compose(app, claim, loaded, now)
+            except DeliveryError as exc:
+                _failed(app, report, claim, str(exc), _final(exc), now)
+                continue
+            except Exception as exc:
+                # A bug or bad data must not stop the others; it is retried like a 4xx.
+                log.exception("outbox %s: could not build", claim.id)
+                _failed(app, report, claim, _error(exc), False, now)
+                continue
+            try:
+                sender.send(message)
+            except ConnectionFailure as exc:
+                _pause_sender(app, report, claims[index:], exc, now)
+                break
+            except DeliveryError as exc:
+                answered = True
+                _failed(app, report, claim, str(exc), _final(exc), now)
+            except Exception as exc:
+                log.exception("outbox %s: could not send", claim.id)
+                _failed(app, report, claim, _error(exc), False, now)
+            else:
+                answered = True
+                _sent(report, claim, new_chart)
+    if answered and pause is not None and report.paused_until is None:
+        mail_pause.record_recovery(now)
+    return report
+
+
+def _pause_sender(
+    app: Flask, report: Report, waiting: list[Claim], exc: ConnectionFailure, now: datetime
+) -> None:
+    """Not these messages' fault: they go back uncharged, and the sender as a whole waits."""
+    release(waiting)
+    paused = mail_pause.record_failure(app, str(exc), exc.reason, now, len(waiting))
+    report.paused_until, report.waiting = paused.next_attempt_at, len(waiting)
+    report.errors.append(str(exc))
+
+
+def _final(exc: DeliveryError) -> bool:
+    return isinstance(exc, PermanentFailure)
+
+
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _compose(
+    app: Flask, claim: Claim, loaded: dict[int, Response], now: datetime
+) -> tuple[OutgoingMessage, bytes | None]:
+    """The message of a claim, and the chart if it had to be rendered for it."""
+    if claim.kind == COACH_ALERT:
+        minutes = int((claim.details or {}).get("locked_minutes") or 0)
+        message = compose_coach_alert(
+            app,
+            recipient=claim.recipient,
+            message_id=claim.message_id,
+            locked_minutes=minutes,
+            now=now,
+        )
+        return message, None
+    response = loaded.get(claim.response_id or 0)
+    if response is None:
+        raise PermanentFailure("the response no longer exists")
+    chart, new_chart = response.chart_png, None
+    if claim.kind == "result":
+        chart, rendered = result_chart.stored_or_rendered(response)
+        new_chart = chart if rendered else None
+    message = compose(
+        app,
+        kind=claim.kind,
+        recipient=claim.recipient,
+        message_id=claim.message_id,
+        response=response,
+        chart_png=chart,
+        now=now,
+    )
+    return message, new_chart
+
+
+def _responses(claims: list[Claim]) -> dict[int, Response]:
+    """The batch's responses in one query, detached, so no read stays open while sending."""
+    ids = {claim.response_id for claim in claims if claim.response_id is not None}
+    rows = (
+        db.session.execute(
+            select(Response).where(Response.id.in_(ids)).options(undefer(Response.chart_png))
+        )
+        .scalars()
+        .all()
+    )
+    db.session.expunge_all()
+    db.session.rollback()
+    return {row.id: row for row in rows}
+
+
+def _sent(report: Report, claim: Claim, new_chart: bytes | None) -> None:
+    """Record a delivered message, and keep a chart rendered for it for the result page too."""
+    begin_write()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Not worth a disk flush per message: if the database server itself crashed before the
+        # flush, the row would still be `sending` and go out once more after the lease, which
+        # the at-least-once promise allows. The claim before sending stays fully durable.
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    record_sent(claim)
+    if new_chart is not None and claim.response_id is not None:
+        responses.record_chart(claim.response_id, new_chart)
+    db.session.commit()
+    report.sent += 1
+
+
+def _failed(
+    app: Flask, report: Report, claim: Claim, error: str, permanent: bool, now: datetime
+) -> None:
+    status = record_failure(app, claim, error, permanent, now)
+    if status == "failed":
+        report.failed += 1
+    else:
+        report.retried += 1
+    report.errors.append(error)
+
+
+def watch(app: Flask, interval: float, stop: threading.Event | None = None) -> None:
+    """Keep delivering until `stop` is set: a full batch goes again at once, else wait."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            report = deliver_due(app)
+        except Exception:
+            # The database may be away for a moment; keep the sender alive and try again.
+            log.exception("delivery round failed")
+            report = Report()
+        if report.claimed < int(app.config["MAIL_BATCH_SIZE"]):
+            stop.wait(interval)

@@ -1,0 +1,158 @@
+"""The one writer of consents, and of the dashboard's newsletter counter.
+
+A data consent and (with an address) a marketing consent are recorded when a quiz is finished; the
+marketing consent counts on the dashboard only once it is confirmed (double opt-in) and until it is
+withdrawn, so confirming, withdrawing and deleting move that counter here, in the same function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Select, and_, delete, func, insert, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from quiz.coach import rollups
+from quiz.domain.consent_texts import ConsentTexts
+from quiz.extensions import db
+from quiz.models import Consent, Response, utcnow
+
+OptinOutcome = Literal["confirmed", "already", "withdrawn", "none"]
+OptinState = Literal["pending", "confirmed", "withdrawn", "none"]
+
+
+def record_at_finish(
+    response: Response, *, data: bool, marketing: bool, texts: ConsentTexts, now: datetime
+) -> None:
+    """Record the consents given on the last step (in the finishing transaction).
+
+    The marketing consent is unconfirmed until the double opt-in, so no counter moves yet.
+    """
+    for kind, given in (("data", data), ("marketing", marketing)):
+        if given:
+            db.session.add(
+                Consent(
+                    response_id=response.id,
+                    kind=kind,
+                    text_version=texts.version,
+                    text_hash=texts.hash_of(kind),
+                    granted_at=now,
+                )
+            )
+
+
+def marketing_consent(response_id: int, *, lock: bool = False) -> Consent | None:
+    """The latest marketing consent of a response (locked for a writer that changes it)."""
+    query = (
+        select(Consent)
+        .where(Consent.response_id == response_id, Consent.kind == "marketing")
+        .order_by(Consent.granted_at.desc(), Consent.id.desc())
+        .limit(1)
+    )
+    # A writer locks the consent, so a second confirmation waits and then sees the first.
+    return db.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+
+
+def marketing_state(response_id: int) -> OptinState:
+    """Whether this response's marketing consent is pending, confirmed, withdrawn or absent."""
+    consent = marketing_consent(response_id)
+    if consent is None:
+        return "none"
+    if consent.withdrawn_at is not None:
+        return "withdrawn"
+    return "confirmed" if consent.confirmed_at is not None else "pending"
+
+
+def confirm(response_id: int, now: datetime | None = None) -> OptinOutcome:
+    """Confirm the marketing consent in the caller's write transaction (commits nothing).
+
+    Returns "confirmed" only when this call changed it; the caller commits or rolls back.
+    """
+    consent = marketing_consent(response_id, lock=True)
+    if consent is None:
+        return "none"
+    if consent.withdrawn_at is not None:
+        return "withdrawn"
+    if consent.confirmed_at is not None:
+        return "already"
+    with rollups.marketing_recount(Response.id == response_id):
+        consent.confirmed_at = now or utcnow()
+    return "confirmed"
+
+
+def withdraw_marketing(response_ids: Select[Any], now: datetime | None = None) -> int:
+    """Withdraw the marketing consents of these responses (caller's transaction); how many."""
+    now = now or utcnow()
+    consents = (
+        db.session.execute(
+            select(Consent)
+            .where(
+                Consent.response_id.in_(response_ids),
+                Consent.kind == "marketing",
+                Consent.withdrawn_at.is_(None),
+            )
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    with rollups.marketing_recount(Response.id.in_(sorted({c.response_id for c in consents}))):
+        for consent in consents:
+            consent.withdrawn_at = now
+    return len(consents)
+
+
+def delete_for_responses(response_ids: Iterable[int]) -> int:
+    """Delete every consent of these responses (before they go), taking back the counter."""
+    ids = list(response_ids)
+    # Locked first, so no confirmation changes what the counter takes back in between.
+    db.session.execute(
+        select(Consent.id).where(Consent.response_id.in_(ids)).with_for_update()
+    ).all()
+    rollups.shift_marketing(Response.id.in_(ids), -1)
+    deleted = db.session.execute(
+        delete(Consent)
+        .where(Consent.response_id.in_(ids))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return int(deleted or 0)
+
+
+def stale_optin(cutoff: datetime) -> ColumnElement[bool]:
+    """Marketing consents granted before `cutoff` and never confirmed."""
+    return and_(
+        Consent.kind == "marketing",
+        Consent.confirmed_at.is_(None),
+        Consent.granted_at < cutoff,
+    )
+
+
+def count_stale_optins(cutoff: datetime) -> int:
+    """How many unconfirmed opt-ins `purge_stale_optins` would delete (for a dry run)."""
+    return int(db.session.scalar(select(func.count(Consent.id)).where(stale_optin(cutoff))) or 0)
+
+
+def purge_stale_optins(cutoff: datetime) -> int:
+    """Delete unconfirmed opt-ins older than `cutoff` (never counted, so no counter moves)."""
+    deleted = db.session.execute(
+        delete(Consent).where(stale_optin(cutoff)).execution_options(synchronize_session=False)
+    ).rowcount
+    return int(deleted or 0)
+
+
+def insert_demo(connection: Connection, columns: list[str], rows: Select[Any]) -> None:
+    """Insert demo consents from a query over the demo batch."""
+    connection.execute(insert(Consent.__table__).from_select(columns, rows))
+
+
+def count_demo(deltas: Mapping[rollups.Key, Sequence[int]]) -> None:
+    """Count the demo consents just inserted: the marketing metric of the batch's counters."""
+    rollups.add_owned(deltas, rollups.MARKETING_METRICS)
+
+
+def delete_demo() -> None:
+    """Delete the consents of every demo response (their counters go with the demo rebuild)."""
+    demo_ids = select(Response.id).where(Response.is_demo.is_(True))
+    db.session.execute(delete(Consent).where(Consent.response_id.in_(demo_ids)))
