@@ -51,7 +51,7 @@ def german(value: float, digits: int = 2) -> str:
 
 
 def percent(share: float) -> str:
-    return f"{share * 100:.1f}".replace(".", ",") + " %"
+    return f"{share * 100:.1f}".replace(".", ",") + "&nbsp;%"
 
 
 def logged_in(app: Flask, client: FlaskClient) -> FlaskClient:
@@ -65,19 +65,28 @@ def assert_page_matches(html: str, content: Content, takers: list[dict[str, str]
     found = rows(html)
     for dimension in content.dimensions:
         x = points_matrix(content, takers, dimension.id)
+        alpha = numpy_alpha(x)
         assert found[f"d-{dimension.id}"] == {
             "n": str(len(takers)),
-            "alpha": german(numpy_alpha(x)),
+            "alpha": german(alpha),
+            "flags": "Geringe Zuverlässigkeit (α unter 0,6)" if alpha < 0.6 else "–",
         }
         for i, question in enumerate(content.questions_of(dimension.id)):
             column = x[:, i]
             cells = found[f"q-{question.id}"]
             assert cells["n"] == str(len(takers))
             assert cells["mean"] == german(column.mean())
-            assert cells["item_total_r"] == german(numpy_item_total_r(x, i))
+            r = numpy_item_total_r(x, i)
+            assert cells["item_total_r"] == german(r)
             assert cells["alpha_if_deleted"] == german(numpy_alpha(np.delete(x, i, axis=1)))
             assert cells["floor"] == percent((column == 0).mean())
             assert cells["ceiling"] == percent((column == 4).mean())
+            flags = [
+                *(["Passt wenig zum Bereich (Trennschärfe unter 0,2)"] if r < 0.2 else []),
+                *(["Bodeneffekt (über 80 % mit 0 Punkten)"] if (column == 0).mean() > 0.8 else []),
+                *(["Deckeneffekt (über 80 % mit 4 Punkten)"] if (column == 4).mean() > 0.8 else []),
+            ]
+            assert cells["flags"] == ("<br>".join(flags) or "–")
             chosen = [taker[question.id] for taker in takers]
             expected = {c.id: chosen.count(c.id) for c in content.choices(question.id)}
             assert option_counts(html, question.id) == expected
@@ -228,7 +237,7 @@ def test_flags_are_explained_in_plain_german(app: Flask, client: FlaskClient) ->
             finish(content, {**chosen, question.id: zero})
     logged_in(app, client)
     html = client.get(URL).get_data(as_text=True)
-    assert rows(html)[f"q-{question.id}"]["floor"] == "100,0 %"
+    assert rows(html)[f"q-{question.id}"]["floor"] == "100,0&nbsp;%"
     assert "Bodeneffekt (über 80 % mit 0 Punkten)" in rows(html)[f"q-{question.id}"]["flags"]
     assert "Fast alle wählen die Antwort, die am stärksten für einen Engpass spricht" in html
 
