@@ -22,7 +22,7 @@ from quiz.app_state import get_content
 from quiz.extensions import db
 from quiz.mail.compose import compose
 from quiz.mail.headers import AddressError, address_header
-from quiz.mail.sender import deliver_due
+from quiz.mail.outbox import deliver_due
 from quiz.models import OutboxMessage, Response, utcnow
 from tests.mailserver import MailServer
 from tests.quizflow import complete_quiz
@@ -107,7 +107,7 @@ def test_summary_arrives_with_text_html_and_inline_chart(
     assert message["Message-ID"] == row.message_id
 
 
-def test_summary_shows_the_three_most_important_tips(
+def test_summary_shows_the_three_next_steps_of_the_analysis(
     smtp_app: Flask, client: FlaskClient, mail_server: MailServer
 ) -> None:
     finish_quiz(smtp_app, client)
@@ -116,12 +116,15 @@ def test_summary_shows_the_three_most_important_tips(
     text = parts(message)["text/plain"][0].get_content()
     with smtp_app.app_context():
         analysis = db.session.execute(select(Response.analysis)).scalar_one()
-    tips = [item for item in analysis if item["kind"] == "tip"]
-    expected = sorted(tips, key=lambda item: -item["priority"])[:3]
-    for tip in expected:
-        assert tip["title"] in text
-    for tip in tips:
-        if tip not in expected:
+    # The analysis's one ranking, in its order; no other tip makes it into the email.
+    expected = sorted((i for i in analysis if i.get("next_step")), key=lambda i: i["next_step"])
+    assert len(expected) == 3
+    positions = [
+        text.index(f"{number}. {item['title']}") for number, item in enumerate(expected, 1)
+    ]
+    assert positions == sorted(positions)
+    for tip in analysis:
+        if tip["kind"] == "tip" and tip not in expected:
             assert tip["title"] not in text
 
 

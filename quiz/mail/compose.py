@@ -8,16 +8,18 @@ module only builds the messages (both parts, headers, the chart inline).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Any, cast
 
-from flask import Flask
+from flask import Flask, has_app_context
 
-from quiz.app_state import get_content
+from quiz.app_state import get_content_version
 from quiz.charts import CHART_WIDTH_IN, chart_height_in
+from quiz.domain import report
+from quiz.extensions import db
 from quiz.mail.headers import (
     AddressError,
     OutgoingMessage,
@@ -27,13 +29,12 @@ from quiz.mail.headers import (
     usable_name,
 )
 from quiz.mail.transport import UndeliverableAddress, redact_reply
-from quiz.models import Response
+from quiz.models import Answer, Response
 from quiz.taker.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
 
 KINDS = ("result", "optin")
 # The note to the coach that their login was locked (no response behind it).
 COACH_ALERT = "coach_alert"
-TOP_TIPS = 3
 # Width of the chart in the HTML email, in CSS pixels; the PNG is rendered at a higher resolution.
 EMAIL_CHART_WIDTH = 560
 
@@ -169,23 +170,32 @@ def _boundary() -> str:
 
 
 def result_context(app: Flask, response: Response) -> dict[str, Any]:
-    """What the summary shows: bottleneck, every dimension's score, the three key tips."""
+    """What the summary shows, in the result page's order: diagnosis, next steps, chart, link.
+
+    The steps are the analysis's own ranking (its `next_step` markers), the same three the page
+    shows; texts come from the content version the response was scored with.
+    """
     analysis = response.analysis or []
-    order = {dimension.id: index for index, dimension in enumerate(get_content(app).dimensions)}
+    content = get_content_version(response.content_version, app)
+    order = {dimension.id: index for index, dimension in enumerate(content.dimensions)}
     rows = sorted(
         (item for item in analysis if item.get("kind") in ("bottleneck", "dimension")),
         key=lambda item: order.get(item.get("dimension", ""), len(order)),
     )
-    bottleneck = next((item for item in analysis if item.get("kind") == "bottleneck"), None)
+    summary = report.build_report(content, analysis, _answers(app, response), step_words=None)
     return {
-        "bottleneck": bottleneck,
+        "bottleneck": summary.bottleneck,
+        "report": summary,
         "rows": rows,
-        "tips": top_tips(analysis),
+        "steps": [step.item for step in summary.steps],
         "bottleneck_id": response.bottleneck,
     }
 
 
-def top_tips(analysis: Sequence[Mapping[str, Any]], count: int = TOP_TIPS) -> list[Any]:
-    """The most important stored tips: highest priority first, otherwise in the stored order."""
-    tips = [item for item in analysis if item.get("kind") == "tip"]
-    return sorted(tips, key=lambda item: -(item.get("priority") or 0))[:count]
+def _answers(app: Flask, response: Response) -> dict[str, str]:
+    """The stored answers, for the diagnosis' "the answers that led there"."""
+    query = db.select(Answer.question_id, Answer.option_id).where(Answer.response_id == response.id)
+    if has_app_context():
+        return {question: option for question, option in db.session.execute(query)}
+    with app.app_context():
+        return {question: option for question, option in db.session.execute(query)}
