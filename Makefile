@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint browser-deps bench bench-quiz bench-mail bench-coach clean
+.PHONY: run test lint browser-deps system-deps bench bench-quiz bench-mail bench-coach clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml package.json | $(BIN)/python
 	npm ci --silent --no-audit --no-fund
 	touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run
+run: $(VENV)/.installed-run system-deps
 	$(BIN)/flask --app quiz db upgrade
 	@# The mail and webhook senders run beside the server (the same `send-mail --watch` and
 	@# `send-webhooks --watch` as in production) and are stopped with it: on Ctrl+C, on an
@@ -34,7 +34,11 @@ run: $(VENV)/.installed-run
 browser-deps:
 	@bash scripts/install-browser.sh
 
-test: $(VENV)/.installed-test browser-deps
+# Pango, HarfBuzz and fonts for the PDF report (WeasyPrint), when missing and root.
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+test: $(VENV)/.installed-test browser-deps system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -76,6 +77,15 @@ def chart_height_in(bar_count: int) -> float:
 def score_chart_png(bars: Sequence[Bar]) -> bytes:
     """Horizontal bars of dimension scores (0-100), labels above the bars, bottleneck emphasised."""
     return _png(score_chart(bars))
+
+
+def score_chart_svg(bars: Sequence[Bar]) -> bytes:
+    """The same chart as SVG, for the PDF report: vector shapes, and text kept as text."""
+    buffer = io.BytesIO()
+    # fonttype "none": labels stay selectable text in the PDF; a fixed hash salt keeps ids stable.
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "engpass-quiz"}):
+        score_chart(bars).savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    return buffer.getvalue()
 
 
 def score_chart(bars: Sequence[Bar]) -> Figure:

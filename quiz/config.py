@@ -90,6 +90,11 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # Branding: the coach's name, logo and call to action are settings, not code.
         "QUIZ_COACH_NAME": env.get("QUIZ_COACH_NAME", "Passion & Profit"),
         "QUIZ_LOGO_URL": env.get("QUIZ_LOGO_URL", ""),
+        # The PDF report (issue 16): the logo on its cover, a local PNG, JPEG or SVG file; how
+        # many reports render at once on this machine, and how far below the quiz (nice).
+        "QUIZ_COACH_LOGO": env.get("QUIZ_COACH_LOGO", ""),
+        "QUIZ_REPORT_RENDERERS": _int(env, "QUIZ_REPORT_RENDERERS", 1),
+        "QUIZ_REPORT_NICE": _int(env, "QUIZ_REPORT_NICE", 10),
         "QUIZ_CTA_URL": env.get("QUIZ_CTA_URL", ""),
         "QUIZ_PRIVACY_FILE": env.get("QUIZ_PRIVACY_FILE", ""),
         # Whether the last step (email + consent) must be filled in to see the result.

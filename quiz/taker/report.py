@@ -1,0 +1,344 @@
+"""The PDF report of a finished response: rendered once, kept for every worker, gone with the data.
+
+The report is laid out from what was stored with the response (its analysis, scores, answers and
+content version), never from a request. The first download claims the render in
+`result_reports` (one row per response, keyed by the response's `updated_at`, so any change to
+the response, such as anonymising it, makes the next download render afresh) and hands it to a
+niced render process (quiz.taker.report_render); until the PDF is stored, every worker answers
+"being prepared". Once stored, every worker serves the same bytes (and keeps a few in memory,
+checked against the response's version on every download). The row goes with its response
+(ON DELETE CASCADE), so a deleted result is a 404 at once everywhere.
+
+This module is the only writer of `result_reports`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cachetools import LRUCache
+from flask import Flask, current_app, render_template
+from sqlalchemy import ForeignKey, LargeBinary, and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quiz.app_state import get_content_version
+from quiz.charts import result_bars
+from quiz.database import begin_write
+from quiz.domain.report import build_report
+from quiz.extensions import db
+from quiz.models import Response, utcnow
+from quiz.taker import report_render, responses
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "quiz.reports"
+# A render that has not finished after this long is taken to be lost (its worker restarted).
+CLAIM_LEASE = timedelta(seconds=60)
+# After a failed render, downloads say so for this long before the next attempt.
+FAILURE_HOLD = timedelta(seconds=60)
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+LOGO_TYPES[".svg"] = "image/svg+xml"
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOCAL_TIME = ZoneInfo("Europe/Berlin")
+
+
+class ResultReport(db.Model):  # type: ignore[name-defined,misc]
+    """The PDF report of one response, or the claim of its render (migration 0008)."""
+
+    __tablename__ = "result_reports"
+
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The response's updated_at this PDF was (or is being) rendered for.
+    response_updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True))
+    # Set while a render runs; cleared when its PDF is stored.
+    claimed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    rendered_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    render_ms: Mapped[int | None]
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The stored PDF."""
+
+    pdf: bytes
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A render is under way; ask again shortly."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The last render failed just now; the next attempt comes after FAILURE_HOLD."""
+
+
+ReportState = Ready | Pending | Failed
+
+
+@dataclass
+class _AppState:
+    """Per app and worker: recent PDFs, renders finished, renders in flight (for tests, bench)."""
+
+    pdfs: LRUCache[str, tuple[datetime, bytes]] = field(
+        default_factory=lambda: LRUCache(maxsize=32)
+    )
+    renders: int = 0
+    in_flight: set[threading.Event] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _state(app: Flask | None = None) -> _AppState:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    state: _AppState = app.extensions.setdefault(EXTENSION_KEY, _AppState())
+    return state
+
+
+def report_for(token: str) -> ReportState | None:
+    """The report behind a result link: stored, being rendered, or None if there is no result.
+
+    Called from a request: a first download starts the render in the background.
+    """
+    if len(token) > 64:
+        return None
+    row = db.session.execute(
+        select(
+            Response.id,
+            Response.updated_at,
+            ResultReport.response_updated_at,
+            ResultReport.claimed_at,
+            ResultReport.failed_at,
+            ResultReport.rendered_at,
+        )
+        .outerjoin(ResultReport, ResultReport.response_id == Response.id)
+        .where(Response.result_token == token, Response.status == "finished")
+    ).one_or_none()
+    if row is None:
+        return None
+    state = _state()
+    with state.lock:
+        cached = state.pdfs.get(token)
+    if cached is not None and cached[0] == row.updated_at:
+        return Ready(cached[1])
+    current = row.response_updated_at == row.updated_at
+    now = utcnow()
+    if current and row.rendered_at is not None:
+        pdf = db.session.scalar(
+            select(ResultReport.pdf).where(
+                ResultReport.response_id == row.id,
+                ResultReport.response_updated_at == row.updated_at,
+            )
+        )
+        if pdf is not None:
+            with state.lock:
+                state.pdfs[token] = (row.updated_at, pdf)
+            return Ready(pdf)
+    if current and row.claimed_at is not None and _aware(row.claimed_at) > now - CLAIM_LEASE:
+        return Pending()
+    if current and row.failed_at is not None and _aware(row.failed_at) > now - FAILURE_HOLD:
+        return Failed()
+    response = responses.find_result(token)
+    if response is None or response.updated_at != row.updated_at:
+        return Pending()  # changed in between: the next request sees the new version
+    if not _claim(response.id, row.updated_at, now):
+        return Pending()
+    try:
+        job = _job(response)
+        future = report_render.submit(job, nice=current_app.config["QUIZ_REPORT_NICE"])
+    except Exception:
+        log.exception("the PDF report could not be handed to the renderer")
+        _record_failure(response.id, row.updated_at)
+        return Failed()
+    done = threading.Event()
+    with state.lock:
+        state.in_flight.add(done)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    future.add_done_callback(partial(_finished, app, response.id, row.updated_at, done))
+    return Pending()
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def _claim(response_id: int, version: datetime, now: datetime) -> bool:
+    """Take the render of this version, unless another worker holds a live claim on it."""
+    db.session.rollback()
+    begin_write()
+    table = ResultReport.__table__
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    values = {
+        "response_id": response_id,
+        "response_updated_at": version,
+        "claimed_at": now,
+        "failed_at": None,
+        "rendered_at": None,
+        "render_ms": None,
+        "pdf": None,  # a stale PDF (say, with the name anonymising removed) goes at once
+    }
+    statement = insert(table).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.response_id],
+        set_={key: statement.excluded[key] for key in values if key != "response_id"},
+        where=or_(
+            table.c.response_updated_at != version,
+            and_(
+                table.c.rendered_at.is_(None),
+                or_(table.c.claimed_at.is_(None), table.c.claimed_at < now - CLAIM_LEASE),
+            ),
+        ),
+    ).returning(table.c.response_id)
+    try:
+        claimed = db.session.execute(statement).first() is not None
+        db.session.commit()
+    except IntegrityError:  # the response was deleted in between
+        db.session.rollback()
+        return False
+    return claimed
+
+
+def _job(response: Response) -> report_render.RenderJob:
+    """The report's HTML and the chart's bars, from what was stored with the response."""
+    app = current_app
+    content = get_content_version(response.content_version)
+    analysis = response.analysis or []
+    report = build_report(content, analysis, responses.stored_answers(response.id), step_words=None)
+    scores = response.scores()
+    bands = response.bands or {}
+    rows = []
+    for dimension in content.dimensions:
+        if dimension.id in scores:
+            band_ids = {band.id: band for band in dimension.bands}
+            band = band_ids.get(bands.get(dimension.id, ""))
+            rows.append(
+                {
+                    "name": dimension.name,
+                    "score": scores[dimension.id],
+                    "band_label": band.label if band else "",
+                    "is_bottleneck": dimension.id == response.bottleneck,
+                }
+            )
+    logo, logo_type = _logo(app.config.get("QUIZ_COACH_LOGO", ""))
+    finished = _aware(response.finished_at or response.updated_at).astimezone(LOCAL_TIME)
+    html = render_template(
+        "report/report.html",
+        report=report,
+        first_name=response.first_name,
+        finished=finished,
+        rows=rows,
+        has_logo=logo is not None,
+        chart_url=report_render.CHART_URL,
+        logo_url=report_render.LOGO_URL,
+    )
+    bars = result_bars(content.dimensions, scores, bands, response.bottleneck)
+    return report_render.RenderJob(
+        html=html,
+        bars=tuple(bars),
+        logo=logo,
+        logo_type=logo_type,
+        lock_dir=app.instance_path,
+        slots=app.config["QUIZ_REPORT_RENDERERS"],
+    )
+
+
+def _logo(setting: str) -> tuple[bytes | None, str | None]:
+    """The coach's logo when QUIZ_COACH_LOGO names a local PNG, JPEG or SVG file."""
+    if not setting:
+        return None, None
+    path = Path(setting)
+    mime_type = LOGO_TYPES.get(path.suffix.lower())
+    try:
+        if mime_type and path.is_file() and path.stat().st_size <= LOGO_MAX_BYTES:
+            return path.read_bytes(), mime_type
+    except OSError:
+        pass
+    log.warning("QUIZ_COACH_LOGO is not a readable PNG, JPEG or SVG file; the report has none")
+    return None, None
+
+
+def _finished(
+    app: Flask, response_id: int, version: datetime, done: threading.Event, future: Future[Any]
+) -> None:
+    """Store a finished render (in the pool's callback thread), or record that it failed."""
+    state = _state(app)
+    try:
+        with app.app_context():
+            try:
+                rendered = future.result()
+            except Exception:
+                log.exception("rendering a PDF report failed")
+                _record_failure(response_id, version)
+                return
+            _store(response_id, version, rendered)
+            with state.lock:
+                state.renders += 1
+    finally:
+        with state.lock:
+            state.in_flight.discard(done)
+        done.set()
+
+
+def _store(response_id: int, version: datetime, rendered: report_render.Rendered) -> None:
+    """Keep the PDF for every worker, if the response still has the version it was made for."""
+    begin_write()
+    db.session.execute(
+        update(ResultReport)
+        .where(
+            ResultReport.response_id == response_id,
+            ResultReport.response_updated_at == version,
+        )
+        .values(
+            pdf=rendered.pdf,
+            claimed_at=None,
+            failed_at=None,
+            rendered_at=utcnow(),
+            render_ms=rendered.render_ms,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _record_failure(response_id: int, version: datetime) -> None:
+    db.session.rollback()
+    begin_write()
+    db.session.execute(
+        update(ResultReport)
+        .where(
+            ResultReport.response_id == response_id,
+            ResultReport.response_updated_at == version,
+        )
+        .values(claimed_at=None, failed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def renders(app: Flask) -> int:
+    """How many reports this app (in this process) has rendered and stored."""
+    return _state(app).renders
+
+
+def wait_for_renders(app: Flask, timeout: float = 60.0) -> bool:
+    """Wait until this process's renders are stored (tests and benchmarks); False on timeout."""
+    state = _state(app)
+    with state.lock:
+        waiting = list(state.in_flight)
+    return all(event.wait(timeout) for event in waiting)

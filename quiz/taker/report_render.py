@@ -1,0 +1,162 @@
+"""HTML to PDF in a process of its own, at low priority, a few at a time per machine.
+
+Gunicorn runs sync workers: a worker that spent a second in WeasyPrint would serve no quiz page
+for that second, and ten first downloads at once would stall every worker. So a worker only
+hands the finished HTML (and the chart's bars) to a small process pool and goes back to serving;
+the pool's process is niced, so quiz requests win the CPU, and a lock file per slot in the
+instance folder keeps the number of renders running on the machine at `slots`, however many
+workers there are. The process loads nothing from outside: the chart and the logo come with the
+job, and every other URL in the HTML is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from quiz.charts import Bar, score_chart_svg
+
+# The HTML refers to the job's own resources by these URLs (see templates/report/report.html).
+CHART_URL = "report:chart.svg"
+LOGO_URL = "report:logo"
+# PDF/UA-1: a tagged PDF (structure tree, alternative texts, language, title shown).
+PDF_VARIANT = "pdf/ua-1"
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """Everything a render needs; plain data, so it crosses into the pool's process."""
+
+    html: str
+    bars: tuple[Bar, ...]
+    logo: bytes | None = None
+    logo_type: str | None = None
+    lock_dir: str | None = None
+    slots: int = 1
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A finished PDF and how long WeasyPrint and the chart took (lock waiting not counted)."""
+
+    pdf: bytes
+    render_ms: int
+
+
+def render_pdf(job: RenderJob) -> Rendered:
+    """The PDF of one report: the chart as SVG (vector), fonts embedded, tagged."""
+    from weasyprint import HTML  # imported here: only the pool's process needs it
+
+    with _machine_slot(job.lock_dir, job.slots):
+        started = time.perf_counter()
+        resources = {CHART_URL: (score_chart_svg(job.bars), "image/svg+xml")}
+        if job.logo is not None and job.logo_type:
+            resources[LOGO_URL] = (job.logo, job.logo_type)
+        pdf = HTML(string=job.html, url_fetcher=_fetcher(resources)).write_pdf(
+            pdf_variant=PDF_VARIANT, pdf_tags=True
+        )
+        return Rendered(pdf=pdf, render_ms=round((time.perf_counter() - started) * 1000))
+
+
+def _fetcher(resources: dict[str, tuple[bytes, str]]) -> Any:
+    """A URL fetcher that knows only this job's resources: no file, no network."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class JobResources(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+            if url not in resources:
+                raise ValueError(f"the report loads nothing from outside: {url[:80]}")
+            body, mime_type = resources[url]
+            return URLFetcherResponse(url, body, {"Content-Type": mime_type})
+
+    return JobResources(allowed_protocols=("report",))
+
+
+@contextlib.contextmanager
+def _machine_slot(lock_dir: str | None, slots: int) -> Iterator[None]:
+    """Hold one of `slots` lock files in `lock_dir`: at most that many renders per machine.
+
+    flock locks go with the process, so a render that dies frees its slot.
+    """
+    if lock_dir is None:
+        yield
+        return
+    Path(lock_dir).mkdir(parents=True, exist_ok=True)
+    paths = [Path(lock_dir) / f"report-render-{slot}.lock" for slot in range(max(1, slots))]
+    files = [path.open("a") for path in paths]
+    try:
+        held = next((f for f in files if _try_lock(f)), None)
+        if held is None:
+            held = files[os.getpid() % len(files)]
+            fcntl.flock(held, fcntl.LOCK_EX)  # wait for that slot
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+    finally:
+        for file in files:
+            file.close()
+
+
+def _try_lock(file: Any) -> bool:
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _lower_priority(nice: int) -> None:
+    """Pool initializer: quiz requests in the web workers go first."""
+    with contextlib.suppress(OSError):
+        os.nice(nice)
+
+
+class _Pool:
+    """One render process per web worker, started on first use (after gunicorn's fork)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._pid: int | None = None
+
+    def submit(self, job: RenderJob, nice: int) -> Future[Rendered]:
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    return self._get(nice).submit(render_pdf, job)
+                except BrokenProcessPool:  # the process died (killed, out of memory): a new one
+                    self._executor = None
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _get(self, nice: int) -> ProcessPoolExecutor:
+        if self._executor is None or self._pid != os.getpid():
+            # spawn, not fork: the web worker's database connections and threads stay behind.
+            self._executor = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_lower_priority,
+                initargs=(nice,),
+            )
+            self._pid = os.getpid()
+        return self._executor
+
+
+_POOL = _Pool()
+
+
+def submit(job: RenderJob, nice: int = 10) -> Future[Rendered]:
+    """Render in this worker's niced render process; the future resolves to the PDF."""
+    return _POOL.submit(job, nice)
