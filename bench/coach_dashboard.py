@@ -1,4 +1,5 @@
-"""Coach dashboard benchmark: cold-cache render time and CSV export peak memory (issue 5, 7).
+"""Coach dashboard benchmark: cold-cache render time and CSV export peak memory (issue 5, 7), and
+the "Fragebogen-Qualität" page's cold render time (issue 14).
 
     .venv/bin/python bench/coach_dashboard.py [--rows 100000,1000000] [--db sqlite|postgresql|both]
 
@@ -9,6 +10,10 @@ database of its own (SQLite `/tmp/quiz-bench/bench-ROWS.sqlite3`, PostgreSQL dat
 - seeding time (when it seeded), rollup rows;
 - the dashboard page plus its five chart PNGs with a cold cache (best and worst of 3 runs; the
   first run of a fresh process also loads matplotlib's fonts), and two filtered views;
+- the questionnaire-quality page (`/coach/qualitaet`, which has no cache): its first request in
+  a fresh app (new database connection, template compiled), the best of 3 after, and two filtered
+  views. `seed-demo` writes takers in bulk without moving the item-statistics counters, so when
+  they do not count every finished response, `item_stats.rebuild()` fills them first (timed);
 - peak RSS (VmHWM) of a subprocess streaming the CSV export of all leads, read after the first
   100,000 rows and at the end, next to the same process's peak before the export began;
 
@@ -100,11 +105,60 @@ def prepare(url: str, rows: int) -> dict[str, Any]:
             figures["seed_seconds"] = round(time.perf_counter() - started, 1)
         figures["responses"] = db.session.scalar(select(func.count()).select_from(Response))
         figures["rollup_rows"] = db.session.scalar(select(func.count()).select_from(CoachRollup))
+        figures |= fill_item_stats()
         if coach_accounts.find_coach("bench@example.com") is None:
             coach_accounts.create_coach("bench@example.com", PASSWORD)
         db.session.remove()
         db.engine.dispose()
     return figures
+
+
+def fill_item_stats() -> dict[str, Any]:
+    """Rebuild the item-statistics counters if they miss finished responses (bulk seeding)."""
+    from sqlalchemy import func, select
+
+    from quiz.coach import item_stats
+    from quiz.coach.item_stats_models import DurationHistogram
+    from quiz.database import begin_write
+    from quiz.extensions import db
+    from quiz.models import Response
+
+    finished = db.session.scalar(
+        select(func.count()).select_from(Response).where(Response.status == "finished")
+    )
+    counted = db.session.scalar(select(func.coalesce(func.sum(DurationHistogram.count), 0)))
+    figures: dict[str, Any] = {"finished": finished}
+    if finished != counted:
+        started = time.perf_counter()
+        begin_write()
+        item_stats.rebuild()
+        db.session.commit()
+        figures["item_stats_rebuild_seconds"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def quality_timings(url: str, runs: int = 3) -> dict[str, Any]:
+    """The questionnaire-quality page: first request of a fresh app, then warm, then filtered."""
+    app = _app(url)
+    client = app.test_client()
+    client.post("/coach/login", data={"email": "bench@example.com", "password": PASSWORD})
+    timings = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        page = client.get("/coach/qualitaet")
+        timings.append(time.perf_counter() - started)
+        assert page.status_code == 200, page.status_code
+        assert "Cronbachs α" in page.get_data(as_text=True)
+    filtered = []
+    for query in ("?demo=real", "?quality=clean&demo=demo"):
+        started = time.perf_counter()
+        assert client.get("/coach/qualitaet" + query).status_code == 200
+        filtered.append(round(time.perf_counter() - started, 3))
+    return {
+        "quality_page_first_s": round(timings[0], 3),
+        "quality_page_best_s": round(min(timings[1:]), 3),
+        "quality_page_filtered_s": filtered,
+    }
 
 
 def dashboard_timings(url: str, runs: int = 3) -> dict[str, Any]:
@@ -216,11 +270,15 @@ def main() -> None:
                 _ensure_pg_database(url)
             print(f"== {name}: {rows} demo takers", flush=True)
             figures = prepare(url, rows)
+            figures |= quality_timings(url)  # first: its first request is the cold one
             figures |= dashboard_timings(url)
             figures["csv_export"] = csv_peak(url)
             print(json.dumps(figures, indent=2), flush=True)
             summary.append((name, rows, figures))
-    print("\n== summary (target: cold dashboard under 1 s; CSV peak RSS flat in the row count)")
+    print(
+        "\n== summary (target: cold dashboard and quality page under 1 s; "
+        "CSV peak RSS flat in the row count)"
+    )
     for name, rows, figures in summary:
         seeded = f"seeded in {figures['seed_seconds']} s, " if "seed_seconds" in figures else ""
         best, worst = figures["dashboard_cold_best_s"], figures["dashboard_cold_worst_s"]
@@ -228,6 +286,8 @@ def main() -> None:
         print(
             f"{name:10} {rows:>9} takers: {seeded}dashboard cold {best}-{worst} s "
             f"({'under' if best < TARGET_SECONDS else 'OVER'} target), "
+            f"quality page cold {figures['quality_page_first_s']} s "
+            f"({'under' if figures['quality_page_first_s'] < TARGET_SECONDS else 'OVER'} target), "
             f"CSV of {csv['rows']} leads peak RSS {csv['vm_hwm_at_end_mb']} MB "
             f"(before the export {csv['vm_hwm_before_export_mb']} MB)"
         )

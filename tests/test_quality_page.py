@@ -258,7 +258,11 @@ def test_the_page_is_valid_html(app: Flask, client: FlaskClient, tmp_path: Path)
     folder = tmp_path / "pages"
     folder.mkdir()
     for name, query in {"full": "", "few": "?demo=demo", "bad": "?quality=x&version=0"}.items():
-        (folder / f"quality-{name}.html").write_text(client.get(URL + query).get_data(as_text=True))
+        page = client.get(URL + query)
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert "<h1>Fragebogen-Qualität</h1>" in html
+        (folder / f"quality-{name}.html").write_text(html)
     assert vnu_errors(folder) == []
 
 
