@@ -24,7 +24,7 @@ from quiz import create_app
 from quiz.app_state import get_content, get_content_version
 from quiz.domain import report
 from quiz.domain.analysis import build_analysis
-from quiz.domain.content import Content
+from quiz.domain.content import Content, load_content
 from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
 from quiz.models import Response, utcnow
@@ -362,3 +362,27 @@ def test_old_result_renders_its_old_layout_and_texts(old_content_app: Flask) -> 
     # Sources cited by title (and author where the article names one), never by file name.
     assert_no_file_names(old, html)
     assert "Stefan Nitzsche: Management: Vom Umgang mit Kunden. Dr. Web, 2006" in html
+
+
+def test_a_source_cited_for_several_sections_is_numbered_once() -> None:
+    content = load_content(ROOT / "content" / "questions.yaml")
+    nitzsche, lekies = content.sources[4], content.sources[0]
+    item = {
+        "kind": "bottleneck",
+        "dimension": "werte",
+        "dimension_name": "Werte & Soft Skills",
+        "title": "Titel",
+        "text": "Text.",
+        "score": 10,
+        "band_label": "kritisch",
+        "sources": [
+            {"file": nitzsche.file, "title": nitzsche.title, "section": "Aufrichtigkeit"},
+            {"file": nitzsche.file, "title": nitzsche.title, "section": "Vertrauen"},
+            {"file": lekies.file, "title": lekies.title, "section": None},
+        ],
+    }
+    built = report.build_report(content, [item], {})
+    [section] = built.sections
+    assert section.advice is not None
+    assert section.advice.cited == ((1, ("Aufrichtigkeit", "Vertrauen")), (2, ()))
+    assert [c.text for c in built.citations] == [nitzsche.citation, lekies.citation]

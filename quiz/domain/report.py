@@ -67,6 +67,16 @@ class Entry:
     shortened: bool = False
 
     @property
+    def cited(self) -> tuple[tuple[int, tuple[str, ...]], ...]:
+        """The references by source, in order: (number, the sections cited from it)."""
+        grouped: dict[int, list[str]] = {}
+        for ref in self.references:
+            sections = grouped.setdefault(ref.number, [])
+            if ref.section and ref.section not in sections:
+                sections.append(ref.section)
+        return tuple((number, tuple(sections)) for number, sections in grouped.items())
+
+    @property
     def next_step(self) -> int | None:
         """1..3 when this item is one of the three next steps."""
         value = self.item.get("next_step")
