@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from quiz.app_state import get_content
+from quiz.domain import psychometrics as ps
 from quiz.domain.content import Content
 from tests.coach_factories import add_response, create_test_coach, login
 from tests.quality_data import (
@@ -274,3 +275,11 @@ def test_invalid_filters_are_ignored_with_a_notice(
     page = client.get(URL + query)
     assert page.status_code == 200
     assert "wurde nicht angewendet" in page.get_data(as_text=True)
+
+
+def test_every_flag_code_has_german_words_in_the_template() -> None:
+    template = (Path(__file__).resolve().parent.parent / "templates/coach/quality.html").read_text()
+    start = template.index("{% set FLAG_TEXTS = {")
+    words = template[start : template.index("} %}", start)]
+    for code in ps.FLAGS:
+        assert f'"{code}": ("' in words

@@ -29,7 +29,6 @@ MIN_N = 30
 ALPHA_MIN = 0.6
 ITEM_TOTAL_R_MIN = 0.2
 FLOOR_CEILING_MAX = Fraction(8, 10)
-TOO_FEW_ANSWERS = "noch zu wenige Antworten"
 
 # Response quality (issue 14, item 3).
 STRAIGHT_LINING_MIN_ITEMS = 5
@@ -39,42 +38,17 @@ SPEEDER_FRACTION = Fraction(1, 3)
 
 @dataclass(frozen=True)
 class Flag:
-    """A warning about a dimension or a question, with a one-line explanation for the coach."""
+    """A warning about a dimension or a question, by code.
+
+    Its German label and one-line explanation live in templates/coach/quality.html (every
+    user-facing string in templates); the codes stay stable for the template and the CLI's JSON.
+    """
 
     code: str
-    label: str
-    explanation: str
 
 
-# The coach reads these on the page and in the CLI; the codes stay stable for templates and JSON.
 FLAGS: Mapping[str, Flag] = {
-    flag.code: flag
-    for flag in (
-        Flag(
-            "alpha_low",
-            "Geringe Zuverlässigkeit (α unter 0,6)",
-            "Die Fragen dieser Dimension messen kaum dasselbe; ihr Wert schwankt stark mit "
-            "einzelnen Antworten.",
-        ),
-        Flag(
-            "item_total_low",
-            "Passt wenig zur Dimension (Trennschärfe unter 0,2)",
-            "Wer hier hoch antwortet, liegt bei den übrigen Fragen der Dimension nicht "
-            "erkennbar höher – die Frage misst vermutlich etwas anderes.",
-        ),
-        Flag(
-            "floor",
-            "Bodeneffekt (über 80 % am unteren Ende)",
-            "Fast alle wählen die schwächste Antwort; die Frage unterscheidet kaum zwischen "
-            "den Teilnehmenden.",
-        ),
-        Flag(
-            "ceiling",
-            "Deckeneffekt (über 80 % am oberen Ende)",
-            "Fast alle wählen die stärkste Antwort; die Frage ist zu leicht oder legt die "
-            "erwünschte Antwort nahe.",
-        ),
-    )
+    code: Flag(code) for code in ("alpha_low", "item_total_low", "floor", "ceiling")
 }
 
 
