@@ -6,8 +6,10 @@ version on every use), the quiz's form classes and the coach's dashboard figures
 minute old at most). Each app has its own object (apps with different settings in one process
 never share anything), each worker its own copy: no worker needs another's.
 
-Nothing per request may reach a page cache: a page whose rendering read the session, the
-logged-in coach, a flash message, a CSRF token or `g` is served but not stored (see `private`).
+Nothing per request may reach a page cache: a page whose rendering read the session, the request,
+the logged-in coach, a flash message, a CSRF token or `g` (a nonce, say) is served but not stored
+(see `_guard_per_request_values`); nor is one that holds this request's CSRF token however it
+got there. tests/test_caches.py proves it with a layout that shows each of them.
 All caches are off while templates reload on change (`flask run --debug`), so an edited template
 shows at once.
 
@@ -23,7 +25,14 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from cachetools import Cache, LRUCache, TTLCache
-from flask import Flask, current_app, g, get_flashed_messages, has_app_context
+from flask import (
+    Flask,
+    before_render_template,
+    current_app,
+    g,
+    get_flashed_messages,
+    has_app_context,
+)
 from flask import request as flask_request
 from flask import session as flask_session
 from flask_login import current_user
@@ -49,6 +58,7 @@ class Store(Generic[Value]):
         self.enabled = enabled
         # A page cache refuses what was rendered from per-request values.
         self.pages = pages
+        self._warned = False
 
     def get(self, key: Hashable) -> Value | None:
         """The cached value, or None."""
@@ -56,22 +66,35 @@ class Store(Generic[Value]):
             return self._cache.get(key)
 
     def put(self, key: Hashable, value: Value) -> None:
-        """Keep `value`, unless caching is off or a page shows per-request values."""
+        """Keep `value`, unless caching is off or this request rendered per-request values."""
+        self._keep(key, value, self.pages and rendered_private())
+
+    def get_or_make(self, key: Hashable, make: Callable[[], Value]) -> Value:
+        """The cached value, or `make()`'s, kept for next time (two threads may both make it).
+
+        For a page cache, only what `make()` itself rendered counts: a fieldset made while the
+        rest of the page shows per-request values is still kept.
+        """
+        value = self.get(key)
+        if value is None:
+            before = g.pop(_PRIVATE_FLAG, False) if self.pages else False
+            value = make()
+            private = rendered_private() if self.pages else False
+            if before:
+                setattr(g, _PRIVATE_FLAG, True)
+            self._keep(key, value, private)
+        return value
+
+    def _keep(self, key: Hashable, value: Value, private: bool) -> None:
         if not self.enabled:
             return
-        if self.pages and (rendered_private() or _shows_csrf_token(value)):
-            log.warning("not cached: the page shows per-request values (%r)", key)
+        if self.pages and (private or _shows_csrf_token(value)):
+            if not self._warned:
+                log.warning("not cached: a page shows per-request values (%r)", key)
+                self._warned = True
             return
         with self._lock:
             self._cache[key] = value
-
-    def get_or_make(self, key: Hashable, make: Callable[[], Value]) -> Value:
-        """The cached value, or `make()`'s, kept for next time (two threads may both make it)."""
-        value = self.get(key)
-        if value is None:
-            value = make()
-            self.put(key, value)
-        return value
 
     def clear(self) -> None:
         """Forget everything."""
@@ -148,7 +171,7 @@ def clear_all() -> None:
 
 def rendered_private() -> bool:
     """Whether this request has rendered a per-request value (then no page of it is cached)."""
-    return bool(g.get(_PRIVATE_FLAG))
+    return has_app_context() and bool(g.get(_PRIVATE_FLAG))
 
 
 def _shows_csrf_token(value: object) -> bool:
@@ -176,16 +199,24 @@ def _guard_per_request_values(app: Flask) -> None:
 
     Templates see the session, `g`, the request, the logged-in coach, flash messages and the
     CSRF token through these wrappers; rendering any of them marks the request, and the page
-    caches then refuse its pages (`Store.put`). So a template that one day shows a flash message
-    or the coach's address cannot leak it to the next visitor from a cached page.
+    caches then refuse its pages (`Store`). So a template that one day shows a flash message or
+    the coach's address cannot leak it to the next visitor from a cached page. The wrappers
+    replace Flask's names in the environment (for macros) and, just before each rendering, in
+    the context, where every blueprint's default context processor would put Flask's back.
     """
-    app.jinja_env.globals["csrf_token"] = private(generate_csrf)
-    app.jinja_env.globals["get_flashed_messages"] = private(get_flashed_messages)
-    proxies = {
-        "current_user": LocalProxy(private(lambda: current_user._get_current_object())),
-        "session": LocalProxy(private(lambda: flask_session._get_current_object())),
-        "request": LocalProxy(private(lambda: flask_request._get_current_object())),
-        "g": LocalProxy(private(lambda: g._get_current_object())),
-    }
-    # Registered after Flask's and Flask-Login's processors, so these names win.
-    app.context_processor(lambda: proxies)
+    app.jinja_env.globals.update(_MARKED)
+    before_render_template.connect(_mark_context, app)
+
+
+_MARKED: dict[str, Any] = {
+    "csrf_token": private(generate_csrf),
+    "get_flashed_messages": private(get_flashed_messages),
+    "current_user": LocalProxy(private(lambda: current_user._get_current_object())),
+    "session": LocalProxy(private(lambda: flask_session._get_current_object())),
+    "request": LocalProxy(private(lambda: flask_request._get_current_object())),
+    "g": LocalProxy(private(lambda: g._get_current_object())),
+}
+
+
+def _mark_context(_app: Flask, template: object, context: dict[str, Any], **_extra: Any) -> None:
+    context.update(_MARKED)

@@ -33,21 +33,21 @@ def question_html(
     """The fieldset of one question with its current answer checked (and its error, if any)."""
     if not isinstance(chosen, str):
         chosen = None
-    key = (content.sha256, question_id, chosen)
-    cache = caches().questions
-    html = None if error else cache.get(key)
-    if html is None:
-        render = get_template_attribute("_macros.html", "answer_group")
-        html = render(
-            content.question_by_id[question_id],
+    question = content.question_by_id[question_id]
+
+    def render() -> Markup:
+        macro = get_template_attribute("_macros.html", "answer_group")
+        return macro(  # type: ignore[no-any-return]
+            question,
             content.choices(question_id),
             content.question_number[question_id],
             chosen,
             error,
         )
-        if not error:
-            cache.put(key, html)
-    return html
+
+    if error:  # an error shows once; only the plain fieldsets are kept
+        return render()
+    return caches().questions.get_or_make((content.sha256, question_id, chosen), render)
 
 
 def step_page(key: Hashable, render: Callable[[str], str]) -> str:
@@ -55,9 +55,5 @@ def step_page(key: Hashable, render: Callable[[str], str]) -> str:
 
     `render(csrf_value)` renders the page; it is called once per key with `CSRF_SLOT`.
     """
-    cache = caches().step_pages
-    html = cache.get(key)
-    if html is None:
-        html = render(CSRF_SLOT)
-        cache.put(key, html)
+    html = caches().step_pages.get_or_make(key, lambda: render(CSRF_SLOT))
     return html.replace(CSRF_SLOT, generate_csrf())
