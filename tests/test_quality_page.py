@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quiz.app_state import get_content
+from quiz.app_state import get_content, get_content_version
 from quiz.domain import psychometrics as ps
 from quiz.domain.content import Content
 from tests.coach_factories import add_response, create_test_coach, login
@@ -179,6 +179,20 @@ def test_versions_are_kept_apart(app: Flask, client: FlaskClient) -> None:
     assert f'<th scope="row">{question.id}</th>' in old
     unknown = client.get(URL + "?version=1999.1").get_data(as_text=True)
     assert 'id="no-answers"' in unknown
+
+
+def test_an_archived_version_shows_its_own_questions(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        archived = get_content_version("2026.1")
+        assert archived.version == "2026.1" != get_content().version
+        takers = generated(archived, 13, 31)
+        for chosen in takers:
+            finish(archived, chosen)
+    logged_in(app, client)
+    html = client.get(URL + "?version=2026.1").get_data(as_text=True)
+    assert_page_matches(html, archived, takers)
+    first = archived.questions[0]
+    assert f'<th scope="row">1. {first.text}</th>' in html
 
 
 def test_below_thirty_answers_the_page_says_so_and_shows_no_statistics(

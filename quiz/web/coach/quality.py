@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, render_template, request
 
-from quiz.app_state import get_content
+from quiz.app_state import get_content, get_content_version
 from quiz.coach import item_stats
 from quiz.coach.item_stats_read import QuestionFigures, Report
 from quiz.domain import psychometrics as ps
@@ -63,7 +63,7 @@ class QuestionRow:
     id: str
     number: int | None
     text: str | None
-    page: int | None  # 1-based page of the current content
+    page: int | None  # 1-based page in the content version
     left_on_page: int | None  # drafts that stopped on that page
     figures: QuestionFigures | None
     options: tuple[OptionCount, ...]
@@ -95,9 +95,9 @@ def _options(
 
 
 def arrange(report: Report, content: Content | None) -> list[DimensionBlock]:
-    """The report's dimensions and questions in the order of `content` (the current version's).
+    """The report's dimensions and questions in the order of `content` (the report's version).
 
-    `content` is None for another version: then ids in code-point order, without texts.
+    `content` is None for a version the app does not know: then ids in code-point order.
     """
     by_dimension: dict[str, list[str]] = {}
     for question_id, answered in report.questions.items():
@@ -157,7 +157,10 @@ def quality() -> str:
     version = parsed.filters.version or current.version
     demo = DEMO_FILTERS[parsed.filters.demo]
     report = item_stats.read(version, demo, quality_filter or "all")
-    content = current if version == current.version else None
+    # Texts and pages from the content the responses were given with (an archived version's own);
+    # a version this app does not know shows ids only.
+    known = get_content_version(version)
+    content = known if known.version == version else None
     return render_template(
         "coach/quality.html",
         report=report,
