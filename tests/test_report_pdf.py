@@ -23,6 +23,7 @@ from quiz.app_state import get_content
 from quiz.domain.report import build_report
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
+from quiz.mail.compose import compose, new_message_id
 from quiz.models import Response
 from quiz.taker import report, responses, rights
 from tests.quizflow import complete_quiz
@@ -77,7 +78,7 @@ def test_report_has_diagnosis_steps_dimensions_and_sources(app: Flask, client: F
     answer = _download(client, app, token)
     assert answer.status_code == 200
     assert answer.headers["Content-Type"] == "application/pdf"
-    assert "attachment" in answer.headers["Content-Disposition"]
+    assert answer.headers["Content-Disposition"] == 'inline; filename="Engpass-Analyse.pdf"'
     text = _pdf_text(answer.data)
     stored = _stored_report(app, token)
 
@@ -234,3 +235,31 @@ def test_logo_from_a_local_file_is_on_the_cover(
         if xobject.get_object().get("/Subtype") == "/Image"
     ]
     assert len(images) == 1
+
+
+def test_result_page_and_email_link_to_the_pdf(app: Flask, client: FlaskClient) -> None:
+    token = _finish(client, app)
+    page = client.get(f"/r/{token}").text
+    link = f'<a href="/r/{token}/bericht.pdf">Als PDF herunterladen</a>'
+    assert link in page
+    with app.app_context():
+        response = responses.find_result(token)
+        message = compose(
+            app,
+            kind="result",
+            recipient="kundin@example.com",
+            message_id=new_message_id(app.config),
+            response=response,
+            chart_png=client.get(f"/r/{token}/chart.png").data,
+        )
+    url = f"http://quiz.test/r/{token}/bericht.pdf"
+    parts = {
+        part.get_content_type(): part.get_content()
+        for part in message.walk()
+        if part.get_content_type() in ("text/plain", "text/html")
+    }
+    assert url in parts["text/plain"]
+    assert f'href="{url}"' in parts["text/html"]
+    # A link, not an attachment: the only parts are the two texts and the inline chart.
+    assert not [part for part in message.walk() if part.get_content_type() == "application/pdf"]
+    assert _download(client, app, token).status_code == 200

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from cachetools import LRUCache
 from flask import Flask, current_app, render_template
-from sqlalchemy import ForeignKey, LargeBinary, and_, or_, select, update
+from sqlalchemy import ForeignKey, LargeBinary, Select, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -329,6 +329,22 @@ def _record_failure(response_id: int, version: datetime) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def forget(response_ids: Select[Any]) -> int:
+    """Delete the stored reports of these responses, in the caller's write transaction.
+
+    For anonymising: a stored PDF carries the first name, and waiting for the next download to
+    replace it would keep the name for as long as nobody asks.
+    """
+    return int(
+        db.session.execute(
+            delete(ResultReport)
+            .where(ResultReport.response_id.in_(response_ids))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
 
 
 def renders(app: Flask) -> int:

@@ -28,7 +28,8 @@ def pdf(token: str) -> BaseResponse:
     if isinstance(state, report.Ready):
         response = make_response(state.pdf)
         response.headers["Content-Type"] = "application/pdf"
-        response.headers["Content-Disposition"] = f'attachment; filename="{FILENAME}"'
+        response.headers["Content-Disposition"] = f'inline; filename="{FILENAME}"'
+        # Inline: the "being prepared" page reloads into the PDF viewer, which saves and prints it.
         # Personal data behind a secret link: no shared cache keeps it, and a deletion holds.
         response.headers["Cache-Control"] = "private, no-store"
         return response
