@@ -9,12 +9,17 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from markupsafe import escape
 
 from quiz.app_state import get_content
+from quiz.database import begin_write
+from quiz.domain.analysis import build_analysis
+from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
 from quiz.models import Coach, Response
 from quiz.web import coach as coach_view
 from tests.coach_factories import PASSWORD, add_response, create_test_coach, csrf_token, login
+from tests.quizflow import complete_quiz
 
 CSRF_VALUE = re.compile(r'name="csrf_token"[^>]*value="[^"]+"')
 COACH_URLS = [
@@ -307,3 +312,33 @@ def test_no_coach_data_on_public_pages(app: Flask, client: FlaskClient) -> None:
     for url in ("/", "/datenschutz"):
         body = client.get(url).get_data(as_text=True)
         assert "geheim@example.com" not in body and "/coach/" not in body
+
+
+def test_a_lead_without_stored_analysis_gets_the_domains_ranking(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Demo rows keep no analysis text: the lead page rebuilds it with the scoring's tie rule.
+
+    Seed 1 ties two dimensions at the lowest score, and the answers (not the order of the
+    dimensions in the content file) decide which is the bottleneck.
+    """
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=1)
+    scored = score_answers(content, answers)
+    assert scored.tied_with  # the case where a ranking by content order would differ
+    taker = app.test_client()
+    token = complete_quiz(taker, app, answers).location.rsplit("/", 1)[-1]
+    with app.app_context():
+        begin_write()
+        response = db.session.scalars(db.select(Response).filter_by(result_token=token)).one()
+        response.analysis = None  # as the demo data stores it
+        lead_id = response.id
+        assert response.bottleneck == scored.bottleneck
+        db.session.commit()
+    create_test_coach(app)
+    login(client)
+    page = client.get(f"/coach/leads/{lead_id}").get_data(as_text=True)
+    section = page[page.index('id="h-analysis"') : page.index('id="h-answers"')]
+    titles = re.findall(r"<h3>(.*?)</h3>", section)
+    expected = [str(escape(item.title)) for item in build_analysis(content, answers, scored)]
+    assert titles == expected
