@@ -311,3 +311,16 @@ def test_mail_sending_endpoints_are_limited(app: Flask) -> None:
     for endpoint in limited:
         view = app.view_functions[endpoint]
         assert getattr(view, "__wrapper-limiter-instance", None) is not None, endpoint
+
+
+def test_response_headers_are_set_in_one_place(app: Flask, client: FlaskClient) -> None:
+    """No blueprint adds headers of its own: security.response_headers is the one hook."""
+    assert [name for name in app.after_request_funcs if name is not None] == []
+    hooks = [
+        f for f in app.after_request_funcs.get(None, []) if f.__module__ == "quiz.web.security"
+    ]
+    assert len(hooks) == 1
+    # The coach's and the secret-link pages still get theirs from it.
+    assert client.get("/coach/login").headers["Cache-Control"] == "private, no-store"
+    assert client.get("/daten/kaputt").headers["Cache-Control"] == "no-store"
+    assert client.get("/daten/kaputt").headers["Referrer-Policy"] == "no-referrer"
