@@ -17,9 +17,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -46,6 +48,8 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     """One quiz attempt, from the first step (a draft) to the stored result."""
 
     __tablename__ = "responses"
+    # Nothing to fetch back after an insert (quality_flags below is NULL until judged).
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 -- SQLAlchemy's own attribute
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Cookie token that lets the taker's browser resume and edit a draft.
@@ -91,6 +95,15 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     analysis: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # The result chart, rendered once and shared by every worker.
     chart_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+    # Response quality, judged once at finish (quiz.coach.item_stats): bit 1 straight-lining,
+    # bit 2 speeder; NULL while not judged (drafts, rows from before issue 14's counters).
+    # Written and read only by the item statistics (through their own table object), so an
+    # insert leaves it to the server's NULL and a load leaves it out: rows can then still be
+    # written and read on a database migrated back to before 0006.
+    quality_flags: Mapped[int | None] = mapped_column(
+        SmallInteger, server_default=text("NULL"), deferred=True
+    )
 
     is_demo: Mapped[bool] = mapped_column(default=False, index=True)
     anonymised_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quiz.coach import rollup_rebuild, rollups
+from quiz.coach import item_stats, rollup_rebuild, rollups
 from quiz.coach.accounts import create_coach
 from quiz.database import begin_write
 from quiz.extensions import db
@@ -40,7 +40,8 @@ def add_response(
     mail_status: str | None = None,
     maintain: bool = True,
 ) -> Response:
-    """Add one response (finished when `finished` is given); count it in the rollups."""
+    """Add one response (finished when `finished` is given); count it in the rollups and, when
+    finished, in the item statistics (unless `maintain` is off)."""
     begin_write()
     fields: dict[str, Any] = {
         "draft_token": secrets.token_urlsafe(24),
@@ -97,6 +98,9 @@ def add_response(
         )
     if maintain:
         rollups.on_insert([response])
+        if finished:
+            # Judged and counted in the item statistics as a finish would (it has no answers).
+            item_stats.on_finish(response, [], statements=frozenset())
     db.session.commit()
     return response
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -14,12 +15,20 @@ from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner
 from sqlalchemy import func, select
 
+from quiz.app_state import get_content
+from quiz.coach import item_stats, item_stats_rebuild
+from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.mail.sender import deliver_due
 from quiz.models import Answer, Consent, OutboxMessage, Response
+from quiz.taker import rights
 from quiz.taker.links import DATA, OPTIN, UNSUBSCRIBE, make_token
+from quiz.webhooks import endpoints
+from quiz.webhooks import sender as webhook_sender
+from quiz.webhooks.models import WebhookDelivery
 from tests.mailserver import MailServer
 from tests.quizflow import complete_quiz, csrf_token
+from tests.webhook_receiver import Receiver
 
 LINK = re.compile(r"http://quiz\.test(/[^\s\"<>]+)")
 
@@ -268,3 +277,126 @@ def test_link_names_one_response_by_its_secret_not_only_its_id(
     stranger = make_token(app.config, DATA, response_id, "ein-anderes-ergebnis")
     page = client.get(f"/daten/{stranger}")
     assert page.status_code == 404 and "nichts mehr gespeichert" in page.text
+
+
+# --- The writers' hooks: webhooks and item statistics move in the same transactions ----------
+
+
+@pytest.fixture
+def receiver(app: Flask) -> Iterator[Receiver]:
+    """A real HTTP receiver with an endpoint for every event."""
+    server = Receiver()
+    with app.app_context():
+        _endpoint, server.secret = endpoints.add_endpoint(server.url())
+    yield server
+    server.stop()
+
+
+def webhooks_sent(app: Flask, receiver: Receiver) -> list[dict[str, Any]]:
+    """Deliver the queued webhooks to the receiver; every payload it got so far, verified."""
+    webhook_sender.deliver_due(app)
+    assert all(request.verified for request in receiver.requests)
+    return [request.payload for request in receiver.requests]
+
+
+def only_response(app: Flask) -> Response:
+    """The one response, detached."""
+    with app.app_context():
+        response = db.session.execute(select(Response)).scalar_one()
+        db.session.expunge(response)
+        return response
+
+
+def test_finishing_tells_the_crm_with_the_result_link(
+    app: Flask, client: FlaskClient, receiver: Receiver
+) -> None:
+    token = finish(app, client, first_name="Anna")
+    [payload] = webhooks_sent(app, receiver)
+    assert payload["type"] == "quiz.completed"
+    data = payload["data"]
+    assert data["result_url"] == f"http://quiz.test/r/{token}"
+    assert data["response_id"] == only_response(app).id
+    assert (data["email"], data["first_name"]) == ("kundin@example.com", "Anna")
+    assert data["newsletter"] == "pending"
+
+
+def test_confirming_and_unsubscribing_tell_the_crm_once_each(
+    app: Flask, client: FlaskClient, receiver: Receiver
+) -> None:
+    finish(app, client)
+    confirm = f"/bestaetigen/{token_for(app, OPTIN)}"
+    page = client.get(confirm)
+    for _ in range(2):  # the second confirmation changes nothing and tells nobody
+        assert client.post(confirm, data={"csrf_token": csrf_token(page)}).status_code == 200
+    unsubscribe = f"/abmelden/{token_for(app, UNSUBSCRIBE)}"
+    for _ in range(2):
+        answer = app.test_client().post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+        assert answer.status_code == 200
+    payloads = webhooks_sent(app, receiver)
+    assert [p["type"] for p in payloads] == [
+        "quiz.completed",
+        "lead.optin_confirmed",
+        "lead.unsubscribed",
+    ]
+    response_id = only_response(app).id
+    assert payloads[1]["data"]["response_id"] == response_id
+    assert payloads[2]["data"]["response_ids"] == [response_id]
+
+
+def test_deleting_a_taker_drops_their_webhooks_and_tells_the_crm(
+    app: Flask, client: FlaskClient, receiver: Receiver
+) -> None:
+    finish(app, client)
+    response_id = only_response(app).id
+    assert len(webhooks_sent(app, receiver)) == 1
+    with app.app_context():
+        assert rights.delete_data(response_id)
+        rows = db.session.execute(select(WebhookDelivery)).scalars().all()
+        assert [(row.event_type, row.response_id) for row in rows] == [("lead.deleted", None)]
+        assert "kundin@example.com" not in rows[0].payload
+    deleted = webhooks_sent(app, receiver)[-1]
+    assert deleted["type"] == "lead.deleted" and deleted["data"]["response_id"] == response_id
+
+
+def test_the_export_lists_the_webhooks_sent_about_the_taker(
+    app: Flask, client: FlaskClient, receiver: Receiver
+) -> None:
+    finish(app, client)
+    webhooks_sent(app, receiver)
+    download = client.get(f"/daten/{token_for(app, DATA)}/export.json")
+    assert download.status_code == 200
+    [sent] = json.loads(download.data)["webhooks"]
+    assert sent["event"] == "quiz.completed" and sent["status"] == "delivered"
+    assert sent["endpoint"] == receiver.url()
+    assert sent["webhook_id"] == receiver.requests[0].headers["webhook-id"]
+
+
+def test_finishing_and_deleting_keep_the_item_statistics_in_step(
+    app: Flask, client: FlaskClient
+) -> None:
+    finish(app, client)
+    with app.app_context():
+        judged = db.session.execute(select(Response.quality_flags)).scalar_one()
+        assert judged is not None
+        assert item_stats.check() == []
+        assert sum(item_stats_rebuild.snapshot()["score_histogram"].values()) > 0
+        assert rights.delete_data(only_response(app).id)
+        assert item_stats.check() == []
+        assert all(not counters for counters in item_stats_rebuild.snapshot().values())
+
+
+def test_a_not_applicable_answer_is_stored_without_points(app: Flask, client: FlaskClient) -> None:
+    content = get_content(app)
+    question, na = next(
+        (question, choice)
+        for question in content.questions
+        for choice in content.choices(question.id)
+        if not choice.applicable
+    )
+    answers = sample_answers(content, "random", seed=5) | {question.id: na.id}
+    assert complete_quiz(client, app, answers, consent_marketing="y").status_code == 302
+    with app.app_context():
+        points = dict(db.session.execute(select(Answer.question_id, Answer.points)).all())
+        assert points[question.id] is None
+        assert all(value is not None for key, value in points.items() if key != question.id)
+        assert item_stats.check() == []

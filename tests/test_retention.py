@@ -11,7 +11,11 @@ from sqlalchemy import func, select, update
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
+from quiz.webhooks import endpoints
+from quiz.webhooks import sender as webhook_sender
+from quiz.webhooks.models import WebhookDelivery
 from tests.quizflow import complete_quiz
+from tests.webhook_receiver import Receiver
 
 
 def _age_everything(app: Flask, days: int) -> None:
@@ -128,3 +132,30 @@ def test_result_page_of_an_anonymised_response_shows_no_name(
     page = client.get(location)
     assert page.status_code == 200
     assert "Gerlinde" not in page.text
+
+
+def test_purge_forgets_sent_webhook_events_as_old_as_the_anonymised_responses(
+    client: FlaskClient, app: Flask, runner: FlaskCliRunner
+) -> None:
+    receiver = Receiver()
+    try:
+        with app.app_context():
+            endpoints.add_endpoint(receiver.url())
+        complete_quiz(client, app, first_name="Gerlinde")
+        webhook_sender.deliver_due(app)  # quiz.completed, with the name and address in it
+        complete_quiz(app.test_client(), app, email="neu@example.com")  # still queued
+    finally:
+        receiver.stop()
+    then = utcnow() - timedelta(days=400)
+    with app.app_context():
+        begin_write()
+        db.session.execute(update(WebhookDelivery).values(created_at=then))
+        db.session.commit()
+    dry = runner.invoke(args=["purge", "--dry-run"])
+    assert "webhook events deleted (older than 365 days): 1" in dry.output
+    assert _count(app, WebhookDelivery) == 2
+    result = runner.invoke(args=["purge"])
+    assert "webhook events deleted (older than 365 days): 1" in result.output
+    with app.app_context():
+        left = db.session.execute(select(WebhookDelivery.status)).scalars().all()
+    assert left == ["queued"]  # one waiting to go out is not forgotten

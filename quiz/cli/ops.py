@@ -59,6 +59,10 @@ def purge(optin_days: int | None, anonymise_days: int | None, dry_run: bool) -> 
         f"{report.responses_anonymised}"
     )
     click.echo(f"{prefix}queued or sent emails deleted: {report.emails_deleted}")
+    click.echo(
+        f"{prefix}delivered or failed webhook events deleted (older than {anonymise_days} days): "
+        f"{report.webhooks_deleted}"
+    )
 
 
 COMMANDS = [check_deploy, purge]

@@ -69,7 +69,7 @@ PROFILE_ANSWERS = Table(
     Column("question_id", String(40), primary_key=True),
     Column("option_id", String(40), nullable=False),
     Column("dimension_id", String(40), nullable=False),
-    Column("points", Integer, nullable=False),
+    Column("points", Integer),
     prefixes=["TEMPORARY"],
 )
 
@@ -123,6 +123,7 @@ def seed(
             if progress:
                 progress(added)
     _count(pending)
+    responses.judge_demo()
     db.session.commit()
     return added
 

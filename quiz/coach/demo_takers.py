@@ -39,7 +39,8 @@ class Profile:
     """One scored answer set, reused by many demo takers."""
 
     answers: dict[str, str]
-    points: dict[str, int]
+    # None for a not-applicable answer, stored without points.
+    points: dict[str, int | None]
     scores: dict[str, int]
     bands: dict[str, str]
     bottleneck: str
@@ -58,7 +59,11 @@ def profiles_for(content: Content, rng: random.Random) -> list[Profile]:
             answers[question.id] = min(choices, key=lambda c: abs(c.points - target)).id
         result = score_answers(content, answers)
         points = {
-            q.id: next(c.points for c in content.choices(q.id) if c.id == answers[q.id])
+            q.id: next(
+                c.points if c.applicable else None
+                for c in content.choices(q.id)
+                if c.id == answers[q.id]
+            )
             for q in content.questions
         }
         profiles.append(

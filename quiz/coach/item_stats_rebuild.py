@@ -51,7 +51,8 @@ Counters = dict[str, dict[tuple[Any, ...], int]]
 def _epoch(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
     if dialect == "postgresql":
         return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    return cast(func.strftime("%s", column), Integer)
+    # As quiz.coach.rollup_rebuild: strftime("%s") alone rounds to the millisecond first.
+    return cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
 
 
 def _seconds(dialect: str) -> ColumnElement[int]:

@@ -3,6 +3,7 @@
 A data consent and (with an address) a marketing consent are recorded when a quiz is finished; the
 marketing consent counts on the dashboard only once it is confirmed (double opt-in) and until it is
 withdrawn, so confirming, withdrawing and deleting move that counter here, in the same function.
+Confirming and withdrawing also queue their webhook events in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from quiz.coach import rollups
 from quiz.domain.consent_texts import ConsentTexts
 from quiz.extensions import db
 from quiz.models import Consent, Response, utcnow
+from quiz.webhooks import events
 
 OptinOutcome = Literal["confirmed", "already", "withdrawn", "none"]
 OptinState = Literal["pending", "confirmed", "withdrawn", "none"]
@@ -77,13 +79,20 @@ def confirm(response_id: int, now: datetime | None = None) -> OptinOutcome:
         return "withdrawn"
     if consent.confirmed_at is not None:
         return "already"
+    confirmed_at = now or utcnow()
     with rollups.marketing_recount(Response.id == response_id):
-        consent.confirmed_at = now or utcnow()
+        consent.confirmed_at = confirmed_at
+    events.optin_confirmed(consent.response, confirmed_at)
     return "confirmed"
 
 
-def withdraw_marketing(response_ids: Select[Any], now: datetime | None = None) -> int:
-    """Withdraw the marketing consents of these responses (caller's transaction); how many."""
+def withdraw_marketing(
+    response: Response, response_ids: Select[Any], now: datetime | None = None
+) -> int:
+    """Withdraw the marketing consents of these responses (caller's transaction); how many.
+
+    `response` is the one whose link was used; the CRM hears of every response withdrawn.
+    """
     now = now or utcnow()
     consents = (
         db.session.execute(
@@ -101,6 +110,8 @@ def withdraw_marketing(response_ids: Select[Any], now: datetime | None = None) -
     with rollups.marketing_recount(Response.id.in_(sorted({c.response_id for c in consents}))):
         for consent in consents:
             consent.withdrawn_at = now
+    if consents:
+        events.unsubscribed(response, [c.response_id for c in consents], now)
     return len(consents)
 
 

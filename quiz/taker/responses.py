@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -29,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import delete as delete_rows
 
-from quiz.coach import rollup_rebuild, rollups
+from quiz.coach import item_stats, rollup_rebuild, rollups
 from quiz.database import begin_write
 from quiz.domain.analysis import build_analysis
 from quiz.domain.consent_texts import ConsentTexts
@@ -40,6 +41,8 @@ from quiz.mail import outbox
 from quiz.models import SCORED_DIMENSIONS, Answer, Response, utcnow
 from quiz.taker import consents
 from quiz.taker.bulk import bulk_insert
+from quiz.taker.links import external_url
+from quiz.webhooks import events
 
 TRACKING_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
@@ -187,9 +190,11 @@ def save_step(
     now = utcnow()
     for question in page.questions:
         option_id = answers.get(question.id)
-        points = {c.id: c.points for c in content.choices(question.id)}.get(option_id or "")
-        if option_id is None or points is None:
+        choice = next((c for c in content.choices(question.id) if c.id == option_id), None)
+        if option_id is None or choice is None:
             continue
+        # A not-applicable answer is stored without points, so no sum over points counts it.
+        points = choice.points if choice.applicable else None
         answer = existing.get(question.id)
         if answer is None:
             db.session.add(
@@ -234,7 +239,10 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
     if response.status == "finished" and response.result_token:
         db.session.rollback()
         return response.result_token
-    answers = stored_answers(response.id)
+    rows = (
+        db.session.execute(select(Answer).where(Answer.response_id == response.id)).scalars().all()
+    )
+    answers = {row.question_id: row.option_id for row in rows}
     missing = next((q.id for q in content.questions if q.id not in answers), None)
     if missing is not None:
         db.session.rollback()
@@ -269,6 +277,9 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         now=now,
     )
     outbox.queue_at_finish(response, messages)
+    item_stats.on_finish(response, rows, statements=item_stats.statement_options(content))
+    result_url = external_url(current_app, "public.result", token=response.result_token)
+    events.quiz_completed(response, response.analysis, result_url)
     db.session.commit()
     return response.result_token
 
@@ -294,9 +305,14 @@ def record_chart(response_id: int, png: bytes) -> None:
 def delete(response: Response) -> None:
     """Delete a response and its answers (caller's transaction), taking back its counters.
 
-    Its consents and emails must be gone first, through their writers (they count by it).
+    Its consents and emails must be gone first, through their writers (they count by it). The
+    item statistics take it back, and the webhooks drop its events and announce the deletion.
     """
     rollups.forget([response])
+    answers = db.session.execute(select(Answer).where(Answer.response_id == response.id)).scalars()
+    item_stats.on_delete(response, list(answers))
+    # Their queued and logged webhook events go, and the CRM is told to delete them too.
+    events.lead_deleted(response.id)
     db.session.execute(
         delete_rows(Answer)
         .where(Answer.response_id == response.id)
@@ -349,8 +365,17 @@ def count_demo(deltas: Mapping[rollups.Key, Sequence[int]]) -> None:
     rollups.add_owned(deltas, rollups.RESPONSE_METRICS)
 
 
+def judge_demo() -> None:
+    """Judge the demo responses just inserted and recount their item statistics.
+
+    The bulk path skips `on_finish`; the item statistics' rebuild of the demo rows judges and
+    counts them all at once, as its docstring recommends after seeding.
+    """
+    item_stats.rebuild(demo=True)
+
+
 def delete_demo() -> int:
-    """Delete every demo response and its answers, and recount the demo rollups from scratch.
+    """Delete every demo response and its answers, and recount the demo counters from scratch.
 
     Their consents and emails must be gone first (consents.delete_demo, outbox.delete_demo);
     recounting the demo rows (all gone) is cheaper than taking back a million responses one by
@@ -362,6 +387,7 @@ def delete_demo() -> int:
         delete_rows(Response.__table__).where(Response.__table__.c.is_demo.is_(True))
     ).rowcount
     rollup_rebuild.rebuild(demo=True)
+    item_stats.rebuild(demo=True)
     return int(removed or 0)
 
 

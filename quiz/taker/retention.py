@@ -18,6 +18,8 @@ from quiz.extensions import db
 from quiz.mail import outbox
 from quiz.models import Consent, Response, utcnow
 from quiz.taker import consents, responses
+from quiz.webhooks.models import WebhookDelivery
+from quiz.webhooks.queue import forget_older_than
 
 # The columns that can identify a taker; everything else is statistics.
 PERSONAL_COLUMNS = ("email", "first_name", "referrer", "utm_term", "utm_content")
@@ -30,6 +32,9 @@ class PurgeReport:
     optins_deleted: int
     responses_anonymised: int
     emails_deleted: int
+    # Delivered and failed webhook events as old as the responses anonymised: their payloads keep
+    # a copy of the email address and name.
+    webhooks_deleted: int = 0
 
 
 def purge(
@@ -48,6 +53,12 @@ def purge(
             optins_deleted=consents.count_stale_optins(optin_cutoff),
             responses_anonymised=_count(due),
             emails_deleted=outbox.count_for_retention(stale_optins, due),
+            webhooks_deleted=_count(
+                select(WebhookDelivery.id).where(
+                    WebhookDelivery.created_at < anonymise_cutoff,
+                    WebhookDelivery.status.in_(("delivered", "failed")),
+                )
+            ),
         )
     begin_write()
     # The queued emails go first: they are found through the rows changed below. The stale
@@ -56,9 +67,13 @@ def purge(
     emails = outbox.purge_for_retention(stale_optins, due)
     optins = consents.purge_stale_optins(optin_cutoff)
     anonymised = responses.anonymise(anonymise_cutoff, now, PERSONAL_COLUMNS)
+    webhooks = forget_older_than(anonymise_cutoff)
     db.session.commit()
     return PurgeReport(
-        optins_deleted=optins, responses_anonymised=anonymised, emails_deleted=emails
+        optins_deleted=optins,
+        responses_anonymised=anonymised,
+        emails_deleted=emails,
+        webhooks_deleted=webhooks,
     )
 
 

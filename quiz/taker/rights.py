@@ -21,6 +21,7 @@ from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
 from quiz.taker import consents, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.taker.links import digest_matches
+from quiz.webhooks import sent_about
 
 __all__ = ["OptinOutcome", "OptinState"]
 
@@ -98,7 +99,7 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
         if response.email
         else Response.id == response.id
     )
-    withdrawn = consents.withdraw_marketing(same_taker, now)
+    withdrawn = consents.withdraw_marketing(response, same_taker, now)
     outbox.drop_waiting_optins(same_taker)
     db.session.commit()
     return withdrawn
@@ -172,6 +173,8 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
             }
             for message in messages
         ],
+        # What the coach's CRM was sent about this taker, and where.
+        "webhooks": sent_about(response.id),
     }
 
 
