@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from quiz.app_state import get_content
 from quiz.coach.item_stats_models import (
     NOT_APPLICABLE_POINTS,
     SPEEDER,
@@ -77,8 +78,6 @@ class AnswerLike(Protocol):
 def statement_options(content: Any | None = None) -> frozenset[str]:
     """The option ids of likert statements: the shared scale and its N/A option."""
     if content is None:
-        from quiz.app_state import get_content
-
         content = get_content()
     return frozenset({point.id for point in content.scale} | {LIKERT_NOT_APPLICABLE})
 

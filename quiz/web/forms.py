@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, Field, RadioField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
@@ -100,8 +101,6 @@ def no_encoded_words(_form: FlaskForm, field: Field) -> None:
 
 def valid_email(_form: FlaskForm, field: Field) -> None:
     """Check the address with email-validator (syntax only; no DNS lookups in a request)."""
-    from email_validator import EmailNotValidError, validate_email
-
     if not field.data:
         return
     try:

@@ -20,6 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz import deploy
+from quiz.app_state import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ def check_production(app: Flask) -> None:
     found = deploy.problems(app.config, app.debug)
     fatal = [problem for problem in found if problem.fatal]
     if fatal:
-        from quiz.app_state import StartupError
-
         lines = "\n".join(
             f"  {'unsafe' if problem.fatal else 'warning'}: {problem}" for problem in found
         )
