@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint browser-deps system-deps bench bench-quiz bench-mail bench-coach clean
+.PHONY: run test lint browser-deps system-deps bench bench-quiz bench-mail bench-coach bench-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 # Each benchmark is one command that prints its figures; `make bench` runs them all.
-bench: bench-quiz bench-mail bench-coach
+bench: bench-quiz bench-mail bench-coach bench-report
 
 bench-quiz: $(VENV)/.installed-test
 	$(BIN)/python bench/quiz_load.py
@@ -60,6 +60,9 @@ bench-mail: $(VENV)/.installed-test
 
 bench-coach: $(VENV)/.installed-test
 	$(BIN)/python bench/coach_dashboard.py
+
+bench-report: $(VENV)/.installed-test
+	$(BIN)/python bench/report_pdf.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache tests/e2e/screenshots

@@ -27,6 +27,7 @@ from quiz.mail.compose import compose, new_message_id
 from quiz.models import Response
 from quiz.taker import report, responses, rights
 from tests.quizflow import complete_quiz
+from tests.test_html_valid import vnu_errors
 
 A4_POINTS = (595.28, 841.89)
 
@@ -263,3 +264,16 @@ def test_result_page_and_email_link_to_the_pdf(app: Flask, client: FlaskClient) 
     # A link, not an attachment: the only parts are the two texts and the inline chart.
     assert not [part for part in message.walk() if part.get_content_type() == "application/pdf"]
     assert _download(client, app, token).status_code == 200
+
+
+def test_report_html_and_preparing_page_are_valid_html(
+    app: Flask, client: FlaskClient, tmp_path: Any
+) -> None:
+    token = _finish(client, app, first_name="Ada")
+    (tmp_path / "preparing.html").write_text(client.get(f"/r/{token}/bericht.pdf").text)
+    assert report.wait_for_renders(app, timeout=60)
+    with app.test_request_context(), app.app_context():
+        response = responses.find_result(token)
+        assert response is not None
+        (tmp_path / "report.html").write_text(report._job(response).html)
+    assert vnu_errors(tmp_path) == []

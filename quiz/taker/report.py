@@ -250,6 +250,7 @@ def _job(response: Response) -> report_render.RenderJob:
     bars = result_bars(content.dimensions, scores, bands, response.bottleneck)
     return report_render.RenderJob(
         html=html,
+        css=render_template("report/report.css"),
         bars=tuple(bars),
         logo=logo,
         logo_type=logo_type,

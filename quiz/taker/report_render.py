@@ -7,6 +7,10 @@ the pool's process is niced, so quiz requests win the CPU, and a lock file per s
 instance folder keeps the number of renders running on the machine at `slots`, however many
 workers there are. The process loads nothing from outside: the chart and the logo come with the
 job, and every other URL in the HTML is refused.
+
+The process is spawned, not forked (the web worker's connections and threads stay behind), so
+like any spawned process it imports the program's main module again: gunicorn, flask, pytest and
+the benchmarks guard theirs with `if __name__ == "__main__"`; a script that renders must too.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class RenderJob:
     """Everything a render needs; plain data, so it crosses into the pool's process."""
 
     html: str
+    css: str
     bars: tuple[Bar, ...]
     logo: bytes | None = None
     logo_type: str | None = None
@@ -55,15 +60,18 @@ class Rendered:
 
 def render_pdf(job: RenderJob) -> Rendered:
     """The PDF of one report: the chart as SVG (vector), fonts embedded, tagged."""
-    from weasyprint import HTML  # imported here: only the pool's process needs it
+    from weasyprint import CSS, HTML  # imported here: only the pool's process needs it
 
     with _machine_slot(job.lock_dir, job.slots):
         started = time.perf_counter()
         resources = {CHART_URL: (score_chart_svg(job.bars), "image/svg+xml")}
         if job.logo is not None and job.logo_type:
             resources[LOGO_URL] = (job.logo, job.logo_type)
-        pdf = HTML(string=job.html, url_fetcher=_fetcher(resources)).write_pdf(
-            pdf_variant=PDF_VARIANT, pdf_tags=True
+        fetcher = _fetcher(resources)
+        pdf = HTML(string=job.html, url_fetcher=fetcher).write_pdf(
+            stylesheets=[CSS(string=job.css, url_fetcher=fetcher)],
+            pdf_variant=PDF_VARIANT,
+            pdf_tags=True,
         )
         return Rendered(pdf=pdf, render_ms=round((time.perf_counter() - started) * 1000))
 
