@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,8 +25,8 @@ from quiz.domain.report import build_report
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.mail.compose import compose, new_message_id
-from quiz.models import Response
-from quiz.taker import report, responses, rights
+from quiz.models import Response, utcnow
+from quiz.taker import report, responses, retention, rights
 from tests.quizflow import complete_quiz
 from tests.test_html_valid import vnu_errors
 
@@ -277,3 +278,15 @@ def test_report_html_and_preparing_page_are_valid_html(
         assert response is not None
         (tmp_path / "report.html").write_text(report._job(response).html)
     assert vnu_errors(tmp_path) == []
+
+
+def test_anonymising_drops_the_stored_pdf(app: Flask, client: FlaskClient) -> None:
+    token = _finish(client, app, first_name="Ada")
+    assert "für Ada" in _pdf_text(_download(client, app, token).data)
+    with app.app_context():
+        retention.purge(optin_days=30, anonymise_days=1, now=utcnow() + timedelta(days=2))
+        # The PDF with the name is gone from the database, not only outdated.
+        assert db.session.scalar(select(report.ResultReport.pdf)) is None
+    again = _download(client, app, token)
+    assert again.status_code == 200
+    assert "Ada" not in _pdf_text(again.data)
