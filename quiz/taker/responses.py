@@ -22,7 +22,6 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
-    bindparam,
     insert,
     or_,
     select,
@@ -42,7 +41,24 @@ from quiz.models import SCORED_DIMENSIONS, Answer, Response, utcnow
 from quiz.taker import consents
 from quiz.taker.bulk import bulk_insert
 from quiz.taker.links import external_url
+from quiz.taker.response_reads import (
+    DraftState,
+    find_by_draft_token,
+    find_draft_with_answers,
+    find_result,
+    result_version,
+    stored_answers,
+)
 from quiz.webhooks import events
+
+__all__ = [
+    "DraftState",
+    "find_by_draft_token",
+    "find_draft_with_answers",
+    "find_result",
+    "result_version",
+    "stored_answers",
+]
 
 TRACKING_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
@@ -78,89 +94,6 @@ def start_draft(content: Content, tracking: Mapping[str, str | None]) -> Respons
     rollups.on_start(response)
     db.session.commit()
     return response
-
-
-@dataclass(frozen=True)
-class DraftState:
-    """What the quiz pages need to know about a draft; read without loading the whole row."""
-
-    id: int
-    status: str
-    steps_completed: int
-    result_token: str | None
-
-
-# The hot-path reads are built once and run as Core statements on the session's connection:
-# building a select and going through the ORM's execute cost about 0.3 ms per request, more than
-# the query itself (issue 3's quiz-page throughput target).
-_DRAFT_BY_TOKEN = select(
-    Response.id, Response.status, Response.steps_completed, Response.result_token
-).where(Response.draft_token == bindparam("token"))
-
-_DRAFT_WITH_ANSWERS = (
-    select(
-        Response.id,
-        Response.status,
-        Response.steps_completed,
-        Response.result_token,
-        Answer.question_id,
-        Answer.option_id,
-    )
-    .outerjoin(Answer, Answer.response_id == Response.id)
-    .where(Response.draft_token == bindparam("token"))
-)
-
-_RESULT_VERSION = select(Response.updated_at).where(
-    Response.result_token == bindparam("token"), Response.status == "finished"
-)
-
-
-def find_by_draft_token(token: str | None) -> DraftState | None:
-    """The response a draft cookie points at, if any (the landing page's check for a draft)."""
-    if not token or len(token) > 64:
-        return None
-    row = db.session.connection().execute(_DRAFT_BY_TOKEN, {"token": token}).one_or_none()
-    return DraftState(*row) if row is not None else None
-
-
-def find_result(token: str) -> Response | None:
-    """A finished response by its result token."""
-    if len(token) > 64:
-        return None
-    return db.session.execute(
-        select(Response).where(Response.result_token == token, Response.status == "finished")
-    ).scalar_one_or_none()
-
-
-def find_draft_with_answers(token: str | None) -> tuple[DraftState | None, dict[str, str]]:
-    """A draft and its saved answers in one query (the quiz pages' hot path)."""
-    if not token or len(token) > 64:
-        return None, {}
-    rows = db.session.connection().execute(_DRAFT_WITH_ANSWERS, {"token": token}).all()
-    if not rows:
-        return None, {}
-    first = rows[0]
-    answers = {row.question_id: row.option_id for row in rows if row.question_id is not None}
-    return DraftState(first.id, first.status, first.steps_completed, first.result_token), answers
-
-
-def result_version(token: str) -> str | None:
-    """A finished result's last-change time as text (None if there is no such result).
-
-    Cheap enough to run on every result page view, so cached pages never outlive their row.
-    """
-    if len(token) > 64:
-        return None
-    updated = db.session.connection().execute(_RESULT_VERSION, {"token": token}).scalar()
-    return updated.isoformat() if updated is not None else None
-
-
-def stored_answers(response_id: int) -> dict[str, str]:
-    """The answers saved so far, {question_id: option_id}."""
-    rows = db.session.execute(
-        select(Answer.question_id, Answer.option_id).where(Answer.response_id == response_id)
-    )
-    return {question_id: option_id for question_id, option_id in rows}
 
 
 def save_step(
