@@ -16,9 +16,12 @@ the benchmarks guard theirs with `if __name__ == "__main__"`; a script that rend
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +38,7 @@ CHART_URL = "report:chart.svg"
 LOGO_URL = "report:logo"
 # PDF/UA-1: a tagged PDF (structure tree, alternative texts, language, title shown).
 PDF_VARIANT = "pdf/ua-1"
+PR_SET_PDEATHSIG = 1  # Linux prctl(2): a signal for this process when its parent dies
 
 
 @dataclass(frozen=True)
@@ -124,10 +128,14 @@ def _try_lock(file: Any) -> bool:
     return True
 
 
-def _lower_priority(nice: int) -> None:
-    """Pool initializer: quiz requests in the web workers go first."""
+def _init_process(nice: int) -> None:
+    """Pool initializer: quiz requests in the web workers go first, and the process ends with
+    its web worker (even one killed outright, whose pool never got to shut it down)."""
     with contextlib.suppress(OSError):
         os.nice(nice)
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class _Pool:
@@ -155,7 +163,7 @@ class _Pool:
             self._executor = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority,
+                initializer=_init_process,
                 initargs=(nice,),
             )
             self._pid = os.getpid()
