@@ -5,7 +5,7 @@
 Builds a fresh database (SQLite in a temporary folder; PostgreSQL in a schema of its own in
 BENCH_PG_URL's database), finishes RESPONSES quizzes through `responses.finish`, stores their
 charts (as the result page does on its first view), queues MESSAGES result summaries and lets
-`quiz.mail.outbox.deliver_due` send them all to an aiosmtpd server in a process of its own. Each message is
+`quiz.mail.sender.deliver_due` send them all to an aiosmtpd server in a process of its own. Each message is
 composed from its templates with the chart inline, sent over one SMTP connection per batch, and
 marked sent in its own transaction. Prints messages per second; the target is at least 50.
 """

@@ -5,9 +5,12 @@ profiles, so a million takers do not mean a million scorer calls), varied source
 drop-offs, consents and email states. Only the responses and one narrow "pick" row per taker
 (profile, consent and mail outcome) go through Python; the ~20 answers, the consents and the
 emails of each taker are derived from them in SQL (INSERT ... SELECT); the rollup counts come
-from the same values in Python. The dashboard is consistent whenever a transaction ends: per batch
-on SQLite, once for the whole seed on PostgreSQL. Demo emails use the reserved `.invalid` domain
-and are never queued for sending.
+from the same values in Python. Every row and counter is written by its table's writer
+(quiz.taker.responses, quiz.taker.consents, quiz.mail.outbox), each adding the counters it owns;
+the takers themselves come from quiz.coach.demo_takers. The dashboard is consistent whenever a
+transaction ends: per batch on SQLite, once for the whole seed on PostgreSQL; the item statistics
+are recounted for the demo rows at the end. Demo emails use the reserved `.invalid` domain and
+are never queued for sending.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ class Profile:
 
 
 def profiles_for(content: Content, rng: random.Random) -> list[Profile]:
+    """PROFILE_POOL scored answer sets with varied leanings, shared by all demo takers."""
     profiles = []
     for _ in range(PROFILE_POOL):
         # A leaning per dimension, so bottlenecks vary; noise per question keeps it human.
@@ -87,6 +88,10 @@ def _drop_off_step(rng: random.Random, pages: int) -> int:
 def takers(
     content: Content, count: int, rng: random.Random, now: datetime, profiles: list[Profile]
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Yield `count` demo takers: a response row and its pick (profile, consent, mail outcome).
+
+    Long because the response row is spelled out column by column, as the bulk insert needs it.
+    """
     weights = [source[3] for source in SOURCES]
     for _ in range(count):
         source, medium, campaign, _weight = rng.choices(SOURCES, weights)[0]

@@ -100,7 +100,8 @@ def count_raw(
     """Count the responses matching `where` (with their consents and emails) into the rollups.
 
     `add=False` inserts into a table the caller has just cleared of them (a rebuild); `add=True`
-    adds to whatever is there (rows written in bulk, as `seed-demo` does).
+    adds to whatever is there (rows written in bulk, as `seed-demo` does). Long on purpose: one
+    SELECT per metric, side by side, so they read as the SQL twin of rollup_keys.contributions().
     """
     session = session or db.session()
     dialect = session.get_bind().dialect.name

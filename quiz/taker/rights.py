@@ -106,7 +106,10 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
 
 
 def export_data(content: Content, response: Response) -> dict[str, Any]:
-    """Everything stored about one quiz taker, as JSON-ready data."""
+    """Everything stored about one quiz taker, as JSON-ready data.
+
+    Long because the export is one literal, every field spelled out, as the taker will read it.
+    """
     answers = db.session.execute(
         select(Answer).where(Answer.response_id == response.id).order_by(Answer.id)
     ).scalars()
