@@ -1,2 +1,2 @@
-"""The taker's side: saving responses (the one writer of responses and answers), data rights,
-signed links, retention."""
+"""The taker's side: the writers of responses and answers (responses) and of consents (consents),
+the result chart, data rights and retention (orchestrating those writers), signed links."""
