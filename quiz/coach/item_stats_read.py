@@ -4,7 +4,7 @@ Every function reads a few thousand counter rows at most (quiz.coach.item_stats_
 in SQL over the demo and quality classes the filter lets in, and hands them to the pure
 statistics in quiz.domain.psychometrics. The page, `item-stats` and the result page stay thin:
 `read()` for the page and the CLI (`Report.as_json()`), `norms()`/`norms_json()` for the CLI's
-norms, `percentile()` for one score on the result page.
+norms, `result_norms()` for one taker's scores on the result page, in the email and the PDF.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -346,3 +346,67 @@ def norms_json(result: Mapping[str, Norm]) -> dict[str, Any]:
         }
         for dimension, norm in result.items()
     }
+
+
+def taker_norms(
+    version: str,
+    scores: Mapping[str, int],
+    include_demo: bool,
+    min_n: int,
+    session: Session | None = None,
+) -> dict[str, int]:
+    """X of "Sie liegen vor X %" for each of one taker's scores, in one query (the result page's).
+
+    Only dimensions with at least `min_n` comparable responses appear, so below that the
+    result page, the email and the PDF show nothing. The query sums, per dimension, the
+    histogram rows of the version below and at the taker's own score: a few hundred counter
+    rows whatever the number of takers. A finished taker's own response is among the
+    comparable ones (finishing counts it in the same transaction); the mid-rank counts it as
+    half of its own tie group, so a taker alone at their score is never "ahead of" themselves.
+    """
+    if not scores:
+        return {}
+    session = session or db.session()
+    h = ScoreHistogram.__table__.c
+    own = case(dict(scores), value=h.dimension)  # the taker's score in the row's dimension
+    where = [h.content_version == version, h.dimension.in_(list(scores))]
+    if not include_demo:
+        where.append(h.is_demo.is_(False))
+    rows = session.execute(
+        select(
+            h.dimension,
+            func.sum(h.count),
+            func.sum(case((h.score < own, h.count), else_=0)),
+            func.sum(case((h.score == own, h.count), else_=0)),
+        )
+        .where(*where)
+        .group_by(h.dimension)
+    )
+    out: dict[str, int] = {}
+    for dimension, total, below, same in rows:
+        total, below, same = int(total or 0), int(below or 0), int(same or 0)
+        if total < min_n or total <= 0:
+            continue
+        score = scores[dimension]
+        # The three counts as a histogram, so the rounding is psychometrics' own.
+        histogram = {score - 1: below, score: same, score + 1: total - below - same}
+        x = ps.midrank_percentile(histogram, score)
+        if x is not None:
+            out[dimension] = x
+    return out
+
+
+def result_norms(
+    config: Mapping[str, Any],
+    version: str,
+    scores: Mapping[str, int],
+    session: Session | None = None,
+) -> dict[str, int]:
+    """`taker_norms()` under the app's settings (QUIZ_NORMS_MIN, QUIZ_NORMS_INCLUDE_DEMO)."""
+    return taker_norms(
+        version,
+        scores,
+        include_demo=bool(config.get("QUIZ_NORMS_INCLUDE_DEMO", False)),
+        min_n=int(config.get("QUIZ_NORMS_MIN", 100)),
+        session=session,
+    )

@@ -18,6 +18,7 @@ from flask import Flask, has_app_context
 
 from quiz.app_state import get_content_version
 from quiz.charts import CHART_WIDTH_IN, chart_height_in
+from quiz.coach import item_stats_read
 from quiz.domain import report
 from quiz.extensions import db
 from quiz.mail.headers import (
@@ -173,7 +174,8 @@ def result_context(app: Flask, response: Response) -> dict[str, Any]:
     """What the summary shows, in the result page's order: diagnosis, next steps, chart, link.
 
     The steps are the analysis's own ranking (its `next_step` markers), the same three the page
-    shows; texts come from the content version the response was scored with.
+    shows; texts come from the content version the response was scored with. `norms` maps a
+    dimension to the taker's percentile ("Sie liegen vor X %"), empty below QUIZ_NORMS_MIN.
     """
     analysis = response.analysis or []
     content = get_content_version(response.content_version, app)
@@ -189,7 +191,20 @@ def result_context(app: Flask, response: Response) -> dict[str, Any]:
         "rows": rows,
         "steps": [step.item for step in summary.steps],
         "bottleneck_id": response.bottleneck,
+        "norms": _norms(app, response),
     }
+
+
+def _norms(app: Flask, response: Response) -> dict[str, int]:
+    """The taker's X per dimension as the result page shows it, read when the mail is composed."""
+
+    def read() -> dict[str, int]:
+        return item_stats_read.result_norms(app.config, response.content_version, response.scores())
+
+    if has_app_context():
+        return read()
+    with app.app_context():
+        return read()
 
 
 def _answers(app: Flask, response: Response) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.app_state import get_consent_texts, get_content, get_content_version
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in
+from quiz.coach import item_stats_read
 from quiz.domain import report
 from quiz.domain.content import Content
 from quiz.extensions import db
@@ -255,27 +257,71 @@ def _lead_step(
     )
 
 
+@dataclass(frozen=True)
+class _ResultKey:
+    """What a cached result page was rendered from, checked on every view.
+
+    The norms move as other takers finish or delete their data, so the page is kept with the
+    figures it shows and the scores they were read for: a view reads the norms afresh (one
+    small query on the counters) and renders again only when a figure it shows has changed.
+    """
+
+    version: str  # the row's last change (responses.result_version)
+    content_sha: str
+    content_version: str
+    scores: tuple[tuple[str, int], ...]
+    norms: tuple[tuple[str, int], ...]
+
+
 @bp.get("/r/<token>")
 def result(token: str) -> str:
     """The stored result: diagnosis, next steps, chart, call to action; the rest collapsed."""
     version = responses.result_version(token) or abort(404)
-    cache_key = (version, get_content().sha256)
+    content_sha = get_content().sha256
     # Each worker renders a result once; the version check above keeps a deletion or
-    # anonymisation effective at once in every worker.
+    # anonymisation effective at once in every worker, the norms check keeps the norms current.
     cache = prerendered.caches().result_pages
     cached = cache.get(token)
-    if cached is not None and cached[0] == cache_key:
-        return cached[1]
+    known: tuple[str, dict[str, int], dict[str, int]] | None = (
+        None  # content version, scores, norms
+    )
+    if cached is not None:
+        key = cached[0]
+        if isinstance(key, _ResultKey) and (key.version, key.content_sha) == (version, content_sha):
+            norms = _norms(key.content_version, dict(key.scores))
+            if tuple(sorted(norms.items())) == key.norms:
+                return cached[1]
+            known = (key.content_version, dict(key.scores), norms)
     response = responses.find_result(token) or abort(404)
-    html = _render_result(get_content(), response, token)
-    cache.put(token, (cache_key, html))
+    scores = response.scores()
+    if known is not None and known[:2] == (response.content_version, scores):
+        norms = known[2]  # read a moment ago for these very scores
+    else:
+        norms = _norms(response.content_version, scores)
+    html = _render_result(get_content(), response, token, norms)
+    key = _ResultKey(
+        version=version,
+        content_sha=content_sha,
+        content_version=response.content_version,
+        scores=tuple(sorted(scores.items())),
+        norms=tuple(sorted(norms.items())),
+    )
+    cache.put(token, (key, html))
     return html
 
 
-def _render_result(content: Content, response: QuizResponse, token: str) -> str:
+def _norms(content_version: str, scores: Mapping[str, int]) -> dict[str, int]:
+    """The taker's X per dimension ("Sie liegen vor X %"), empty below QUIZ_NORMS_MIN."""
+    return item_stats_read.result_norms(current_app.config, content_version, scores)
+
+
+def _render_result(
+    content: Content, response: QuizResponse, token: str, norms: Mapping[str, int]
+) -> str:
     """Render from what was stored, with the texts of the content version it was made with.
 
     Analyses stored before the ranked next steps (content 2026.1) keep their first layout.
+    `norms` are the taker's percentiles per dimension (empty: the norms stay hidden).
     """
     version = get_content_version(response.content_version)
     scores = response.scores()
@@ -284,6 +330,7 @@ def _render_result(content: Content, response: QuizResponse, token: str) -> str:
             "dimension": dimension,
             "score": scores.get(dimension.id),
             "band": dimension.band((response.bands or {}).get(dimension.id, dimension.bands[0].id)),
+            "norm": norms.get(dimension.id),
         }
         for dimension in version.dimensions
         if dimension.id in scores
@@ -312,6 +359,7 @@ def _render_result(content: Content, response: QuizResponse, token: str) -> str:
         "quiz/result.html",
         response=response,
         rows=rows,
+        has_norms=any(row["norm"] is not None for row in rows),
         report=report.build_report(version, analysis, answers),
         token=token,
         chart_size=chart_size,
