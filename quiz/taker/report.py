@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from quiz.app_state import get_content_version
 from quiz.charts import result_bars
+from quiz.coach.item_stats_read import result_norms
 from quiz.database import begin_write
 from quiz.domain.report import build_report
 from quiz.extensions import db
@@ -222,6 +223,8 @@ def _job(response: Response) -> report_render.RenderJob:
     report = build_report(content, analysis, responses.stored_answers(response.id), step_words=None)
     scores = response.scores()
     bands = response.bands or {}
+    # The norms as they stand at the render: the PDF is kept, so its note says so.
+    norms = result_norms(app.config, response.content_version, scores)
     rows = []
     for dimension in content.dimensions:
         if dimension.id in scores:
@@ -233,6 +236,7 @@ def _job(response: Response) -> report_render.RenderJob:
                     "score": scores[dimension.id],
                     "band_label": band.label if band else "",
                     "is_bottleneck": dimension.id == response.bottleneck,
+                    "norm": norms.get(dimension.id),
                 }
             )
     logo, logo_type = _logo(app.config.get("QUIZ_COACH_LOGO", ""))
@@ -243,6 +247,7 @@ def _job(response: Response) -> report_render.RenderJob:
         first_name=response.first_name,
         finished=finished,
         rows=rows,
+        has_norms=bool(norms),
         has_logo=logo is not None,
         chart_url=report_render.CHART_URL,
         logo_url=report_render.LOGO_URL,

@@ -282,9 +282,8 @@ def result(token: str) -> str:
     # anonymisation effective at once in every worker, the norms check keeps the norms current.
     cache = prerendered.caches().result_pages
     cached = cache.get(token)
-    known: tuple[str, dict[str, int], dict[str, int]] | None = (
-        None  # content version, scores, norms
-    )
+    # The cached page's content version, scores and the norms just read for them.
+    known: tuple[str, dict[str, int], dict[str, int]] | None = None
     if cached is not None:
         key = cached[0]
         if isinstance(key, _ResultKey) and (key.version, key.content_sha) == (version, content_sha):
