@@ -52,18 +52,21 @@ def take_quiz(client: FlaskClient, app: Flask, seed: int = 11) -> tuple[str, dic
 
 
 def add_others(
-    app: Flask, rng: np.random.Generator, n: int, *, demo: bool = False, version: str | None = None
+    app: Flask,
+    rng: np.random.Generator,
+    n: int,
+    around: dict[str, int],
+    *,
+    demo: bool = False,
+    version: str | None = None,
 ) -> list[dict[str, int]]:
-    """n finished responses with scores near the middle (many ties), counted as a finish does."""
+    """n finished responses, counted as a finish does, with scores within 6 points of `around`
+    (the taker's): many below, many above and many ties, so the half share matters."""
     with app.app_context():
-        dimensions = [d.id for d in get_content().dimensions]
         version = version or get_content().version
         out = []
         for _ in range(n):
-            scores = {
-                d: int(s)
-                for d, s in zip(dimensions, rng.integers(30, 71, len(dimensions)), strict=True)
-            }
+            scores = {d: min(100, max(0, s + int(rng.integers(-6, 7)))) for d, s in around.items()}
             add_response(
                 started="2026-11-02 09:00:00",
                 finished="2026-11-02 09:10:00",
@@ -118,22 +121,24 @@ def view(client: FlaskClient, path: str) -> str:
 def test_norms_appear_at_the_minimum_and_equal_numpy(app: Flask, client: FlaskClient) -> None:
     rng = np.random.default_rng(1)
     path, own = take_quiz(client, app)
-    others = add_others(app, rng, 98)
+    others = add_others(app, rng, 98, own)
     # 99 comparable responses (the taker's own among them): nothing, not even an empty column.
     assert page_norms(view(client, path)) == {}
-    others += add_others(app, rng, 1)
+    others += add_others(app, rng, 1, own)
     expected = numpy_norms(own, [own, *others])
     assert page_norms(view(client, path)) == by_name(app, expected)
-    # Ties with the taker's own score are frequent here, so the half share matters.
-    assert any(sum(o[d] == s for o in others) for d, s in own.items())
+    # Ties with the taker's own score are frequent, so the half share matters in every dimension.
+    assert all(sum(o[d] == s for o in others) >= 3 for d, s in own.items())
+    assert all(10 < x < 90 for x in expected.values())
 
 
 @pytest.mark.app_config(QUIZ_NORMS_MIN=20)
 def test_demo_takers_are_left_out_by_default(app: Flask, client: FlaskClient) -> None:
     rng = np.random.default_rng(2)
     path, own = take_quiz(client, app)
-    real = add_others(app, rng, 19)
-    add_others(app, rng, 40, demo=True)
+    real = add_others(app, rng, 19, own)
+    # Demo takers all well below the taker: counted, they would raise every X.
+    add_others(app, rng, 40, {d: s - 20 for d, s in own.items()}, demo=True)
     assert page_norms(view(client, path)) == by_name(app, numpy_norms(own, [own, *real]))
     # 20 real responses (the taker's included) are below a minimum of 21, whatever the 40
     # demo ones would add: nothing shows.
@@ -145,8 +150,8 @@ def test_demo_takers_are_left_out_by_default(app: Flask, client: FlaskClient) ->
 def test_demo_takers_count_with_the_setting(app: Flask, client: FlaskClient) -> None:
     rng = np.random.default_rng(3)
     path, own = take_quiz(client, app)
-    real = add_others(app, rng, 4)
-    demo = add_others(app, rng, 15, demo=True)
+    real = add_others(app, rng, 4, own)
+    demo = add_others(app, rng, 15, own, demo=True)
     assert page_norms(view(client, path)) == by_name(app, numpy_norms(own, [own, *real, *demo]))
 
 
@@ -154,10 +159,10 @@ def test_demo_takers_count_with_the_setting(app: Flask, client: FlaskClient) -> 
 def test_other_content_versions_are_not_mixed_in(app: Flask, client: FlaskClient) -> None:
     rng = np.random.default_rng(4)
     path, own = take_quiz(client, app)
-    current = add_others(app, rng, 10)
-    add_others(app, rng, 40, version="2026.1")
+    current = add_others(app, rng, 10, own)
+    add_others(app, rng, 40, {d: s - 20 for d, s in own.items()}, version="2026.1")
     assert page_norms(view(client, path)) == {}
-    current += add_others(app, rng, 9)
+    current += add_others(app, rng, 9, own)
     assert page_norms(view(client, path)) == by_name(app, numpy_norms(own, [own, *current]))
 
 
@@ -165,7 +170,7 @@ def test_other_content_versions_are_not_mixed_in(app: Flask, client: FlaskClient
 def test_the_cached_page_never_serves_stale_norms(app: Flask, client: FlaskClient) -> None:
     rng = np.random.default_rng(5)
     path, own = take_quiz(client, app)
-    others = add_others(app, rng, 9)
+    others = add_others(app, rng, 9, own)
     first = page_norms(view(client, path))
     assert first == by_name(app, numpy_norms(own, [own, *others]))
     rendered: list[str] = []
@@ -254,12 +259,12 @@ def test_the_summary_email_shows_the_norms_in_both_parts(
 ) -> None:
     rng = np.random.default_rng(6)
     path, own = take_quiz(client, app)
-    others = add_others(app, rng, 23)
+    others = add_others(app, rng, 23, own)
     text, html = send_summary(app, mail_server)
     # 24 comparable responses, one below the minimum: neither part says anything of norms.
     assert not LINE.search(text) and NOTE not in " ".join(text.split())
     assert not LINE.search(unescape(html)) and "Im Vergleich" not in html and NOTE not in html
-    others += add_others(app, rng, 1)
+    others += add_others(app, rng, 1, own)
     expected = by_name(app, numpy_norms(own, [own, *others]))
     text, html = send_summary(app, mail_server)
     assert text_norms(app, text) == expected
@@ -282,7 +287,7 @@ def test_the_summary_email_shows_the_norms_in_both_parts(
 def test_the_pdf_report_shows_the_norms(app: Flask, client: FlaskClient) -> None:
     rng = np.random.default_rng(7)
     path, own = take_quiz(client, app)
-    others = add_others(app, rng, 11)
+    others = add_others(app, rng, 11, own)
     deadline = time.monotonic() + 90
     while (answer := client.get(f"{path}/bericht.pdf")).status_code == 202:
         assert time.monotonic() < deadline, "the report never arrived"
