@@ -66,6 +66,7 @@ def render_pdf(job: RenderJob) -> Rendered:
     """The PDF of one report: the chart as SVG (vector), fonts embedded, tagged."""
     from weasyprint import CSS, HTML  # imported here: only the pool's process needs it
 
+    _end_with_parent()
     with _machine_slot(job.lock_dir, job.slots):
         started = time.perf_counter()
         resources = {CHART_URL: (score_chart_svg(job.bars), "image/svg+xml")}
@@ -128,14 +129,18 @@ def _try_lock(file: Any) -> bool:
     return True
 
 
-def _init_process(nice: int) -> None:
-    """Pool initializer: quiz requests in the web workers go first, and the process ends with
-    its web worker (even one killed outright, whose pool never got to shut it down)."""
-    with contextlib.suppress(OSError):
-        os.nice(nice)
+def _end_with_parent() -> None:
+    """End this process with its web worker, even one killed outright (Linux prctl(2))."""
+    global _TIED_TO_PARENT
+    if _TIED_TO_PARENT or multiprocessing.parent_process() is None:  # not a pool process
+        return
+    _TIED_TO_PARENT = True
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_TIED_TO_PARENT = False
 
 
 class _Pool:
@@ -163,7 +168,9 @@ class _Pool:
             self._executor = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_process,
+                # os.nice itself, so the process is niced before it imports anything of ours
+                # (importing the app and WeasyPrint costs more CPU than a render).
+                initializer=os.nice,
                 initargs=(nice,),
             )
             self._pid = os.getpid()
