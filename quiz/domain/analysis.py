@@ -19,11 +19,10 @@ from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import Any, Literal
 
-from quiz.domain.content_model import MAX_POINTS, Content, SourceRef, Tip
+from quiz.domain.content_model import MAX_POINTS, NEXT_STEPS, Content, SourceRef, Tip
 from quiz.domain.scoring import ScoreResult
 
 ItemKind = Literal["bottleneck", "dimension", "tip"]
-NEXT_STEP_COUNT = 3
 
 
 @dataclass(frozen=True)
@@ -199,10 +198,10 @@ def _rank_next_steps(
 
     actions = sorted((c for c in candidates if c.tip_kind != "perspectives"), key=key)
     notes = sorted((c for c in candidates if c.tip_kind == "perspectives"), key=key)
-    pool = actions + notes if len(actions) < NEXT_STEP_COUNT else actions
+    pool = actions + notes if len(actions) < NEXT_STEPS else actions
     first = next((item for item in pool if item.dimension == result.bottleneck), None)
     ordered = ([first] if first else []) + [item for item in pool if item is not first]
-    return ordered[:NEXT_STEP_COUNT]
+    return ordered[:NEXT_STEPS]
 
 
 def _lacking(content: Content, question_id: str, answer: str) -> Fraction:

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from quiz.domain.content_model import MAX_POINTS, NOT_APPLICABLE_ID, Content
+from quiz.domain.content_model import MAX_POINTS, NEXT_STEPS, NOT_APPLICABLE_ID, Content
 
 # The five articles all advice is drawn from (shared/seeds/). A source outside this set is an error.
 SEED_ARTICLES: frozenset[str] = frozenset(
@@ -29,9 +29,6 @@ SEED_ARTICLES: frozenset[str] = frozenset(
 MIN_QUESTIONS_PER_DIMENSION = 4
 # The current quiz takes about five minutes, as the source article promises.
 QUESTION_RANGE = (24, 36)
-# Every analysis ends in exactly this many next steps; the band advice of dimensions that always
-# get a score guarantees enough candidates.
-NEXT_STEPS = 3
 
 Loc = tuple[str | int, ...]
 Entries = list[tuple[int, dict[str, Any]]]

@@ -20,6 +20,9 @@ MAX_POINTS = 4
 WEAK_POINTS = 1
 # The option id a likert question's `not_applicable` label adds after the scale points.
 NOT_APPLICABLE_ID = "nicht_zutreffend"
+# Every analysis ends in exactly this many next steps (quiz.domain.analysis); the loader's coverage
+# rules make sure the content always offers enough candidates.
+NEXT_STEPS = 3
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
