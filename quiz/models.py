@@ -207,7 +207,7 @@ class MailSenderState(db.Model):  # type: ignore[name-defined,misc]
     failures: Mapped[int] = mapped_column(default=0)
     paused_since: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
     next_attempt_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
-    # One of quiz.mail.compose.REASONS, and the server's answer (never an address).
+    # One of quiz.mail.transport.REASONS, and the server's answer (never an address).
     reason: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
