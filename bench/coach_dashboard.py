@@ -13,7 +13,7 @@ database of its own (SQLite `/tmp/quiz-bench/bench-ROWS.sqlite3`, PostgreSQL dat
 - the questionnaire-quality page (`/coach/qualitaet`, which has no cache): its first request in
   a fresh app (new database connection, template compiled), the best of 3 after, and two filtered
   views. `seed-demo` writes takers in bulk without moving the item-statistics counters, so when
-  they do not count every finished response, `item_stats.rebuild()` fills them first (timed);
+  they do not count every finished response, `item_stats_rebuild.rebuild()` fills them first (timed);
 - peak RSS (VmHWM) of a subprocess streaming the CSV export of all leads, read after the first
   100,000 rows and at the end, next to the same process's peak before the export began;
 
@@ -117,7 +117,7 @@ def fill_item_stats() -> dict[str, Any]:
     """Rebuild the item-statistics counters if they miss finished responses (bulk seeding)."""
     from sqlalchemy import func, select
 
-    from quiz.coach import item_stats
+    from quiz.coach import item_stats_rebuild
     from quiz.coach.item_stats_models import DurationHistogram
     from quiz.database import begin_write
     from quiz.extensions import db
@@ -131,7 +131,7 @@ def fill_item_stats() -> dict[str, Any]:
     if finished != counted:
         started = time.perf_counter()
         begin_write()
-        item_stats.rebuild()
+        item_stats_rebuild.rebuild()
         db.session.commit()
         figures["item_stats_rebuild_seconds"] = round(time.perf_counter() - started, 1)
     return figures

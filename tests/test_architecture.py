@@ -198,9 +198,6 @@ LATE_IMPORTS_WITH_A_REASON = {
     # WeasyPrint (and its Pango) is loaded only in the render process, never in a web worker.
     ("quiz/taker/report_render.py", "weasyprint"),
     ("quiz/taker/report_render.py", "weasyprint.urls"),
-    # To go: item_stats.rebuild()/check() hand over to item_stats_rebuild, which imports
-    # item_stats (the import-linter contract lists the same import).
-    ("quiz/coach/item_stats.py", "quiz.coach"),
 }
 
 

@@ -280,10 +280,10 @@ def test_rebuild_judges_and_counts_what_was_missed_and_check_reports_drift(app: 
             finish(as_points(row))
         for row in x[5:]:
             finish(as_points(row), counted=False)
-        problems = item_stats.check()
+        problems = item_stats_rebuild.check()
         assert problems and "30 finished but not judged" in problems[0]
         begin_write()
-        assert item_stats.rebuild() == 30
+        assert item_stats_rebuild.rebuild() == 30
         db.session.commit()
         assert_in_step()
         assert item_stats.read("2026.1").dimensions["werte"].n == 35

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from quiz.app_state import get_content
 from quiz.coach import accounts as coach_accounts
-from quiz.coach import demo, item_stats, rollup_rebuild
+from quiz.coach import demo, item_stats_rebuild, rollup_rebuild
 from quiz.database import begin_write
 from quiz.extensions import db
 
@@ -52,14 +52,14 @@ def rebuild_rollups(check: bool) -> None:
     """Recompute the dashboard's rollups and the item statistics from the raw responses."""
     begin_write()
     # Compared before anything is rebuilt: the item statistics' check reads the live counters.
-    item_problems = item_stats.check() if check else []
+    item_problems = item_stats_rebuild.check() if check else []
     before = rollup_rebuild.snapshot()
     rollup_rebuild.rebuild()
     after = rollup_rebuild.snapshot()
     if check:
         db.session.rollback()
     else:
-        judged = item_stats.rebuild()
+        judged = item_stats_rebuild.rebuild()
         db.session.commit()
     differing = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
     click.echo(f"rollup rows: {len(after)}; differing before the rebuild: {len(differing)}")

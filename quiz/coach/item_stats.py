@@ -271,27 +271,12 @@ def _upsert_statement(dialect: str, name: str) -> TextClause:
     return statement
 
 
-def rebuild(session: Session | None = None, *, demo: bool | None = None) -> int:
-    """Recompute every counter from the raw rows (quiz.coach.item_stats_rebuild.rebuild)."""
-    from quiz.coach import item_stats_rebuild  # it builds on this module
-
-    return item_stats_rebuild.rebuild(session, demo=demo)
-
-
-def check(session: Session | None = None) -> list[str]:
-    """What differs between the counters and the raw rows, one line each; empty when in step."""
-    from quiz.coach import item_stats_rebuild
-
-    return item_stats_rebuild.check(session)
-
-
 __all__ = [
     "DemoFilter",
     "Norm",
     "QualityFilter",
     "Report",
     "add_counts",
-    "check",
     "contributions",
     "duration_median",
     "judge",
@@ -301,7 +286,6 @@ __all__ = [
     "on_finish",
     "percentile",
     "read",
-    "rebuild",
     "statement_options",
     "versions",
 ]

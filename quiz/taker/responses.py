@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import delete as delete_rows
 
-from quiz.coach import item_stats, rollup_rebuild, rollups
+from quiz.coach import item_stats, item_stats_rebuild, rollup_rebuild, rollups
 from quiz.database import begin_write
 from quiz.domain.analysis import build_analysis
 from quiz.domain.consent_texts import ConsentTexts
@@ -304,7 +304,7 @@ def judge_demo() -> None:
     The bulk path skips `on_finish`; the item statistics' rebuild of the demo rows judges and
     counts them all at once, as its docstring recommends after seeding.
     """
-    item_stats.rebuild(demo=True)
+    item_stats_rebuild.rebuild(demo=True)
 
 
 def delete_demo() -> int:
@@ -320,7 +320,7 @@ def delete_demo() -> int:
         delete_rows(Response.__table__).where(Response.__table__.c.is_demo.is_(True))
     ).rowcount
     rollup_rebuild.rebuild(demo=True)
-    item_stats.rebuild(demo=True)
+    item_stats_rebuild.rebuild(demo=True)
     return int(removed or 0)
 
 
