@@ -13,12 +13,10 @@ from typing import Any
 from sqlalchemy import select
 
 from quiz.app_state import get_content
+from quiz.domain.content_model import NEXT_STEPS
 from quiz.extensions import db
 from quiz.models import Consent, Response, utcnow
 from quiz.webhooks.queue import drop_for_response, iso, queue_event
-
-# Stored analyses from before the next-step ranking: list this many tips instead.
-NEXT_STEPS = 3
 
 
 def has_data_consent(response_id: int) -> bool:
@@ -75,6 +73,7 @@ def completed_data(
         sorted(
             (item for item in analysis if item.get("next_step")), key=lambda item: item["next_step"]
         )
+        # Stored analyses from before the next-step ranking (2026.1): their first tips instead.
         or [item for item in analysis if item.get("kind") == "tip"][:NEXT_STEPS]
     )
     return {
