@@ -94,7 +94,7 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # many reports render at once on this machine, and how far below the quiz (nice).
         "QUIZ_COACH_LOGO": env.get("QUIZ_COACH_LOGO", ""),
         "QUIZ_REPORT_RENDERERS": _int(env, "QUIZ_REPORT_RENDERERS", 1),
-        "QUIZ_REPORT_NICE": _int(env, "QUIZ_REPORT_NICE", 10),
+        "QUIZ_REPORT_NICE": _int(env, "QUIZ_REPORT_NICE", 19),
         "QUIZ_CTA_URL": env.get("QUIZ_CTA_URL", ""),
         "QUIZ_PRIVACY_FILE": env.get("QUIZ_PRIVACY_FILE", ""),
         # Whether the last step (email + consent) must be filled in to see the result.

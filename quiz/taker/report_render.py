@@ -180,6 +180,6 @@ class _Pool:
 _POOL = _Pool()
 
 
-def submit(job: RenderJob, nice: int = 10) -> Future[Rendered]:
+def submit(job: RenderJob, nice: int = 19) -> Future[Rendered]:
     """Render in this worker's niced render process; the future resolves to the PDF."""
     return _POOL.submit(job, nice)
