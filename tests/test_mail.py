@@ -22,7 +22,7 @@ from quiz.app_state import get_content
 from quiz.extensions import db
 from quiz.mail.compose import compose
 from quiz.mail.headers import AddressError, address_header
-from quiz.mail.outbox import deliver_due
+from quiz.mail.sender import deliver_due
 from quiz.models import OutboxMessage, Response, utcnow
 from tests.mailserver import MailServer
 from tests.quizflow import complete_quiz
