@@ -1,9 +1,10 @@
 """Every cache of the web app, in one object per app (cachetools underneath).
 
-The caches hold output any worker can recompute from the (immutable) content, the app's settings
-and the cache key: quiz pages and question fieldsets, result pages (checked against their
-version on every use), the quiz's form classes and the coach's dashboard figures and charts (a
-minute old at most). Each app has its own object (apps with different settings in one process
+The caches hold output any worker can recompute from the (immutable) content, the app's settings,
+the database and the cache key: quiz pages and question fieldsets, result pages (checked against
+their version on every use), the quiz's form classes, the coach's dashboard figures and charts (a
+minute old at most), the preview image and stored PDF reports (checked against the response's
+`updated_at` on every use). Each app has its own object (apps with different settings in one process
 never share anything), each worker its own copy: no worker needs another's.
 
 Nothing per request may reach a page cache: a page whose rendering read the session, the request,
@@ -121,6 +122,11 @@ class Caches:
         # The coach's dashboard figures and chart PNGs per filter: a miss costs one query or
         # render, and a stale entry is at most CHART_SECONDS old.
         self.coach_charts: Store[Any] = Store(TTLCache(128, CHART_SECONDS), enabled)
+        # The landing page's preview image and the hash of what it shows (its URL version).
+        self.share_image: Store[Any] = Store(LRUCache(4), enabled)
+        # Stored PDF reports per result token as (response updated_at, pdf): a download after
+        # the first skips the database's large column (checked against updated_at every time).
+        self.report_pdfs: Store[tuple[Any, bytes]] = Store(LRUCache(32), enabled)
 
     def clear(self) -> None:
         """Forget every cached value of this app."""
@@ -130,6 +136,8 @@ class Caches:
             self.result_pages,
             self.step_forms,
             self.coach_charts,
+            self.share_image,
+            self.report_pdfs,
         ):
             store.clear()
 

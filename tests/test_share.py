@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from quiz import share_image
+from quiz import caches, share_image
 from quiz.web import share
 from tests.quizflow import complete_quiz, start
 
@@ -116,7 +116,7 @@ def test_share_image_carries_the_coach_name_and_a_new_url_with_it(
     with app.app_context():
         inputs = share._inputs(app)
         app.config["QUIZ_COACH_NAME"] = "Passion & Profit"
-        app.extensions.pop(share.SHARE_KEY + ".version")
+        caches.of(app).share_image.clear()
         assert share.share_image_version(app) not in url  # another name, another URL
     figure = share_image.share_image(*inputs)
     figure.draw_without_rendering()

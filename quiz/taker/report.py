@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cachetools import LRUCache
 from flask import Flask, current_app, render_template
 from sqlalchemy import ForeignKey, LargeBinary, Select, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -32,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from quiz import caches
 from quiz.app_state import get_content_version
 from quiz.charts import result_bars
 from quiz.coach.item_stats_read import result_norms
@@ -94,11 +94,11 @@ ReportState = Ready | Pending | Failed
 
 @dataclass
 class _AppState:
-    """Per app and worker: recent PDFs, renders finished, renders in flight (for tests, bench)."""
+    """Per app and worker: renders finished, renders in flight (for tests, bench).
 
-    pdfs: LRUCache[str, tuple[datetime, bytes]] = field(
-        default_factory=lambda: LRUCache(maxsize=32)
-    )
+    Recent PDFs themselves are kept in the app's caches (quiz.caches, `report_pdfs`).
+    """
+
     renders: int = 0
     in_flight: set[threading.Event] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -131,9 +131,8 @@ def report_for(token: str) -> ReportState | None:
     ).one_or_none()
     if row is None:
         return None
-    state = _state()
-    with state.lock:
-        cached = state.pdfs.get(token)
+    pdfs = caches.current().report_pdfs
+    cached = pdfs.get(token)
     if cached is not None and cached[0] == row.updated_at:
         return Ready(cached[1])
     current = row.response_updated_at == row.updated_at
@@ -146,8 +145,7 @@ def report_for(token: str) -> ReportState | None:
             )
         )
         if pdf is not None:
-            with state.lock:
-                state.pdfs[token] = (row.updated_at, pdf)
+            pdfs.put(token, (row.updated_at, pdf))
             return Ready(pdf)
     if current and row.claimed_at is not None and _aware(row.claimed_at) > now - CLAIM_LEASE:
         return Pending()
@@ -166,6 +164,7 @@ def report_for(token: str) -> ReportState | None:
         _record_failure(response.id, row.updated_at)
         return Failed()
     done = threading.Event()
+    state = _state()
     with state.lock:
         state.in_flight.add(done)
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -20,12 +20,12 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from quiz import caches
 from quiz.app_state import get_content
 from quiz.share_image import share_image_png
 
 bp = Blueprint("share", __name__)
 
-SHARE_KEY = "quiz.share_image"
 TEXTS = "quiz/_share.html"
 # Long enough for crawlers and browsers to keep it; the versioned URL changes with the picture.
 IMAGE_MAX_AGE = 7 * 24 * 3600
@@ -40,19 +40,20 @@ def _inputs(app: Flask) -> tuple[str, tuple[str, ...], str]:
 
 def share_image_version(app: Flask) -> str:
     """A hash of what the preview image shows, for its URL and ETag (the image is not drawn)."""
-    key = SHARE_KEY + ".version"
-    if key not in app.extensions:
-        app.extensions[key] = hashlib.sha256(repr(_inputs(app)).encode()).hexdigest()[:16]
-    return str(app.extensions[key])
+    return str(
+        caches.of(app).share_image.get_or_make(
+            "version", lambda: hashlib.sha256(repr(_inputs(app)).encode()).hexdigest()[:16]
+        )
+    )
 
 
 def share_image(app: Flask) -> bytes:
     """The preview image, drawn on first use and kept for the life of the app."""
-    png: bytes | None = app.extensions.get(SHARE_KEY)
-    if png is None:
-        png = share_image_png(*_inputs(app))
-        app.extensions[SHARE_KEY] = png
-    return png
+    return bytes(
+        caches.of(app).share_image.get_or_make(
+            ("png", share_image_version(app)), lambda: share_image_png(*_inputs(app))
+        )
+    )
 
 
 @bp.app_context_processor
