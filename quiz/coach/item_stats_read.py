@@ -9,14 +9,15 @@ norms, `result_norms()` for one taker's scores on the result page, in the email 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Table, case, func, select
+from sqlalchemy import Boolean, Integer, String, Table, bindparam, func, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from quiz.coach.item_stats_models import (
     NOT_APPLICABLE_POINTS,
@@ -367,21 +368,13 @@ def taker_norms(
     if not scores:
         return {}
     session = session or db.session()
-    h = ScoreHistogram.__table__.c
-    own = case(dict(scores), value=h.dimension)  # the taker's score in the row's dimension
-    where = [h.content_version == version, h.dimension.in_(list(scores))]
+    dimensions = sorted(scores)
+    params: dict[str, Any] = {"version": version}
     if not include_demo:
-        where.append(h.is_demo.is_(False))
-    rows = session.execute(
-        select(
-            h.dimension,
-            func.sum(h.count),
-            func.sum(case((h.score < own, h.count), else_=0)),
-            func.sum(case((h.score == own, h.count), else_=0)),
-        )
-        .where(*where)
-        .group_by(h.dimension)
-    )
+        params["demo"] = False
+    for i, dimension in enumerate(dimensions):
+        params[f"d{i}"], params[f"s{i}"] = dimension, int(scores[dimension])
+    rows = session.connection().execute(_norms_statement(len(dimensions), include_demo), params)
     out: dict[str, int] = {}
     for dimension, total, below, same in rows:
         total, below, same = int(total or 0), int(below or 0), int(same or 0)
@@ -394,6 +387,30 @@ def taker_norms(
         if x is not None:
             out[dimension] = x
     return out
+
+
+@functools.cache
+def _norms_statement(k: int, include_demo: bool) -> TextClause:
+    """`taker_norms()`'s query for k dimensions, written once: it runs on every result view, so
+    it skips building and compiling a statement (as `responses.result_version` does)."""
+    own = " ".join(f"WHEN dimension = :d{i} THEN CAST(:s{i} AS INTEGER)" for i in range(k))
+    wanted = ", ".join(f":d{i}" for i in range(k))
+    demo = "" if include_demo else " AND is_demo = :demo"
+    # Only placeholders and the table's own name go into the text; every value is bound.
+    sql = (
+        "SELECT dimension, SUM(count),"  # noqa: S608
+        f" SUM(CASE WHEN score < CASE {own} END THEN count ELSE 0 END),"
+        f" SUM(CASE WHEN score = CASE {own} END THEN count ELSE 0 END)"
+        f" FROM {ScoreHistogram.__tablename__}"
+        f" WHERE content_version = :version AND dimension IN ({wanted}){demo}"
+        " GROUP BY dimension"
+    )
+    binds = [bindparam("version", type_=String())]
+    binds += [bindparam(f"d{i}", type_=String()) for i in range(k)]
+    binds += [bindparam(f"s{i}", type_=Integer()) for i in range(k)]
+    if not include_demo:
+        binds.append(bindparam("demo", type_=Boolean()))
+    return text(sql).bindparams(*binds)
 
 
 def result_norms(
