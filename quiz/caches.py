@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "quiz.caches"
 CHART_SECONDS = 60  # how old a coach figure or chart may be
+NORMS_SECONDS = 2  # how old the norms on a result page may be
 _PRIVATE_FLAG = "_quiz_private_render"
 
 Value = TypeVar("Value")
@@ -127,6 +128,10 @@ class Caches:
         # Stored PDF reports per result token as (response updated_at, pdf): a download after
         # the first skips the database's large column (checked against updated_at every time).
         self.report_pdfs: Store[tuple[Any, bytes]] = Store(LRUCache(32), enabled)
+        # The score histograms the result page's norms come from, per content version and demo
+        # setting: summing them costs more than the rest of a cached result view, so a page
+        # shows them at most NORMS_SECONDS old (the page itself is kept with its figures).
+        self.norms: Store[Any] = Store(TTLCache(16, NORMS_SECONDS), enabled)
 
     def clear(self) -> None:
         """Forget every cached value of this app."""
@@ -138,6 +143,7 @@ class Caches:
             self.coach_charts,
             self.share_image,
             self.report_pdfs,
+            self.norms,
         ):
             store.clear()
 

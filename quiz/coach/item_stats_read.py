@@ -360,8 +360,8 @@ def taker_norms(
 
     Only dimensions with at least `min_n` comparable responses appear, so below that the
     result page, the email and the PDF show nothing. The query sums, per dimension, the
-    histogram rows of the version below and at the taker's own score: a few hundred counter
-    rows whatever the number of takers. A finished taker's own response is among the
+    histogram rows of the version below and at the taker's own score: at most 101 counter rows
+    per dimension and class of response, whatever the number of takers. A finished taker's own response is among the
     comparable ones (finishing counts it in the same transaction); the mid-rank counts it as
     half of its own tie group, so a taker alone at their score is never "ahead of" themselves.
     """
@@ -411,6 +411,30 @@ def _norms_statement(k: int, include_demo: bool) -> TextClause:
     if not include_demo:
         binds.append(bindparam("demo", type_=Boolean()))
     return text(sql).bindparams(*binds)
+
+
+def comparison_histograms(
+    version: str, include_demo: bool, session: Session | None = None
+) -> dict[str, dict[int, int]]:
+    """Every dimension's score histogram of the comparable responses ({score: count})."""
+    session = session or db.session()
+    demo: DemoFilter = "include" if include_demo else "exclude"
+    return _score_histograms(session, version, demo, "all")
+
+
+def norms_from(
+    histograms: Mapping[str, Mapping[int, int]], scores: Mapping[str, int], min_n: int
+) -> dict[str, int]:
+    """X for each score from histograms already read (`comparison_histograms`), as taker_norms."""
+    out: dict[str, int] = {}
+    for dimension, score in scores.items():
+        histogram = histograms.get(dimension, {})
+        if sum(histogram.values()) < min_n:
+            continue
+        x = ps.midrank_percentile(histogram, score)
+        if x is not None:
+            out[dimension] = x
+    return out
 
 
 def result_norms(

@@ -262,8 +262,9 @@ class _ResultKey:
     """What a cached result page was rendered from, checked on every view.
 
     The norms move as other takers finish or delete their data, so the page is kept with the
-    figures it shows and the scores they were read for: a view reads the norms afresh (one
-    small query on the counters) and renders again only when a figure it shows has changed.
+    figures it shows and the scores they were read for: a view reads the norms afresh (from
+    histograms at most NORMS_SECONDS old) and renders again only when a figure it shows has
+    changed.
     """
 
     version: str  # the row's last change (responses.result_version)
@@ -310,8 +311,18 @@ def result(token: str) -> str:
 
 
 def _norms(content_version: str, scores: Mapping[str, int]) -> dict[str, int]:
-    """The taker's X per dimension ("Sie liegen vor X %"), empty below QUIZ_NORMS_MIN."""
-    return item_stats_read.result_norms(current_app.config, content_version, scores)
+    """The taker's X per dimension ("Sie liegen vor X %"), empty below QUIZ_NORMS_MIN.
+
+    The histograms are the app's for a moment (caches().norms, NORMS_SECONDS): reading them
+    takes longer than serving the cached page, so one read serves every view meanwhile.
+    """
+    config = current_app.config
+    include_demo = bool(config["QUIZ_NORMS_INCLUDE_DEMO"])
+    histograms = prerendered.caches().norms.get_or_make(
+        (content_version, include_demo),
+        lambda: item_stats_read.comparison_histograms(content_version, include_demo),
+    )
+    return item_stats_read.norms_from(histograms, scores, int(config["QUIZ_NORMS_MIN"]))
 
 
 def _render_result(
