@@ -2,8 +2,9 @@
 
 The caches hold output any worker can recompute from the (immutable) content, the app's settings,
 the database and the cache key: quiz pages and question fieldsets, result pages (checked against
-their version on every use), the quiz's form classes, the coach's dashboard figures and charts (a
-minute old at most), the preview image and stored PDF reports (checked against the response's
+their version and their norms on every use), the quiz's form classes, the coach's dashboard
+figures and charts (a minute old at most), the score histograms of the result page's norms (two
+seconds old at most), the preview image and stored PDF reports (checked against the response's
 `updated_at` on every use). Each app has its own object (apps with different settings in one process
 never share anything), each worker its own copy: no worker needs another's.
 
