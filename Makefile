@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
+# Two pytest workers (pytest-xdist), a test file each at a time: the suite is mostly waiting on
+# databases and browsers, so two workers finish in little more than half the time on two cores.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: run test lint browser-deps system-deps bench bench-quiz bench-mail bench-coach bench-report clean
 

@@ -24,6 +24,22 @@ from quiz.domain.content import Content, load_content
 from quiz.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _own_redis_database() -> None:
+    """Under pytest-xdist each worker counts rate limits in a Redis database of its own.
+
+    Rate-limit tests reset and count keys that do not name the test (the client address, the
+    endpoint); two workers sharing one database would see each other's counts.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = os.environ.get("TEST_REDIS_URL")
+    if url and worker.startswith("gw"):
+        base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        os.environ["TEST_REDIS_URL"] = f"{base}/{1 + int(worker[2:])}"
+
+
+_own_redis_database()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REAL_CONTENT = ROOT / "content" / "questions.yaml"
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
