@@ -2,6 +2,10 @@
 
 Views stay thin: the content builds the forms, `quiz.taker.responses` stores and finishes, and the result
 page renders only what was stored. POST/redirect/GET throughout.
+
+Just over 400 lines: every view of the taker's public path lives here so its hot path (pre-rendered
+pages, one query per request) can be read in one place; the result page's arranging lives in
+quiz.domain.report, the chart in quiz.taker.result_chart.
 """
 
 from __future__ import annotations
