@@ -7,9 +7,11 @@ For each size in ROWS and each database, seeds that many demo takers with `seed-
 database of its own (SQLite `/tmp/quiz-bench/bench-ROWS.sqlite3`, PostgreSQL database
 `bench_ROWS` on BENCH_PG_URL's server), unless it already holds exactly that many, then prints:
 
-- seeding time (when it seeded), rollup rows;
+- the time `flask db upgrade` took (migrating a database seeded by an older version recounts the
+  rollups when migration 0009 finds flagged responses), seeding time (when it seeded), rollup rows;
 - the dashboard page plus its five chart PNGs with a cold cache (best and worst of 3 runs; the
-  first run of a fresh process also loads matplotlib's fonts), and two filtered views;
+  first run of a fresh process also loads matplotlib's fonts), and four filtered views: campaign
+  and demo, a quarter, without flagged responses, and only the flagged ones of a quarter;
 - the questionnaire-quality page (`/coach/qualitaet`, which has no cache): its first request in
   a fresh app (new database connection, template compiled), the best of 3 after, and two filtered
   views. `seed-demo` writes takers in bulk without moving the item-statistics counters, so when
@@ -96,7 +98,9 @@ def prepare(url: str, rows: int) -> dict[str, Any]:
     app = _app(url)
     figures: dict[str, Any] = {}
     with app.app_context():
+        started = time.perf_counter()
         upgrade()
+        figures["upgrade_seconds"] = round(time.perf_counter() - started, 1)
         present = db.session.scalar(select(func.count()).select_from(Response)) or 0
         if present != rows:
             demo.remove()
@@ -183,7 +187,12 @@ def dashboard_timings(url: str, runs: int = 3) -> dict[str, Any]:
             parts[name] = time.perf_counter() - t0
         totals.append(time.perf_counter() - started)
     filtered = []
-    for query in ("?campaign=linkedin-engpass&demo=demo", "?from=2026-01-01&to=2026-03-31"):
+    for query in (
+        "?campaign=linkedin-engpass&demo=demo",
+        "?from=2026-01-01&to=2026-03-31",
+        "?quality=clean",
+        "?quality=flagged&from=2026-01-01&to=2026-03-31",
+    ):
         coach.clear_cache()
         started = time.perf_counter()
         client.get("/coach/" + query)
@@ -286,6 +295,7 @@ def main() -> None:
         print(
             f"{name:10} {rows:>9} takers: {seeded}dashboard cold {best}-{worst} s "
             f"({'under' if best < TARGET_SECONDS else 'OVER'} target), "
+            f"without flagged responses {figures['dashboard_cold_filtered_s'][2]} s, "
             f"quality page cold {figures['quality_page_first_s']} s "
             f"({'under' if figures['quality_page_first_s'] < TARGET_SECONDS else 'OVER'} target), "
             f"CSV of {csv['rows']} leads peak RSS {csv['vm_hwm_at_end_mb']} MB "

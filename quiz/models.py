@@ -230,7 +230,8 @@ class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
     """Pre-aggregated counts for the coach dashboard, kept in step with `responses`.
 
     One row per period x day x UTM campaign x content version x demo flag x metric x dimension x
-    bucket, where period is "day" or "month" (then `day` is the first of the month).
+    bucket x quality class, where period is "day" or "month" (then `day` is the first of the month)
+    and quality is the response's `quality_flags` (0 for drafts and responses never judged).
     `quiz.coach.rollups` maintains it in the transactions that start, advance and finish a response and
     change its consents and emails; `flask --app quiz rebuild-rollups` recomputes it from the raw
     rows; the two always agree.
@@ -251,6 +252,9 @@ class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
     dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)
+    # A response's counters all move to its quality class when it is judged at finish, so the
+    # dashboard can leave straight-liners and speeders out of every figure (issue 14).
+    quality: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=0)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
     # A sum that goes with the count (score points, seconds to complete).
     total: Mapped[int] = mapped_column(BigInteger, default=0)

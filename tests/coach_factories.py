@@ -97,10 +97,11 @@ def add_response(
             )
         )
     if maintain:
-        rollups.on_insert([response])
         if finished:
-            # Judged and counted in the item statistics as a finish would (it has no answers).
+            # Judged and counted in the item statistics as a finish would (it has no answers);
+            # judged first, so the rollups count it in its quality class.
             item_stats.on_finish(response, [], statements=frozenset())
+        rollups.on_insert([response])
     db.session.commit()
     return response
 

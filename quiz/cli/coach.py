@@ -53,13 +53,15 @@ def rebuild_rollups(check: bool) -> None:
     begin_write()
     # Compared before anything is rebuilt: the item statistics' check reads the live counters.
     item_problems = item_stats_rebuild.check() if check else []
+    # Responses never judged are judged first: the rollups count each in its quality class.
+    judged = 0 if check else item_stats_rebuild.judge_unjudged()
     before = rollup_rebuild.snapshot()
     rollup_rebuild.rebuild()
     after = rollup_rebuild.snapshot()
     if check:
         db.session.rollback()
     else:
-        judged = item_stats_rebuild.rebuild()
+        judged += item_stats_rebuild.rebuild()
         db.session.commit()
     differing = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
     click.echo(f"rollup rows: {len(after)}; differing before the rebuild: {len(differing)}")

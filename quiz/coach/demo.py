@@ -109,6 +109,7 @@ def seed(
     batch: list[tuple[dict[str, Any], dict[str, Any]]] = []
     added = 0
     begin_write()
+    after_id = db.session.scalar(select(func.max(Response.id))) or 0
     for item in takers(content, count, rng, now, profiles):
         batch.append(item)
         if len(batch) == BATCH or added + len(batch) == count:
@@ -126,7 +127,7 @@ def seed(
             if progress:
                 progress(added)
     _count(pending)
-    responses.judge_demo()
+    responses.judge_demo(after_id)
     db.session.commit()
     return added
 

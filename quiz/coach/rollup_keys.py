@@ -23,10 +23,11 @@ FINE_STEP, FINE_UNTIL = 10, 3600
 COARSE_STEP, COARSE_UNTIL = 600, 86400
 SCORE_BUCKETS = 10
 
-# A day-level counter: day, campaign, content version, demo flag, metric, dimension, bucket.
-Key = tuple[date, str, str, bool, str, str, int]
+# A day-level counter: day, campaign, content version, demo flag, metric, dimension, bucket,
+# quality class (the response's quality_flags; 0 while unjudged).
+Key = tuple[date, str, str, bool, str, str, int, int]
 # A stored counter: "day" or "month", then the Key (day = the first of the month for months).
-RowKey = tuple[str, date, str, str, bool, str, str, int]
+RowKey = tuple[str, date, str, str, bool, str, str, int, int]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class State:
     duration: int = 0
     scores: Mapping[str, int] = field(default_factory=dict)
     bottleneck: str | None = None
+    # The quality flags judged at finish (quiz.coach.item_stats): every counter of the response,
+    # its start included, is kept in this class, so a filter leaves the whole response out.
+    quality: int = 0
     # What happens after the finish; state_of() leaves these out, the SQL helpers count them.
     marketing: bool = False
     emails: Mapping[str, int] = field(default_factory=dict)
@@ -124,29 +128,32 @@ def state_of(response: Response) -> State:
         duration=seconds_between(started, finished) if finished else 0,
         scores=scores,
         bottleneck=response.bottleneck if finished else None,
+        # Deferred: loaded (one query) only for a finished response, unless already set.
+        quality=(response.quality_flags or 0) if finished else 0,
     )
 
 
 def contributions(state: State) -> dict[Key, tuple[int, int]]:
     """The rollup counters (count, total) that one response in this state adds."""
     base = (state.campaign, state.version, state.is_demo)
+    q = state.quality
     out: dict[Key, tuple[int, int]] = {
-        (state.start_day, *base, "start", "", 0): (1, 0),
-        (state.start_day, *base, "reached", "", state.steps): (1, 0),
+        (state.start_day, *base, "start", "", 0, q): (1, 0),
+        (state.start_day, *base, "reached", "", state.steps, q): (1, 0),
     }
     if state.finish_day is not None:
         day = state.finish_day
-        out[(day, *base, "finish", "", 0)] = (1, state.duration)
-        out[(day, *base, "duration", "", duration_bucket(state.duration))] = (1, state.duration)
+        out[(day, *base, "finish", "", 0, q)] = (1, state.duration)
+        out[(day, *base, "duration", "", duration_bucket(state.duration), q)] = (1, state.duration)
         for dimension, score in state.scores.items():
-            out[(day, *base, "score", dimension, score_bucket(score))] = (1, score)
+            out[(day, *base, "score", dimension, score_bucket(score), q)] = (1, score)
         if state.bottleneck:
-            out[(day, *base, "bottleneck", state.bottleneck, 0)] = (1, 0)
+            out[(day, *base, "bottleneck", state.bottleneck, 0, q)] = (1, 0)
         if state.marketing:
-            out[(day, *base, "marketing", "", 0)] = (1, 0)
+            out[(day, *base, "marketing", "", 0, q)] = (1, 0)
         for status, count in state.emails.items():
             if count:
-                out[(day, *base, "email", status, 0)] = (count, 0)
+                out[(day, *base, "email", status, 0, q)] = (count, 0)
     return out
 
 
@@ -154,6 +161,11 @@ def finish_key(dialect: str) -> list[ColumnElement[Any]]:
     """The finish-day part of a rollup key in SQL: day, campaign, content version."""
     r = Response.__table__.c
     return [day_sql(r.finished_at, dialect), func.coalesce(r.utm_campaign, ""), r.content_version]
+
+
+def quality_sql() -> ColumnElement[int]:
+    """A response's quality class in SQL: its flags, 0 while unjudged."""
+    return func.coalesce(Response.__table__.c.quality_flags, 0)
 
 
 def finished_condition() -> list[ColumnElement[bool]]:

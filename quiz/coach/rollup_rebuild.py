@@ -40,12 +40,13 @@ from quiz.coach.rollup_keys import (
     confirmed_marketing,
     day_sql,
     finished_condition,
+    quality_sql,
 )
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, CoachRollup, OutboxMessage, Response
 
 COLUMNS = ["period", "day", "campaign", "content_version", "is_demo"]
-COLUMNS += ["metric", "dimension", "bucket", "count", "total"]
+COLUMNS += ["metric", "dimension", "bucket", "quality", "count", "total"]
 
 
 def _epoch(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
@@ -96,18 +97,23 @@ def count_raw(
     *,
     periods: tuple[str, ...] = ("day", "month"),
     add: bool = False,
+    sign: int = 1,
+    quality: int | None = None,
 ) -> None:
     """Count the responses matching `where` (with their consents and emails) into the rollups.
 
     `add=False` inserts into a table the caller has just cleared of them (a rebuild); `add=True`
-    adds to whatever is there (rows written in bulk, as `seed-demo` does). Long on purpose: one
-    SELECT per metric, side by side, so they read as the SQL twin of rollup_keys.contributions().
+    adds `sign` times their counts to whatever is there, in their quality class or in `quality`
+    (`rollups.requalify` takes them out of class 0 and into their own after a bulk judgement).
+    Long on purpose: one SELECT per metric, side by side, so they read as the SQL twin of
+    rollup_keys.contributions().
     """
     session = session or db.session()
     dialect = session.get_bind().dialect.name
     r = Response.__table__.c
     target = CoachRollup.__table__
     campaign = func.coalesce(r.utm_campaign, "")
+    quality_class = quality_sql() if quality is None else literal(quality)
     seconds = _epoch(r.finished_at, dialect) - _epoch(r.started_at, dialect)
     finished = [*where, *finished_condition()]
 
@@ -127,7 +133,7 @@ def count_raw(
             source: FromClause | None = None,
             period: str = period,
         ) -> None:
-            keys = [day, campaign, r.content_version, r.is_demo, dimension, bucket]
+            keys = [day, campaign, r.content_version, r.is_demo, dimension, bucket, quality_class]
             query = (
                 select(
                     literal(period),
@@ -138,8 +144,9 @@ def count_raw(
                     literal(metric),
                     dimension,
                     bucket,
-                    func.count(),
-                    func.coalesce(func.sum(total), 0),
+                    quality_class,
+                    func.count() * sign,
+                    func.coalesce(func.sum(total), 0) * sign,
                 )
                 .select_from(source if source is not None else Response.__table__)
                 .where(*conditions)
@@ -197,6 +204,7 @@ def _months(session: Session, dialect: str, demo: bool | None) -> None:
     t = CoachRollup.__table__.c
     month = month_sql(t.day, dialect)
     keys = [month, t.campaign, t.content_version, t.is_demo, t.metric, t.dimension, t.bucket]
+    keys.append(t.quality)
     conditions = [t.period == "day"]
     if demo is not None:
         conditions.append(t.is_demo.is_(demo))
@@ -222,6 +230,7 @@ def snapshot(session: Session | None = None) -> dict[RowKey, tuple[int, int]]:
             t.metric,
             t.dimension,
             t.bucket,
+            t.quality,
             t.count,
             t.total,
         ).where((t.count != 0) | (t.total != 0))
@@ -237,6 +246,7 @@ def snapshot(session: Session | None = None) -> dict[RowKey, tuple[int, int]]:
             row.metric,
             row.dimension,
             int(row.bucket),
+            int(row.quality),
         )
         out[key] = (int(row.count), int(row.total))
     return out

@@ -55,10 +55,12 @@ from quiz.coach.rollup_keys import (
     finish_key,
     finished_condition,
     month_of,
+    quality_sql,
     score_bucket,
     seconds_between,
     state_of,
 )
+from quiz.coach.rollup_rebuild import count_raw
 from quiz.domain.content import Content
 from quiz.domain.scoring import ScoreResult
 from quiz.extensions import db
@@ -122,7 +124,7 @@ def add_counts(deltas: Mapping[Key, Sequence[int]], session: Session | None = No
 
 
 def _row(key: RowKey, count: int, total: int) -> dict[str, object]:
-    period, day, campaign, version, is_demo, metric, dimension, bucket = key
+    period, day, campaign, version, is_demo, metric, dimension, bucket, quality = key
     return {
         "period": period,
         "day": day,
@@ -132,6 +134,7 @@ def _row(key: RowKey, count: int, total: int) -> dict[str, object]:
         "metric": metric,
         "dimension": dimension,
         "bucket": bucket,
+        "quality": quality,
         "count": count,
         "total": total,
     }
@@ -206,11 +209,14 @@ def on_step(response: Response, step: int) -> None:
     _apply(old, replace(old, steps=step))
 
 
-def on_finish(content: Content, response: Response, result: ScoreResult, now: datetime) -> None:
+def on_finish(
+    content: Content, response: Response, result: ScoreResult, now: datetime, quality: int
+) -> None:
     """Before `finish()` stores the result: count the completion, its scores and time.
 
-    The emails queued with it are counted by the outbox (`count_queued`), the consents when
-    confirmed.
+    `quality` is the response's judged quality_flags: its start and steps move into that class
+    with it. The emails queued with it are counted by the outbox (`count_queued`), the consents
+    when confirmed.
     """
     old = state_of(response)
     started = as_utc(response.started_at)
@@ -222,6 +228,7 @@ def on_finish(content: Content, response: Response, result: ScoreResult, now: da
         duration=seconds_between(started, now),
         scores={d: s for d, s in result.scores.items() if d in SCORED_DIMENSIONS},
         bottleneck=result.bottleneck,
+        quality=quality,
     )
     _apply(old, new)
 
@@ -235,13 +242,27 @@ def forget(responses: Iterable[Response]) -> None:
         _apply(state_of(response), None)
 
 
+def requalify(condition: ColumnElement[bool], session: Session | None = None) -> None:
+    """After the responses matching `condition` were judged in bulk (quality_flags set where it
+    was NULL, as `seed-demo` does): move the flagged ones' counters out of class 0 into theirs.
+
+    Counted in SQL from the raw rows (their consents and emails too), so nothing of them needs
+    reading into Python.
+    """
+    session = session or db.session()
+    r = Response.__table__.c
+    flagged = [condition, r.quality_flags.is_not(None), r.quality_flags != 0]
+    count_raw(flagged, session, add=True, sign=-1, quality=0)
+    count_raw(flagged, session, add=True)
+
+
 def count_queued(response: Response, count: int) -> None:
     """After `count` emails were queued for a response that was just finished: count them."""
     if count:
         state = state_of(response)
         if state.finish_day is not None:
             key = (state.finish_day, state.campaign, state.version, state.is_demo)
-            add_counts({(*key, "email", "queued", 0): (count, 0)})
+            add_counts({(*key, "email", "queued", 0, state.quality): (count, 0)})
 
 
 def add_owned(
@@ -283,13 +304,13 @@ def _email_deltas(
     rows: Iterable[Any], sign: int, moved_from: str | None = None
 ) -> dict[Key, list[int]]:
     deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
-    for day, campaign, version, is_demo, status, count in rows:
+    for day, campaign, version, is_demo, quality, status, count in rows:
         if day is None:  # an email of no finished response (the left join found none)
             continue
         base = (as_date(day), campaign, version, bool(is_demo), "email")
-        deltas[(*base, status, 0)][0] += sign * int(count)
+        deltas[(*base, status, 0, int(quality))][0] += sign * int(count)
         if moved_from is not None:
-            deltas[(*base, moved_from, 0)][0] -= sign * int(count)
+            deltas[(*base, moved_from, 0, int(quality))][0] -= sign * int(count)
     return deltas
 
 
@@ -307,7 +328,7 @@ def shift_emails(
     """
     session = session or db.session()
     r, o = Response.__table__.c, OutboxMessage.__table__.c
-    keys = [*finish_key(session.get_bind().dialect.name), r.is_demo, o.status]
+    keys = [*finish_key(session.get_bind().dialect.name), r.is_demo, quality_sql(), o.status]
     query = (
         select(*keys, func.count())
         .select_from(OutboxMessage.__table__.join(Response.__table__, r.id == o.response_id))
@@ -366,7 +387,7 @@ def _count_changed(
     """Count the emails a DELETE or UPDATE ... RETURNING (response_id, status) touched."""
     rows_cte = changed_rows.cte("changed")
     r = Response.__table__.c
-    keys = [*finish_key("postgresql"), r.is_demo, rows_cte.c.status]
+    keys = [*finish_key("postgresql"), r.is_demo, quality_sql(), rows_cte.c.status]
     query = (
         select(*keys, func.count())
         .select_from(
@@ -387,17 +408,16 @@ def shift_marketing(
     """Count (1) or take back (-1) the confirmed marketing consents of the matching responses."""
     session = session or db.session()
     r = Response.__table__.c
-    keys = [*finish_key(session.get_bind().dialect.name), r.is_demo]
+    keys = [*finish_key(session.get_bind().dialect.name), r.is_demo, quality_sql()]
     query = (
         select(*keys, func.count())
         .where(*finished_condition(), confirmed_marketing(), condition)
         .group_by(*keys)
     )
     deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
-    for day, campaign, version, is_demo, count in session.execute(query):
-        deltas[(as_date(day), campaign, version, bool(is_demo), "marketing", "", 0)][0] += (
-            sign * int(count)
-        )
+    for day, campaign, version, is_demo, quality, count in session.execute(query):
+        key = (as_date(day), campaign, version, bool(is_demo), "marketing", "", 0, int(quality))
+        deltas[key][0] += sign * int(count)
     add_counts(deltas, session)
 
 

@@ -23,6 +23,8 @@ from quiz.mail.pause import SenderPause, current_pause
 from quiz.models import CoachRollup, Response
 
 DemoFilter = Literal["all", "real", "demo"]
+# Response quality (issue 14): all, only unflagged, only straight-liners and speeders.
+QualityFilter = Literal["all", "clean", "flagged"]
 NO_CAMPAIGN = "-"  # the filter value for "no UTM campaign"
 EMAIL_STATES = ("queued", "sending", "sent", "failed")
 
@@ -36,10 +38,11 @@ class Filters:
     campaign: str | None = None  # None: all; NO_CAMPAIGN: responses without a campaign
     version: str | None = None
     demo: DemoFilter = "all"
+    quality: QualityFilter = "all"
 
     def cache_key(self) -> tuple[object, ...]:
         """A hashable key for caches of things computed from these filters."""
-        return (self.start, self.end, self.campaign, self.version, self.demo)
+        return (self.start, self.end, self.campaign, self.version, self.demo, self.quality)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class Dashboard:
 
 
 def _rollup_conditions(filters: Filters) -> list[ColumnElement[bool]]:
-    """Campaign, version and demo filters on the rollups (dates are chosen per period)."""
+    """Campaign, version, demo and quality filters on the rollups (dates are chosen per period)."""
     t = CoachRollup.__table__.c
     conditions: list[ColumnElement[bool]] = []
     if filters.campaign is not None:
@@ -95,6 +98,8 @@ def _rollup_conditions(filters: Filters) -> list[ColumnElement[bool]]:
         conditions.append(t.content_version == filters.version)
     if filters.demo != "all":
         conditions.append(t.is_demo.is_(filters.demo == "demo"))
+    if filters.quality != "all":
+        conditions.append((t.quality == 0) if filters.quality == "clean" else (t.quality != 0))
     return conditions
 
 
@@ -142,6 +147,9 @@ def response_conditions(filters: Filters, *, by: str = "finished_at") -> list[Co
         conditions.append(r.content_version == filters.version)
     if filters.demo != "all":
         conditions.append(r.is_demo.is_(filters.demo == "demo"))
+    if filters.quality != "all":
+        flags = func.coalesce(r.quality_flags, 0)
+        conditions.append((flags == 0) if filters.quality == "clean" else (flags != 0))
     return conditions
 
 

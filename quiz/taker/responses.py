@@ -184,7 +184,12 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
     result = score_answers(content, answers)
     now = utcnow()
     messages = outbox.kinds_to_queue(lead.email, lead.consent_data, lead.consent_marketing, now)
-    rollups.on_finish(content, response, result, now)
+    # Judged first: every counter of the response, its start too, goes to its quality class.
+    statements = item_stats.statement_options(content)
+    quality = item_stats.judge_finish(
+        response, rows, version=content.version, finished_at=now, statements=statements
+    )
+    rollups.on_finish(content, response, result, now, quality)
     response.status = "finished"
     response.finished_at = now
     response.result_token = new_token()
@@ -201,6 +206,7 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
     response.analysis = [item.to_dict() for item in build_analysis(content, answers, result)]
     response.first_name = lead.first_name or None
     response.email = lead.email or None
+    item_stats.on_finish(response, rows, statements=statements, flags=quality)
 
     consents.record_at_finish(
         response,
@@ -210,7 +216,6 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         now=now,
     )
     outbox.queue_at_finish(response, messages)
-    item_stats.on_finish(response, rows, statements=item_stats.statement_options(content))
     result_url = external_url(current_app, "public.result", token=response.result_token)
     events.quiz_completed(response, response.analysis, result_url)
     db.session.commit()
@@ -298,13 +303,17 @@ def count_demo(deltas: Mapping[rollups.Key, Sequence[int]]) -> None:
     rollups.add_owned(deltas, rollups.RESPONSE_METRICS)
 
 
-def judge_demo() -> None:
-    """Judge the demo responses just inserted and recount their item statistics.
+def judge_demo(after_id: int) -> None:
+    """Judge the demo responses just inserted (ids above `after_id`) and recount their item
+    statistics; move their dashboard counters into their quality classes.
 
     The bulk path skips `on_finish`; the item statistics' rebuild of the demo rows judges and
-    counts them all at once, as its docstring recommends after seeding.
+    counts them all at once, as its docstring recommends after seeding. Their rollups were
+    counted in class 0 as they were written.
     """
     item_stats_rebuild.rebuild(demo=True)
+    r = Response.__table__.c
+    rollups.requalify(and_(r.is_demo.is_(True), r.id > after_id))
 
 
 def delete_demo() -> int:

@@ -25,6 +25,7 @@ MAX_SEARCH = 100
 MAX_CAMPAIGN = Response.__table__.c.utm_campaign.type.length or 100
 MAX_VERSION = Response.__table__.c.content_version.type.length or 40
 DEMO_CHOICES = {"": "all", "all": "all", "real": "real", "demo": "demo"}
+QUALITY_CHOICES = {"": "all", "all": "all", "clean": "clean", "flagged": "flagged"}
 # Only ASCII digits: `"²".isdigit()` is true, and int("١") is 1.
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PAGE = re.compile(r"[1-9][0-9]{0,8}")
@@ -94,6 +95,9 @@ def parse() -> Parsed:
     demo = DEMO_CHOICES.get(request.args.get("demo", ""))
     if demo is None:
         problems.append("demo")
+    quality = QUALITY_CHOICES.get(request.args.get("quality", ""))
+    if quality is None:
+        problems.append("quality")
     search = _text("q", MAX_SEARCH, problems) or ""
     page = _page(problems)
     filters = Filters(
@@ -102,6 +106,7 @@ def parse() -> Parsed:
         campaign=campaign,
         version=version,
         demo=demo or "all",  # type: ignore[arg-type]
+        quality=quality or "all",  # type: ignore[arg-type]
     )
     return Parsed(filters=filters, search=search, page=page, problems=tuple(problems))
 
@@ -143,5 +148,6 @@ def filter_args(filters: Filters) -> dict[str, str]:
         "campaign": filters.campaign or "",
         "version": filters.version or "",
         "demo": "" if filters.demo == "all" else filters.demo,
+        "quality": "" if filters.quality == "all" else filters.quality,
     }
     return {key: value for key, value in args.items() if value}

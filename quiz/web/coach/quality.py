@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, render_template
 
 from quiz.app_state import get_content, get_content_version
 from quiz.coach import item_stats
@@ -30,14 +30,8 @@ DEMO_FILTERS: dict[str, item_stats.DemoFilter] = {
     "real": "exclude",
     "demo": "only",
 }
-QUALITY_FILTERS: dict[str, item_stats.QualityFilter] = {
-    "": "all",
-    "all": "all",
-    "clean": "clean",
-    "flagged": "flagged",
-}
 # Of the dashboard's filters only these apply to all-time counters.
-APPLICABLE_PARAMS = ("version", "demo")
+APPLICABLE_PARAMS = ("version", "demo", "quality")
 
 
 def init_app(app: Flask) -> None:
@@ -152,11 +146,10 @@ def quality() -> str:
     """Reliability per dimension and item statistics per question, for the chosen filters."""
     parsed = coach_params.parse()
     problems = [name for name in parsed.problems if name in APPLICABLE_PARAMS]
-    quality_filter = QUALITY_FILTERS.get(request.args.get("quality", ""))
     current = get_content()
     version = parsed.filters.version or current.version
     demo = DEMO_FILTERS[parsed.filters.demo]
-    report = item_stats.read(version, demo, quality_filter or "all")
+    report = item_stats.read(version, demo, parsed.filters.quality)
     # Texts and pages from the content the responses were given with (an archived version's own);
     # a version this app does not know shows ids only.
     known = get_content_version(version)
@@ -170,7 +163,6 @@ def quality() -> str:
         version=version,
         demo=parsed.filters.demo,
         quality=report.quality,
-        quality_problem=quality_filter is None,
         param_problems=tuple(problems),
         min_n=ps.MIN_N,
         thresholds={
