@@ -311,3 +311,18 @@ def test_a_leads_page_says_why_it_is_flagged(app: Flask, client: FlaskClient) ->
         '<dd id="lead-quality">auffällig: bei allen Aussagen dieselbe Stufe; in weniger als einem'
         " Drittel der mittleren Bearbeitungszeit fertig</dd>"
     ) in both
+
+
+def test_drop_offs_on_the_quality_page_follow_the_quality_filter(app: Flask) -> None:
+    with app.app_context():
+        for _ in range(30):
+            add_response(started=TEN_MINUTES[0], finished=TEN_MINUTES[1])
+        add_response(started="2026-03-02 10:00:00", finished="2026-03-02 10:00:20")  # a speeder
+        for steps in (0, 2):
+            add_response(started="2026-03-02 11:00:00", steps=steps)
+        everyone = item_stats.read("2026.1").drafts_by_steps
+        assert everyone == {0: 1, 2: 1}
+        # Drafts are never judged: all of them are unflagged.
+        assert item_stats.read("2026.1", quality="clean").drafts_by_steps == everyone
+        assert item_stats.read("2026.1", quality="flagged").drafts_by_steps == {}
+        assert item_stats.read("2026.1", quality="flagged").finished == 1

@@ -206,7 +206,7 @@ def read(
         questions=questions,
         score_histograms=histograms,
         responses=responses,
-        drafts_by_steps=_drafts_by_steps(session, version, demo),
+        drafts_by_steps=_drafts_by_steps(session, version, demo, quality),
     )
 
 
@@ -254,17 +254,22 @@ def _quality_figures(
     )
 
 
-def _drafts_by_steps(session: Session, version: str, demo: DemoFilter) -> dict[int, int]:
+def _drafts_by_steps(
+    session: Session, version: str, demo: DemoFilter, quality: QualityFilter
+) -> dict[int, int]:
     """Unfinished responses by steps completed, from the dashboard's month-level funnel rows.
 
     Finished responses sit in the highest `reached` bucket (steps = pages + 1, which no draft
-    reaches), so the `finish` count is taken off that bucket.
+    reaches), so the `finish` count is taken off that bucket. Drafts are never judged: they are
+    in quality class 0, so "only flagged" has none.
     """
     c = CoachRollup.__table__.c
     where = [c.metric.in_(("reached", "finish")), c.period == "month"]
     where.append(c.content_version == version)
     if demo != "include":
         where.append(c.is_demo.is_(demo == "only"))
+    if quality != "all":
+        where.append((c.quality == 0) if quality == "clean" else (c.quality != 0))
     reached: dict[int, int] = {}
     finished = 0
     for metric, bucket, count in session.execute(
