@@ -6,10 +6,10 @@ quiz.coach.rollup_keys) to `coach_rollups`, per day and per calendar month.
 
 Only the writers of the counted tables call this module, inside their own functions and write
 transactions (an import-linter contract in pyproject.toml holds them to it):
-quiz.taker.responses (`on_start`, `on_step`, `on_finish`, `forget`), quiz.taker.consents
-(`marketing_recount`, `shift_marketing`) and quiz.mail.outbox (`count_queued`, `shift_emails`,
-`move_emails`, `delete_emails`); quiz.coach.rollup_rebuild recomputes the table from the raw rows
-and compares it with what was maintained.
+quiz.taker.responses (`on_start`, `on_step`, `on_finish`, `forget`, `requalify`),
+quiz.taker.consents (`marketing_recount`, `shift_marketing`) and quiz.mail.outbox
+(`count_queued`, `shift_emails`, `move_emails`, `delete_emails`); quiz.coach.rollup_rebuild
+recomputes the table from the raw rows and compares it with what was maintained.
 
 Every change goes through `add_counts()`, as an upsert (atomic on PostgreSQL under concurrency;
 SQLite writers are serialised by BEGIN IMMEDIATE): `_apply(old state, new state)` for what the
