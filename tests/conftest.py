@@ -15,15 +15,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 
 from quiz import create_app
+from quiz.coach import accounts
 from quiz.domain.content import Content, load_content
 from quiz.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
+# The coach accounts' own password hasher, before `_cheap_password_hashing` swaps it.
+PRODUCTION_HASHER = accounts._hasher
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id at the library's cheapest parameters inside the test processes.
+
+    The tests log coaches in and out hundreds of times; at the production cost (about 0.2 s a
+    hash or a check on this machine) that was a third of the suite's CPU time. The hashes stay
+    argon2id and are checked the same way; test_coach_web checks the production parameters, and
+    commands run in subprocesses use them.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+        accounts._dummy_hash.cache_clear()
+        yield
+    accounts._dummy_hash.cache_clear()
 
 
 def _own_redis_database() -> None:

@@ -7,6 +7,7 @@ import io
 import re
 
 import pytest
+from argon2 import extract_parameters, profiles
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from markupsafe import escape
@@ -19,6 +20,7 @@ from quiz.extensions import db
 from quiz.models import Coach, Response
 from quiz.web import coach as coach_view
 from tests.coach_factories import PASSWORD, add_response, create_test_coach, csrf_token, login
+from tests.conftest import PRODUCTION_HASHER
 from tests.quizflow import complete_quiz
 
 CSRF_VALUE = re.compile(r'name="csrf_token"[^>]*value="[^"]+"')
@@ -209,6 +211,17 @@ def test_create_coach_hashes_with_argon2id_and_refuses_duplicates(
         ).exit_code
         == 1
     )
+
+
+def test_production_hashes_use_the_librarys_recommended_argon2id_parameters(app: Flask) -> None:
+    # The tests hash at the cheapest parameters (conftest); the app itself never does.
+    stored = PRODUCTION_HASHER.hash(PASSWORD)
+    assert extract_parameters(stored) == profiles.RFC_9106_LOW_MEMORY
+    assert extract_parameters(stored).memory_cost == 64 * 1024  # KiB
+    with app.app_context():
+        create_test_coach(app)
+        cheap = db.session.scalars(db.select(Coach)).one().password_hash
+    assert extract_parameters(cheap) == profiles.CHEAPEST  # so the swap is in effect here
 
 
 def _logged_in(app: Flask, client: FlaskClient) -> None:

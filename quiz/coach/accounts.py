@@ -8,6 +8,7 @@ worker (Flask's cookie sessions cannot be revoked any other way).
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,8 +20,16 @@ from quiz.models import Coach
 
 MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified when the email is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so both failures take the same time.
+
+    Made on first use, not at import: every process that imports the app (each CLI command,
+    each PDF render process) would otherwise pay a whole argon2 hash at start-up.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -80,7 +89,7 @@ def authenticate(email: str, password: str) -> Coach | None:
     """The coach when email and password match; None otherwise, taking the same time."""
     coach = find_coach(email)
     try:
-        _hasher.verify(coach.password_hash if coach else _DUMMY_HASH, password)
+        _hasher.verify(coach.password_hash if coach else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if coach is None:
