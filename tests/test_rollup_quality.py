@@ -17,7 +17,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select, update
 
 from quiz.app_state import get_content
-from quiz.coach import item_stats, rollups, stats
+from quiz.coach import item_stats, rollup_rebuild, stats
 from quiz.coach.item_stats_models import SPEEDER, STRAIGHT_LINING, responses_table
 from quiz.database import begin_write
 from quiz.domain.content import Content
@@ -209,7 +209,7 @@ def test_bulk_judging_moves_the_counters_into_their_class(app: Flask) -> None:
             .where(responses_table.c.id.in_(ids[:2]))
             .values(quality_flags=SPEEDER)
         )
-        rollups.requalify(Response.__table__.c.id.in_(ids))
+        rollup_rebuild.requalify(Response.__table__.c.id.in_(ids))
         db.session.commit()
     counts = assert_rollups_equal_a_rebuild(app)
     finishes = {key[7]: c for key, (c, _) in counts.items() if key[4] == "finish" and c}

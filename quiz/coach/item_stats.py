@@ -4,8 +4,9 @@ A finished response adds to four counter tables (quiz.coach.item_stats_models): 
 points and of products per item pair of every dimension it answered completely, its option per
 question, its score per dimension and its time to complete. `on_finish()` and `on_delete()` move
 them inside the writer's transaction, as upserts compiled once per dialect (like quiz.coach.rollups).
-`read()`, `norms()` and `percentile()` (quiz.coach.item_stats_read, re-exported here) give the
-coach's page, the CLI and the result page their figures from a few thousand counter rows;
+`read()`, `norms()` and `percentile()` (quiz.coach.item_stats_read and quiz.coach.norms_read,
+re-exported here) give the coach's page, the CLI and the result page their figures from a few
+thousand counter rows;
 `quiz.coach.item_stats_rebuild` recomputes everything from the raw rows for
 `rebuild-rollups [--check]`.
 
@@ -43,15 +44,12 @@ from quiz.coach.item_stats_models import (
 )
 from quiz.coach.item_stats_read import (  # the reading side, re-exported for the callers
     DemoFilter,
-    Norm,
     QualityFilter,
     Report,
-    norms,
-    norms_json,
-    percentile,
     read,
     versions,
 )
+from quiz.coach.norms_read import Norm, norms, norms_json, percentile
 from quiz.coach.rollup_keys import duration_bucket, seconds_between
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Date, cast, exists, func
 from sqlalchemy.sql.elements import ColumnElement
@@ -166,6 +166,19 @@ def finish_key(dialect: str) -> list[ColumnElement[Any]]:
 def quality_sql() -> ColumnElement[int]:
     """A response's quality class in SQL: its flags, 0 while unjudged."""
     return func.coalesce(Response.__table__.c.quality_flags, 0)
+
+
+# Response quality (issue 14): all responses, only unflagged ones, only flagged ones.
+QualityFilter = Literal["all", "clean", "flagged"]
+
+
+def quality_condition(
+    quality_class: ColumnElement[int], choice: QualityFilter
+) -> ColumnElement[bool] | None:
+    """The condition a quality filter puts on a quality class (None: every class)."""
+    if choice == "all":
+        return None
+    return (quality_class == 0) if choice == "clean" else (quality_class != 0)
 
 
 def finished_condition() -> list[ColumnElement[bool]]:

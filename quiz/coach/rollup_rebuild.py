@@ -104,7 +104,7 @@ def count_raw(
 
     `add=False` inserts into a table the caller has just cleared of them (a rebuild); `add=True`
     adds `sign` times their counts to whatever is there, in their quality class or in `quality`
-    (`rollups.requalify` takes them out of class 0 and into their own after a bulk judgement).
+    (`requalify` takes them out of class 0 and into their own after a bulk judgement).
     Long on purpose: one SELECT per metric, side by side, so they read as the SQL twin of
     rollup_keys.contributions().
     """
@@ -183,6 +183,20 @@ def count_raw(
         o = OutboxMessage.__table__
         emails = o.join(Response.__table__, r.id == o.c.response_id)
         grouped(finish_day, "email", o.c.status, zero, zero, finished, emails)
+
+
+def requalify(condition: ColumnElement[bool], session: Session | None = None) -> None:
+    """After the responses matching `condition` were judged in bulk (quality_flags set where it
+    was NULL, as `seed-demo` does): move the flagged ones' counters out of class 0 into theirs.
+
+    Counted in SQL from the raw rows (their consents and emails too), so nothing of them needs
+    reading into Python.
+    """
+    session = session or db.session()
+    r = Response.__table__.c
+    flagged = [condition, r.quality_flags.is_not(None), r.quality_flags != 0]
+    count_raw(flagged, session, add=True, sign=-1, quality=0)
+    count_raw(flagged, session, add=True)
 
 
 def _insert(target: Table, dialect: str, add: bool) -> Any:

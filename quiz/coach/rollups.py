@@ -6,10 +6,11 @@ quiz.coach.rollup_keys) to `coach_rollups`, per day and per calendar month.
 
 Only the writers of the counted tables call this module, inside their own functions and write
 transactions (an import-linter contract in pyproject.toml holds them to it):
-quiz.taker.responses (`on_start`, `on_step`, `on_finish`, `forget`, `requalify`),
+quiz.taker.responses (`on_start`, `on_step`, `on_finish`, `forget`),
 quiz.taker.consents (`marketing_recount`, `shift_marketing`) and quiz.mail.outbox
 (`count_queued`, `shift_emails`, `move_emails`, `delete_emails`); quiz.coach.rollup_rebuild
-recomputes the table from the raw rows and compares it with what was maintained.
+recomputes the table from the raw rows and compares it with what was maintained, and moves the
+counters of responses judged in bulk (`requalify`).
 
 Every change goes through `add_counts()`, as an upsert (atomic on PostgreSQL under concurrency;
 SQLite writers are serialised by BEGIN IMMEDIATE): `_apply(old state, new state)` for what the
@@ -60,7 +61,6 @@ from quiz.coach.rollup_keys import (
     seconds_between,
     state_of,
 )
-from quiz.coach.rollup_rebuild import count_raw
 from quiz.domain.content import Content
 from quiz.domain.scoring import ScoreResult
 from quiz.extensions import db
@@ -240,20 +240,6 @@ def forget(responses: Iterable[Response]) -> None:
     """
     for response in responses:
         _apply(state_of(response), None)
-
-
-def requalify(condition: ColumnElement[bool], session: Session | None = None) -> None:
-    """After the responses matching `condition` were judged in bulk (quality_flags set where it
-    was NULL, as `seed-demo` does): move the flagged ones' counters out of class 0 into theirs.
-
-    Counted in SQL from the raw rows (their consents and emails too), so nothing of them needs
-    reading into Python.
-    """
-    session = session or db.session()
-    r = Response.__table__.c
-    flagged = [condition, r.quality_flags.is_not(None), r.quality_flags != 0]
-    count_raw(flagged, session, add=True, sign=-1, quality=0)
-    count_raw(flagged, session, add=True)
 
 
 def count_queued(response: Response, count: int) -> None:

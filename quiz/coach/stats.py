@@ -17,14 +17,13 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, distinct, func, select
 
+from quiz.coach.rollup_keys import QualityFilter, quality_condition, quality_sql
 from quiz.coach.rollups import SCORE_BUCKETS, as_date, duration_bucket_width, month_of
 from quiz.extensions import db
 from quiz.mail.pause import SenderPause, current_pause
 from quiz.models import CoachRollup, Response
 
 DemoFilter = Literal["all", "real", "demo"]
-# Response quality (issue 14): all, only unflagged, only straight-liners and speeders.
-QualityFilter = Literal["all", "clean", "flagged"]
 NO_CAMPAIGN = "-"  # the filter value for "no UTM campaign"
 EMAIL_STATES = ("queued", "sending", "sent", "failed")
 
@@ -98,8 +97,9 @@ def _rollup_conditions(filters: Filters) -> list[ColumnElement[bool]]:
         conditions.append(t.content_version == filters.version)
     if filters.demo != "all":
         conditions.append(t.is_demo.is_(filters.demo == "demo"))
-    if filters.quality != "all":
-        conditions.append((t.quality == 0) if filters.quality == "clean" else (t.quality != 0))
+    quality = quality_condition(t.quality, filters.quality)
+    if quality is not None:
+        conditions.append(quality)
     return conditions
 
 
@@ -147,9 +147,9 @@ def response_conditions(filters: Filters, *, by: str = "finished_at") -> list[Co
         conditions.append(r.content_version == filters.version)
     if filters.demo != "all":
         conditions.append(r.is_demo.is_(filters.demo == "demo"))
-    if filters.quality != "all":
-        flags = func.coalesce(r.quality_flags, 0)
-        conditions.append((flags == 0) if filters.quality == "clean" else (flags != 0))
+    quality = quality_condition(quality_sql(), filters.quality)
+    if quality is not None:
+        conditions.append(quality)
     return conditions
 
 

@@ -18,7 +18,7 @@ from flask import Flask, has_app_context
 
 from quiz.app_state import get_content_version
 from quiz.charts import CHART_WIDTH_IN, chart_height_in
-from quiz.coach import item_stats_read
+from quiz.coach import norms_read
 from quiz.domain import report
 from quiz.extensions import db
 from quiz.mail.headers import (
@@ -199,7 +199,7 @@ def _norms(app: Flask, response: Response) -> dict[str, int]:
     """The taker's X per dimension as the result page shows it, read when the mail is composed."""
 
     def read() -> dict[str, int]:
-        return item_stats_read.result_norms(app.config, response.content_version, response.scores())
+        return norms_read.result_norms(app.config, response.content_version, response.scores())
 
     if has_app_context():
         return read()

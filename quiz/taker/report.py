@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from quiz import caches
 from quiz.app_state import get_content_version
 from quiz.charts import result_bars
-from quiz.coach.item_stats_read import result_norms
+from quiz.coach.norms_read import result_norms
 from quiz.database import begin_write
 from quiz.domain.report import build_report
 from quiz.extensions import db

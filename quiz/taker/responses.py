@@ -313,7 +313,7 @@ def judge_demo(after_id: int) -> None:
     """
     item_stats_rebuild.rebuild(demo=True)
     r = Response.__table__.c
-    rollups.requalify(and_(r.is_demo.is_(True), r.id > after_id))
+    rollup_rebuild.requalify(and_(r.is_demo.is_(True), r.id > after_id))
 
 
 def delete_demo() -> int:

@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.app_state import get_consent_texts, get_content, get_content_version
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in
-from quiz.coach import item_stats_read
+from quiz.coach import norms_read
 from quiz.domain import report
 from quiz.domain.content import Content
 from quiz.extensions import db
@@ -324,9 +324,9 @@ def _norms(content_version: str, scores: Mapping[str, int]) -> dict[str, int]:
     include_demo = bool(config["QUIZ_NORMS_INCLUDE_DEMO"])
     histograms = prerendered.caches().norms.get_or_make(
         (content_version, include_demo),
-        lambda: item_stats_read.comparison_histograms(content_version, include_demo),
+        lambda: norms_read.comparison_histograms(content_version, include_demo),
     )
-    return item_stats_read.norms_from(histograms, scores, int(config["QUIZ_NORMS_MIN"]))
+    return norms_read.norms_from(histograms, scores, int(config["QUIZ_NORMS_MIN"]))
 
 
 def _render_result(
