@@ -121,9 +121,9 @@ def fill_item_stats() -> dict[str, Any]:
     """Rebuild the item-statistics counters if they miss finished responses (bulk seeding)."""
     from sqlalchemy import func, select
 
+    from quiz import database
     from quiz.coach import item_stats_rebuild
     from quiz.coach.item_stats_models import DurationHistogram
-    from quiz.database import begin_write
     from quiz.extensions import db
     from quiz.models import Response
 
@@ -134,9 +134,8 @@ def fill_item_stats() -> dict[str, Any]:
     figures: dict[str, Any] = {"finished": finished}
     if finished != counted:
         started = time.perf_counter()
-        begin_write()
-        item_stats_rebuild.rebuild()
-        db.session.commit()
+        with database.write():
+            item_stats_rebuild.rebuild()
         figures["item_stats_rebuild_seconds"] = round(time.perf_counter() - started, 1)
     return figures
 

@@ -188,9 +188,9 @@ def prepare(url: str, takers: int) -> dict[str, Any]:
     from flask_migrate import upgrade
     from sqlalchemy import delete, func, select
 
+    from quiz import database
     from quiz.app_state import get_content
     from quiz.coach import item_stats, rollups
-    from quiz.database import begin_write
     from quiz.extensions import db
     from quiz.models import CoachRollup, Response
 
@@ -198,22 +198,19 @@ def prepare(url: str, takers: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with app.app_context():
         upgrade()
-        begin_write()
-        for table in [*item_stats.TABLES.values(), CoachRollup.__table__, Response.__table__]:
-            db.session.execute(delete(table))
-        db.session.commit()
+        with database.write():
+            for table in [*item_stats.TABLES.values(), CoachRollup.__table__, Response.__table__]:
+                db.session.execute(delete(table))
         content = get_content()
         started = time.perf_counter()
         deltas = synthetic_deltas(content, takers)
         figures["compute_s"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
-        begin_write()
-        item_stats.add_counts(deltas)
-        db.session.commit()
+        with database.write():
+            item_stats.add_counts(deltas)
         figures["write_counters_s"] = round(time.perf_counter() - started, 2)
-        begin_write()
-        rollups.add_counts(_funnel_rows(content, takers))
-        db.session.commit()
+        with database.write():
+            rollups.add_counts(_funnel_rows(content, takers))
         figures["counter_rows"] = {
             name: db.session.scalar(select(func.count()).select_from(table))
             for name, table in item_stats.TABLES.items()
@@ -280,9 +277,9 @@ def read_cold(url: str, runs: int = 3) -> dict[str, Any]:
 
 def finish_cost(url: str, finishes: int = 200) -> dict[str, Any]:
     """Milliseconds `on_finish()` adds to a finishing transaction, with the counters seeded."""
+    from quiz import database
     from quiz.app_state import get_content
     from quiz.coach import item_stats
-    from quiz.database import begin_write
     from quiz.domain.scoring import sample_answers, score_answers
     from quiz.extensions import db
     from quiz.models import SCORED_DIMENSIONS, Answer, Response
@@ -295,38 +292,37 @@ def finish_cost(url: str, finishes: int = 200) -> dict[str, Any]:
         for i in range(finishes):
             answers = sample_answers(content, "random", seed=i)
             result = score_answers(content, answers)
-            begin_write()
-            response = Response(
-                draft_token=secrets.token_urlsafe(24),
-                result_token=secrets.token_urlsafe(24),
-                status="finished",
-                content_version=content.version,
-                content_hash=content.sha256,
-                started_at=now - timedelta(seconds=300),
-                finished_at=now,
-                step_times={},
-                **{f"score_{d}": s for d, s in result.scores.items() if d in SCORED_DIMENSIONS},
-            )
-            db.session.add(response)
-            db.session.flush()
-            rows = []
-            for q in content.questions:
-                points = {c.id: c.points for c in content.choices(q.id)}[answers[q.id]]
-                rows.append(
-                    Answer(
-                        response_id=response.id,
-                        question_id=q.id,
-                        option_id=answers[q.id],
-                        dimension_id=q.dimension,
-                        points=points,
-                    )
+            with database.write():
+                response = Response(
+                    draft_token=secrets.token_urlsafe(24),
+                    result_token=secrets.token_urlsafe(24),
+                    status="finished",
+                    content_version=content.version,
+                    content_hash=content.sha256,
+                    started_at=now - timedelta(seconds=300),
+                    finished_at=now,
+                    step_times={},
+                    **{f"score_{d}": s for d, s in result.scores.items() if d in SCORED_DIMENSIONS},
                 )
-            db.session.add_all(rows)
-            db.session.flush()
-            t0 = time.perf_counter()
-            item_stats.on_finish(response, rows)
-            costs.append(time.perf_counter() - t0)
-            db.session.commit()
+                db.session.add(response)
+                db.session.flush()
+                rows = []
+                for q in content.questions:
+                    points = {c.id: c.points for c in content.choices(q.id)}[answers[q.id]]
+                    rows.append(
+                        Answer(
+                            response_id=response.id,
+                            question_id=q.id,
+                            option_id=answers[q.id],
+                            dimension_id=q.dimension,
+                            points=points,
+                        )
+                    )
+                db.session.add_all(rows)
+                db.session.flush()
+                t0 = time.perf_counter()
+                item_stats.on_finish(response, rows)
+                costs.append(time.perf_counter() - t0)
         db.session.remove()
         db.engine.dispose()
 

@@ -100,6 +100,7 @@ def _app(database: dict[str, Any], instance: Path, port: int) -> Any:
 def _prepare(app: Any, messages: int) -> None:
     from flask_migrate import upgrade
 
+    from quiz import database
     from quiz.app_state import get_consent_texts, get_content
     from quiz.charts import result_bars, score_chart_png
     from quiz.domain.scoring import sample_answers
@@ -119,22 +120,25 @@ def _prepare(app: Any, messages: int) -> None:
             lead = responses.Lead("Anna", f"taker{index}@example.com", True, False)
             responses.finish(content, draft.id, lead, get_consent_texts(app))
             ids.append(draft.id)
-        for response in db.session.execute(db.select(Response)).scalars():
-            response.chart_png = score_chart_png(
-                result_bars(
-                    content.dimensions, response.scores(), response.bands or {}, response.bottleneck
+        with database.write():
+            for response in db.session.execute(db.select(Response)).scalars():
+                response.chart_png = score_chart_png(
+                    result_bars(
+                        content.dimensions,
+                        response.scores(),
+                        response.bands or {},
+                        response.bottleneck,
+                    )
                 )
+            db.session.execute(db.delete(OutboxMessage))
+            db.session.add_all(
+                OutboxMessage(
+                    response_id=ids[index % len(ids)],
+                    kind="result",
+                    recipient=f"taker{index}@example.com",
+                )
+                for index in range(messages)
             )
-        db.session.execute(db.delete(OutboxMessage))
-        db.session.add_all(
-            OutboxMessage(
-                response_id=ids[index % len(ids)],
-                kind="result",
-                recipient=f"taker{index}@example.com",
-            )
-            for index in range(messages)
-        )
-        db.session.commit()
 
 
 def run(label: str, database: dict[str, Any], messages: int) -> float:

@@ -132,7 +132,7 @@ def run(label: str, database: dict[str, Any], events: int) -> float:
     """Prepare, deliver everything, print and return deliveries per second."""
     from flask_migrate import upgrade
 
-    from quiz.database import begin_write
+    from quiz import database
     from quiz.extensions import db
     from quiz.webhooks import endpoints, queue_event
     from quiz.webhooks.sender import deliver_due
@@ -146,13 +146,12 @@ def run(label: str, database: dict[str, Any], events: int) -> float:
             with app.app_context():
                 upgrade()
                 endpoint, _ = endpoints.add_endpoint(f"http://127.0.0.1:{receiver.port}/hook")
-                endpoint.secret = secret
-                db.session.commit()
+                with database.write():
+                    endpoint.secret = secret
                 for start in range(0, events, 500):
-                    begin_write()
-                    for index in range(start, min(start + 500, events)):
-                        queue_event("quiz.completed", _payload(index), response_id=index)
-                    db.session.commit()
+                    with database.write():
+                        for index in range(start, min(start + 500, events)):
+                            queue_event("quiz.completed", _payload(index), response_id=index)
             started = time.perf_counter()
             cpu_started = time.process_time()
             delivered = 0

@@ -1,8 +1,10 @@
-"""Engine tuning and transaction helpers that differ between SQLite and PostgreSQL."""
+"""Engine tuning, and the one way to write: `with write():`, the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -71,11 +73,47 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+@contextmanager
+def write(*, dry_run: bool = False) -> Iterator[Session]:
+    """A write transaction around the block: begun as a writer, committed when the block ends.
+
+    The writers (the services) open it; views and commands call them and never open one
+    themselves. It begins with `begin_write` (BEGIN IMMEDIATE on SQLite), commits when the block
+    ends, also by `return`, and rolls back when it raises, so nothing is ever half-written.
+    `dry_run` rolls back at the end instead: a check rehearses a rebuild and compares.
+    """
+    session = db.session()
+    begin_write(session)
+    try:
+        yield session
+    except BaseException:
+        _roll_back(session)
+        raise
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
+
+
+def _roll_back(session: Session) -> None:
+    """Undo a failed block; the block's own error is the one that counts.
+
+    When the database went away (the 503 page), the rollback may fail as well: it must not
+    replace the error that says so. The request's teardown discards the session (see
+    `discard_session`).
+    """
+    try:
+        session.rollback()
+    except SQLAlchemyError:
+        log.debug("rolling back a failed write failed too", exc_info=True)
+
+
 def begin_write(session: Session | None = None) -> None:
     """Start the session's next transaction as a write transaction (BEGIN IMMEDIATE on SQLite).
 
-    A read transaction still open from earlier in the request is ended first: on SQLite a
-    transaction cannot be upgraded to a writer safely, only begun as one.
+    `write()` begins with this; writers call that. A read transaction still open from earlier in
+    the request is ended first: on SQLite a transaction cannot be upgraded to a writer safely,
+    only begun as one.
     """
     session = session or db.session()
     if session.in_transaction():

@@ -415,3 +415,37 @@ def test_only_the_owners_move_the_dashboard_counters() -> None:
         )
     )
     assert set(importers) <= allowed, importers
+
+
+# --- One way to write (issue 20) --------------------------------------------------------------
+
+
+def transaction_calls(module: str, tree: ast.Module) -> list[str]:
+    """Calls that open or end a write transaction anywhere but `with database.write():`, and
+    `database.write()` itself in a view or a command (they call the writers instead)."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        call = ast.unparse(node.func)
+        by_hand = call.endswith((".commit", "begin_write")) and module != "quiz.database"
+        in_a_view = call.endswith("database.write") and module.startswith(
+            ("quiz.web.", "quiz.cli.")
+        )
+        if by_hand or in_a_view:
+            found.append(f"{module}:{node.lineno} {call}()")
+    return found
+
+
+def test_only_the_writers_open_write_transactions_and_only_one_way() -> None:
+    found = [
+        call
+        for module, tree in _package_trees().items()
+        for call in transaction_calls(module, tree)
+    ]
+    assert found == []
+    # The scan sees each of the ways it forbids.
+    view = "def v():\n    database.write()\n    db.session.commit()\n    begin_write()\n"
+    assert len(transaction_calls("quiz.web.x", ast.parse(view))) == 3
+    writer = ast.parse("def w():\n    database.write()\n")
+    assert transaction_calls("quiz.webhooks.x", writer) == []

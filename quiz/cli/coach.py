@@ -10,9 +10,7 @@ from flask.cli import with_appcontext
 
 from quiz.app_state import get_content
 from quiz.coach import accounts as coach_accounts
-from quiz.coach import demo, item_stats_rebuild, rollup_rebuild
-from quiz.database import begin_write
-from quiz.extensions import db
+from quiz.coach import demo, rollup_rebuild
 
 
 def _read_password() -> str:
@@ -50,28 +48,17 @@ def create_coach(email: str, reset: bool) -> None:
 @click.option("--check", is_flag=True, help="Only compare; exit 1 when they differ.")
 def rebuild_rollups(check: bool) -> None:
     """Recompute the dashboard's rollups and the item statistics from the raw responses."""
-    begin_write()
-    # Compared before anything is rebuilt: the item statistics' check reads the live counters.
-    item_problems = item_stats_rebuild.check() if check else []
-    # Responses never judged are judged first: the rollups count each in its quality class.
-    judged = 0 if check else item_stats_rebuild.judge_unjudged()
-    before = rollup_rebuild.snapshot()
-    rollup_rebuild.rebuild()
-    after = rollup_rebuild.snapshot()
+    outcome = rollup_rebuild.recount(check=check)
+    click.echo(
+        f"rollup rows: {outcome.rollup_rows}; differing before the rebuild: {outcome.differing}"
+    )
     if check:
-        db.session.rollback()
-    else:
-        judged += item_stats_rebuild.rebuild()
-        db.session.commit()
-    differing = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
-    click.echo(f"rollup rows: {len(after)}; differing before the rebuild: {len(differing)}")
-    if check:
-        click.echo(f"item statistics: {len(item_problems)} difference(s)")
-        for problem in item_problems:
+        click.echo(f"item statistics: {len(outcome.item_problems)} difference(s)")
+        for problem in outcome.item_problems:
             click.echo(f"  {problem}")
     else:
-        click.echo(f"item statistics rebuilt ({judged} response(s) judged)")
-    if check and (differing or item_problems):
+        click.echo(f"item statistics rebuilt ({outcome.judged} response(s) judged)")
+    if check and (outcome.differing or outcome.item_problems):
         sys.exit(1)
 
 

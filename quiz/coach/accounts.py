@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from quiz.database import begin_write
+from quiz import database
 from quiz.extensions import db
 from quiz.models import Coach
 
@@ -59,29 +59,25 @@ def create_coach(email: str, password: str) -> Coach:
     email = normalise_email(email)
     if "@" not in email:
         raise AccountError(f"{email!r} is not an email address")
-    begin_write()
-    if find_coach(email) is not None:
-        db.session.rollback()
-        raise AccountError(f"a coach with the email {email} exists already (use --reset)")
-    coach = Coach(
-        email=email, password_hash=_hasher.hash(password), session_nonce=secrets.token_hex(16)
-    )
-    db.session.add(coach)
-    db.session.commit()
+    with database.write():
+        if find_coach(email) is not None:
+            raise AccountError(f"a coach with the email {email} exists already (use --reset)")
+        coach = Coach(
+            email=email, password_hash=_hasher.hash(password), session_nonce=secrets.token_hex(16)
+        )
+        db.session.add(coach)
     return coach
 
 
 def set_password(email: str, password: str) -> Coach:
     """Set a new password and end every session of this coach."""
     _check_password(password)
-    begin_write()
-    coach = find_coach(email)
-    if coach is None:
-        db.session.rollback()
-        raise AccountError(f"there is no coach with the email {normalise_email(email)}")
-    coach.password_hash = _hasher.hash(password)
-    coach.session_nonce = secrets.token_hex(16)
-    db.session.commit()
+    with database.write():
+        coach = find_coach(email)
+        if coach is None:
+            raise AccountError(f"there is no coach with the email {normalise_email(email)}")
+        coach.password_hash = _hasher.hash(password)
+        coach.session_nonce = secrets.token_hex(16)
     return coach
 
 
@@ -95,21 +91,19 @@ def authenticate(email: str, password: str) -> Coach | None:
     if coach is None:
         return None
     if _hasher.check_needs_rehash(coach.password_hash):
-        begin_write()
-        coach = db.session.get(Coach, coach.id)
-        if coach is not None:
-            coach.password_hash = _hasher.hash(password)
-            db.session.commit()
+        with database.write():
+            coach = db.session.get(Coach, coach.id)
+            if coach is not None:
+                coach.password_hash = _hasher.hash(password)
     return coach
 
 
 def end_sessions(coach_id: int) -> None:
     """Draw a new nonce: every login cookie of this coach stops working."""
-    begin_write()
-    coach = db.session.get(Coach, coach_id)
-    if coach is not None:
-        coach.session_nonce = secrets.token_hex(16)
-    db.session.commit()
+    with database.write():
+        coach = db.session.get(Coach, coach_id)
+        if coach is not None:
+            coach.session_nonce = secrets.token_hex(16)
 
 
 def session_id(coach: Coach) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,9 +38,9 @@ from sqlalchemy import (
     select,
 )
 
+from quiz import database
 from quiz.coach import rollup_keys
 from quiz.coach.demo_takers import Profile, profiles_for, takers
-from quiz.database import begin_write
 from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.mail import outbox
@@ -48,8 +48,9 @@ from quiz.models import Response
 from quiz.taker import consents, responses
 from quiz.taker.bulk import bulk_insert
 
-# Takers per batch (and per transaction on SQLite).
+# Takers per batch (and per transaction on SQLite), each as (response row, pick).
 BATCH = 20_000
+Batch = list[tuple[dict[str, Any], dict[str, Any]]]
 
 # Per-batch helper tables (created and dropped inside each batch's transaction).
 _helpers = MetaData()
@@ -104,32 +105,69 @@ def seed(
     # PostgreSQL: one transaction, so readers see all or nothing while inserts by real takers go
     # on, and the counters go in once at the end (upserting them per batch cost a third of the
     # time). SQLite: a transaction per batch, so the site's writers get the lock in between.
-    whole = db.session.get_bind().dialect.name == "postgresql"
-    pending: dict[rollup_keys.Key, list[int]] = defaultdict(lambda: [0, 0])
-    batch: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    added = 0
-    begin_write()
-    after_id = db.session.scalar(select(func.max(Response.id))) or 0
-    for item in takers(content, count, rng, now, profiles):
+    batches = _batches(takers(content, count, rng, now, profiles), count)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _seed_at_once(batches, profiles, profile_answers, progress)
+    return _seed_per_batch(batches, profiles, profile_answers, progress)
+
+
+def _batches(items: Iterator[tuple[dict[str, Any], dict[str, Any]]], count: int) -> Iterator[Batch]:
+    """The takers in batches of BATCH (the last one smaller), `count` in all."""
+    batch: Batch = []
+    for done, item in enumerate(items, start=1):
         batch.append(item)
-        if len(batch) == BATCH or added + len(batch) == count:
-            counts = _write_batch(batch, profiles, profile_answers)
-            added += len(batch)
+        if len(batch) == BATCH or done == count:
+            yield batch
             batch = []
-            if whole:
-                for key, (number, total) in counts.items():
-                    pending[key][0] += number
-                    pending[key][1] += total
-            else:
-                _count(counts)
-                db.session.commit()
-                begin_write()
+
+
+def _seed_at_once(
+    batches: Iterator[Batch],
+    profiles: list[Profile],
+    profile_answers: list[dict[str, Any]],
+    progress: Callable[[int], None] | None,
+) -> int:
+    """PostgreSQL: every batch in one write transaction, the counters added once at the end."""
+    pending: dict[rollup_keys.Key, list[int]] = defaultdict(lambda: [0, 0])
+    added = 0
+    with database.write():
+        after_id = _last_id()
+        for batch in batches:
+            for key, (number, total) in _write_batch(batch, profiles, profile_answers).items():
+                pending[key][0] += number
+                pending[key][1] += total
+            added += len(batch)
             if progress:
                 progress(added)
-    _count(pending)
-    responses.judge_demo(after_id)
-    db.session.commit()
+        _count(pending)
+        responses.judge_demo(after_id)
     return added
+
+
+def _seed_per_batch(
+    batches: Iterator[Batch],
+    profiles: list[Profile],
+    profile_answers: list[dict[str, Any]],
+    progress: Callable[[int], None] | None,
+) -> int:
+    """SQLite: a write transaction per batch, then one to judge them all."""
+    after_id: int | None = None
+    added = 0
+    for batch in batches:
+        with database.write():
+            after_id = _last_id() if after_id is None else after_id
+            _count(_write_batch(batch, profiles, profile_answers))
+        added += len(batch)
+        if progress:
+            progress(added)
+    with database.write():
+        responses.judge_demo(_last_id() if after_id is None else after_id)
+    return added
+
+
+def _last_id() -> int:
+    """The highest response id so far (the seed's rows come after it)."""
+    return db.session.scalar(select(func.max(Response.id))) or 0
 
 
 def _count(deltas: dict[rollup_keys.Key, list[int]]) -> None:
@@ -140,7 +178,7 @@ def _count(deltas: dict[rollup_keys.Key, list[int]]) -> None:
 
 
 def _write_batch(
-    batch: list[tuple[dict[str, Any], dict[str, Any]]],
+    batch: Batch,
     profiles: list[Profile],
     profile_answers: list[dict[str, Any]],
 ) -> dict[rollup_keys.Key, list[int]]:
@@ -166,7 +204,7 @@ def _write_batch(
 
 
 def _counts(
-    batch: list[tuple[dict[str, Any], dict[str, Any]]],
+    batch: Batch,
     profiles: list[Profile],
 ) -> dict[rollup_keys.Key, list[int]]:
     """The batch's rollup counters, from the values just written (cheaper than reading back)."""
@@ -274,9 +312,7 @@ def _derive_children(connection: Connection) -> None:
 
 def remove() -> int:
     """Delete every demo taker with their answers, consents, emails and rollup counts."""
-    begin_write()
-    outbox.delete_demo()
-    consents.delete_demo()
-    removed = responses.delete_demo()
-    db.session.commit()
-    return removed
+    with database.write():
+        outbox.delete_demo()
+        consents.delete_demo()
+        return responses.delete_demo()

@@ -8,6 +8,7 @@ tests prove that the two agree, at the day and at the month level.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -29,6 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from quiz import database
+from quiz.coach import item_stats_rebuild
 from quiz.coach.rollup_keys import (
     COARSE_STEP,
     COARSE_UNTIL,
@@ -264,3 +267,33 @@ def snapshot(session: Session | None = None) -> dict[RowKey, tuple[int, int]]:
         )
         out[key] = (int(row.count), int(row.total))
     return out
+
+
+@dataclass(frozen=True)
+class Recount:
+    """What `rebuild-rollups [--check]` found."""
+
+    rollup_rows: int
+    # Rollup rows that differed from the recount before it (0: they were in step).
+    differing: int
+    # With --check: where the item statistics differ from the raw rows, one line each.
+    item_problems: list[str]
+    # Without: the finished responses that were judged for the first time.
+    judged: int
+
+
+def recount(*, check: bool) -> Recount:
+    """Recompute the rollups and the item statistics from the raw rows in one write
+    transaction, comparing with what was kept; `check` only compares (and rolls back)."""
+    with database.write(dry_run=check):
+        # Compared before anything is rebuilt: the item statistics' check reads the live counters.
+        item_problems = item_stats_rebuild.check() if check else []
+        # Responses never judged are judged first: the rollups count each in its quality class.
+        judged = 0 if check else item_stats_rebuild.judge_unjudged()
+        before = snapshot()
+        rebuild()
+        after = snapshot()
+        if not check:
+            judged += item_stats_rebuild.rebuild()
+    differing = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+    return Recount(len(after), len(differing), item_problems, judged)

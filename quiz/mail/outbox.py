@@ -22,8 +22,8 @@ from flask import Flask, current_app
 from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from quiz import database
 from quiz.coach import rollups
-from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.mail.compose import COACH_ALERT, new_message_id
 from quiz.models import OutboxMessage, Response, utcnow
@@ -78,92 +78,95 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
     config = app.config
     lease_cutoff = now - timedelta(seconds=int(config["MAIL_LEASE_SECONDS"]))
     max_attempts = int(config["MAIL_MAX_ATTEMPTS"])
-    begin_write()
-    rows = (
-        db.session.execute(
-            select(OutboxMessage)
-            .where(
-                or_(
-                    and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
-                    and_(
-                        OutboxMessage.status == "sending", OutboxMessage.claimed_at <= lease_cutoff
-                    ),
+    with database.write():
+        rows = (
+            db.session.execute(
+                select(OutboxMessage)
+                .where(
+                    or_(
+                        and_(
+                            OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now
+                        ),
+                        and_(
+                            OutboxMessage.status == "sending",
+                            OutboxMessage.claimed_at <= lease_cutoff,
+                        ),
+                    )
+                )
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        claims = []
+        # The dashboard counts emails by status: take the claimed rows out of their old one
+        # here and count them in their new one below (they are locked, so nothing else moves
+        # them meanwhile).
+        claimed = OutboxMessage.id.in_([row.id for row in rows])
+        if rows:
+            rollups.shift_emails(claimed, sign=-1)
+        for row in rows:
+            if row.status == "sending" and row.attempts >= max_attempts:
+                # Its sender vanished during the last allowed attempt.
+                row.status = "failed"
+                row.last_error = row.last_error or "sender stopped during the last attempt"
+                log.warning("outbox %s failed: sender stopped during the last attempt", row.id)
+                continue
+            row.status = "sending"
+            row.claimed_at = now
+            row.attempts += 1
+            # Stored before the first attempt, so every retry carries the same Message-ID.
+            row.message_id = row.message_id or new_message_id(config)
+            claims.append(
+                Claim(
+                    row.id,
+                    row.kind,
+                    row.recipient,
+                    row.response_id,
+                    row.message_id,
+                    row.attempts,
+                    row.details,
                 )
             )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
-    )
-    claims = []
-    # The dashboard counts emails by status: take the claimed rows out of their old one here and
-    # count them in their new one below (they are locked, so nothing else moves them meanwhile).
-    claimed = OutboxMessage.id.in_([row.id for row in rows])
-    if rows:
-        rollups.shift_emails(claimed, sign=-1)
-    for row in rows:
-        if row.status == "sending" and row.attempts >= max_attempts:
-            # Its sender vanished during the last allowed attempt.
-            row.status = "failed"
-            row.last_error = row.last_error or "sender stopped during the last attempt"
-            log.warning("outbox %s failed: sender stopped during the last attempt", row.id)
-            continue
-        row.status = "sending"
-        row.claimed_at = now
-        row.attempts += 1
-        # Stored before the first attempt, so every retry carries the same Message-ID.
-        row.message_id = row.message_id or new_message_id(config)
-        claims.append(
-            Claim(
-                row.id,
-                row.kind,
-                row.recipient,
-                row.response_id,
-                row.message_id,
-                row.attempts,
-                row.details,
-            )
-        )
-    if rows:
-        db.session.flush()
-        rollups.shift_emails(claimed)
-    db.session.commit()
+        if rows:
+            db.session.flush()
+            rollups.shift_emails(claimed)
     return claims
 
 
 def release(claims: list[Claim]) -> None:
     """Put claims back as they were before this round: queued, the attempt not counted."""
-    begin_write()
-    rollups.move_emails(
-        update(OutboxMessage)
-        .where(or_(*(_mine(claim) for claim in claims)))
-        .values(status="queued", attempts=OutboxMessage.attempts - 1, claimed_at=None),
-        OutboxMessage.id.in_([claim.id for claim in claims]),
-        moved_from="sending",
-    )
-    db.session.commit()
+    with database.write():
+        rollups.move_emails(
+            update(OutboxMessage)
+            .where(or_(*(_mine(claim) for claim in claims)))
+            .values(status="queued", attempts=OutboxMessage.attempts - 1, claimed_at=None),
+            OutboxMessage.id.in_([claim.id for claim in claims]),
+            moved_from="sending",
+        )
 
 
 def queue_coach_alert(coach_email: str, *, locked_minutes: int) -> None:
-    """Queue the note that the coach login was locked (in the caller's transaction).
+    """Queue the note that the coach login was locked, in a write transaction of its own.
 
     At most MAIL_MAX_PER_HOUR such notes an hour per address, so whoever trips the lock again
     and again cannot flood the coach's inbox. It has no response, so the dashboard's email
     counters (and their rebuild) never count it.
     """
-    if over_hourly_limit(coach_email, COACH_ALERT):
-        log.info("coach alert not queued: the hourly limit for the address is reached")
-        return
-    db.session.add(
-        OutboxMessage(
-            kind=COACH_ALERT,
-            recipient=coach_email,
-            response_id=None,
-            details={"locked_minutes": int(locked_minutes)},
+    with database.write():
+        if over_hourly_limit(coach_email, COACH_ALERT):
+            log.info("coach alert not queued: the hourly limit for the address is reached")
+            return
+        db.session.add(
+            OutboxMessage(
+                kind=COACH_ALERT,
+                recipient=coach_email,
+                response_id=None,
+                details={"locked_minutes": int(locked_minutes)},
+            )
         )
-    )
     log.info("coach alert queued (login locked for %d min)", locked_minutes)
 
 
@@ -295,13 +298,12 @@ def record_failure(app: Flask, claim: Claim, error: str, permanent: bool, now: d
     else:
         delay = retry_delay(int(app.config["MAIL_RETRY_SECONDS"]), claim.attempt)
         values = {"status": "queued", "last_error": error, "next_attempt_at": now + delay}
-    begin_write()
-    rollups.move_emails(
-        update(OutboxMessage).where(_mine(claim)).values(**values),
-        OutboxMessage.id == claim.id,
-        moved_from="sending",
-    )
-    db.session.commit()
+    with database.write():
+        rollups.move_emails(
+            update(OutboxMessage).where(_mine(claim)).values(**values),
+            OutboxMessage.id == claim.id,
+            moved_from="sending",
+        )
     log.warning(
         "outbox %s attempt %s %s: %s",
         claim.id,

@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from quiz.database import begin_write
+from quiz import database
 from quiz.extensions import db
 from quiz.models import MailSenderState
 
@@ -69,7 +69,7 @@ def current_pause() -> SenderPause | None:
 
 
 def _locked_row(now: datetime) -> MailSenderState:
-    begin_write()
+    """The sender's row, locked for this write transaction (created when there is none)."""
     row = db.session.execute(
         select(MailSenderState).where(MailSenderState.id == ROW_ID).with_for_update()
     ).scalar_one_or_none()
@@ -83,22 +83,10 @@ def _locked_row(now: datetime) -> MailSenderState:
 def record_failure(app: Flask, error: str, reason: str, now: datetime, waiting: int) -> SenderPause:
     """Count one more connection failure and pause the sender for longer; log it."""
     try:
-        row = _locked_row(now)
+        pause = _pause(app, error, reason, now)
     except IntegrityError:
         # Two senders creating the row at once on PostgreSQL: the other one won; use its row.
-        db.session.rollback()
-        row = _locked_row(now)
-    row.failures += 1
-    row.paused_since = row.paused_since or now
-    delay = pause_delay(
-        int(app.config["MAIL_RETRY_SECONDS"]),
-        row.failures,
-        int(app.config.get("MAIL_PAUSE_MAX_SECONDS", PAUSE_MAX_SECONDS)),
-    )
-    row.next_attempt_at = now + delay
-    row.reason, row.last_error, row.updated_at = reason, error[:500], now
-    pause = SenderPause(_utc(row.paused_since), now + delay, row.failures, reason, error[:500])
-    db.session.commit()
+        pause = _pause(app, error, reason, now)
     log.warning(
         "mail sender paused since %s (%s: %s); %d message(s) wait, no attempt charged; "
         "next try at %s (connection failure %d in a row)",
@@ -112,16 +100,33 @@ def record_failure(app: Flask, error: str, reason: str, now: datetime, waiting: 
     return pause
 
 
+def _pause(app: Flask, error: str, reason: str, now: datetime) -> SenderPause:
+    """One more connection failure, in a write transaction of its own: the pause it makes."""
+    with database.write():
+        row = _locked_row(now)
+        row.failures += 1
+        row.paused_since = row.paused_since or now
+        delay = pause_delay(
+            int(app.config["MAIL_RETRY_SECONDS"]),
+            row.failures,
+            int(app.config.get("MAIL_PAUSE_MAX_SECONDS", PAUSE_MAX_SECONDS)),
+        )
+        row.next_attempt_at = now + delay
+        row.reason, row.last_error, row.updated_at = reason, error[:500], now
+        return SenderPause(_utc(row.paused_since), now + delay, row.failures, reason, error[:500])
+
+
 def record_recovery(now: datetime) -> None:
     """The server answered again: end the pause (if one was recorded) and log how long it was."""
-    row = _locked_row(now)
-    if row.paused_since is None:
-        db.session.rollback()
-        return
-    since, failures = _utc(row.paused_since), row.failures
-    row.failures, row.paused_since, row.next_attempt_at = 0, None, None
-    row.reason, row.last_error, row.updated_at = None, None, now
-    db.session.commit()
+    with database.write():
+        row = db.session.execute(
+            select(MailSenderState).where(MailSenderState.id == ROW_ID).with_for_update()
+        ).scalar_one_or_none()
+        if row is None or row.paused_since is None:
+            return
+        since, failures = _utc(row.paused_since), row.failures
+        row.failures, row.paused_since, row.next_attempt_at = 0, None, None
+        row.reason, row.last_error, row.updated_at = None, None, now
     log.warning(
         "mail sender resumed after a pause of %s since %s (%d connection failure(s))",
         now - since,

@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import select, text
 from sqlalchemy.orm import undefer
 
-from quiz.database import begin_write
+from quiz import database
 from quiz.extensions import db
 from quiz.mail import pause as mail_pause
 from quiz.mail.compose import COACH_ALERT, compose, compose_coach_alert
@@ -190,16 +190,15 @@ def _responses(claims: list[Claim]) -> dict[int, Response]:
 
 def _sent(report: Report, claim: Claim, new_chart: bytes | None) -> None:
     """Record a delivered message, and keep a chart rendered for it for the result page too."""
-    begin_write()
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Not worth a disk flush per message: if the database server itself crashed before the
-        # flush, the row would still be `sending` and go out once more after the lease, which
-        # the at-least-once promise allows. The claim before sending stays fully durable.
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    record_sent(claim)
-    if new_chart is not None and claim.response_id is not None:
-        responses.record_chart(claim.response_id, new_chart)
-    db.session.commit()
+    with database.write():
+        if db.session.get_bind().dialect.name == "postgresql":
+            # Not worth a disk flush per message: if the database server itself crashed before
+            # the flush, the row would still be `sending` and go out once more after the lease,
+            # which the at-least-once promise allows. The claim before sending stays durable.
+            db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        record_sent(claim)
+        if new_chart is not None and claim.response_id is not None:
+            responses.record_chart(claim.response_id, new_chart)
     report.sent += 1
 
 

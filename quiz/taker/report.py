@@ -31,11 +31,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from quiz import caches
+from quiz import caches, database
 from quiz.app_state import get_content_version
 from quiz.charts import result_bars
 from quiz.coach.norms_read import result_norms
-from quiz.database import begin_write
 from quiz.domain.report import build_report
 from quiz.extensions import db
 from quiz.models import Response, utcnow
@@ -180,7 +179,6 @@ def _aware(moment: datetime) -> datetime:
 def _claim(response_id: int, version: datetime, now: datetime) -> bool:
     """Take the render of this version, unless another worker holds a live claim on it."""
     db.session.rollback()
-    begin_write()
     table = ResultReport.__table__
     dialect = db.session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -206,12 +204,10 @@ def _claim(response_id: int, version: datetime, now: datetime) -> bool:
         ),
     ).returning(table.c.response_id)
     try:
-        claimed = db.session.execute(statement).first() is not None
-        db.session.commit()
+        with database.write():
+            return db.session.execute(statement).first() is not None
     except IntegrityError:  # the response was deleted in between
-        db.session.rollback()
         return False
-    return claimed
 
 
 def _job(response: Response) -> report_render.RenderJob:
@@ -302,38 +298,34 @@ def _finished(
 
 def _store(response_id: int, version: datetime, rendered: report_render.Rendered) -> None:
     """Keep the PDF for every worker, if the response still has the version it was made for."""
-    begin_write()
-    db.session.execute(
-        update(ResultReport)
-        .where(
-            ResultReport.response_id == response_id,
-            ResultReport.response_updated_at == version,
-        )
-        .values(
-            pdf=rendered.pdf,
-            claimed_at=None,
-            failed_at=None,
-            rendered_at=utcnow(),
-            render_ms=rendered.render_ms,
-        )
-        .execution_options(synchronize_session=False)
+    _update_claim(
+        response_id,
+        version,
+        pdf=rendered.pdf,
+        claimed_at=None,
+        failed_at=None,
+        rendered_at=utcnow(),
+        render_ms=rendered.render_ms,
     )
-    db.session.commit()
 
 
 def _record_failure(response_id: int, version: datetime) -> None:
-    db.session.rollback()
-    begin_write()
-    db.session.execute(
-        update(ResultReport)
-        .where(
-            ResultReport.response_id == response_id,
-            ResultReport.response_updated_at == version,
+    db.session.rollback()  # whatever failed may have left the session's transaction broken
+    _update_claim(response_id, version, claimed_at=None, failed_at=utcnow())
+
+
+def _update_claim(response_id: int, version: datetime, **values: Any) -> None:
+    """Set these values on the render's row (its own write), if it is still for `version`."""
+    with database.write():
+        db.session.execute(
+            update(ResultReport)
+            .where(
+                ResultReport.response_id == response_id,
+                ResultReport.response_updated_at == version,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
-        .values(claimed_at=None, failed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 def forget(response_ids: Select[Any]) -> int:

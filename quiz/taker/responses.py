@@ -29,8 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import delete as delete_rows
 
+from quiz import database
 from quiz.coach import item_stats, item_stats_rebuild, rollup_rebuild, rollups
-from quiz.database import begin_write
 from quiz.domain.analysis import build_analysis
 from quiz.domain.consent_texts import ConsentTexts
 from quiz.domain.content import Content, Page
@@ -80,19 +80,18 @@ class Lead:
 
 def start_draft(content: Content, tracking: Mapping[str, str | None]) -> Response:
     """Create and store a new draft, remembering where the taker came from; returns it."""
-    begin_write()
-    response = Response(
-        draft_token=new_token(),
-        status="draft",
-        content_version=content.version,
-        content_hash=content.sha256,
-        step_times={},
-        **{field: _clip(tracking.get(field), 100) for field in TRACKING_FIELDS},
-        referrer=_clip(tracking.get("referrer"), 500),
-    )
-    db.session.add(response)
-    rollups.on_start(response)
-    db.session.commit()
+    with database.write():
+        response = Response(
+            draft_token=new_token(),
+            status="draft",
+            content_version=content.version,
+            content_hash=content.sha256,
+            step_times={},
+            **{field: _clip(tracking.get(field), 100) for field in TRACKING_FIELDS},
+            referrer=_clip(tracking.get("referrer"), 500),
+        )
+        db.session.add(response)
+        rollups.on_start(response)
     return response
 
 
@@ -106,49 +105,47 @@ def save_step(
     completed: bool,
 ) -> None:
     """Store this page's answers (only valid ones); mark the step done when `completed`."""
-    begin_write()
-    response = db.session.get(Response, response_id)
-    if response is None or response.status != "draft":
-        db.session.rollback()
-        return
-    existing = {
-        answer.question_id: answer
-        for answer in db.session.execute(
-            select(Answer).where(
-                Answer.response_id == response.id,
-                Answer.question_id.in_([q.id for q in page.questions]),
-            )
-        ).scalars()
-    }
-    now = utcnow()
-    for question in page.questions:
-        option_id = answers.get(question.id)
-        choice = next((c for c in content.choices(question.id) if c.id == option_id), None)
-        if option_id is None or choice is None:
-            continue
-        # A not-applicable answer is stored without points, so no sum over points counts it.
-        points = choice.points if choice.applicable else None
-        answer = existing.get(question.id)
-        if answer is None:
-            db.session.add(
-                Answer(
-                    response_id=response.id,
-                    question_id=question.id,
-                    option_id=option_id,
-                    dimension_id=question.dimension,
-                    points=points,
-                    answered_at=now,
+    with database.write():
+        response = db.session.get(Response, response_id)
+        if response is None or response.status != "draft":
+            return  # finished (or deleted) in another tab meanwhile: nothing to store
+        existing = {
+            answer.question_id: answer
+            for answer in db.session.execute(
+                select(Answer).where(
+                    Answer.response_id == response.id,
+                    Answer.question_id.in_([q.id for q in page.questions]),
                 )
-            )
-        elif answer.option_id != option_id:
-            answer.option_id = option_id
-            answer.points = points
-            answer.answered_at = now
-    if completed:
-        response.step_times = {**(response.step_times or {}), page.id: now.isoformat()}
-        rollups.on_step(response, step)
-        response.steps_completed = max(response.steps_completed, step)
-    db.session.commit()
+            ).scalars()
+        }
+        now = utcnow()
+        for question in page.questions:
+            option_id = answers.get(question.id)
+            choice = next((c for c in content.choices(question.id) if c.id == option_id), None)
+            if option_id is None or choice is None:
+                continue
+            # A not-applicable answer is stored without points, so no sum over points counts it.
+            points = choice.points if choice.applicable else None
+            answer = existing.get(question.id)
+            if answer is None:
+                db.session.add(
+                    Answer(
+                        response_id=response.id,
+                        question_id=question.id,
+                        option_id=option_id,
+                        dimension_id=question.dimension,
+                        points=points,
+                        answered_at=now,
+                    )
+                )
+            elif answer.option_id != option_id:
+                answer.option_id = option_id
+                answer.points = points
+                answer.answered_at = now
+        if completed:
+            response.step_times = {**(response.step_times or {}), page.id: now.isoformat()}
+            rollups.on_step(response, step)
+            response.steps_completed = max(response.steps_completed, step)
 
 
 class IncompleteAnswers(Exception):
@@ -165,69 +162,67 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
     Idempotent: when the response is already finished (double click, back button, second tab),
     nothing is written and the existing result token is returned.
     """
-    begin_write()
-    response = db.session.execute(
-        select(Response).where(Response.id == response_id).with_for_update()
-    ).scalar_one()
-    if response.status == "finished" and response.result_token:
-        db.session.rollback()
+    with database.write():
+        response = db.session.execute(
+            select(Response).where(Response.id == response_id).with_for_update()
+        ).scalar_one()
+        if response.status == "finished" and response.result_token:
+            return response.result_token  # nothing written
+        rows = (
+            db.session.execute(select(Answer).where(Answer.response_id == response.id))
+            .scalars()
+            .all()
+        )
+        answers = {row.question_id: row.option_id for row in rows}
+        missing = next((q.id for q in content.questions if q.id not in answers), None)
+        if missing is not None:
+            raise IncompleteAnswers(missing)
+
+        result = score_answers(content, answers)
+        now = utcnow()
+        messages = outbox.kinds_to_queue(lead.email, lead.consent_data, lead.consent_marketing, now)
+        # Judged first: every counter of the response, its start too, goes to its quality class.
+        statements = item_stats.statement_options(content)
+        quality = item_stats.judge_finish(
+            response, rows, version=content.version, finished_at=now, statements=statements
+        )
+        rollups.on_finish(content, response, result, now, quality)
+        response.status = "finished"
+        response.finished_at = now
+        response.result_token = new_token()
+        response.content_version = content.version
+        response.content_hash = content.sha256
+        response.steps_completed = len(content.pages) + 1
+        response.step_times = {**(response.step_times or {}), "kontakt": now.isoformat()}
+        for dimension_id, score in result.scores.items():
+            if dimension_id in SCORED_DIMENSIONS:
+                setattr(response, f"score_{dimension_id}", score)
+        response.bands = dict(result.bands)
+        response.bottleneck = result.bottleneck
+        response.runner_up = result.runner_up
+        response.analysis = [item.to_dict() for item in build_analysis(content, answers, result)]
+        response.first_name = lead.first_name or None
+        response.email = lead.email or None
+        item_stats.on_finish(response, rows, statements=statements, flags=quality)
+
+        consents.record_at_finish(
+            response,
+            data=lead.consent_data,
+            marketing=bool(lead.email and lead.consent_data and lead.consent_marketing),
+            texts=consent_texts,
+            now=now,
+        )
+        outbox.queue_at_finish(response, messages)
+        result_url = external_url(current_app, "public.result", token=response.result_token)
+        events.quiz_completed(response, response.analysis, result_url)
         return response.result_token
-    rows = (
-        db.session.execute(select(Answer).where(Answer.response_id == response.id)).scalars().all()
-    )
-    answers = {row.question_id: row.option_id for row in rows}
-    missing = next((q.id for q in content.questions if q.id not in answers), None)
-    if missing is not None:
-        db.session.rollback()
-        raise IncompleteAnswers(missing)
-
-    result = score_answers(content, answers)
-    now = utcnow()
-    messages = outbox.kinds_to_queue(lead.email, lead.consent_data, lead.consent_marketing, now)
-    # Judged first: every counter of the response, its start too, goes to its quality class.
-    statements = item_stats.statement_options(content)
-    quality = item_stats.judge_finish(
-        response, rows, version=content.version, finished_at=now, statements=statements
-    )
-    rollups.on_finish(content, response, result, now, quality)
-    response.status = "finished"
-    response.finished_at = now
-    response.result_token = new_token()
-    response.content_version = content.version
-    response.content_hash = content.sha256
-    response.steps_completed = len(content.pages) + 1
-    response.step_times = {**(response.step_times or {}), "kontakt": now.isoformat()}
-    for dimension_id, score in result.scores.items():
-        if dimension_id in SCORED_DIMENSIONS:
-            setattr(response, f"score_{dimension_id}", score)
-    response.bands = dict(result.bands)
-    response.bottleneck = result.bottleneck
-    response.runner_up = result.runner_up
-    response.analysis = [item.to_dict() for item in build_analysis(content, answers, result)]
-    response.first_name = lead.first_name or None
-    response.email = lead.email or None
-    item_stats.on_finish(response, rows, statements=statements, flags=quality)
-
-    consents.record_at_finish(
-        response,
-        data=lead.consent_data,
-        marketing=bool(lead.email and lead.consent_data and lead.consent_marketing),
-        texts=consent_texts,
-        now=now,
-    )
-    outbox.queue_at_finish(response, messages)
-    result_url = external_url(current_app, "public.result", token=response.result_token)
-    events.quiz_completed(response, response.analysis, result_url)
-    db.session.commit()
-    return response.result_token
 
 
 def store_chart(response_id: int, png: bytes) -> None:
     """Store a rendered result chart in a write transaction of its own (unless one is there)."""
     db.session.rollback()
-    begin_write()
-    record_chart(response_id, png)
-    db.session.commit()
+    with database.write():
+        record_chart(response_id, png)
 
 
 def record_chart(response_id: int, png: bytes) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from quiz.database import begin_write
+from quiz import database
 from quiz.extensions import db
 from quiz.mail import outbox
 from quiz.models import Consent, Response, utcnow
@@ -60,16 +60,15 @@ def purge(
                 )
             ),
         )
-    begin_write()
-    # The queued emails go first: they are found through the rows changed below. The stale
-    # opt-ins were never confirmed and anonymising keeps every rollup key, so only the email
-    # counters change (inside the outbox).
-    emails = outbox.purge_for_retention(stale_optins, due)
-    optins = consents.purge_stale_optins(optin_cutoff)
-    report.forget(due)  # a stored PDF report carries the first name
-    anonymised = responses.anonymise(anonymise_cutoff, now, PERSONAL_COLUMNS)
-    webhooks = forget_older_than(anonymise_cutoff)
-    db.session.commit()
+    with database.write():
+        # The queued emails go first: they are found through the rows changed below. The stale
+        # opt-ins were never confirmed and anonymising keeps every rollup key, so only the email
+        # counters change (inside the outbox).
+        emails = outbox.purge_for_retention(stale_optins, due)
+        optins = consents.purge_stale_optins(optin_cutoff)
+        report.forget(due)  # a stored PDF report carries the first name
+        anonymised = responses.anonymise(anonymise_cutoff, now, PERSONAL_COLUMNS)
+        webhooks = forget_older_than(anonymise_cutoff)
     return PurgeReport(
         optins_deleted=optins,
         responses_anonymised=anonymised,

@@ -1,9 +1,9 @@
 """The taker's side of consent and data: confirm the opt-in, unsubscribe, export, delete.
 
-Orchestration only: each function is one write (or read) transaction and commits here, in the
-service layer, while the rows (and the dashboard counters that follow them) are changed by their
-writers: quiz.taker.responses, quiz.taker.consents and quiz.mail.outbox. The callers (the account
-pages, the coach view) have already checked the signed link.
+Orchestration only: each function is one write transaction (`database.write()`) or one read,
+here in the service layer, while the rows (and the counters that follow them) are changed by
+their writers: quiz.taker.responses, quiz.taker.consents and quiz.mail.outbox. The callers (the
+account pages, the coach view) have already checked the signed link.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, or_, select
 
-from quiz.database import begin_write
+from quiz import database
 from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.mail import outbox
@@ -45,38 +45,28 @@ def marketing_state(response_id: int) -> OptinState:
 
 def confirm_optin(response_id: int, now: datetime | None = None) -> OptinOutcome:
     """Confirm the marketing consent (double opt-in); a second confirmation changes nothing."""
-    begin_write()
-    outcome = consents.confirm(response_id, now)
-    if outcome == "confirmed":
-        db.session.commit()
-    else:
-        db.session.rollback()
-    return outcome
+    with database.write():
+        return consents.confirm(response_id, now)
 
 
 def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome:
     """Queue a fresh confirmation email (after an expired link), within the hourly limit."""
     now = now or utcnow()
-    begin_write()
-    response = db.session.get(Response, response_id)
-    consent = consents.marketing_consent(response_id)
-    outcome: ResendOutcome | None = None
-    if response is None or consent is None or not response.email:
-        outcome = "none"
-    elif consent.withdrawn_at is not None:
-        outcome = "withdrawn"
-    elif consent.confirmed_at is not None:
-        outcome = "already"
-    elif outbox.optin_waiting(response_id):
-        outcome = "pending"
-    elif outbox.over_hourly_limit(response.email, "optin", now):
-        outcome = "limited"
-    if outcome is not None or response is None or not response.email:
-        db.session.rollback()
-        return outcome or "none"
-    outbox.queue_resend(response)
-    db.session.commit()
-    return "queued"
+    with database.write():
+        response = db.session.get(Response, response_id)
+        consent = consents.marketing_consent(response_id)
+        if response is None or consent is None or not response.email:
+            return "none"
+        if consent.withdrawn_at is not None:
+            return "withdrawn"
+        if consent.confirmed_at is not None:
+            return "already"
+        if outbox.optin_waiting(response_id):
+            return "pending"
+        if outbox.over_hourly_limit(response.email, "optin", now):
+            return "limited"
+        outbox.queue_resend(response)
+        return "queued"
 
 
 def unsubscribe(response_id: int, now: datetime | None = None) -> int:
@@ -86,23 +76,21 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
     taker has just refused.
     """
     now = now or utcnow()
-    begin_write()
-    response = db.session.get(Response, response_id)
-    if response is None:
-        db.session.rollback()
-        return 0
-    same_taker = select(Response.id).where(
-        or_(
-            Response.id == response.id,
-            func.lower(Response.email) == (response.email or "").lower(),
+    with database.write():
+        response = db.session.get(Response, response_id)
+        if response is None:
+            return 0
+        same_taker = select(Response.id).where(
+            or_(
+                Response.id == response.id,
+                func.lower(Response.email) == (response.email or "").lower(),
+            )
+            if response.email
+            else Response.id == response.id
         )
-        if response.email
-        else Response.id == response.id
-    )
-    withdrawn = consents.withdraw_marketing(response, same_taker, now)
-    outbox.drop_waiting_optins(same_taker)
-    db.session.commit()
-    return withdrawn
+        withdrawn = consents.withdraw_marketing(response, same_taker, now)
+        outbox.drop_waiting_optins(same_taker)
+        return withdrawn
 
 
 def export_data(content: Content, response: Response) -> dict[str, Any]:
@@ -183,17 +171,15 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
 
 def delete_data(response_id: int) -> bool:
     """Delete one taker's response with its answers, consents and emails; False if gone already."""
-    begin_write()
-    response = db.session.get(Response, response_id)
-    if response is None:
-        db.session.rollback()
-        return False
-    # Emails and consents first: their counters are found through the response.
-    outbox.delete_for_responses([response_id])
-    consents.delete_for_responses([response_id])
-    responses.delete(response)
-    db.session.commit()
-    return True
+    with database.write():
+        response = db.session.get(Response, response_id)
+        if response is None:
+            return False
+        # Emails and consents first: their counters are found through the response.
+        outbox.delete_for_responses([response_id])
+        consents.delete_for_responses([response_id])
+        responses.delete(response)
+        return True
 
 
 def _choice_label(content: Content, question_id: str, option_id: str) -> str | None:

@@ -1,6 +1,7 @@
 """The coach's endpoints: add, change, pause, delete; secrets made with `secrets`.
 
-These functions commit (they are whole operations of the settings page and the CLI).
+Each function that changes an endpoint is a write transaction of its own (`database.write()`):
+a whole operation of the settings page or the CLI.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from flask import current_app
 from sqlalchemy import select
 
-from quiz.database import begin_write
+from quiz import database
 from quiz.extensions import db
 from quiz.webhooks.guard import check_saved
 from quiz.webhooks.models import WebhookEndpoint
@@ -64,12 +65,15 @@ def add_endpoint(
     url = checked_url(url)
     chosen = checked_events(events)
     secret = new_secret()
-    begin_write()
-    endpoint = WebhookEndpoint(
-        url=url, description=description.strip()[:200], events=chosen, enabled=True, secret=secret
-    )
-    db.session.add(endpoint)
-    db.session.commit()
+    with database.write():
+        endpoint = WebhookEndpoint(
+            url=url,
+            description=description.strip()[:200],
+            events=chosen,
+            enabled=True,
+            secret=secret,
+        )
+        db.session.add(endpoint)
     return endpoint, secret
 
 
@@ -79,50 +83,42 @@ def update_endpoint(
     """Change an endpoint's URL, events, description and state; None when it does not exist."""
     url = checked_url(url)
     chosen = checked_events(events)
-    begin_write()
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None:
-        db.session.rollback()
-        return None
-    endpoint.url = url
-    endpoint.events = chosen
-    endpoint.description = description.strip()[:200]
-    endpoint.enabled = enabled
-    db.session.commit()
+    with database.write():
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is None:
+            return None
+        endpoint.url = url
+        endpoint.events = chosen
+        endpoint.description = description.strip()[:200]
+        endpoint.enabled = enabled
     return endpoint
 
 
 def set_enabled(endpoint_id: int, enabled: bool) -> bool:
     """Pause or resume an endpoint (paused ones keep their queued events); False if unknown."""
-    begin_write()
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None:
-        db.session.rollback()
-        return False
-    endpoint.enabled = enabled
-    db.session.commit()
+    with database.write():
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is None:
+            return False
+        endpoint.enabled = enabled
     return True
 
 
 def rotate_secret(endpoint_id: int) -> str | None:
     """Give an endpoint a new secret (returned once); events not yet sent are signed with it."""
-    begin_write()
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None:
-        db.session.rollback()
-        return None
-    endpoint.secret = secret = new_secret()
-    db.session.commit()
+    with database.write():
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is None:
+            return None
+        endpoint.secret = secret = new_secret()
     return secret
 
 
 def delete_endpoint(endpoint_id: int) -> bool:
     """Delete an endpoint with its delivery log; False if unknown."""
-    begin_write()
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None:
-        db.session.rollback()
-        return False
-    db.session.delete(endpoint)
-    db.session.commit()
+    with database.write():
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is None:
+            return False
+        db.session.delete(endpoint)
     return True

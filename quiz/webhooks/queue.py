@@ -1,5 +1,7 @@
 """Queue events for the endpoints: one delivery row per subscribed endpoint, in the caller's
 transaction (the caller commits, so an event exists exactly when the change that caused it does).
+The coach's own actions on the settings page (a test event, a resend) are write transactions of
+their own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import contains_eager
 
+from quiz import database
 from quiz.extensions import db
 from quiz.models import utcnow
 from quiz.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -76,36 +79,41 @@ def queue_event(event_type: str, data: dict[str, Any], *, response_id: int | Non
         )
 
 
-def queue_test(endpoint_id: int) -> WebhookDelivery:
-    """Queue a `webhook.test` event for one endpoint (not committed)."""
-    now = utcnow()
-    delivery = WebhookDelivery(
-        endpoint_id=endpoint_id,
-        event_type=TEST_EVENT,
-        message_id=new_message_id(),
-        payload=envelope(TEST_EVENT, {"endpoint_id": endpoint_id}, now),
-        next_attempt_at=now,
-        created_at=now,
-    )
-    db.session.add(delivery)
-    return delivery
+def queue_test(endpoint_id: int) -> bool:
+    """Queue a `webhook.test` event for one endpoint (its own transaction); False if unknown."""
+    with database.write():
+        if db.session.get(WebhookEndpoint, endpoint_id) is None:
+            return False
+        now = utcnow()
+        db.session.add(
+            WebhookDelivery(
+                endpoint_id=endpoint_id,
+                event_type=TEST_EVENT,
+                message_id=new_message_id(),
+                payload=envelope(TEST_EVENT, {"endpoint_id": endpoint_id}, now),
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        return True
 
 
 def resend(delivery_id: int, now: datetime | None = None) -> bool:
     """Queue a failed or delivered event again, with a fresh attempt budget and the same id.
 
-    Not committed. False when the delivery is unknown or still waiting or being sent.
+    Its own transaction. False when the delivery is unknown or still waiting or being sent.
     """
-    result = db.session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == delivery_id,
-            WebhookDelivery.status.in_(("failed", "delivered")),
+    with database.write():
+        result = db.session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.status.in_(("failed", "delivered")),
+            )
+            .values(status="queued", attempts=0, next_attempt_at=now or utcnow(), claimed_at=None)
+            .execution_options(synchronize_session=False)
         )
-        .values(status="queued", attempts=0, next_attempt_at=now or utcnow(), claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def drop_for_response(response_id: int) -> int:

@@ -19,7 +19,7 @@ from flask import Flask
 from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz.database import begin_write
+from quiz import database
 from quiz.extensions import db
 from quiz.models import utcnow
 from quiz.webhooks import guard
@@ -86,57 +86,58 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
     config = app.config
     lease_cutoff = now - timedelta(seconds=int(config["WEBHOOK_LEASE_SECONDS"]))
     max_attempts = int(config["WEBHOOK_MAX_ATTEMPTS"])
-    begin_write()
-    rows = db.session.execute(
-        select(
-            WebhookDelivery.id,
-            WebhookDelivery.status,
-            WebhookDelivery.attempts,
-            WebhookDelivery.endpoint_id,
-            WebhookDelivery.message_id,
-            WebhookDelivery.payload,
-            WebhookEndpoint.url,
-            WebhookEndpoint.secret,
-        )
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(
-            WebhookEndpoint.enabled.is_(True),
-            or_(
-                and_(WebhookDelivery.status == "queued", WebhookDelivery.next_attempt_at <= now),
-                and_(
-                    WebhookDelivery.status == "sending",
-                    WebhookDelivery.claimed_at <= lease_cutoff,
-                ),
-            ),
-        )
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=WebhookDelivery)
-    ).all()
-    # Its sender vanished during the last allowed attempt: that counts as the last failure.
-    exhausted = [r.id for r in rows if r.status == "sending" and r.attempts >= max_attempts]
-    if exhausted:
-        db.session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(exhausted))
-            .values(
-                status="failed",
-                last_error="the sender stopped during the last attempt",
-                claimed_at=None,
+    with database.write():
+        rows = db.session.execute(
+            select(
+                WebhookDelivery.id,
+                WebhookDelivery.status,
+                WebhookDelivery.attempts,
+                WebhookDelivery.endpoint_id,
+                WebhookDelivery.message_id,
+                WebhookDelivery.payload,
+                WebhookEndpoint.url,
+                WebhookEndpoint.secret,
             )
-        )
-    claims = [
-        Claim(r.id, r.endpoint_id, r.url, r.secret, r.message_id, r.payload, r.attempts + 1)
-        for r in rows
-        if r.id not in exhausted
-    ]
-    if claims:
-        db.session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_([claim.id for claim in claims]))
-            .values(status="sending", claimed_at=now, attempts=WebhookDelivery.attempts + 1)
-        )
-    db.session.commit()
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(
+                WebhookEndpoint.enabled.is_(True),
+                or_(
+                    and_(
+                        WebhookDelivery.status == "queued", WebhookDelivery.next_attempt_at <= now
+                    ),
+                    and_(
+                        WebhookDelivery.status == "sending",
+                        WebhookDelivery.claimed_at <= lease_cutoff,
+                    ),
+                ),
+            )
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=WebhookDelivery)
+        ).all()
+        # Its sender vanished during the last allowed attempt: that counts as the last failure.
+        exhausted = [r.id for r in rows if r.status == "sending" and r.attempts >= max_attempts]
+        if exhausted:
+            db.session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(exhausted))
+                .values(
+                    status="failed",
+                    last_error="the sender stopped during the last attempt",
+                    claimed_at=None,
+                )
+            )
+        claims = [
+            Claim(r.id, r.endpoint_id, r.url, r.secret, r.message_id, r.payload, r.attempts + 1)
+            for r in rows
+            if r.id not in exhausted
+        ]
+        if claims:
+            db.session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_([claim.id for claim in claims]))
+                .values(status="sending", claimed_at=now, attempts=WebhookDelivery.attempts + 1)
+            )
     return claims
 
 
@@ -253,13 +254,12 @@ def _record(
         else:
             values["status"] = "failed"
             report.failed += 1
-    begin_write()
-    if db.session.get_bind().dialect.name == "postgresql":
-        # As in the outbox: no disk flush per outcome. A database crash before the flush sends
-        # the event once more after the lease, which at-least-once delivery allows.
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    db.session.execute(update(WebhookDelivery).where(_mine(claim)).values(**values))
-    db.session.commit()
+    with database.write():
+        if db.session.get_bind().dialect.name == "postgresql":
+            # As in the outbox: no disk flush per outcome. A database crash before the flush
+            # sends the event once more after the lease, which at-least-once delivery allows.
+            db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        db.session.execute(update(WebhookDelivery).where(_mine(claim)).values(**values))
     if outcome.error:
         log.warning(
             "webhook %s (%s) attempt %s %s: %s",

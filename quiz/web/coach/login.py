@@ -48,8 +48,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import InputRequired, Length
 
 from quiz.coach import accounts as coach_accounts
-from quiz.database import begin_write
-from quiz.extensions import db, limiter, login_manager
+from quiz.extensions import limiter, login_manager
 from quiz.mail import outbox
 from quiz.web import limits
 
@@ -164,9 +163,7 @@ def _alert(email: str, locked_minutes: int) -> None:
     """Queue the lockout email when the account exists (nobody is told about made-up ones)."""
     if coach_accounts.find_coach(email) is None:
         return
-    begin_write()
     outbox.queue_coach_alert(email, locked_minutes=locked_minutes)
-    db.session.commit()
     log.warning("coach login locked for %d minutes after failed logins", locked_minutes)
 
 

@@ -24,7 +24,6 @@ from wtforms import (
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from quiz.coach import accounts as coach_accounts
-from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.web import limits
 from quiz.web.coach.login import CoachUser, require_login
@@ -191,10 +190,8 @@ def edit_endpoint(endpoint_id: int) -> BaseResponse | tuple[str, int]:
 def test_endpoint(endpoint_id: int) -> BaseResponse:
     """Queue a `webhook.test` event for this endpoint."""
     _check_action()
-    begin_write()
-    _endpoint(endpoint_id)
-    queue.queue_test(endpoint_id)
-    db.session.commit()
+    if not queue.queue_test(endpoint_id):
+        abort(404)
     return _back("test", "zustellungen")
 
 
@@ -237,9 +234,7 @@ def delete_endpoint(endpoint_id: int) -> BaseResponse:
 def resend(delivery_id: int) -> BaseResponse:
     """Queue a failed or delivered event once more (same webhook-id, fresh attempts)."""
     _check_action()
-    begin_write()
     resent = queue.resend(delivery_id)
-    db.session.commit()
     return _back("resent" if resent else "not-resent", "zustellungen")
 
 

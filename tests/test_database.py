@@ -1,0 +1,69 @@
+"""The one way to write: `database.write()` commits, rolls back on error, and can rehearse."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from quiz import database
+from quiz.extensions import db
+from quiz.models import Coach
+
+
+def coaches() -> int:
+    """How many coach rows another transaction sees."""
+    db.session.remove()
+    return int(db.session.scalar(select(func.count()).select_from(Coach)) or 0)
+
+
+def add_coach(email: str) -> None:
+    db.session.add(Coach(email=email, password_hash="x", session_nonce="n"))
+    db.session.flush()
+
+
+def test_a_write_is_committed_when_its_block_ends_also_by_return(app: Flask) -> None:
+    def write_and_return() -> str:
+        with database.write():
+            add_coach("a@example.com")
+            return "done"
+
+    with app.app_context():
+        assert write_and_return() == "done"
+        assert coaches() == 1
+
+
+def test_a_write_that_raises_leaves_nothing_behind(app: Flask) -> None:
+    with app.app_context():
+        with pytest.raises(LookupError), database.write():
+            add_coach("a@example.com")
+            raise LookupError("something further down failed")
+        assert coaches() == 0
+        with database.write():  # the session is usable again at once
+            add_coach("b@example.com")
+        assert coaches() == 1
+
+
+def test_a_dry_run_rolls_back_what_it_wrote(app: Flask) -> None:
+    with app.app_context():
+        with database.write(dry_run=True):
+            add_coach("a@example.com")
+            assert db.session.scalar(select(func.count()).select_from(Coach)) == 1
+        assert coaches() == 0
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)  # BEGIN IMMEDIATE is SQLite's
+def test_a_write_holds_the_sqlite_write_lock_from_its_start(app: Flask) -> None:
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with app.app_context(), database.write():
+            db.session.scalar(select(func.count()).select_from(Coach))  # a read, nothing written
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # free again once the write ended
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
