@@ -14,12 +14,15 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    DateTime,
+    Dialect,
     ForeignKey,
     Index,
     LargeBinary,
     SmallInteger,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     text,
 )
@@ -44,6 +47,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment in time, stored in UTC and always read back aware, in UTC.
+
+    PostgreSQL keeps the zone (`timestamptz`); SQLite keeps none and hands back naive values.
+    Every time column has this type, so no caller ever sees a naive time or converts one. A
+    naive value given to it counts as UTC, as SQLite always took it.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """To UTC before it is stored (SQLite stores the wall-clock digits only)."""
+        return None if value is None else _in_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Aware and in UTC, whatever the driver handed back."""
+        return None if value is None else _in_utc(value)
+
+
+def _in_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Response(db.Model):  # type: ignore[name-defined,misc]
     """One quiz attempt, from the first step (a draft) to the stored result."""
 
@@ -59,11 +86,9 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     content_version: Mapped[str] = mapped_column(String(40))
     content_hash: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        db.DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
-    finished_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # How many quiz steps have been completed (the funnel counts drop-off by this).
     steps_completed: Mapped[int] = mapped_column(default=0)
     # {page_id: ISO timestamp} of when each step was last answered.
@@ -106,7 +131,7 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     )
 
     is_demo: Mapped[bool] = mapped_column(default=False, index=True)
-    anonymised_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan", passive_deletes=True
@@ -140,7 +165,7 @@ class Answer(db.Model):  # type: ignore[name-defined,misc]
     # Points 0..4 with reverse keys applied, as the scorer counted them; NULL for an answer
     # that says the question does not apply (it counts in no sum).
     points: Mapped[int | None]
-    answered_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     response: Mapped[Response] = relationship(back_populates="answers")
 
@@ -158,9 +183,9 @@ class Consent(db.Model):  # type: ignore[name-defined,misc]
     kind: Mapped[str] = mapped_column(String(20))
     text_version: Mapped[str] = mapped_column(String(40))
     text_hash: Mapped[str] = mapped_column(String(64))
-    granted_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
-    confirmed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
-    withdrawn_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     response: Mapped[Response] = relationship(back_populates="consents")
 
@@ -181,12 +206,12 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     # queued -> sending -> sent, or back to queued with a later next_attempt_at, or failed.
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
-    claimed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What a message without a response needs to be composed (a coach alert's lock minutes).
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
@@ -205,12 +230,12 @@ class MailSenderState(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     # Connection-level failures in a row (refused, timeout, TLS, login, sender refused).
     failures: Mapped[int] = mapped_column(default=0)
-    paused_since: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
-    next_attempt_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # One of quiz.mail.transport.REASONS, and the server's answer (never an address).
     reason: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Coach(db.Model):  # type: ignore[name-defined,misc]
@@ -223,7 +248,7 @@ class Coach(db.Model):  # type: ignore[name-defined,misc]
     password_hash: Mapped[str] = mapped_column(String(255))
     # Changes on logout-everywhere and password change, which invalidates old session cookies.
     session_nonce: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CoachRollup(db.Model):  # type: ignore[name-defined,misc]

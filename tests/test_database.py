@@ -1,8 +1,11 @@
-"""The one way to write: `database.write()` commits, rolls back on error, and can rehearse."""
+"""The one way to write (`database.write()` commits, rolls back on error, can rehearse), and
+times that come back as they went in on both databases."""
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -67,3 +70,20 @@ def test_a_write_holds_the_sqlite_write_lock_from_its_start(app: Flask) -> None:
         other.execute("ROLLBACK")
     finally:
         other.close()
+
+
+def test_times_come_back_aware_and_in_utc_whatever_zone_they_went_in(app: Flask) -> None:
+    summer_noon_in_berlin = datetime(2026, 7, 1, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    with app.app_context():
+        with database.write():
+            coach = Coach(email="a@example.com", password_hash="x", session_nonce="n")
+            coach.created_at = summer_noon_in_berlin
+            db.session.add(coach)
+        db.session.remove()
+        stored = db.session.scalar(select(Coach.created_at))
+        # Compared in SQL too: the stored moment is the one given, not its wall-clock digits.
+        later = db.session.scalar(
+            select(func.count()).where(Coach.created_at > datetime(2026, 7, 1, 10, 30, tzinfo=UTC))
+        )
+    assert stored == summer_noon_in_berlin and stored.tzinfo is UTC and stored.hour == 10
+    assert later == 0

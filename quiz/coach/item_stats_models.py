@@ -11,11 +11,11 @@ figure can leave flagged responses out by summing only quality 0.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, SmallInteger, String, column, table
+from sqlalchemy import BigInteger, Boolean, Integer, SmallInteger, String, column, table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quiz.extensions import db
-from quiz.models import SCORED_DIMENSIONS
+from quiz.models import SCORED_DIMENSIONS, UTCDateTime
 
 # Bits of responses.quality_flags.
 STRAIGHT_LINING = 1
@@ -32,8 +32,8 @@ responses_table = table(
     column("status", String),
     column("content_version", String),
     column("is_demo", Boolean),
-    column("started_at", DateTime(timezone=True)),
-    column("finished_at", DateTime(timezone=True)),
+    column("started_at", UTCDateTime),
+    column("finished_at", UTCDateTime),
     column("quality_flags", SmallInteger),
     *(column(f"score_{dimension}", Integer) for dimension in SCORED_DIMENSIONS),
 )

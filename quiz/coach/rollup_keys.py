@@ -86,12 +86,6 @@ def score_bucket(score: int) -> int:
     return min(max(score, 0) // 10, SCORE_BUCKETS - 1)
 
 
-def as_utc(value: datetime) -> datetime:
-    """A stored time as an aware UTC datetime."""
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -101,7 +95,7 @@ def epoch_second(moment: datetime) -> int:
     The one definition of a duration's ends; `quiz.coach.rollup_rebuild` computes the same in SQL.
     Integer arithmetic on the timedelta, so no float can round x.999999 up to the next second.
     """
-    return (as_utc(moment) - _EPOCH) // timedelta(seconds=1)
+    return (moment - _EPOCH) // timedelta(seconds=1)
 
 
 def seconds_between(start: datetime, end: datetime) -> int:
@@ -111,11 +105,9 @@ def seconds_between(start: datetime, end: datetime) -> int:
 
 def state_of(response: Response) -> State:
     """The contribution of a response as it is now."""
-    started = as_utc(response.started_at)
+    started = response.started_at
     finished = (
-        as_utc(response.finished_at)
-        if response.status == "finished" and response.finished_at
-        else None
+        response.finished_at if response.status == "finished" and response.finished_at else None
     )
     scores = response.scores() if finished else {}
     return State(

@@ -46,7 +46,6 @@ from quiz.coach.rollup_keys import (
     RowKey,
     State,
     as_date,
-    as_utc,
     confirmed_marketing,
     contributions,
     day_sql,
@@ -219,12 +218,12 @@ def on_finish(
     when confirmed.
     """
     old = state_of(response)
-    started = as_utc(response.started_at)
+    started = response.started_at
     new = replace(
         old,
         version=content.version,
         steps=len(content.pages) + 1,
-        finish_day=as_utc(now).date(),
+        finish_day=now.date(),
         duration=seconds_between(started, now),
         scores={d: s for d, s in result.scores.items() if d in SCORED_DIMENSIONS},
         bottleneck=result.bottleneck,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import select
@@ -39,11 +39,6 @@ class SenderPause:
     last_error: str
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def pause_delay(
     base_seconds: int, failures: int, max_seconds: int = PAUSE_MAX_SECONDS
 ) -> timedelta:
@@ -60,8 +55,8 @@ def current_pause() -> SenderPause | None:
     if row is None or row.paused_since is None or row.next_attempt_at is None:
         return None
     return SenderPause(
-        paused_since=_utc(row.paused_since),
-        next_attempt_at=_utc(row.next_attempt_at),
+        paused_since=row.paused_since,
+        next_attempt_at=row.next_attempt_at,
         failures=row.failures,
         reason=row.reason or "unreachable",
         last_error=row.last_error or "",
@@ -113,7 +108,7 @@ def _pause(app: Flask, error: str, reason: str, now: datetime) -> SenderPause:
         )
         row.next_attempt_at = now + delay
         row.reason, row.last_error, row.updated_at = reason, error[:500], now
-        return SenderPause(_utc(row.paused_since), now + delay, row.failures, reason, error[:500])
+        return SenderPause(row.paused_since, now + delay, row.failures, reason, error[:500])
 
 
 def record_recovery(now: datetime) -> None:
@@ -124,7 +119,7 @@ def record_recovery(now: datetime) -> None:
         ).scalar_one_or_none()
         if row is None or row.paused_since is None:
             return
-        since, failures = _utc(row.paused_since), row.failures
+        since, failures = row.paused_since, row.failures
         row.failures, row.paused_since, row.next_attempt_at = 0, None, None
         row.reason, row.last_error, row.updated_at = None, None, now
     log.warning(

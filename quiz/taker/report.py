@@ -37,7 +37,7 @@ from quiz.charts import result_bars
 from quiz.coach.norms_read import result_norms
 from quiz.domain.report import build_report
 from quiz.extensions import db
-from quiz.models import Response, utcnow
+from quiz.models import Response, UTCDateTime, utcnow
 from quiz.taker import report_render, responses
 
 log = logging.getLogger(__name__)
@@ -62,11 +62,11 @@ class ResultReport(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
     )
     # The response's updated_at this PDF was (or is being) rendered for.
-    response_updated_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True))
+    response_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set while a render runs; cleared when its PDF is stored.
-    claimed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
-    failed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
-    rendered_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     render_ms: Mapped[int | None]
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
@@ -146,9 +146,9 @@ def report_for(token: str) -> ReportState | None:
         if pdf is not None:
             pdfs.put(token, (row.updated_at, pdf))
             return Ready(pdf)
-    if current and row.claimed_at is not None and _aware(row.claimed_at) > now - CLAIM_LEASE:
+    if current and row.claimed_at is not None and row.claimed_at > now - CLAIM_LEASE:
         return Pending()
-    if current and row.failed_at is not None and _aware(row.failed_at) > now - FAILURE_HOLD:
+    if current and row.failed_at is not None and row.failed_at > now - FAILURE_HOLD:
         return Failed()
     response = responses.find_result(token)
     if response is None or response.updated_at != row.updated_at:
@@ -169,11 +169,6 @@ def report_for(token: str) -> ReportState | None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     future.add_done_callback(partial(_finished, app, response.id, row.updated_at, done))
     return Pending()
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 def _claim(response_id: int, version: datetime, now: datetime) -> bool:
@@ -235,7 +230,7 @@ def _job(response: Response) -> report_render.RenderJob:
                 }
             )
     logo, logo_type = _logo(app.config.get("QUIZ_COACH_LOGO", ""))
-    finished = _aware(response.finished_at or response.updated_at).astimezone(LOCAL_TIME)
+    finished = (response.finished_at or response.updated_at).astimezone(LOCAL_TIME)
     html = render_template(
         "report/report.html",
         report=report,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from flask import (
@@ -146,11 +146,8 @@ def _finished_draft(draft: responses.DraftState, result_token: str) -> BaseRespo
     finished_at = db.session.scalar(
         db.select(QuizResponse.finished_at).where(QuizResponse.id == draft.id)
     )
-    if finished_at is not None:
-        if finished_at.tzinfo is None:  # SQLite hands back naive UTC
-            finished_at = finished_at.replace(tzinfo=UTC)
-        if utcnow() - finished_at <= FINISHED_DRAFT_GRACE:
-            return redirect(url_for(".result", token=result_token))
+    if finished_at is not None and utcnow() - finished_at <= FINISHED_DRAFT_GRACE:
+        return redirect(url_for(".result", token=result_token))
     gone = redirect(url_for(".landing"))
     gone.delete_cookie(
         DRAFT_COOKIE,

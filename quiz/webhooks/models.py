@@ -14,7 +14,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
-from quiz.models import utcnow
+from quiz.models import UTCDateTime, utcnow
 
 
 class WebhookEndpoint(db.Model):  # type: ignore[name-defined,misc]
@@ -32,10 +32,8 @@ class WebhookEndpoint(db.Model):  # type: ignore[name-defined,misc]
     # `whsec_` + base64: stored as it is, because signing needs the secret itself (a hash would
     # not do). Shown to the coach once, when it is made.
     secret: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        db.DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     deliveries: Mapped[list[WebhookDelivery]] = relationship(
         back_populates="endpoint", cascade="all, delete-orphan", passive_deletes=True
@@ -61,12 +59,12 @@ class WebhookDelivery(db.Model):  # type: ignore[name-defined,misc]
     # queued -> sending -> delivered, or back to queued with a later next_attempt_at, or failed.
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
-    claimed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     endpoint: Mapped[WebhookEndpoint] = relationship(back_populates="deliveries")
 

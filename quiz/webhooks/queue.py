@@ -38,9 +38,7 @@ def new_message_id() -> str:
 
 
 def iso(value: datetime) -> str:
-    """A datetime as ISO 8601 in UTC with a Z (SQLite hands back naive UTC values)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+    """An aware datetime as ISO 8601 in UTC with a Z."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
