@@ -19,10 +19,10 @@ from quiz.app_state import get_content
 from quiz.coach import item_stats_rebuild
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
+from quiz.links import DATA, OPTIN, UNSUBSCRIBE, make_token
 from quiz.mail.sender import deliver_due
 from quiz.models import Answer, Consent, OutboxMessage, Response
 from quiz.taker import rights
-from quiz.taker.links import DATA, OPTIN, UNSUBSCRIBE, make_token
 from quiz.webhooks import endpoints
 from quiz.webhooks import sender as webhook_sender
 from quiz.webhooks.models import WebhookDelivery

@@ -243,6 +243,8 @@ TABLE_WRITERS: dict[str, frozenset[str]] = {
             # a column of its own that no other writer touches.
             "quiz.coach.item_stats",
             "quiz.coach.item_stats_rebuild",
+            # Stores the rendered result chart, for the result page as for the email.
+            "quiz.result_chart",
         }
     ),
     "answers": frozenset({"quiz.taker.responses"}),

@@ -21,6 +21,7 @@ from quiz.charts import CHART_WIDTH_IN, chart_height_in
 from quiz.coach import norms_read
 from quiz.domain import report
 from quiz.extensions import db
+from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
 from quiz.mail.headers import (
     AddressError,
     OutgoingMessage,
@@ -31,7 +32,6 @@ from quiz.mail.headers import (
 )
 from quiz.mail.transport import UndeliverableAddress, redact_reply
 from quiz.models import Answer, Response
-from quiz.taker.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
 
 KINDS = ("result", "optin")
 # The note to the coach that their login was locked (no response behind it).

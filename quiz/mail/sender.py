@@ -1,9 +1,9 @@
 """The mail sender: deliver what the outbox holds, one round at a time, or keep watching.
 
 The outbox (quiz.mail.outbox) owns the rows: this loop claims due messages through it, composes
-them (the result chart comes from quiz.taker.result_chart), hands them to the transport and
-records each outcome through the outbox again. A chart rendered for an email is stored through the
-responses' writer in the same transaction that records the message as sent.
+them (the result chart comes from quiz.result_chart), hands them to the transport and records
+each outcome through the outbox again. A chart rendered for an email is stored (through
+quiz.result_chart) in the same transaction that records the message as sent.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import select, text
 from sqlalchemy.orm import undefer
 
-from quiz import database
+from quiz import database, result_chart
 from quiz.extensions import db
 from quiz.mail import pause as mail_pause
 from quiz.mail.compose import COACH_ALERT, compose, compose_coach_alert
@@ -31,7 +31,6 @@ from quiz.mail.transport import (
     transport_for,
 )
 from quiz.models import Response, utcnow
-from quiz.taker import responses, result_chart
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +197,7 @@ def _sent(report: Report, claim: Claim, new_chart: bytes | None) -> None:
             db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
         record_sent(claim)
         if new_chart is not None and claim.response_id is not None:
-            responses.record_chart(claim.response_id, new_chart)
+            result_chart.record(claim.response_id, new_chart)
     report.sent += 1
 
 

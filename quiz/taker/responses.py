@@ -3,8 +3,9 @@
 Drafts are saved after every step, so a reload or a closed tab loses nothing. Finishing scores the
 stored answers, stores the result, the consents (quiz.taker.consents) and the queued emails
 (quiz.mail.outbox) in one write transaction, and is idempotent: a double submit returns the
-result of the first. Storing the chart, deleting, anonymising and the demo data's bulk rows go
-through here too; every function moves the counters (quiz.coach.rollups) it changes itself.
+result of the first. Deleting, anonymising and the demo data's bulk rows go through here too;
+every function moves the counters (quiz.coach.rollups) it changes itself. The stored result
+chart is quiz.result_chart's.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ from quiz.domain.consent_texts import ConsentTexts
 from quiz.domain.content import Content, Page
 from quiz.domain.scoring import score_answers
 from quiz.extensions import db
+from quiz.links import external_url
 from quiz.mail import outbox
 from quiz.models import SCORED_DIMENSIONS, Answer, Response, utcnow
 from quiz.taker import consents
 from quiz.taker.bulk import bulk_insert
-from quiz.taker.links import external_url
 from quiz.taker.response_reads import (
     DraftState,
     find_by_draft_token,
@@ -216,23 +217,6 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         result_url = external_url(current_app, "public.result", token=response.result_token)
         events.quiz_completed(response, response.analysis, result_url)
         return response.result_token
-
-
-def store_chart(response_id: int, png: bytes) -> None:
-    """Store a rendered result chart in a write transaction of its own (unless one is there)."""
-    db.session.rollback()
-    with database.write():
-        record_chart(response_id, png)
-
-
-def record_chart(response_id: int, png: bytes) -> None:
-    """Store a rendered result chart in the caller's write transaction, unless one is there."""
-    db.session.execute(
-        update(Response)
-        .where(Response.id == response_id, Response.chart_png.is_(None))
-        .values(chart_png=png)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def delete(response: Response) -> None:

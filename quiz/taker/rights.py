@@ -16,11 +16,11 @@ from sqlalchemy import func, or_, select
 from quiz import database
 from quiz.domain.content import Content
 from quiz.extensions import db
+from quiz.links import digest_matches
 from quiz.mail import outbox
 from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
 from quiz.taker import consents, responses
 from quiz.taker.consents import OptinOutcome, OptinState
-from quiz.taker.links import digest_matches
 from quiz.webhooks import sent_about
 
 __all__ = ["OptinOutcome", "OptinState"]

@@ -1,6 +1,6 @@
 """The taker's links from the emails and the result page: confirm, unsubscribe, export, delete.
 
-Every route takes a signed link (`quiz.taker.links`) whose purpose must match; a tampered link, one for
+Every route takes a signed link (`quiz.links`) whose purpose must match; a tampered link, one for
 another purpose, or one whose response is gone gets a clear page instead of an action. Nothing
 here needs a login: the signed link is the proof. State changes happen only on POST, because mail
 scanners open links in emails (GET) on their own.
@@ -15,9 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.app_state import get_content
 from quiz.extensions import csrf
-from quiz.models import Response as QuizResponse
-from quiz.taker import rights
-from quiz.taker.links import (
+from quiz.links import (
     DATA,
     OPTIN,
     UNSUBSCRIBE,
@@ -27,6 +25,8 @@ from quiz.taker.links import (
     optin_max_age,
     read_token,
 )
+from quiz.models import Response as QuizResponse
+from quiz.taker import rights
 from quiz.web import limits
 
 bp = Blueprint("account", __name__)

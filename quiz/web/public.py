@@ -5,7 +5,7 @@ page renders only what was stored. POST/redirect/GET throughout.
 
 Just over 400 lines: every view of the taker's public path lives here so its hot path (pre-rendered
 pages, one query per request) can be read in one place; the result page's arranging lives in
-quiz.domain.report, the chart in quiz.taker.result_chart.
+quiz.domain.report, the chart in quiz.result_chart.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
 from quiz.models import utcnow
+from quiz.result_chart import result_chart_png
 from quiz.taker import responses
-from quiz.taker.result_chart import result_chart_png
 from quiz.web import limits, prerendered
 from quiz.web.forms import LeadForm, build_step_form
 

@@ -1,20 +1,22 @@
 """The result chart: rendered once per response, stored, and reused by the page and the email.
 
-The one home of the chart of a taker's result. The result page and the summary email both show it;
-whichever needs it first renders it with quiz.charts and stores it through the responses' writer,
-so every worker (and the other of the two) reuses the stored PNG.
+The one home of the chart of a taker's result. The result page and the summary email both show
+it; whichever needs it first renders it with quiz.charts and stores it in the response's
+`chart_png`, so every worker (and the other of the two) reuses the stored PNG. This module is
+the one writer of that column (the responses' writer leaves it alone): the mail sender, which
+the taker's side calls to queue its email, stores a chart it rendered here as well.
 """
 
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from quiz import database
 from quiz.app_state import get_content
 from quiz.charts import result_bars, score_chart_png
 from quiz.extensions import db
 from quiz.models import Response
-from quiz.taker import responses
 
 
 def render(response: Response) -> bytes:
@@ -43,5 +45,17 @@ def result_chart_png(response: Response) -> bytes:
     if png is not None:
         return png
     png = render(response)
-    responses.store_chart(response.id, png)
+    db.session.rollback()  # the read above ends; the chart is stored in a write of its own
+    with database.write():
+        record(response.id, png)
     return png
+
+
+def record(response_id: int, png: bytes) -> None:
+    """Store a rendered chart in the caller's write transaction, unless one is there already."""
+    db.session.execute(
+        update(Response)
+        .where(Response.id == response_id, Response.chart_png.is_(None))
+        .values(chart_png=png)
+        .execution_options(synchronize_session=False)
+    )
