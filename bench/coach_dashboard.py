@@ -92,8 +92,9 @@ def prepare(url: str, rows: int) -> dict[str, Any]:
     from quiz.app_state import get_content
     from quiz.coach import accounts as coach_accounts
     from quiz.coach import demo
+    from quiz.counters.models import CoachRollup
     from quiz.extensions import db
-    from quiz.models import CoachRollup, Response
+    from quiz.models import Response
 
     app = _app(url)
     figures: dict[str, Any] = {}
@@ -122,8 +123,8 @@ def fill_item_stats() -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from quiz import database
-    from quiz.coach import item_stats_rebuild
-    from quiz.coach.item_stats_models import DurationHistogram
+    from quiz.counters import item_stats_rebuild
+    from quiz.counters.models import DurationHistogram
     from quiz.extensions import db
     from quiz.models import Response
 

@@ -5,7 +5,7 @@
 For each database (SQLite `/tmp/quiz-bench/item-stats.sqlite3`, PostgreSQL database
 `bench_item_stats` on BENCH_PG_URL's server) it migrates, empties the counters and seeds the
 counters of TAKERS synthetic takers of the current content straight through
-`quiz.coach.item_stats.add_counts` (sums computed with numpy per chunk, no response rows), plus
+`quiz.counters.item_stats.add_counts` (sums computed with numpy per chunk, no response rows), plus
 two years of funnel rows in `coach_rollups` for the drop-off figures. Then, in fresh processes,
 it times reading every figure of the coach's page cold (`read()` over all takers, then
 excluding demo takers and flagged responses, the CLI's norms, one result page's percentile) and
@@ -68,8 +68,8 @@ def _ensure_pg_database(url: str) -> None:
 
 
 def _buckets(seconds: np.ndarray) -> np.ndarray:
-    """quiz.coach.rollups.duration_bucket, vectorised."""
-    from quiz.coach.rollups import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
+    """quiz.counters.rollup_keys.duration_bucket, vectorised."""
+    from quiz.counters.rollup_keys import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
 
     out = np.where(seconds < FINE_UNTIL, seconds // FINE_STEP * FINE_STEP, 0)
     coarse = (seconds >= FINE_UNTIL) & (seconds < COARSE_UNTIL)
@@ -190,9 +190,10 @@ def prepare(url: str, takers: int) -> dict[str, Any]:
 
     from quiz import database
     from quiz.app_state import get_content
-    from quiz.coach import item_stats, rollups
+    from quiz.counters import item_stats, rollups
+    from quiz.counters.models import CoachRollup
     from quiz.extensions import db
-    from quiz.models import CoachRollup, Response
+    from quiz.models import Response
 
     app = _app(url)
     figures: dict[str, Any] = {}
@@ -227,23 +228,23 @@ def prepare(url: str, takers: int) -> dict[str, Any]:
 def read_child(url: str) -> None:
     """In a fresh process (nothing compiled or cached yet): time every figure of the page."""
     from quiz.app_state import get_content
-    from quiz.coach import item_stats
+    from quiz.counters import item_stats_read, norms_read
 
     app = _app(url)
     with app.app_context():
         version = get_content().version
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        report = item_stats.read(version, "include", "all")
+        report = item_stats_read.read(version, "include", "all")
         timings["read_all_s"] = time.perf_counter() - started
         t0 = time.perf_counter()
-        clean = item_stats.read(version, "exclude", "clean")
+        clean = item_stats_read.read(version, "exclude", "clean")
         timings["read_real_clean_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        item_stats.norms_json(item_stats.norms(version, include_demo=False, min_n=100))
+        norms_read.norms_json(norms_read.norms(version, include_demo=False, min_n=100))
         timings["norms_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        x = item_stats.percentile(version, next(iter(report.dimensions)), 55, False, 100)
+        x = norms_read.percentile(version, next(iter(report.dimensions)), 55, False, 100)
         timings["percentile_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - started
         sample = next(iter(report.dimensions.values()))
@@ -279,7 +280,7 @@ def finish_cost(url: str, finishes: int = 200) -> dict[str, Any]:
     """Milliseconds `on_finish()` adds to a finishing transaction, with the counters seeded."""
     from quiz import database
     from quiz.app_state import get_content
-    from quiz.coach import item_stats
+    from quiz.counters import item_stats
     from quiz.domain.scoring import sample_answers, score_answers
     from quiz.extensions import db
     from quiz.models import SCORED_DIMENSIONS, Answer, Response

@@ -15,7 +15,7 @@ got there. tests/test_caches.py proves it with a layout that shows each of them.
 All caches are off while templates reload on change (`flask run --debug`), so an edited template
 shows at once.
 
-The compiled-statement cache of the dashboard counters lives with them (quiz.coach.rollups).
+The compiled-statement caches of the counters live with them (quiz.counters.rollups, item_stats).
 """
 
 from __future__ import annotations

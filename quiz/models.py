@@ -8,12 +8,11 @@ A new dimension in the content therefore needs a migration adding its `score_<id
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     DateTime,
     Dialect,
     ForeignKey,
@@ -121,11 +120,11 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     # The result chart, rendered once and shared by every worker.
     chart_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
-    # Response quality, judged once at finish (quiz.coach.item_stats): bit 1 straight-lining,
+    # Response quality, judged once at finish (quiz.counters.item_stats): bit 1 straight-lining,
     # bit 2 speeder; NULL while not judged (drafts, rows from before issue 14's counters).
-    # Written and read only by the item statistics (through their own table object), so an
-    # insert leaves it to the server's NULL and a load leaves it out: rows can then still be
-    # written and read on a database migrated back to before 0006.
+    # Written and read only by the item statistics, naming it in their SQL. Deferred and left to
+    # the server's NULL, the ORM's own inserts and loads never name it, so rows can still be
+    # written and read on a database migrated back to before 0006 (test_item_stats_migration).
     quality_flags: Mapped[int | None] = mapped_column(
         SmallInteger, server_default=text("NULL"), deferred=True
     )
@@ -249,40 +248,3 @@ class Coach(db.Model):  # type: ignore[name-defined,misc]
     # Changes on logout-everywhere and password change, which invalidates old session cookies.
     session_nonce: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
-    """Pre-aggregated counts for the coach dashboard, kept in step with `responses`.
-
-    One row per period x day x UTM campaign x content version x demo flag x metric x dimension x
-    bucket x quality class, where period is "day" or "month" (then `day` is the first of the month)
-    and quality is the response's `quality_flags` (0 for drafts and responses never judged).
-    `quiz.coach.rollups` maintains it in the transactions that start, advance and finish a response and
-    change its consents and emails; `flask --app quiz rebuild-rollups` recomputes it from the raw
-    rows; the two always agree.
-    """
-
-    __tablename__ = "coach_rollups"
-    # On SQLite the rows live in primary-key order, so a date range is one contiguous read.
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    period: Mapped[str] = mapped_column(String(5), primary_key=True)
-    # UTC day: of the start for start/step metrics, of the finish for the others.
-    day: Mapped[date] = mapped_column(db.Date, primary_key=True)
-    # "" when the response has no utm_campaign (NULL cannot be part of a primary key).
-    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
-    content_version: Mapped[str] = mapped_column(String(40), primary_key=True)
-    is_demo: Mapped[bool] = mapped_column(primary_key=True)
-    # start, reached, finish, duration, score, bottleneck, marketing, email (see quiz.coach.rollups).
-    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
-    bucket: Mapped[int] = mapped_column(primary_key=True)
-    # A response's counters all move to its quality class when it is judged at finish, so the
-    # dashboard can leave straight-liners and speeders out of every figure (issue 14).
-    quality: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=0)
-    count: Mapped[int] = mapped_column(BigInteger, default=0)
-    # A sum that goes with the count (score points, seconds to complete).
-    total: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
-Index("ix_coach_rollups_metric_period_day", CoachRollup.metric, CoachRollup.period, CoachRollup.day)

@@ -10,8 +10,9 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quiz.coach import item_stats, rollup_rebuild, rollups
 from quiz.coach.accounts import create_coach
+from quiz.counters import item_stats, rollup_rebuild, rollups
+from quiz.counters.rollup_keys import Key
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Consent, OutboxMessage, Response
@@ -106,10 +107,10 @@ def add_response(
     return response
 
 
-def assert_rollups_equal_a_rebuild(app: Flask) -> dict[rollups.Key, tuple[int, int]]:
+def assert_rollups_equal_a_rebuild(app: Flask) -> dict[Key, tuple[int, int]]:
     """Assert the maintained rollups equal a rebuild from the raw rows (day and month level).
 
-    Returns the day level, keyed as `rollups.Key`.
+    Returns the day level, keyed as `Key`.
     """
     with app.app_context():
         maintained = rollup_rebuild.snapshot()

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from quiz.coach import item_stats
+from quiz.counters import item_stats
 from quiz.database import begin_write
 from quiz.domain.content import Content
 from quiz.extensions import db

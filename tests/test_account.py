@@ -16,7 +16,7 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import func, select
 
 from quiz.app_state import get_content
-from quiz.coach import item_stats_rebuild
+from quiz.counters import item_stats_rebuild
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.links import DATA, OPTIN, UNSUBSCRIBE, make_token

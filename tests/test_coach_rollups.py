@@ -6,10 +6,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from quiz.app_state import get_content
-from quiz.coach import rollups
+from quiz.counters import rollup_keys, rollups
 from quiz.database import begin_write
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
+from quiz.models import Response
 from tests import quizflow
 from tests.coach_factories import add_response, assert_rollups_equal_a_rebuild
 
@@ -84,11 +85,11 @@ def test_deleting_a_taker_takes_back_their_counts(app: Flask, client: FlaskClien
             started="2026-03-02 11:00:00", finished="2026-03-03 09:00:00", campaign="x"
         ).id
         begin_write()
-        response = db.session.get(rollups.Response, gone)
+        response = db.session.get(Response, gone)
         rollups.on_delete([response])
         db.session.delete(response)
         db.session.commit()
-        assert db.session.get(rollups.Response, kept) is not None
+        assert db.session.get(Response, kept) is not None
     counts = assert_rollups_equal_a_rebuild(app)
     assert sum(c for key, (c, _) in counts.items() if key[4] == "finish") == 1
 
@@ -131,4 +132,4 @@ def test_seconds_between_truncates_each_end_to_its_second() -> None:
 
     for started, finished in EDGE_FINISHES:
         whole = (at(finished).replace(microsecond=0) - at(started).replace(microsecond=0)).seconds
-        assert rollups.seconds_between(at(started), at(finished)) == whole
+        assert rollup_keys.seconds_between(at(started), at(finished)) == whole

@@ -15,8 +15,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import inspect, select, text, update
 
-from quiz.coach import item_stats, item_stats_rebuild
-from quiz.coach.item_stats_models import SPEEDER, STRAIGHT_LINING, ItemStatSum, responses_table
+from quiz.counters import item_stats, item_stats_read, item_stats_rebuild, norms_read
+from quiz.counters.models import SPEEDER, STRAIGHT_LINING, ItemStatSum
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Answer, Response
@@ -167,7 +167,7 @@ def test_read_gives_the_statistics_numpy_computes_from_the_raw_points(app: Flask
         for row in demo:
             finish(as_points(row), demo=True)
         for demo_filter, data in (("include", x), ("exclude", real), ("only", demo)):
-            report = item_stats.read("2026.1", demo_filter)
+            report = item_stats_read.read("2026.1", demo_filter)
             assert report.finished == len(data)
             column = 0
             for dimension, items in ITEMS.items():
@@ -196,7 +196,7 @@ def test_read_gives_the_statistics_numpy_computes_from_the_raw_points(app: Flask
         data = report.as_json()
         assert data["dimensions"]["werte"]["n"] == 30
         assert data["questions"]["we_a"]["counts"] == dict(report.questions["we_a"].counts)
-        assert item_stats.versions() == ["2026.1"]
+        assert item_stats_read.versions() == ["2026.1"]
 
 
 def test_flagged_responses_can_be_left_out_of_every_figure(app: Flask) -> None:
@@ -210,19 +210,21 @@ def test_flagged_responses_can_be_left_out_of_every_figure(app: Flask) -> None:
         # Under a third of the median of the 41 earlier finishes (600 s): a speeder.
         finish(as_points(x[1]), seconds=150)
         flags = dict(
-            db.session.execute(select(responses_table.c.id, responses_table.c.quality_flags)).all()
+            db.session.execute(
+                select(Response.__table__.c.id, Response.__table__.c.quality_flags)
+            ).all()
         )
         assert sorted(flags.values()) == [0] * 40 + [STRAIGHT_LINING, SPEEDER]
-        everyone = item_stats.read("2026.1", quality="all")
-        clean = item_stats.read("2026.1", quality="clean")
-        flagged = item_stats.read("2026.1", quality="flagged")
+        everyone = item_stats_read.read("2026.1", quality="all")
+        clean = item_stats_read.read("2026.1", quality="clean")
+        flagged = item_stats_read.read("2026.1", quality="flagged")
         assert (everyone.finished, clean.finished, flagged.finished) == (42, 40, 2)
         assert everyone.responses.straight_lining == 1 and everyone.responses.speeders == 1
         assert everyone.responses.median_seconds == 600
         assert clean.dimensions["werte"].alpha == pytest.approx(numpy_alpha(x[:, :4]), rel=1e-12)
         assert clean.score_histograms["werte"] == {50: 40}
-        assert item_stats.norms("2026.1", False, 1)["werte"].n == 42
-        assert item_stats.norms("2026.1", False, 1, quality="clean")["werte"].n == 40
+        assert norms_read.norms("2026.1", False, 1)["werte"].n == 42
+        assert norms_read.norms("2026.1", False, 1, quality="clean")["werte"].n == 40
         assert sum(clean.questions["we_a"].counts.values()) == 40
         assert_in_step()
 
@@ -235,14 +237,16 @@ def test_speeders_wait_for_thirty_earlier_finishes(app: Flask) -> None:
         fast = finish(as_points(x[29]), seconds=10)  # 29 earlier: not judged a speeder
         faster = finish(as_points(x[30]), seconds=10)  # 30 earlier: a speeder
         flags = dict(
-            db.session.execute(select(responses_table.c.id, responses_table.c.quality_flags)).all()
+            db.session.execute(
+                select(Response.__table__.c.id, Response.__table__.c.quality_flags)
+            ).all()
         )
         assert flags[fast] == 0 and flags[faster] == SPEEDER
         # Demo takers are compared with demo takers only.
         assert finish(as_points(x[0]), seconds=10, demo=True) in {
             i
             for i, f in db.session.execute(
-                select(responses_table.c.id, responses_table.c.quality_flags)
+                select(Response.__table__.c.id, Response.__table__.c.quality_flags)
             )
             if f == 0
         }
@@ -255,21 +259,21 @@ def test_norms_give_the_mid_rank_percentile_from_the_histogram(app: Flask) -> No
             for _ in range(count):
                 finish(as_points(row), scores={"preise": score})
         finish(as_points(row), scores={"preise": 90}, demo=True)
-        assert item_stats.percentile("2026.1", "preise", 10, False, 4) == 13
-        assert item_stats.percentile("2026.1", "preise", 20, False, 4) == 50
-        assert item_stats.percentile("2026.1", "preise", 30, False, 4) == 88
-        assert item_stats.percentile("2026.1", "preise", 30, False, 5) is None
+        assert norms_read.percentile("2026.1", "preise", 10, False, 4) == 13
+        assert norms_read.percentile("2026.1", "preise", 20, False, 4) == 50
+        assert norms_read.percentile("2026.1", "preise", 30, False, 4) == 88
+        assert norms_read.percentile("2026.1", "preise", 30, False, 5) is None
         # With the demo taker (90) counted: 30 is now 3.5 of 5.
-        assert item_stats.percentile("2026.1", "preise", 30, True, 5) == 70
-        result = item_stats.norms("2026.1", include_demo=False, min_n=4)
+        assert norms_read.percentile("2026.1", "preise", 30, True, 5) == 70
+        result = norms_read.norms("2026.1", include_demo=False, min_n=4)
         assert result["preise"].n == 4
         table = result["preise"].percentile_by_score
         assert table is not None and table[25] == 75 and len(table) == 101
         assert (
-            item_stats.norms("2026.1", include_demo=False, min_n=5)["preise"].percentile_by_score
+            norms_read.norms("2026.1", include_demo=False, min_n=5)["preise"].percentile_by_score
             is None
         )
-        data = item_stats.norms_json(result)
+        data = norms_read.norms_json(result)
         assert data["preise"]["n"] == 4 and data["preise"]["percentile_by_score"]["100"] == 100
 
 
@@ -286,7 +290,7 @@ def test_rebuild_judges_and_counts_what_was_missed_and_check_reports_drift(app: 
         assert item_stats_rebuild.rebuild() == 30
         db.session.commit()
         assert_in_step()
-        assert item_stats.read("2026.1").dimensions["werte"].n == 35
+        assert item_stats_read.read("2026.1").dimensions["werte"].n == 35
 
         begin_write()
         t = ItemStatSum.__table__.c
@@ -304,7 +308,7 @@ def test_rebuild_judges_and_counts_what_was_missed_and_check_reports_drift(app: 
         )
         # A straight-lining flag the answers disagree with is reported too.
         begin_write()
-        db.session.execute(update(responses_table).values(quality_flags=STRAIGHT_LINING))
+        db.session.execute(update(Response.__table__).values(quality_flags=STRAIGHT_LINING))
         db.session.commit()
         assert any("straight-lining" in p for p in item_stats_rebuild.check())
 
@@ -364,7 +368,7 @@ def test_not_applicable_answers_leave_the_response_out_of_that_dimension_only(ap
         for row in x[30:]:
             finish(as_points(row), not_applicable={"pr_1"})
         assert_in_step()
-        report = item_stats.read("2026.1")
+        report = item_stats_read.read("2026.1")
         werte, preise = x[:, :4], x[:30, 4:]
         assert report.dimensions["werte"].n == 40
         assert report.dimensions["werte"].alpha == pytest.approx(numpy_alpha(werte), rel=1e-12)
@@ -386,9 +390,9 @@ def test_read_counts_drafts_by_the_step_they_stopped_at(app: Flask) -> None:
         add_response(started="2026-10-01 10:00:00", steps=3, demo=True)
         add_response(started="2026-10-01 10:00:00", finished="2026-10-01 10:09:00")
         add_response(started="2026-10-01 10:00:00", steps=1, version="2026.2")
-        assert item_stats.read("2026.1").drafts_by_steps == {0: 1, 2: 2, 3: 1, 5: 1}
-        assert item_stats.read("2026.1", demo="exclude").drafts_by_steps == {0: 1, 2: 2, 5: 1}
-        assert item_stats.read("2026.1", demo="only").drafts_by_steps == {3: 1}
+        assert item_stats_read.read("2026.1").drafts_by_steps == {0: 1, 2: 2, 3: 1, 5: 1}
+        assert item_stats_read.read("2026.1", demo="exclude").drafts_by_steps == {0: 1, 2: 2, 5: 1}
+        assert item_stats_read.read("2026.1", demo="only").drafts_by_steps == {3: 1}
 
 
 def test_on_finish_needs_the_stored_finish_time(app: Flask) -> None:
@@ -415,7 +419,7 @@ def test_an_item_everyone_answers_with_zero_points_still_counts_in_alpha(app: Fl
     with app.app_context():
         for row in x:
             finish(as_points(row))
-        report = item_stats.read("2026.1")
+        report = item_stats_read.read("2026.1")
         werte = report.dimensions["werte"]
         assert werte.alpha == pytest.approx(numpy_alpha(x[:, :4]), rel=1e-12)
         assert werte.items["we_b"].item_total_r is None  # no variance
@@ -449,4 +453,4 @@ def test_concurrent_finishes_and_deletes_keep_the_counters_in_step(app: Flask) -
     assert not errors, errors[0]
     with app.app_context():
         assert_in_step()
-        assert item_stats.read("2026.1").finished == threads_n * (per_thread - 1)
+        assert item_stats_read.read("2026.1").finished == threads_n * (per_thread - 1)

@@ -7,10 +7,10 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select
 
-from quiz.coach import item_stats, item_stats_rebuild
-from quiz.coach.item_stats_models import SPEEDER, STRAIGHT_LINING, responses_table
+from quiz.counters import item_stats_read, item_stats_rebuild
+from quiz.counters.models import SPEEDER, STRAIGHT_LINING
 from quiz.extensions import db
-from quiz.models import Answer
+from quiz.models import Answer, Response
 from tests.test_item_stats import STATEMENTS, as_points, finish, generated, nullable_points
 
 
@@ -36,7 +36,7 @@ def test_upgrade_counts_existing_responses_and_downgrade_keeps_them(app: Flask) 
                 # Inside: on PostgreSQL leaving the block deletes the N/A answers again.
                 flags = dict(
                     db.session.execute(
-                        select(responses_table.c.id, responses_table.c.quality_flags)
+                        select(Response.__table__.c.id, Response.__table__.c.quality_flags)
                     ).all()
                 )
                 assert (
@@ -44,7 +44,7 @@ def test_upgrade_counts_existing_responses_and_downgrade_keeps_them(app: Flask) 
                 )
                 assert flags[demo] == 0  # one demo finish: no median to compare with
                 assert item_stats_rebuild.check() == []
-                report = item_stats.read("2026.1", demo="exclude", quality="clean")
+                report = item_stats_read.read("2026.1", demo="exclude", quality="clean")
                 assert report.finished == 37
                 assert report.questions["pr_1"].not_applicable == 1
                 assert report.dimensions["preise"].n == 36 and report.dimensions["werte"].n == 37

@@ -17,14 +17,15 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select, update
 
 from quiz.app_state import get_content
-from quiz.coach import item_stats, rollup_rebuild, stats
-from quiz.coach.item_stats_models import SPEEDER, STRAIGHT_LINING, responses_table
+from quiz.coach import stats
+from quiz.counters import item_stats_read, rollup_rebuild
+from quiz.counters.models import SPEEDER, STRAIGHT_LINING, CoachRollup
 from quiz.database import begin_write
 from quiz.domain.content import Content
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.mail.sender import deliver_due
-from quiz.models import CoachRollup, Response
+from quiz.models import Response
 from quiz.taker import rights
 from quiz.web import coach as coach_view
 from tests.coach_factories import (
@@ -75,7 +76,7 @@ def finish(app: Flask, answers: dict[str, str], **lead: str) -> int:
 def quality_of(app: Flask, response_id: int) -> int | None:
     with app.app_context():
         return db.session.scalar(
-            select(responses_table.c.quality_flags).where(responses_table.c.id == response_id)
+            select(Response.__table__.c.quality_flags).where(Response.__table__.c.id == response_id)
         )
 
 
@@ -205,8 +206,8 @@ def test_bulk_judging_moves_the_counters_into_their_class(app: Flask) -> None:
         begin_write()
         # As `seed-demo` and `rebuild-rollups` do: flags set in bulk after the rows were counted.
         db.session.execute(
-            update(responses_table)
-            .where(responses_table.c.id.in_(ids[:2]))
+            update(Response.__table__)
+            .where(Response.__table__.c.id.in_(ids[:2]))
             .values(quality_flags=SPEEDER)
         )
         rollup_rebuild.requalify(Response.__table__.c.id.in_(ids))
@@ -242,7 +243,7 @@ def test_seeded_demo_takers_are_counted_in_their_class(app: Flask, runner: Flask
     with app.app_context():
         flagged = db.session.scalar(
             select(func.count()).where(
-                responses_table.c.is_demo.is_(True), responses_table.c.quality_flags != 0
+                Response.__table__.c.is_demo.is_(True), Response.__table__.c.quality_flags != 0
             )
         )
     counted = sum(c for key, (c, _) in counts.items() if key[4] == "finish" and key[7])
@@ -285,7 +286,7 @@ def test_migration_0009_keeps_every_count_both_ways(app: Flask) -> None:
     assert assert_rollups_equal_a_rebuild(app) == expected
     with app.app_context():
         # The straight-liner, and the other web finish (seconds after 30 of ten minutes).
-        assert item_stats.read(content.version, quality="flagged").finished == 2
+        assert item_stats_read.read(content.version, quality="flagged").finished == 2
 
 
 def test_a_leads_page_says_why_it_is_flagged(app: Flask, client: FlaskClient) -> None:
@@ -301,8 +302,8 @@ def test_a_leads_page_says_why_it_is_flagged(app: Flask, client: FlaskClient) ->
     with app.app_context():
         begin_write()
         db.session.execute(
-            update(responses_table)
-            .where(responses_table.c.id == clean)
+            update(Response.__table__)
+            .where(Response.__table__.c.id == clean)
             .values(quality_flags=STRAIGHT_LINING | SPEEDER)
         )
         db.session.commit()
@@ -320,9 +321,9 @@ def test_drop_offs_on_the_quality_page_follow_the_quality_filter(app: Flask) -> 
         add_response(started="2026-03-02 10:00:00", finished="2026-03-02 10:00:20")  # a speeder
         for steps in (0, 2):
             add_response(started="2026-03-02 11:00:00", steps=steps)
-        everyone = item_stats.read("2026.1").drafts_by_steps
+        everyone = item_stats_read.read("2026.1").drafts_by_steps
         assert everyone == {0: 1, 2: 1}
         # Drafts are never judged: all of them are unflagged.
-        assert item_stats.read("2026.1", quality="clean").drafts_by_steps == everyone
-        assert item_stats.read("2026.1", quality="flagged").drafts_by_steps == {}
-        assert item_stats.read("2026.1", quality="flagged").finished == 1
+        assert item_stats_read.read("2026.1", quality="clean").drafts_by_steps == everyone
+        assert item_stats_read.read("2026.1", quality="flagged").drafts_by_steps == {}
+        assert item_stats_read.read("2026.1", quality="flagged").finished == 1

@@ -10,7 +10,7 @@ coach's "Fragebogen-Qualität" page and the taker's norms (`item_stat_sums`,
 (bit 1: the same option on every statement item; bit 2: under a third of the median time; NULL:
 not judged and not counted). Existing finished responses are judged against the median of all
 finishes of their content version and demo flag and counted here, so the figures are right
-straight after the upgrade. A frozen copy of quiz.coach.item_stats_rebuild's queries.
+straight after the upgrade. A frozen copy of quiz.counters.item_stats_rebuild's queries.
 """
 from alembic import op
 import sqlalchemy as sa

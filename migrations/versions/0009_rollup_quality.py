@@ -8,7 +8,7 @@ Issue 14: the dashboard's counters are now kept per response quality class as we
 the response's `quality_flags` (bit 1 straight-lining, bit 2 speeder; 0 for drafts and responses
 never judged), part of the primary key after the existing columns. Every existing counter is of
 quality 0. When some judged response is flagged, the table is recounted here from the raw rows
-(a frozen copy of quiz.coach.rollup_rebuild's queries), so the figures are right straight after
+(a frozen copy of quiz.counters.rollup_rebuild's queries), so the figures are right straight after
 the upgrade; otherwise the existing counters already are.
 """
 from alembic import op

@@ -8,9 +8,10 @@ import time
 import click
 from flask.cli import with_appcontext
 
+from quiz import counters
 from quiz.app_state import get_content
 from quiz.coach import accounts as coach_accounts
-from quiz.coach import demo, rollup_rebuild
+from quiz.coach import demo
 
 
 def _read_password() -> str:
@@ -48,7 +49,7 @@ def create_coach(email: str, reset: bool) -> None:
 @click.option("--check", is_flag=True, help="Only compare; exit 1 when they differ.")
 def rebuild_rollups(check: bool) -> None:
     """Recompute the dashboard's rollups and the item statistics from the raw responses."""
-    outcome = rollup_rebuild.recount(check=check)
+    outcome = counters.recount(check=check)
     click.echo(
         f"rollup rows: {outcome.rollup_rows}; differing before the rebuild: {outcome.differing}"
     )

@@ -1,7 +1,7 @@
 """`item-stats`: the questionnaire-quality figures and the norms of one content version (issue 14).
 
 The same figures as the coach's "Fragebogen-Qualität" page, read from the item-statistics
-counters (`quiz.coach.item_stats`); the norms follow the result page's settings
+counters (`quiz.counters.item_stats_read`, `quiz.counters.norms_read`); the norms follow the result page's settings
 (QUIZ_NORMS_MIN, QUIZ_NORMS_INCLUDE_DEMO), not --demo.
 """
 
@@ -16,7 +16,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from quiz.app_state import get_content
-from quiz.coach import item_stats
+from quiz.counters import item_stats_read, norms_read
 
 QUESTION_COLUMNS = (
     *("question", "dimension", "n", "mean", "r_it", "alpha_del"),
@@ -43,7 +43,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def report_lines(
-    report: item_stats.Report, norms: dict[str, item_stats.Norm], min_n: int
+    report: item_stats_read.ItemStatistics, norms: dict[str, norms_read.Norm], min_n: int
 ) -> list[str]:
     """The text output: responses, one table per dimension and question, the norms."""
     r = report.responses
@@ -125,12 +125,12 @@ def report_lines(
 def item_stats_command(version: str | None, demo: str, quality: str, as_json: bool) -> None:
     """Reliability, item statistics and norms of a content version, from the counters."""
     version = version or get_content().version
-    report = item_stats.read(version, demo, quality)  # type: ignore[arg-type]
+    report = item_stats_read.read(version, demo, quality)  # type: ignore[arg-type]
     min_n = int(current_app.config["QUIZ_NORMS_MIN"])
-    norms = item_stats.norms(version, bool(current_app.config["QUIZ_NORMS_INCLUDE_DEMO"]), min_n)
+    norms = norms_read.norms(version, bool(current_app.config["QUIZ_NORMS_INCLUDE_DEMO"]), min_n)
     if as_json:
         data: dict[str, Any] = report.as_json()
-        data["norms"] = item_stats.norms_json(norms)
+        data["norms"] = norms_read.norms_json(norms)
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for line in report_lines(report, norms, min_n):

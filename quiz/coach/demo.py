@@ -39,8 +39,8 @@ from sqlalchemy import (
 )
 
 from quiz import database
-from quiz.coach import rollup_keys
 from quiz.coach.demo_takers import Profile, profiles_for, takers
+from quiz.counters import rollup_keys
 from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.mail import outbox

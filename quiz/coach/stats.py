@@ -1,8 +1,8 @@
 """Aggregate queries for the coach dashboard, computed in SQL, returned as dataclasses.
 
-Every figure comes from `coach_rollups` (see quiz.coach.rollups): month rows for the whole months of the
-date range and day rows for the partial months at its edges, so a year of a million responses is
-a GROUP BY over a few tens of thousands of rows, never over the raw tables.
+Every figure comes from `coach_rollups` (see quiz.counters.rollups): month rows for the whole
+months of the date range and day rows for the partial months at its edges, so a year of a million
+responses is a GROUP BY over a few tens of thousands of rows, never over the raw tables.
 
 Date filters are UTC days, inclusive: starts and the funnel count by the day the quiz was started,
 completions, scores and times by the day it was finished.
@@ -17,11 +17,19 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, distinct, func, select
 
-from quiz.coach.rollup_keys import QualityFilter, quality_condition, quality_sql
-from quiz.coach.rollups import SCORE_BUCKETS, as_date, duration_bucket_width, month_of
+from quiz.counters.models import CoachRollup
+from quiz.counters.rollup_keys import (
+    SCORE_BUCKETS,
+    QualityFilter,
+    as_date,
+    duration_bucket_width,
+    month_of,
+    quality_condition,
+    quality_sql,
+)
 from quiz.extensions import db
 from quiz.mail.pause import SenderPause, current_pause
-from quiz.models import CoachRollup, Response
+from quiz.models import Response
 
 DemoFilter = Literal["all", "real", "demo"]
 NO_CAMPAIGN = "-"  # the filter value for "no UTM campaign"

@@ -18,7 +18,7 @@ from flask import Flask, has_app_context
 
 from quiz.app_state import get_content_version
 from quiz.charts import CHART_WIDTH_IN, chart_height_in
-from quiz.coach import norms_read
+from quiz.counters import norms_read
 from quiz.domain import report
 from quiz.extensions import db
 from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token

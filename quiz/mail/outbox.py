@@ -1,4 +1,4 @@
-"""The outbox: the one writer of outbox rows, and of the dashboard's email counters.
+"""The outbox: the one writer of outbox rows; it moves the dashboard's email counters with them.
 
 Finishing a quiz only queues rows here (in the finishing transaction); quiz.mail.sender sends them
 through the claim and record functions below. A sender claims rows in a short write transaction
@@ -6,8 +6,8 @@ through the claim and record functions below. A sender claims rows in a short wr
 them `sending` with a fresh attempt number, so two senders never hold the same row. Each outcome is
 recorded only by the sender whose attempt it was. A sender that dies mid-send leaves its rows
 `sending`; after MAIL_LEASE_SECONDS they are due again (delivery is at least once, never silently
-lost). Every insert, update and delete of a response's emails moves the email counters
-(quiz.coach.rollups) in the same function.
+lost). Every insert, update and delete of a response's emails moves the email counters in the
+same function, through the counters' entry points (quiz.counters).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from flask import Flask, current_app
 from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz import database
-from quiz.coach import rollups
+from quiz import counters, database
+from quiz.counters.rollup_keys import Key
 from quiz.extensions import db
 from quiz.mail.compose import COACH_ALERT, new_message_id
 from quiz.models import OutboxMessage, Response, utcnow
@@ -100,46 +100,39 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
             .scalars()
             .all()
         )
-        claims = []
-        # The dashboard counts emails by status: take the claimed rows out of their old one
-        # here and count them in their new one below (they are locked, so nothing else moves
-        # them meanwhile).
-        claimed = OutboxMessage.id.in_([row.id for row in rows])
-        if rows:
-            rollups.shift_emails(claimed, sign=-1)
-        for row in rows:
-            if row.status == "sending" and row.attempts >= max_attempts:
-                # Its sender vanished during the last allowed attempt.
-                row.status = "failed"
-                row.last_error = row.last_error or "sender stopped during the last attempt"
-                log.warning("outbox %s failed: sender stopped during the last attempt", row.id)
-                continue
-            row.status = "sending"
-            row.claimed_at = now
-            row.attempts += 1
-            # Stored before the first attempt, so every retry carries the same Message-ID.
-            row.message_id = row.message_id or new_message_id(config)
-            claims.append(
-                Claim(
-                    row.id,
-                    row.kind,
-                    row.recipient,
-                    row.response_id,
-                    row.message_id,
-                    row.attempts,
-                    row.details,
-                )
-            )
-        if rows:
-            db.session.flush()
-            rollups.shift_emails(claimed)
-    return claims
+        if not rows:
+            return []
+        # The dashboard counts emails by status: the claimed rows (locked, so nothing else moves
+        # them meanwhile) leave the counters of their old status and join those of the new one.
+        with counters.emails_changing(OutboxMessage.id.in_([row.id for row in rows])):
+            claims = [_claim(row, now, config, max_attempts) for row in rows]
+    return [claim for claim in claims if claim is not None]
+
+
+def _claim(
+    row: OutboxMessage, now: datetime, config: Mapping[str, Any], max_attempts: int
+) -> Claim | None:
+    """Mark one locked row as being sent by this sender; None when it has no attempt left."""
+    if row.status == "sending" and row.attempts >= max_attempts:
+        # Its sender vanished during the last allowed attempt.
+        row.status = "failed"
+        row.last_error = row.last_error or "sender stopped during the last attempt"
+        log.warning("outbox %s failed: sender stopped during the last attempt", row.id)
+        return None
+    row.status = "sending"
+    row.claimed_at = now
+    row.attempts += 1
+    # Stored before the first attempt, so every retry carries the same Message-ID.
+    row.message_id = row.message_id or new_message_id(config)
+    return Claim(
+        row.id, row.kind, row.recipient, row.response_id, row.message_id, row.attempts, row.details
+    )
 
 
 def release(claims: list[Claim]) -> None:
     """Put claims back as they were before this round: queued, the attempt not counted."""
     with database.write():
-        rollups.move_emails(
+        counters.move_emails(
             update(OutboxMessage)
             .where(or_(*(_mine(claim) for claim in claims)))
             .values(status="queued", attempts=OutboxMessage.attempts - 1, claimed_at=None),
@@ -170,24 +163,28 @@ def queue_coach_alert(coach_email: str, *, locked_minutes: int) -> None:
     log.info("coach alert queued (login locked for %d min)", locked_minutes)
 
 
-def kinds_to_queue(
-    email: str | None, consent_data: bool, marketing: bool, now: datetime
+def _kinds_at_finish(
+    email: str | None, data_consent: bool, marketing: bool, now: datetime
 ) -> list[str]:
     """The kinds of email a finish queues: the summary and, for the newsletter, the opt-in.
 
     One address gets at most MAIL_MAX_PER_HOUR of each kind an hour.
     """
-    if not (email and consent_data):
+    if not (email and data_consent):
         return []
     kinds = ["result", "optin"] if marketing else ["result"]
     return [kind for kind in kinds if not over_hourly_limit(email, kind, now)]
 
 
-def queue_at_finish(response: Response, kinds: Sequence[str]) -> None:
-    """Queue these emails to a response that is being finished (its result is set) and count them."""
+def queue_at_finish(
+    response: Response, *, data_consent: bool, marketing: bool, now: datetime
+) -> None:
+    """Queue the emails of a response being finished (its result and address are set): the
+    summary and, for the newsletter, the opt-in; and count them."""
+    kinds = _kinds_at_finish(response.email, data_consent, marketing, now)
     for kind in kinds:
         db.session.add(OutboxMessage(response_id=response.id, kind=kind, recipient=response.email))
-    rollups.count_queued(response, len(kinds))
+    counters.on_emails_queued(response, len(kinds))
 
 
 def optin_waiting(response_id: int) -> bool:
@@ -205,10 +202,8 @@ def optin_waiting(response_id: int) -> bool:
 
 def queue_resend(response: Response) -> None:
     """Queue a fresh confirmation email to a finished response (in the caller's transaction)."""
-    message = OutboxMessage(response_id=response.id, kind="optin", recipient=response.email)
-    db.session.add(message)
-    db.session.flush()
-    rollups.shift_emails(OutboxMessage.id == message.id)
+    db.session.add(OutboxMessage(response_id=response.id, kind="optin", recipient=response.email))
+    counters.on_emails_queued(response, 1)
 
 
 def drop_waiting_optins(response_ids: Select[Any]) -> int:
@@ -229,7 +224,7 @@ def delete_for_responses(response_ids: Iterable[int]) -> int:
 
 def _delete(condition: ColumnElement[bool]) -> int:
     """Delete the emails matching `condition` and take back their counts; how many went."""
-    return rollups.delete_emails(delete(OutboxMessage.__table__).where(condition), condition)
+    return counters.delete_emails(delete(OutboxMessage.__table__).where(condition), condition)
 
 
 def _retention_condition(
@@ -257,9 +252,9 @@ def insert_demo(connection: Connection, columns: list[str], rows: Select[Any]) -
     connection.execute(insert(OutboxMessage.__table__).from_select(columns, rows))
 
 
-def count_demo(deltas: Mapping[rollups.Key, Sequence[int]]) -> None:
+def count_demo(deltas: Mapping[Key, Sequence[int]]) -> None:
     """Count the demo emails just inserted: the email metrics of the demo batch's counters."""
-    rollups.add_owned(deltas, rollups.EMAIL_METRICS)
+    counters.on_demo_emails(deltas)
 
 
 def delete_demo() -> None:
@@ -279,7 +274,7 @@ def _mine(claim: Claim) -> ColumnElement[bool]:
 
 def record_sent(claim: Claim) -> bool:
     """Mark a claim sent, in the caller's write transaction; False if it was no longer ours."""
-    moved = rollups.move_emails(
+    moved = counters.move_emails(
         update(OutboxMessage)
         .where(_mine(claim))
         .values(status="sent", sent_at=utcnow(), last_error=None),
@@ -299,7 +294,7 @@ def record_failure(app: Flask, claim: Claim, error: str, permanent: bool, now: d
         delay = retry_delay(int(app.config["MAIL_RETRY_SECONDS"]), claim.attempt)
         values = {"status": "queued", "last_error": error, "next_attempt_at": now + delay}
     with database.write():
-        rollups.move_emails(
+        counters.move_emails(
             update(OutboxMessage).where(_mine(claim)).values(**values),
             OutboxMessage.id == claim.id,
             moved_from="sending",

@@ -1,8 +1,9 @@
-"""The one writer of consents, and of the dashboard's newsletter counter.
+"""The one writer of consents; it moves the dashboard's newsletter counter with them.
 
 A data consent and (with an address) a marketing consent are recorded when a quiz is finished; the
 marketing consent counts on the dashboard only once it is confirmed (double opt-in) and until it is
-withdrawn, so confirming, withdrawing and deleting move that counter here, in the same function.
+withdrawn, so confirming, withdrawing and deleting move that counter here, in the same function
+(through quiz.counters).
 Confirming and withdrawing also queue their webhook events in the same transaction.
 """
 
@@ -15,7 +16,8 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Select, and_, delete, func, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz.coach import rollups
+from quiz import counters
+from quiz.counters.rollup_keys import Key
 from quiz.domain.consent_texts import ConsentTexts
 from quiz.extensions import db
 from quiz.models import Consent, Response, utcnow
@@ -80,7 +82,7 @@ def confirm(response_id: int, now: datetime | None = None) -> OptinOutcome:
     if consent.confirmed_at is not None:
         return "already"
     confirmed_at = now or utcnow()
-    with rollups.marketing_recount(Response.id == response_id):
+    with counters.marketing_change(Response.id == response_id):
         consent.confirmed_at = confirmed_at
     events.optin_confirmed(consent.response, confirmed_at)
     return "confirmed"
@@ -107,7 +109,7 @@ def withdraw_marketing(
         .scalars()
         .all()
     )
-    with rollups.marketing_recount(Response.id.in_(sorted({c.response_id for c in consents}))):
+    with counters.marketing_change(Response.id.in_(sorted({c.response_id for c in consents}))):
         for consent in consents:
             consent.withdrawn_at = now
     if consents:
@@ -122,7 +124,7 @@ def delete_for_responses(response_ids: Iterable[int]) -> int:
     db.session.execute(
         select(Consent.id).where(Consent.response_id.in_(ids)).with_for_update()
     ).all()
-    rollups.shift_marketing(Response.id.in_(ids), -1)
+    counters.before_consents_deleted(Response.id.in_(ids))
     deleted = db.session.execute(
         delete(Consent)
         .where(Consent.response_id.in_(ids))
@@ -158,9 +160,9 @@ def insert_demo(connection: Connection, columns: list[str], rows: Select[Any]) -
     connection.execute(insert(Consent.__table__).from_select(columns, rows))
 
 
-def count_demo(deltas: Mapping[rollups.Key, Sequence[int]]) -> None:
+def count_demo(deltas: Mapping[Key, Sequence[int]]) -> None:
     """Count the demo consents just inserted: the marketing metric of the batch's counters."""
-    rollups.add_owned(deltas, rollups.MARKETING_METRICS)
+    counters.on_demo_consents(deltas)
 
 
 def delete_demo() -> None:

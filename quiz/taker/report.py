@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from quiz import caches, database
 from quiz.app_state import get_content_version
 from quiz.charts import result_bars
-from quiz.coach.norms_read import result_norms
+from quiz.counters.norms_read import result_norms
 from quiz.domain.report import build_report
 from quiz.extensions import db
 from quiz.models import Response, UTCDateTime, utcnow

@@ -1,11 +1,12 @@
-"""The one writer of responses and their answers, and of the dashboard's response counters.
+"""The one writer of responses and their answers.
 
 Drafts are saved after every step, so a reload or a closed tab loses nothing. Finishing scores the
-stored answers, stores the result, the consents (quiz.taker.consents) and the queued emails
-(quiz.mail.outbox) in one write transaction, and is idempotent: a double submit returns the
-result of the first. Deleting, anonymising and the demo data's bulk rows go through here too;
-every function moves the counters (quiz.coach.rollups) it changes itself. The stored result
-chart is quiz.result_chart's.
+stored answers and stores the result, its counters, the consents (quiz.taker.consents), the queued
+emails (quiz.mail.outbox) and its webhook event in one write transaction, and is idempotent: a
+double submit returns the result of the first. Deleting, anonymising and the demo data's bulk
+rows go through here too; every function moves the counters it changes itself, through the
+counters' entry point for its event (quiz.counters). The stored result chart is
+quiz.result_chart's.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from sqlalchemy import (
 )
 from sqlalchemy import delete as delete_rows
 
-from quiz import database
-from quiz.coach import item_stats, item_stats_rebuild, rollup_rebuild, rollups
-from quiz.domain.analysis import build_analysis
+from quiz import counters, database
+from quiz.counters.rollup_keys import Key
+from quiz.domain.analysis import AnalysisItem, build_analysis
 from quiz.domain.consent_texts import ConsentTexts
 from quiz.domain.content import Content, Page
-from quiz.domain.scoring import score_answers
+from quiz.domain.scoring import ScoreResult, score_answers
 from quiz.extensions import db
 from quiz.links import external_url
 from quiz.mail import outbox
@@ -92,7 +93,7 @@ def start_draft(content: Content, tracking: Mapping[str, str | None]) -> Respons
             referrer=_clip(tracking.get("referrer"), 500),
         )
         db.session.add(response)
-        rollups.on_start(response)
+        counters.on_start(response)
     return response
 
 
@@ -145,7 +146,7 @@ def save_step(
                 answer.answered_at = now
         if completed:
             response.step_times = {**(response.step_times or {}), page.id: now.isoformat()}
-            rollups.on_step(response, step)
+            counters.on_step(response, step)
             response.steps_completed = max(response.steps_completed, step)
 
 
@@ -164,6 +165,7 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
     nothing is written and the existing result token is returned.
     """
     with database.write():
+        # Load and lock (a second tab waits here, then finds the result of the first).
         response = db.session.execute(
             select(Response).where(Response.id == response_id).with_for_update()
         ).scalar_one()
@@ -178,34 +180,14 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         missing = next((q.id for q in content.questions if q.id not in answers), None)
         if missing is not None:
             raise IncompleteAnswers(missing)
-
+        # Score and analyse (pure).
         result = score_answers(content, answers)
+        analysis = build_analysis(content, answers, result)
+        # Store; then what follows it, all in this transaction: counters, consents, emails, event.
+        draft = counters.counted_as(response)
         now = utcnow()
-        messages = outbox.kinds_to_queue(lead.email, lead.consent_data, lead.consent_marketing, now)
-        # Judged first: every counter of the response, its start too, goes to its quality class.
-        statements = item_stats.statement_options(content)
-        quality = item_stats.judge_finish(
-            response, rows, version=content.version, finished_at=now, statements=statements
-        )
-        rollups.on_finish(content, response, result, now, quality)
-        response.status = "finished"
-        response.finished_at = now
-        response.result_token = new_token()
-        response.content_version = content.version
-        response.content_hash = content.sha256
-        response.steps_completed = len(content.pages) + 1
-        response.step_times = {**(response.step_times or {}), "kontakt": now.isoformat()}
-        for dimension_id, score in result.scores.items():
-            if dimension_id in SCORED_DIMENSIONS:
-                setattr(response, f"score_{dimension_id}", score)
-        response.bands = dict(result.bands)
-        response.bottleneck = result.bottleneck
-        response.runner_up = result.runner_up
-        response.analysis = [item.to_dict() for item in build_analysis(content, answers, result)]
-        response.first_name = lead.first_name or None
-        response.email = lead.email or None
-        item_stats.on_finish(response, rows, statements=statements, flags=quality)
-
+        _store_result(content, response, result, analysis, lead, now)
+        counters.on_finish(content, response, rows, draft)
         consents.record_at_finish(
             response,
             data=lead.consent_data,
@@ -213,10 +195,39 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
             texts=consent_texts,
             now=now,
         )
-        outbox.queue_at_finish(response, messages)
+        outbox.queue_at_finish(
+            response, data_consent=lead.consent_data, marketing=lead.consent_marketing, now=now
+        )
         result_url = external_url(current_app, "public.result", token=response.result_token)
         events.quiz_completed(response, response.analysis, result_url)
         return response.result_token
+
+
+def _store_result(
+    content: Content,
+    response: Response,
+    result: ScoreResult,
+    analysis: Sequence[AnalysisItem],
+    lead: Lead,
+    now: datetime,
+) -> None:
+    """Set the result, the contact and the finish on the locked response."""
+    response.status = "finished"
+    response.finished_at = now
+    response.result_token = new_token()
+    response.content_version = content.version
+    response.content_hash = content.sha256
+    response.steps_completed = len(content.pages) + 1
+    response.step_times = {**(response.step_times or {}), "kontakt": now.isoformat()}
+    for dimension_id, score in result.scores.items():
+        if dimension_id in SCORED_DIMENSIONS:
+            setattr(response, f"score_{dimension_id}", score)
+    response.bands = dict(result.bands)
+    response.bottleneck = result.bottleneck
+    response.runner_up = result.runner_up
+    response.analysis = [item.to_dict() for item in analysis]
+    response.first_name = lead.first_name or None
+    response.email = lead.email or None
 
 
 def delete(response: Response) -> None:
@@ -225,9 +236,8 @@ def delete(response: Response) -> None:
     Its consents and emails must be gone first, through their writers (they count by it). The
     item statistics take it back, and the webhooks drop its events and announce the deletion.
     """
-    rollups.forget([response])
     answers = db.session.execute(select(Answer).where(Answer.response_id == response.id)).scalars()
-    item_stats.on_delete(response, list(answers))
+    counters.on_delete(response, list(answers))
     # Their queued and logged webhook events go, and the CRM is told to delete them too.
     events.lead_deleted(response.id)
     db.session.execute(
@@ -277,22 +287,15 @@ def insert_demo_answers(connection: Connection, columns: list[str], rows: Select
     connection.execute(insert(Answer.__table__).from_select(columns, rows))
 
 
-def count_demo(deltas: Mapping[rollups.Key, Sequence[int]]) -> None:
+def count_demo(deltas: Mapping[Key, Sequence[int]]) -> None:
     """Count the demo responses just inserted: the response metrics of the batch's counters."""
-    rollups.add_owned(deltas, rollups.RESPONSE_METRICS)
+    counters.on_demo_responses(deltas)
 
 
 def judge_demo(after_id: int) -> None:
-    """Judge the demo responses just inserted (ids above `after_id`) and recount their item
-    statistics; move their dashboard counters into their quality classes.
-
-    The bulk path skips `on_finish`; the item statistics' rebuild of the demo rows judges and
-    counts them all at once, as its docstring recommends after seeding. Their rollups were
-    counted in class 0 as they were written.
-    """
-    item_stats_rebuild.rebuild(demo=True)
-    r = Response.__table__.c
-    rollup_rebuild.requalify(and_(r.is_demo.is_(True), r.id > after_id))
+    """Judge the demo responses just inserted (ids above `after_id`) and count them in their
+    quality classes (the bulk path skips `finish`)."""
+    counters.on_demo_judged(after_id)
 
 
 def delete_demo() -> int:
@@ -307,8 +310,7 @@ def delete_demo() -> int:
     removed = db.session.execute(
         delete_rows(Response.__table__).where(Response.__table__.c.is_demo.is_(True))
     ).rowcount
-    rollup_rebuild.rebuild(demo=True)
-    item_stats_rebuild.rebuild(demo=True)
+    counters.on_demo_deleted()
     return int(removed or 0)
 
 

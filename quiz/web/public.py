@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.app_state import get_consent_texts, get_content, get_content_version
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in
-from quiz.coach import norms_read
+from quiz.counters import norms_read
 from quiz.domain import report
 from quiz.domain.content import Content
 from quiz.extensions import db

@@ -1,8 +1,8 @@
 """The coach's "Fragebogen-Qualität" page under /coach/qualitaet (issue 14).
 
-Reliability and item statistics of one content version, read from the item-statistics counters
-(`quiz.coach.item_stats.read`): a few thousand counter rows whatever the number of takers, so the
-page needs no cache. Login, caching headers and the layout are the coach view's (as for
+Reliability and item statistics of one content version, read from the item-statistics
+counters (`quiz.counters.item_stats_read.read`): a few thousand counter rows whatever the number
+of takers, so the page needs no cache. Login, caching headers and the layout are the coach view's (as for
 quiz.web.coach.settings); the filters are checked by quiz.web.coach.params like the dashboard's.
 This module only arranges the figures in content order; every text is in the template.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, render_template
 
 from quiz.app_state import get_content, get_content_version
-from quiz.coach import item_stats
-from quiz.coach.item_stats_read import QuestionFigures, Report
+from quiz.counters import item_stats_read
+from quiz.counters.item_stats_read import ItemStatistics, QuestionFigures
 from quiz.domain import psychometrics as ps
 from quiz.domain.content import Content
 from quiz.web.coach import params as coach_params
@@ -25,7 +25,7 @@ bp = Blueprint("coach_quality", __name__, url_prefix="/coach/qualitaet")
 bp.before_request(require_login)
 
 # The dashboard's demo choices (quiz.web.coach.params) in the counters' terms.
-DEMO_FILTERS: dict[str, item_stats.DemoFilter] = {
+DEMO_FILTERS: dict[str, item_stats_read.DemoFilter] = {
     "all": "include",
     "real": "exclude",
     "demo": "only",
@@ -88,7 +88,7 @@ def _options(
     return tuple(out)
 
 
-def arrange(report: Report, content: Content | None) -> list[DimensionBlock]:
+def arrange(report: ItemStatistics, content: Content | None) -> list[DimensionBlock]:
     """The report's dimensions and questions in the order of `content` (the report's version).
 
     `content` is None for a version the app does not know: then ids in code-point order.
@@ -149,7 +149,7 @@ def quality() -> str:
     current = get_content()
     version = parsed.filters.version or current.version
     demo = DEMO_FILTERS[parsed.filters.demo]
-    report = item_stats.read(version, demo, parsed.filters.quality)
+    report = item_stats_read.read(version, demo, parsed.filters.quality)
     # Texts and pages from the content the responses were given with (an archived version's own);
     # a version this app does not know shows ids only.
     known = get_content_version(version)
@@ -159,7 +159,7 @@ def quality() -> str:
         report=report,
         blocks=arrange(report, content),
         content=content,
-        versions=sorted(set(item_stats.versions()) | {current.version}),
+        versions=sorted(set(item_stats_read.versions()) | {current.version}),
         version=version,
         demo=parsed.filters.demo,
         quality=report.quality,

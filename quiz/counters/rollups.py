@@ -2,15 +2,15 @@
 
 The dashboard must answer in well under a second with a million responses, and GROUP BY over the
 raw rows does not (issue 5). So each response contributes a handful of counters (defined in
-quiz.coach.rollup_keys) to `coach_rollups`, per day and per calendar month.
+quiz.counters.rollup_keys) to `coach_rollups`, per day and per calendar month.
 
-Only the writers of the counted tables call this module, inside their own functions and write
-transactions (an import-linter contract in pyproject.toml holds them to it):
-quiz.taker.responses (`on_start`, `on_step`, `on_finish`, `forget`),
-quiz.taker.consents (`marketing_recount`, `shift_marketing`) and quiz.mail.outbox
-(`count_queued`, `shift_emails`, `move_emails`, `delete_emails`); quiz.coach.rollup_rebuild
-recomputes the table from the raw rows and compares it with what was maintained, and moves the
-counters of responses judged in bulk (`requalify`).
+Only the writers of the counted tables move them, inside their own functions and write
+transactions, through the counters' entry points (quiz.counters: one function per event, the
+only importer of this module, as an import-linter contract in pyproject.toml holds):
+quiz.taker.responses (start, step, finish, delete), quiz.taker.consents (the marketing
+consents) and quiz.mail.outbox (the emails); quiz.counters.rollup_rebuild recomputes the table
+from the raw rows, compares it with what was maintained, and moves the counters of responses
+judged in bulk (`requalify`).
 
 Every change goes through `add_counts()`, as an upsert (atomic on PostgreSQL under concurrency;
 SQLite writers are serialised by BEGIN IMMEDIATE): `_apply(old state, new state)` for what the
@@ -18,7 +18,7 @@ response row itself decides, and the email and marketing helpers counted in SQL 
 statement that changes them.
 
 Just over 400 lines: the writer keeps every counter move in one place (the point of issue 11);
-its keys and buckets already live in quiz.coach.rollup_keys.
+its keys and buckets live in quiz.counters.rollup_keys.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, cast, func, select, text
@@ -36,58 +35,22 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, ReturningDelete, ReturningUpdate, Update
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
-from quiz.coach.rollup_keys import (
-    COARSE_STEP,
-    COARSE_UNTIL,
-    FINE_STEP,
-    FINE_UNTIL,
-    SCORE_BUCKETS,
+from quiz.counters.models import CoachRollup
+from quiz.counters.rollup_keys import (
     Key,
     RowKey,
     State,
     as_date,
     confirmed_marketing,
     contributions,
-    day_sql,
-    duration_bucket,
-    duration_bucket_width,
-    epoch_second,
     finish_key,
     finished_condition,
     month_of,
     quality_sql,
-    score_bucket,
-    seconds_between,
     state_of,
 )
-from quiz.domain.content import Content
-from quiz.domain.scoring import ScoreResult
 from quiz.extensions import db
-from quiz.models import SCORED_DIMENSIONS, CoachRollup, OutboxMessage, Response
-
-__all__ = [
-    "COARSE_STEP",
-    "COARSE_UNTIL",
-    "FINE_STEP",
-    "FINE_UNTIL",
-    "SCORE_BUCKETS",
-    "Key",
-    "Response",
-    "RowKey",
-    "State",
-    "as_date",
-    "confirmed_marketing",
-    "contributions",
-    "day_sql",
-    "duration_bucket",
-    "duration_bucket_width",
-    "epoch_second",
-    "finished_condition",
-    "month_of",
-    "score_bucket",
-    "seconds_between",
-    "state_of",
-]
+from quiz.models import OutboxMessage, Response
 
 # Which counters each owner moves (the rest of a State's contributions belong to the others).
 RESPONSE_METRICS = frozenset({"start", "reached", "finish", "duration", "score", "bottleneck"})
@@ -208,28 +171,15 @@ def on_step(response: Response, step: int) -> None:
     _apply(old, replace(old, steps=step))
 
 
-def on_finish(
-    content: Content, response: Response, result: ScoreResult, now: datetime, quality: int
-) -> None:
-    """Before `finish()` stores the result: count the completion, its scores and time.
+def on_finish(was: State, response: Response) -> None:
+    """After `finish()` stored the result and the item statistics judged it: move the response's
+    counters from what the draft counted for (`was`) into its quality class, with its scores,
+    time and bottleneck.
 
-    `quality` is the response's judged quality_flags: its start and steps move into that class
-    with it. The emails queued with it are counted by the outbox (`count_queued`), the consents
-    when confirmed.
+    The emails queued with it are counted by the outbox (`count_queued`), the consents when
+    confirmed.
     """
-    old = state_of(response)
-    started = response.started_at
-    new = replace(
-        old,
-        version=content.version,
-        steps=len(content.pages) + 1,
-        finish_day=now.date(),
-        duration=seconds_between(started, now),
-        scores={d: s for d, s in result.scores.items() if d in SCORED_DIMENSIONS},
-        bottleneck=result.bottleneck,
-        quality=quality,
-    )
-    _apply(old, new)
+    _apply(was, state_of(response))
 
 
 def forget(responses: Iterable[Response]) -> None:

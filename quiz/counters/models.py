@@ -1,21 +1,24 @@
-"""The counters behind the questionnaire-quality figures and the norms (issue 14).
+"""The counters' tables: the dashboard's rollups and the item statistics (issues 5, 11, 14).
 
-Sufficient statistics, kept per content version x demo flag x quality class, so every figure of
-the coach's "Fragebogen-Qualität" page, the `item-stats` command and the taker's norms is a read
-of at most a few thousand rows, whatever the number of responses. `quiz.coach.item_stats` is the
-only module that writes them; it also recomputes them from the raw rows.
+Sufficient statistics, kept per content version x demo flag x quality class (and, for the
+rollups, per day and month, campaign and metric), so every figure of the coach's dashboard,
+its "Fragebogen-Qualität" page, the `item-stats` command and the taker's norms is a read of a
+few thousand rows at most, whatever the number of responses. quiz.counters.rollups and
+quiz.counters.item_stats are their only writers; their rebuilds recompute them from the raw rows.
 
-`quality` is the response's `quality_flags` (a bit mask: 1 straight-lining, 2 speeder), so every
-figure can leave flagged responses out by summing only quality 0.
+`quality` is the response's `quality_flags` (a bit mask: 1 straight-lining, 2 speeder; 0 for
+drafts and responses never judged), so every figure can leave flagged responses out by summing
+only quality 0.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Integer, SmallInteger, String, column, table
+from datetime import date
+
+from sqlalchemy import BigInteger, Date, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quiz.extensions import db
-from quiz.models import SCORED_DIMENSIONS, UTCDateTime
 
 # Bits of responses.quality_flags.
 STRAIGHT_LINING = 1
@@ -23,20 +26,42 @@ SPEEDER = 2
 # The points value an option id is counted under when the answer was "not applicable".
 NOT_APPLICABLE_POINTS = -1
 
-# `responses.quality_flags` is added by migration 0006; until quiz/models.py maps it, this
-# lightweight table is how the counters' writer reads and sets it (and joins responses in SQL).
-# NULL means "not judged, not counted"; a finished response is counted iff it is not NULL.
-responses_table = table(
-    "responses",
-    column("id", Integer),
-    column("status", String),
-    column("content_version", String),
-    column("is_demo", Boolean),
-    column("started_at", UTCDateTime),
-    column("finished_at", UTCDateTime),
-    column("quality_flags", SmallInteger),
-    *(column(f"score_{dimension}", Integer) for dimension in SCORED_DIMENSIONS),
-)
+
+class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
+    """Pre-aggregated counts for the coach dashboard, kept in step with `responses`.
+
+    One row per period x day x UTM campaign x content version x demo flag x metric x dimension x
+    bucket x quality class, where period is "day" or "month" (then `day` is the first of the month)
+    and quality is the response's `quality_flags` (0 for drafts and responses never judged).
+    `quiz.counters.rollups` maintains it in the transactions that start, advance and finish a
+    response and change its consents and emails; `flask --app quiz rebuild-rollups` recomputes it
+    from the raw rows; the two always agree.
+    """
+
+    __tablename__ = "coach_rollups"
+    # On SQLite the rows live in primary-key order, so a date range is one contiguous read.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    period: Mapped[str] = mapped_column(String(5), primary_key=True)
+    # UTC day: of the start for start/step metrics, of the finish for the others.
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # "" when the response has no utm_campaign (NULL cannot be part of a primary key).
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content_version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    is_demo: Mapped[bool] = mapped_column(primary_key=True)
+    # start, reached, finish, duration, score, bottleneck, marketing, email (rollup_keys).
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    # A response's counters all move to its quality class when it is judged at finish, so the
+    # dashboard can leave straight-liners and speeders out of every figure (issue 14).
+    quality: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=0)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # A sum that goes with the count (score points, seconds to complete).
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+Index("ix_coach_rollups_metric_period_day", CoachRollup.metric, CoachRollup.period, CoachRollup.day)
 
 
 class ItemStatSum(db.Model):  # type: ignore[name-defined,misc]
@@ -93,7 +118,7 @@ class ScoreHistogram(db.Model):  # type: ignore[name-defined,misc]
 
 
 class DurationHistogram(db.Model):  # type: ignore[name-defined,misc]
-    """Finished responses per time-to-complete bucket (quiz.coach.rollups.duration_bucket).
+    """Finished responses per time-to-complete bucket (rollup_keys.duration_bucket).
 
     The median of a content version's finishes comes from here, so judging a speeder at finish
     reads a few hundred rows instead of every response.

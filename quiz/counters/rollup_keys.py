@@ -1,9 +1,9 @@
 """What each response contributes to the coach rollups: the keys, buckets and SQL day expressions.
 
-Pure definitions shared by the counters' writer (quiz.coach.rollups), their rebuild
-(quiz.coach.rollup_rebuild), the dashboard's reads (quiz.coach.stats), the item statistics and the
-demo data. Nothing here writes: only the owners of the counted tables move the counters, through
-quiz.coach.rollups (see the import-linter contract in pyproject.toml).
+Pure definitions shared by the counters' writer (quiz.counters.rollups), their rebuild
+(quiz.counters.rollup_rebuild), the dashboard's reads (quiz.coach.stats), the item statistics
+and the demo data. Nothing here writes: only the owners of the counted tables move the counters,
+through the counters' entry points (quiz.counters; see the import-linter contract).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class State:
     duration: int = 0
     scores: Mapping[str, int] = field(default_factory=dict)
     bottleneck: str | None = None
-    # The quality flags judged at finish (quiz.coach.item_stats): every counter of the response,
+    # The quality flags judged at finish (quiz.counters.item_stats): every counter of the response,
     # its start included, is kept in this class, so a filter leaves the whole response out.
     quality: int = 0
     # What happens after the finish; state_of() leaves these out, the SQL helpers count them.
@@ -92,7 +92,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def epoch_second(moment: datetime) -> int:
     """The Unix second a time falls in: truncated, never rounded (x.9995 s is still second x).
 
-    The one definition of a duration's ends; `quiz.coach.rollup_rebuild` computes the same in SQL.
+    The one definition of a duration's ends; `quiz.counters.rollup_rebuild` computes the same in SQL.
     Integer arithmetic on the timedelta, so no float can round x.999999 up to the next second.
     """
     return (moment - _EPOCH) // timedelta(seconds=1)

@@ -1,11 +1,11 @@
 """Reading the item-statistics counters: the figures of the coach's page, the CLI and the norms.
 
-Every function reads a few thousand counter rows at most (quiz.coach.item_stats_models), summed
+Every function reads a few thousand counter rows at most (quiz.counters.models), summed
 in SQL over the demo and quality classes the filter lets in, and hands them to the pure
 statistics in quiz.domain.psychometrics. The page, `item-stats` and the result page stay thin:
-`read()` for the page and the CLI (`Report.as_json()`).
+`read()` for the page and the CLI (`ItemStatistics.as_json()`).
 
-The norms readers (quiz.coach.norms_read) share `score_histograms()` with `read()`.
+The norms readers (quiz.counters.norms_read) share `score_histograms()` with `read()`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz.coach.item_stats_models import (
+from quiz.counters.models import (
     NOT_APPLICABLE_POINTS,
     SPEEDER,
     STRAIGHT_LINING,
+    CoachRollup,
     DurationHistogram,
     ItemOptionCount,
     ItemStatSum,
     ScoreHistogram,
 )
-from quiz.coach.rollup_keys import QualityFilter, quality_condition
+from quiz.counters.rollup_keys import QualityFilter, quality_condition
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db
-from quiz.models import CoachRollup
 
 DemoFilter = Literal["include", "exclude", "only"]
 
@@ -73,7 +73,7 @@ class QualityFigures:
 
 
 @dataclass(frozen=True)
-class Report:
+class ItemStatistics:
     """Everything the "Fragebogen-Qualität" page and `item-stats` show for one filter."""
 
     version: str
@@ -128,7 +128,7 @@ def read(
     demo: DemoFilter = "include",
     quality: QualityFilter = "all",
     session: Session | None = None,
-) -> Report:
+) -> ItemStatistics:
     """Every figure of one content version under the dashboard's demo filter and a quality filter."""
     session = session or db.session()
     sums_t = ItemStatSum.__table__
@@ -192,7 +192,7 @@ def read(
 
     histograms = score_histograms(session, version, demo, quality)
     responses = _quality_figures(session, version, demo, quality)
-    return Report(
+    return ItemStatistics(
         version=version,
         demo=demo,
         quality=quality,

@@ -1,6 +1,6 @@
 """Reading the norms: "Sie liegen vor X % der Teilnehmenden" (issue 14, item 1).
 
-From the score histograms the item-statistics counters keep (quiz.coach.item_stats_models), a
+From the score histograms the item-statistics counters keep (quiz.counters.models), a
 hundred and one rows per dimension at most, whatever the number of takers: `norms()` and
 `norms_json()` for the CLI, `percentile()` for one score, `result_norms()` for one taker's scores
 on the result page, in the email and the PDF, `comparison_histograms()` and `norms_from()` for
@@ -18,9 +18,9 @@ from sqlalchemy import Boolean, Integer, String, bindparam, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
-from quiz.coach.item_stats_models import ScoreHistogram
-from quiz.coach.item_stats_read import DemoFilter, score_histograms
-from quiz.coach.rollup_keys import QualityFilter
+from quiz.counters.item_stats_read import DemoFilter, score_histograms
+from quiz.counters.models import ScoreHistogram
+from quiz.counters.rollup_keys import QualityFilter
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db
 

@@ -1,6 +1,6 @@
 """Recompute the item-statistics counters from the raw rows, and compare them (issue 14).
 
-`quiz.coach.item_stats` keeps the counters in step with every finish and delete; this is the
+`quiz.counters.item_stats` keeps the counters in step with every finish and delete; this is the
 independent second opinion: every counter as INSERT ... SELECT ... GROUP BY straight from
 `responses` and `answers`. `check()` lists what differs (for `rebuild-rollups --check`),
 `rebuild()` replaces the counters with the recomputation. Both first judge the finished
@@ -27,31 +27,29 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz.coach.item_stats import TABLES, statement_options
-from quiz.coach.item_stats_models import (
+from quiz.counters.item_stats import TABLES, statement_options, store_flags
+from quiz.counters.models import (
     NOT_APPLICABLE_POINTS,
     SPEEDER,
     STRAIGHT_LINING,
-    responses_table,
 )
-from quiz.coach.rollup_keys import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
+from quiz.counters.rollup_keys import COARSE_STEP, COARSE_UNTIL, FINE_STEP, FINE_UNTIL
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db
-from quiz.models import SCORED_DIMENSIONS, Answer
+from quiz.models import SCORED_DIMENSIONS, Answer, Response
 
-R = responses_table.c
+R = Response.__table__.c
 Counters = dict[str, dict[tuple[Any, ...], int]]
 
 
 def _epoch(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
     if dialect == "postgresql":
         return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    # As quiz.coach.rollup_rebuild: strftime("%s") alone rounds to the millisecond first.
+    # As quiz.counters.rollup_rebuild: strftime("%s") alone rounds to the millisecond first.
     return cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
 
 
@@ -60,7 +58,7 @@ def _seconds(dialect: str) -> ColumnElement[int]:
 
 
 def _bucket(seconds: ColumnElement[int]) -> ColumnElement[int]:
-    """quiz.coach.rollups.duration_bucket in SQL."""
+    """quiz.counters.rollup_keys.duration_bucket in SQL."""
     return case(
         (seconds < 0, 0),
         (seconds < FINE_UNTIL, seconds // FINE_STEP * FINE_STEP),
@@ -100,7 +98,7 @@ def queries(dialect: str, demo: bool | None = None) -> dict[str, list[Select[Any
         incomplete.c.response_id == a1.c.response_id,
         incomplete.c.dimension_id == a1.c.dimension_id,
     )
-    with_response = a1.join(responses_table, R.id == a1.c.response_id)
+    with_response = a1.join(Response.__table__, R.id == a1.c.response_id)
     complete_only = with_response.outerjoin(incomplete, skip_incomplete)
     both = (
         a1.join(
@@ -111,7 +109,7 @@ def queries(dialect: str, demo: bool | None = None) -> dict[str, list[Select[Any
                 first <= second,
             ),
         )
-        .join(responses_table, R.id == a1.c.response_id)
+        .join(Response.__table__, R.id == a1.c.response_id)
         .outerjoin(incomplete, skip_incomplete)
     )
     keys = [*base, a1.c.dimension_id]
@@ -187,21 +185,16 @@ def judge_unjudged(
         if median is not None and n >= ps.SPEEDER_MEDIAN_MIN_N:
             speeder = case((seconds * 3 < median, SPEEDER), else_=0)
         flags = case((R.id.in_(straight), STRAIGHT_LINING), else_=0) + speeder
-        changed = (
-            session.connection()
-            .execute(
-                update(responses_table)
-                .where(
-                    *_finished(),
-                    R.quality_flags.is_(None),
-                    R.content_version == version,
-                    R.is_demo.is_(is_demo),
-                )
-                .values(quality_flags=flags)
-            )
-            .rowcount
+        judged += store_flags(
+            and_(
+                *_finished(),
+                R.quality_flags.is_(None),
+                R.content_version == version,
+                R.is_demo.is_(is_demo),
+            ),
+            flags,
+            session,
         )
-        judged += int(changed or 0)
     return judged
 
 

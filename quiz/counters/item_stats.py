@@ -1,14 +1,12 @@
 """The one writer of the item-statistics counters (issue 14).
 
-A finished response adds to four counter tables (quiz.coach.item_stats_models): the sums of
-points and of products per item pair of every dimension it answered completely, its option per
-question, its score per dimension and its time to complete. `on_finish()` and `on_delete()` move
-them inside the writer's transaction, as upserts compiled once per dialect (like quiz.coach.rollups).
-`read()`, `norms()` and `percentile()` (quiz.coach.item_stats_read and quiz.coach.norms_read,
-re-exported here) give the coach's page, the CLI and the result page their figures from a few
-thousand counter rows;
-`quiz.coach.item_stats_rebuild` recomputes everything from the raw rows for
-`rebuild-rollups [--check]`.
+A finished response adds to four counter tables (quiz.counters.models): the sums of points and
+of products per item pair of every dimension it answered completely, its option per question, its
+score per dimension and its time to complete. `on_finish()` and `on_delete()` move them inside
+the writer's transaction, as upserts compiled once per dialect (like quiz.counters.rollups).
+quiz.counters.item_stats_read and quiz.counters.norms_read read them for the coach's page, the
+CLI and the result page; quiz.counters.item_stats_rebuild recomputes everything from the raw
+rows for `rebuild-rollups [--check]`.
 
 Response quality is judged once, at finish, and stored in `responses.quality_flags` (bit 1: the
 same option on every statement item; bit 2: finished in under a third of the median time of the
@@ -29,10 +27,10 @@ from sqlalchemy import Table, bindparam, cast, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from quiz.app_state import get_content
-from quiz.coach.item_stats_models import (
+from quiz.counters.models import (
     NOT_APPLICABLE_POINTS,
     SPEEDER,
     STRAIGHT_LINING,
@@ -40,17 +38,8 @@ from quiz.coach.item_stats_models import (
     ItemOptionCount,
     ItemStatSum,
     ScoreHistogram,
-    responses_table,
 )
-from quiz.coach.item_stats_read import (  # the reading side, re-exported for the callers
-    DemoFilter,
-    QualityFilter,
-    Report,
-    read,
-    versions,
-)
-from quiz.coach.norms_read import Norm, norms, norms_json, percentile
-from quiz.coach.rollup_keys import duration_bucket, seconds_between
+from quiz.counters.rollup_keys import duration_bucket, seconds_between
 from quiz.domain import psychometrics as ps
 from quiz.extensions import db
 from quiz.models import Response
@@ -144,7 +133,7 @@ def judge_finish(
 ) -> int:
     """The quality flags of a response about to be finished with `version` at `finished_at`.
 
-    The finishing writer judges first, so the dashboard's counters (quiz.coach.rollups) can
+    The finishing writer judges first, so the dashboard's counters (quiz.counters.rollups) can
     count the response in its class from the start; `on_finish(flags=...)` then stores them.
     """
     session = session or db.session()
@@ -184,11 +173,7 @@ def on_finish(
             session=session,
         )
     session.flush()
-    session.execute(
-        update(responses_table)
-        .where(responses_table.c.id == response.id)
-        .values(quality_flags=flags)
-    )
+    store_flags(Response.__table__.c.id == response.id, flags, session)
     set_committed_value(response, "quality_flags", flags)
     add_counts(
         contributions(
@@ -213,9 +198,8 @@ def on_delete(
     Drafts and responses never judged (quality_flags NULL) were never counted.
     """
     session = session or db.session()
-    flags = session.execute(
-        select(responses_table.c.quality_flags).where(responses_table.c.id == response.id)
-    ).scalar()
+    r = Response.__table__.c
+    flags = session.execute(select(r.quality_flags).where(r.id == response.id)).scalar()
     if flags is None or response.status != "finished" or response.finished_at is None:
         return
     seconds = seconds_between(response.started_at, response.finished_at)
@@ -223,6 +207,23 @@ def on_delete(
         response.content_version, response.is_demo, flags, answers, response.scores(), seconds
     )
     add_counts(deltas, -1, session)
+
+
+def store_flags(
+    condition: ColumnElement[bool], flags: int | ColumnElement[int], session: Session
+) -> int:
+    """Set the quality flags of the responses matching `condition`; how many.
+
+    Their `updated_at` stays: being judged changes nothing the taker sees, so neither the cached
+    result page nor the stored PDF (both keyed by it) is made again for it.
+    """
+    r = Response.__table__.c
+    changed = session.execute(
+        update(Response.__table__)
+        .where(condition)
+        .values(quality_flags=flags, updated_at=r.updated_at)
+    ).rowcount
+    return int(changed or 0)
 
 
 def duration_median(
@@ -257,7 +258,7 @@ def add_counts(deltas: Deltas, sign: int = 1, session: Session | None = None) ->
         records = [{**dict(zip(keys, key, strict=True)), value: delta} for key, delta in rows]
         statement = _upsert_statement(dialect, name)
         if dialect == "postgresql":
-            # One statement per table: unnest() of one array per column (see quiz.coach.rollups).
+            # One statement per table: unnest() of one array per column (see quiz.counters.rollups).
             columns = [*keys, value]
             session.execute(statement, {c: [r[c] for r in records] for c in columns})
         else:
@@ -272,7 +273,7 @@ _upsert_statements: dict[tuple[str, str], TextClause] = {}
 
 
 def _upsert_statement(dialect: str, name: str) -> TextClause:
-    """The counter upsert of one table for this dialect, compiled once (see quiz.coach.rollups)."""
+    """The counter upsert of one table for this dialect, compiled once (see quiz.counters.rollups)."""
     statement = _upsert_statements.get((dialect, name))
     if statement is not None:
         return statement
@@ -299,23 +300,3 @@ def _upsert_statement(dialect: str, name: str) -> TextClause:
     )
     _upsert_statements[(dialect, name)] = statement
     return statement
-
-
-__all__ = [
-    "DemoFilter",
-    "Norm",
-    "QualityFilter",
-    "Report",
-    "add_counts",
-    "contributions",
-    "duration_median",
-    "judge",
-    "norms",
-    "norms_json",
-    "on_delete",
-    "on_finish",
-    "percentile",
-    "read",
-    "statement_options",
-    "versions",
-]

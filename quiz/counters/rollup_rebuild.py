@@ -1,14 +1,13 @@
 """Recompute the coach rollups from the raw rows, and read them back for comparison.
 
-`quiz.coach.rollups` keeps the counters in step with every write; this module is the independent second
-opinion: `rebuild()` derives every counter with INSERT ... SELECT ... GROUP BY straight from
+`quiz.counters.rollups` keeps the counters in step with every write; this module is the
+independent second opinion: `rebuild()` derives every counter with INSERT ... SELECT ... GROUP BY straight from
 `responses`, `consents` and `outbox`, and `snapshot()` lets `rebuild-rollups --check` and the
 tests prove that the two agree, at the day and at the month level.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -30,9 +29,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz import database
-from quiz.coach import item_stats_rebuild
-from quiz.coach.rollup_keys import (
+from quiz.counters.models import CoachRollup
+from quiz.counters.rollup_keys import (
     COARSE_STEP,
     COARSE_UNTIL,
     FINE_STEP,
@@ -46,14 +44,14 @@ from quiz.coach.rollup_keys import (
     quality_sql,
 )
 from quiz.extensions import db
-from quiz.models import SCORED_DIMENSIONS, CoachRollup, OutboxMessage, Response
+from quiz.models import SCORED_DIMENSIONS, OutboxMessage, Response
 
 COLUMNS = ["period", "day", "campaign", "content_version", "is_demo"]
 COLUMNS += ["metric", "dimension", "bucket", "quality", "count", "total"]
 
 
 def _epoch(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
-    """The Unix second a stored time falls in, truncated as `rollups.epoch_second()` does."""
+    """The Unix second a stored time falls in, truncated as `rollup_keys.epoch_second()` does."""
     if dialect == "postgresql":
         return cast(func.floor(func.extract("epoch", column)), BigInteger)
     # SQLite's strftime('%s') first rounds the time to the millisecond, so 10:00:09.9995 would
@@ -267,33 +265,3 @@ def snapshot(session: Session | None = None) -> dict[RowKey, tuple[int, int]]:
         )
         out[key] = (int(row.count), int(row.total))
     return out
-
-
-@dataclass(frozen=True)
-class Recount:
-    """What `rebuild-rollups [--check]` found."""
-
-    rollup_rows: int
-    # Rollup rows that differed from the recount before it (0: they were in step).
-    differing: int
-    # With --check: where the item statistics differ from the raw rows, one line each.
-    item_problems: list[str]
-    # Without: the finished responses that were judged for the first time.
-    judged: int
-
-
-def recount(*, check: bool) -> Recount:
-    """Recompute the rollups and the item statistics from the raw rows in one write
-    transaction, comparing with what was kept; `check` only compares (and rolls back)."""
-    with database.write(dry_run=check):
-        # Compared before anything is rebuilt: the item statistics' check reads the live counters.
-        item_problems = item_stats_rebuild.check() if check else []
-        # Responses never judged are judged first: the rollups count each in its quality class.
-        judged = 0 if check else item_stats_rebuild.judge_unjudged()
-        before = snapshot()
-        rebuild()
-        after = snapshot()
-        if not check:
-            judged += item_stats_rebuild.rebuild()
-    differing = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
-    return Recount(len(after), len(differing), item_problems, judged)
