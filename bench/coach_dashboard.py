@@ -167,7 +167,7 @@ def quality_timings(url: str, runs: int = 3) -> dict[str, Any]:
 
 def dashboard_timings(url: str, runs: int = 3) -> dict[str, Any]:
     """Dashboard HTML plus its five charts, cache emptied before each run."""
-    from quiz.web import coach
+    from quiz.web.coach import dashboard as coach
 
     app = _app(url)
     client = app.test_client()

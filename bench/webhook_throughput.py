@@ -134,7 +134,8 @@ def run(label: str, database: dict[str, Any], events: int) -> float:
 
     from quiz import database
     from quiz.extensions import db
-    from quiz.webhooks import endpoints, queue_event
+    from quiz.webhooks import endpoints
+    from quiz.webhooks.queue import queue_event
     from quiz.webhooks.sender import deliver_due
     from quiz.webhooks.transport import Client
 

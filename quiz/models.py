@@ -1,5 +1,7 @@
 """SQLAlchemy models only: no business logic, no commits.
 
+The core tables live here; the webhooks' and the counters' tables live in their packages'
+`models.py` (quiz.webhooks.models, quiz.counters.models), registered on the same `db`.
 Each answer is a row of its own (so SQL can aggregate by question), and each dimension's score is
 a column of its own on the response (so SQL can aggregate by dimension without parsing JSON).
 A new dimension in the content therefore needs a migration adding its `score_<id>` column;
@@ -248,3 +250,21 @@ class Coach(db.Model):  # type: ignore[name-defined,misc]
     # Changes on logout-everywhere and password change, which invalidates old session cookies.
     session_nonce: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ResultReport(db.Model):  # type: ignore[name-defined,misc]
+    """The PDF report of one response, or the claim of its render (migration 0008)."""
+
+    __tablename__ = "result_reports"
+
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The response's updated_at this PDF was (or is being) rendered for.
+    response_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set while a render runs; cleared when its PDF is stored.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    render_ms: Mapped[int | None]
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)

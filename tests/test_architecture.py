@@ -461,3 +461,80 @@ def test_only_the_writers_open_write_transactions_and_only_one_way() -> None:
     assert len(transaction_calls("quiz.web.x", ast.parse(view))) == 3
     writer = ast.parse("def w():\n    database.write()\n")
     assert transaction_calls("quiz.webhooks.x", writer) == []
+
+
+# --- Models where a reader looks (issue 20) -------------------------------------------------
+
+
+# The only modules that hand on names of other modules, each with its reason.
+DECLARED_SURFACES = {
+    # PEP 562: `quiz.create_app` is reached lazily, so the domain core imports alone.
+    "quiz",
+    # The content API in one import: the model's names and the loader's.
+    "quiz.domain.content",
+}
+
+
+def test_every_table_is_mapped_once_in_a_model_module_and_nothing_is_re_exported() -> None:
+    trees = _package_trees()
+    mapped: dict[str, str] = {}
+    copies, misplaced, re_exports = [], [], []
+    for module, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and any(
+                ast.unparse(base) == "db.Model" for base in node.bases
+            ):
+                mapped[_table_names({module: ast.Module([node], [])})[node.name]] = module
+                if module.rpartition(".")[2] != "models":
+                    misplaced.append(f"{module}.{node.name}")
+            elif (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+                and module not in DECLARED_SURFACES
+            ):
+                re_exports.append(module)
+    for module, tree in trees.items():
+        for name in _table_names({module: tree}).values():
+            if name in mapped and mapped[name] != module:
+                copies.append(f"{module} copies {name}")
+    assert {"responses", "coach_rollups", "item_stat_sums", "webhook_deliveries"} <= set(mapped)
+    assert "result_reports" in mapped
+    assert misplaced == [] and copies == [] and re_exports == []
+
+
+def top_level_names(tree: ast.Module) -> set[str]:
+    """What a module itself defines: functions, classes, assigned names (in `if`/`try` too)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.If | ast.Try):
+            names |= top_level_names(ast.Module([*node.body, *node.orelse], []))
+    return names
+
+
+def test_every_name_is_imported_from_the_module_that_defines_it() -> None:
+    """Nothing hands on another module's names (but the declared surfaces): a reader who
+    follows an import lands where the code is, in the app, its tests and its benchmarks."""
+    trees = _package_trees()
+    defined = {module: top_level_names(tree) for module, tree in trees.items()}
+    handed_on = []
+    for path in [
+        *QUIZ.rglob("*.py"),
+        *(ROOT / "tests").rglob("*.py"),
+        *(ROOT / "bench").rglob("*.py"),
+    ]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.module not in defined:
+                continue
+            handed_on += [
+                f"{path.relative_to(ROOT)}:{node.lineno} {node.module}.{alias.name}"
+                for alias in node.names
+                if f"{node.module}.{alias.name}" not in defined
+                and alias.name not in defined[node.module]
+                and node.module not in DECLARED_SURFACES
+            ]
+    assert handed_on == []

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quiz.web import coach as coach_view
+from quiz.web.coach import dashboard as coach_view
 from tests.coach_factories import add_response, create_test_coach, csrf_token, login
 
 FILTER_NOTICE = "Ein Filter war ungültig und wurde nicht angewendet"

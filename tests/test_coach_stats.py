@@ -12,7 +12,7 @@ from markupsafe import escape
 
 from quiz.app_state import get_content
 from quiz.coach import stats
-from quiz.web import coach as coach_view
+from quiz.web.coach import dashboard as coach_view
 from tests.coach_factories import (
     add_response,
     assert_rollups_equal_a_rebuild,

@@ -18,7 +18,7 @@ from quiz.domain.analysis import build_analysis
 from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
 from quiz.models import Coach, Response
-from quiz.web import coach as coach_view
+from quiz.web.coach import dashboard as coach_view
 from tests.coach_factories import PASSWORD, add_response, create_test_coach, csrf_token, login
 from tests.conftest import PRODUCTION_HASHER
 from tests.quizflow import complete_quiz

@@ -20,7 +20,7 @@ from quiz.mail import pause as mail_pause
 from quiz.mail.outbox import queue_coach_alert
 from quiz.mail.sender import deliver_due
 from quiz.models import OutboxMessage, Response, utcnow
-from quiz.web import coach as coach_view
+from quiz.web.coach import dashboard as coach_view
 from tests.coach_factories import assert_rollups_equal_a_rebuild, create_test_coach, login
 from tests.mailserver import DROP, MailServer
 from tests.quizflow import complete_quiz

@@ -25,8 +25,8 @@ from quiz.domain.report import build_report
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.mail.compose import compose, new_message_id
-from quiz.models import Response, utcnow
-from quiz.taker import report, responses, retention, rights
+from quiz.models import Response, ResultReport, utcnow
+from quiz.taker import report, response_reads, retention, rights
 from tests.quizflow import complete_quiz
 from tests.test_html_valid import vnu_errors
 
@@ -65,12 +65,12 @@ def _normal(text: str) -> str:
 
 def _stored_report(app: Flask, token: str) -> Any:
     with app.app_context():
-        response = responses.find_result(token)
+        response = response_reads.find_result(token)
         assert response is not None
         return build_report(
             get_content(app),
             response.analysis or [],
-            responses.stored_answers(response.id),
+            response_reads.stored_answers(response.id),
             step_words=None,
         )
 
@@ -194,13 +194,13 @@ def test_deleted_data_is_404_at_once_and_the_pdf_is_gone(app: Flask, client: Fla
     token = _finish(client, app)
     assert _download(client, app, token).status_code == 200
     with app.app_context():
-        response = responses.find_result(token)
+        response = response_reads.find_result(token)
         assert response is not None
         response_id = response.id
-        assert db.session.scalar(select(report.ResultReport.response_id)) == response_id
+        assert db.session.scalar(select(ResultReport.response_id)) == response_id
         assert rights.delete_data(response_id)
         # The database dropped the stored PDF with the response (ON DELETE CASCADE).
-        assert db.session.scalar(select(report.ResultReport.response_id)) is None
+        assert db.session.scalar(select(ResultReport.response_id)) is None
     # This worker had the PDF in memory: it still checks the result first.
     assert client.get(f"/r/{token}/bericht.pdf").status_code == 404
 
@@ -245,7 +245,7 @@ def test_result_page_and_email_link_to_the_pdf(app: Flask, client: FlaskClient) 
     link = f'<a href="/r/{token}/bericht.pdf">Als PDF herunterladen</a>'
     assert link in page
     with app.app_context():
-        response = responses.find_result(token)
+        response = response_reads.find_result(token)
         message = compose(
             app,
             kind="result",
@@ -274,7 +274,7 @@ def test_report_html_and_preparing_page_are_valid_html(
     (tmp_path / "preparing.html").write_text(client.get(f"/r/{token}/bericht.pdf").text)
     assert report.wait_for_renders(app, timeout=60)
     with app.test_request_context(), app.app_context():
-        response = responses.find_result(token)
+        response = response_reads.find_result(token)
         assert response is not None
         (tmp_path / "report.html").write_text(report._job(response).html)
     assert vnu_errors(tmp_path) == []
@@ -286,7 +286,7 @@ def test_anonymising_drops_the_stored_pdf(app: Flask, client: FlaskClient) -> No
     with app.app_context():
         retention.purge(optin_days=30, anonymise_days=1, now=utcnow() + timedelta(days=2))
         # The PDF with the name is gone from the database, not only outdated.
-        assert db.session.scalar(select(report.ResultReport.pdf)) is None
+        assert db.session.scalar(select(ResultReport.pdf)) is None
     again = _download(client, app, token)
     assert again.status_code == 200
     assert "Ada" not in _pdf_text(again.data)

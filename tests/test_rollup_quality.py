@@ -27,7 +27,7 @@ from quiz.extensions import db
 from quiz.mail.sender import deliver_due
 from quiz.models import Response
 from quiz.taker import rights
-from quiz.web import coach as coach_view
+from quiz.web.coach import dashboard as coach_view
 from tests.coach_factories import (
     add_response,
     assert_rollups_equal_a_rebuild,

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import utcnow
-from quiz.webhooks import endpoints, queue_event, sender
+from quiz.webhooks import endpoints, sender
 from quiz.webhooks.models import WebhookDelivery
-from quiz.webhooks.queue import EVENT_TYPES
+from quiz.webhooks.queue import EVENT_TYPES, queue_event
 from quiz.webhooks.transport import Client
 from tests.webhook_receiver import Receiver
 

@@ -20,9 +20,9 @@ from quiz.database import begin_write
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.models import Consent, Response, utcnow
-from quiz.webhooks import drop_for_response, endpoints, events, sender, sent_about
+from quiz.webhooks import endpoints, events, sender
 from quiz.webhooks.models import WebhookDelivery
-from quiz.webhooks.queue import forget_older_than
+from quiz.webhooks.queue import drop_for_response, forget_older_than, sent_about
 from tests.coach_factories import add_response
 from tests.quizflow import answer_all_pages, lead_step, start
 from tests.webhook_receiver import Receiver

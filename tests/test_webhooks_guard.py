@@ -14,8 +14,9 @@ from flask import Flask
 from quiz.config import ConfigError
 from quiz.database import begin_write
 from quiz.extensions import db
-from quiz.webhooks import endpoints, guard, queue_event, sender
+from quiz.webhooks import endpoints, guard, sender
 from quiz.webhooks.models import WebhookDelivery, WebhookEndpoint
+from quiz.webhooks.queue import queue_event
 from quiz.webhooks.settings import defaults
 from tests.webhook_receiver import Receiver
 

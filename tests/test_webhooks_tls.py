@@ -17,7 +17,8 @@ import pytest
 from flask import Flask
 
 from quiz.extensions import db
-from quiz.webhooks import endpoints, queue_event, sender
+from quiz.webhooks import endpoints, sender
+from quiz.webhooks.queue import queue_event
 from quiz.webhooks.transport import Client
 from tests.webhook_receiver import Receiver
 

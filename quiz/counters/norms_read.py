@@ -135,7 +135,7 @@ def taker_norms(
 @functools.cache
 def _norms_statement(k: int, include_demo: bool) -> TextClause:
     """`taker_norms()`'s query for k dimensions, written once: it runs on every result view, so
-    it skips building and compiling a statement (as `responses.result_version` does)."""
+    it skips building and compiling a statement (as `response_reads.result_version` does)."""
     own = " ".join(f"WHEN dimension = :d{i} THEN CAST(:s{i} AS INTEGER)" for i in range(k))
     wanted = ", ".join(f":d{i}" for i in range(k))
     demo = "" if include_demo else " AND is_demo = :demo"

@@ -25,11 +25,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, render_template
-from sqlalchemy import ForeignKey, LargeBinary, Select, and_, delete, or_, select, update
+from sqlalchemy import Select, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from quiz import caches, database
 from quiz.app_state import get_content_version
@@ -37,8 +36,8 @@ from quiz.charts import result_bars
 from quiz.counters.norms_read import result_norms
 from quiz.domain.report import build_report
 from quiz.extensions import db
-from quiz.models import Response, UTCDateTime, utcnow
-from quiz.taker import report_render, responses
+from quiz.models import Response, ResultReport, utcnow
+from quiz.taker import report_render, response_reads
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +50,6 @@ LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 LOGO_TYPES[".svg"] = "image/svg+xml"
 LOGO_MAX_BYTES = 2 * 1024 * 1024
 LOCAL_TIME = ZoneInfo("Europe/Berlin")
-
-
-class ResultReport(db.Model):  # type: ignore[name-defined,misc]
-    """The PDF report of one response, or the claim of its render (migration 0008)."""
-
-    __tablename__ = "result_reports"
-
-    response_id: Mapped[int] = mapped_column(
-        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
-    )
-    # The response's updated_at this PDF was (or is being) rendered for.
-    response_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Set while a render runs; cleared when its PDF is stored.
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    render_ms: Mapped[int | None]
-    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 @dataclass(frozen=True)
@@ -150,7 +131,7 @@ def report_for(token: str) -> ReportState | None:
         return Pending()
     if current and row.failed_at is not None and row.failed_at > now - FAILURE_HOLD:
         return Failed()
-    response = responses.find_result(token)
+    response = response_reads.find_result(token)
     if response is None or response.updated_at != row.updated_at:
         return Pending()  # changed in between: the next request sees the new version
     if not _claim(response.id, row.updated_at, now):
@@ -210,7 +191,9 @@ def _job(response: Response) -> report_render.RenderJob:
     app = current_app
     content = get_content_version(response.content_version)
     analysis = response.analysis or []
-    report = build_report(content, analysis, responses.stored_answers(response.id), step_words=None)
+    report = build_report(
+        content, analysis, response_reads.stored_answers(response.id), step_words=None
+    )
     scores = response.scores()
     bands = response.bands or {}
     # The norms as they stand at the render: the PDF is kept, so its note says so.

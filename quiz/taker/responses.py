@@ -43,24 +43,7 @@ from quiz.mail import outbox
 from quiz.models import SCORED_DIMENSIONS, Answer, Response, utcnow
 from quiz.taker import consents
 from quiz.taker.bulk import bulk_insert
-from quiz.taker.response_reads import (
-    DraftState,
-    find_by_draft_token,
-    find_draft_with_answers,
-    find_result,
-    result_version,
-    stored_answers,
-)
 from quiz.webhooks import events
-
-__all__ = [
-    "DraftState",
-    "find_by_draft_token",
-    "find_draft_with_answers",
-    "find_result",
-    "result_version",
-    "stored_answers",
-]
 
 TRACKING_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 

@@ -21,9 +21,7 @@ from quiz.mail import outbox
 from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
 from quiz.taker import consents, responses
 from quiz.taker.consents import OptinOutcome, OptinState
-from quiz.webhooks import sent_about
-
-__all__ = ["OptinOutcome", "OptinState"]
+from quiz.webhooks.queue import sent_about
 
 ResendOutcome = Literal["queued", "pending", "limited", "already", "withdrawn", "none"]
 

@@ -6,7 +6,7 @@ app and worker, with a slot where the token goes, and every request only fills i
 Single questions are cached the same way for the pages that show a validation error.
 
 The caches themselves are the app's (quiz.caches): they refuse a page that shows any other
-per-request value. The result view keeps its pages there too (`caches().result_pages`).
+per-request value. The result view keeps its pages there too (`result_pages`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from markupsafe import Markup
 
 from quiz.caches import current as caches
 from quiz.domain.content import Content
-
-__all__ = ["CSRF_SLOT", "caches", "question_html", "step_page"]
 
 # Where a cached page gets the request's CSRF token; random, so no content can contain it.
 CSRF_SLOT = f"csrf-slot-{secrets.token_hex(16)}"

@@ -31,6 +31,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
+from quiz import caches
 from quiz.app_state import get_consent_texts, get_content, get_content_version
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
@@ -40,7 +41,7 @@ from quiz.extensions import db
 from quiz.models import Response as QuizResponse
 from quiz.models import utcnow
 from quiz.result_chart import result_chart_png
-from quiz.taker import responses
+from quiz.taker import response_reads, responses
 from quiz.web import limits, prerendered
 from quiz.web.forms import LeadForm, build_step_form
 
@@ -71,12 +72,12 @@ def total_steps(content: Content) -> int:
     return len(content.pages) + 1
 
 
-def current_draft() -> responses.DraftState | None:
+def current_draft() -> response_reads.DraftState | None:
     """The response this browser's draft cookie points at."""
-    return responses.find_by_draft_token(request.cookies.get(DRAFT_COOKIE))
+    return response_reads.find_by_draft_token(request.cookies.get(DRAFT_COOKIE))
 
 
-def next_open_step(draft: responses.DraftState, content: Content) -> int:
+def next_open_step(draft: response_reads.DraftState, content: Content) -> int:
     """The first step not yet completed (where a returning taker resumes)."""
     return min(draft.steps_completed + 1, total_steps(content))
 
@@ -137,7 +138,7 @@ def _set_draft_cookie(response: BaseResponse, token: str, lifetime: timedelta) -
     )
 
 
-def _finished_draft(draft: responses.DraftState, result_token: str) -> BaseResponse:
+def _finished_draft(draft: response_reads.DraftState, result_token: str) -> BaseResponse:
     """Where a finished draft's cookie leads: its result shortly after the finish, else the start.
 
     The browser should have dropped the cookie by then (see `_lead_step`); this also ends the
@@ -163,7 +164,7 @@ def _finished_draft(draft: responses.DraftState, result_token: str) -> BaseRespo
 def step(number: int) -> BaseResponse | tuple[str, int] | str:
     """One page of questions, or the lead step after the last page."""
     content = get_content()
-    draft, draft_answers = responses.find_draft_with_answers(request.cookies.get(DRAFT_COOKIE))
+    draft, draft_answers = response_reads.find_draft_with_answers(request.cookies.get(DRAFT_COOKIE))
     if draft is None:
         return redirect(url_for(".landing"))
     if draft.status == "finished" and draft.result_token:
@@ -215,7 +216,7 @@ def _render_step(
 
 
 def _lead_step(
-    content: Content, draft: responses.DraftState, number: int
+    content: Content, draft: response_reads.DraftState, number: int
 ) -> BaseResponse | tuple[str, int]:
     require_email = current_app.config["QUIZ_REQUIRE_EMAIL"]
     form = LeadForm(require_email=require_email)
@@ -268,7 +269,7 @@ class _ResultKey:
     changed.
     """
 
-    version: str  # the row's last change (responses.result_version)
+    version: str  # the row's last change (response_reads.result_version)
     content_sha: str
     content_version: str
     scores: tuple[tuple[str, int], ...]
@@ -278,11 +279,11 @@ class _ResultKey:
 @bp.get("/r/<token>")
 def result(token: str) -> str:
     """The stored result: diagnosis, next steps, chart, call to action; the rest collapsed."""
-    version = responses.result_version(token) or abort(404)
+    version = response_reads.result_version(token) or abort(404)
     content_sha = get_content().sha256
     # Each worker renders a result once; the version check above keeps a deletion or
     # anonymisation effective at once in every worker, the norms check keeps the norms current.
-    cache = prerendered.caches().result_pages
+    cache = caches.current().result_pages
     cached = cache.get(token)
     # The cached page's content version, scores and the norms just read for them.
     known: tuple[str, dict[str, int], dict[str, int]] | None = None
@@ -293,7 +294,7 @@ def result(token: str) -> str:
             if tuple(sorted(norms.items())) == key.norms:
                 return cached[1]
             known = (key.content_version, dict(key.scores), norms)
-    response = responses.find_result(token) or abort(404)
+    response = response_reads.find_result(token) or abort(404)
     scores = response.scores()
     if known is not None and known[:2] == (response.content_version, scores):
         norms = known[2]  # read a moment ago for these very scores
@@ -314,12 +315,12 @@ def result(token: str) -> str:
 def _norms(content_version: str, scores: Mapping[str, int]) -> dict[str, int]:
     """The taker's X per dimension ("Sie liegen vor X %"), empty below QUIZ_NORMS_MIN.
 
-    The histograms are the app's for a moment (caches().norms, NORMS_SECONDS): reading them
+    The histograms are the app's for a moment (caches.current().norms, NORMS_SECONDS): reading them
     takes longer than serving the cached page, so one read serves every view meanwhile.
     """
     config = current_app.config
     include_demo = bool(config["QUIZ_NORMS_INCLUDE_DEMO"])
-    histograms = prerendered.caches().norms.get_or_make(
+    histograms = caches.current().norms.get_or_make(
         (content_version, include_demo),
         lambda: norms_read.comparison_histograms(content_version, include_demo),
     )
@@ -380,7 +381,7 @@ def _render_result(
 @bp.get("/r/<token>/chart.png")
 def result_chart(token: str) -> Response:
     """The score chart, rendered once per response and stored for every worker to reuse."""
-    response = responses.find_result(token) or abort(404)
+    response = response_reads.find_result(token) or abort(404)
     chart = make_response(result_chart_png(response))
     chart.headers["Content-Type"] = "image/png"
     chart.headers["Cache-Control"] = "private, max-age=86400"

@@ -1,5 +1,7 @@
 """Signed webhooks to the coach's CRM (Standard Webhooks), delivered like the email outbox.
 
+- `models`: the endpoint and delivery tables
+- `settings`: the webhook settings (`init_app` below fills them in)
 - `queue`: event types, `queue_event` (in the caller's transaction), resend, data-rights helpers
 - `events`: the payload of each event, one call per hook
 - `endpoints`: the coach's endpoints and their secrets
@@ -14,10 +16,7 @@ from flask import Flask
 
 from quiz.config import environ
 from quiz.webhooks import models as models  # registers the tables on `db`
-from quiz.webhooks.queue import EVENT_TYPES, drop_for_response, queue_event, sent_about
 from quiz.webhooks.settings import defaults
-
-__all__ = ["EVENT_TYPES", "drop_for_response", "init_app", "queue_event", "sent_about"]
 
 
 def init_app(app: Flask) -> None:

@@ -12,10 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from quiz.web.coach import dashboard, leads, login, params
-from quiz.web.coach.dashboard import CHART_NAMES, clear_cache
-from quiz.web.coach.login import CoachUser, require_login
-
-__all__ = ["CHART_NAMES", "CoachUser", "bp", "clear_cache", "init_app", "require_login"]
+from quiz.web.coach.login import require_login
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 bp.before_request(require_login)

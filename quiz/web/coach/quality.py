@@ -19,7 +19,7 @@ from quiz.counters.item_stats_read import ItemStatistics, QuestionFigures
 from quiz.domain import psychometrics as ps
 from quiz.domain.content import Content
 from quiz.web.coach import params as coach_params
-from quiz.web.coach import require_login
+from quiz.web.coach.login import require_login
 
 bp = Blueprint("coach_quality", __name__, url_prefix="/coach/qualitaet")
 bp.before_request(require_login)
