@@ -252,8 +252,11 @@ class Coach(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ResultReport(db.Model):  # type: ignore[name-defined,misc]
-    """The PDF report of one response, or the claim of its render (migration 0008)."""
+class ResultPdf(db.Model):  # type: ignore[name-defined,misc]
+    """The stored PDF of one response, or the claim of its render (migration 0008).
+
+    The table keeps its name from before the PDF modules were called so: `result_reports`.
+    """
 
     __tablename__ = "result_reports"
 

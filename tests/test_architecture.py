@@ -196,8 +196,8 @@ LATE_IMPORTS_WITH_A_REASON = {
     # PEP 562: `quiz.create_app` is reached on first use, so importing the core loads no Flask.
     ("quiz/__init__.py", "quiz.factory"),
     # WeasyPrint (and its Pango) is loaded only in the render process, never in a web worker.
-    ("quiz/taker/report_render.py", "weasyprint"),
-    ("quiz/taker/report_render.py", "weasyprint.urls"),
+    ("quiz/taker/pdf_render.py", "weasyprint"),
+    ("quiz/taker/pdf_render.py", "weasyprint.urls"),
 }
 
 

@@ -30,7 +30,7 @@ from quiz.extensions import db
 from quiz.mail.compose import compose, new_message_id
 from quiz.mail.transport import transport_for
 from quiz.models import Response
-from quiz.taker import report, rights
+from quiz.taker import pdf, rights
 from tests.coach_factories import add_response
 from tests.mailserver import MailServer
 from tests.quizflow import complete_quiz
@@ -300,7 +300,7 @@ def test_the_pdf_report_shows_the_norms(app: Flask, client: FlaskClient) -> None
     deadline = time.monotonic() + 90
     while (answer := client.get(f"{path}/bericht.pdf")).status_code == 202:
         assert time.monotonic() < deadline, "the report never arrived"
-        assert report.wait_for_renders(app, timeout=60)
+        assert pdf.wait_for_renders(app, timeout=60)
     assert answer.status_code == 200
     reader = PdfReader(io.BytesIO(answer.data))
     text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())

@@ -21,12 +21,12 @@ from werkzeug.test import TestResponse
 
 from quiz import create_app
 from quiz.app_state import get_content
-from quiz.domain.report import build_report
+from quiz.domain.result_layout import build_layout
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.mail.compose import compose, new_message_id
-from quiz.models import Response, ResultReport, utcnow
-from quiz.taker import report, response_reads, retention, rights
+from quiz.models import Response, ResultPdf, utcnow
+from quiz.taker import pdf, response_reads, retention, rights
 from tests.quizflow import complete_quiz
 from tests.test_html_valid import vnu_errors
 
@@ -49,7 +49,7 @@ def _download(client: FlaskClient, app: Flask, token: str) -> TestResponse:
             return answer
         assert 'http-equiv="refresh"' in answer.text
         assert time.monotonic() < deadline, "the report never arrived"
-        assert report.wait_for_renders(app, timeout=60)
+        assert pdf.wait_for_renders(app, timeout=60)
 
 
 def _pdf_text(pdf: bytes) -> str:
@@ -67,7 +67,7 @@ def _stored_report(app: Flask, token: str) -> Any:
     with app.app_context():
         response = response_reads.find_result(token)
         assert response is not None
-        return build_report(
+        return build_layout(
             get_content(app),
             response.analysis or [],
             response_reads.stored_answers(response.id),
@@ -143,8 +143,8 @@ def test_wrong_token_is_404_without_a_render(app: Flask, client: FlaskClient) ->
     wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
     assert client.get(f"/r/{wrong}/bericht.pdf").status_code == 404
     assert client.get("/r/" + "x" * 65 + "/bericht.pdf").status_code == 404
-    assert report.wait_for_renders(app, timeout=60)
-    assert report.renders(app) == 0
+    assert pdf.wait_for_renders(app, timeout=60)
+    assert pdf.renders(app) == 0
     assert _download(client, app, token).status_code == 200
 
 
@@ -154,7 +154,7 @@ def test_second_download_comes_from_the_store_without_rendering_again(
     token = _finish(client, app)
     first = _download(client, app, token)
     assert first.status_code == 200
-    assert report.renders(app) == 1
+    assert pdf.renders(app) == 1
     again = client.get(f"/r/{token}/bericht.pdf")
     assert again.status_code == 200
     assert again.data == first.data
@@ -170,8 +170,8 @@ def test_second_download_comes_from_the_store_without_rendering_again(
             db.engine.dispose()
     assert from_store.status_code == 200
     assert from_store.data == first.data
-    assert report.renders(second_worker) == 0
-    assert report.renders(app) == 1
+    assert pdf.renders(second_worker) == 0
+    assert pdf.renders(app) == 1
 
 
 def test_a_changed_response_renders_again(app: Flask, client: FlaskClient) -> None:
@@ -185,7 +185,7 @@ def test_a_changed_response_renders_again(app: Flask, client: FlaskClient) -> No
         db.session.commit()
     second = _download(client, app, token)
     assert second.status_code == 200
-    assert report.renders(app) == 2
+    assert pdf.renders(app) == 2
     text = _pdf_text(second.data)
     assert "für Grace" in text and "Ada" not in text
 
@@ -197,10 +197,10 @@ def test_deleted_data_is_404_at_once_and_the_pdf_is_gone(app: Flask, client: Fla
         response = response_reads.find_result(token)
         assert response is not None
         response_id = response.id
-        assert db.session.scalar(select(ResultReport.response_id)) == response_id
+        assert db.session.scalar(select(ResultPdf.response_id)) == response_id
         assert rights.delete_data(response_id)
         # The database dropped the stored PDF with the response (ON DELETE CASCADE).
-        assert db.session.scalar(select(ResultReport.response_id)) is None
+        assert db.session.scalar(select(ResultPdf.response_id)) is None
     # This worker had the PDF in memory: it still checks the result first.
     assert client.get(f"/r/{token}/bericht.pdf").status_code == 404
 
@@ -215,8 +215,8 @@ def test_first_download_answers_at_once_while_rendering(app: Flask, client: Flas
     assert first.headers["Cache-Control"] == "no-store"
     # A second request while it renders does not start another render.
     assert client.get(f"/r/{token}/bericht.pdf").status_code in (200, 202)
-    assert report.wait_for_renders(app, timeout=60)
-    assert report.renders(app) == 1
+    assert pdf.wait_for_renders(app, timeout=60)
+    assert pdf.renders(app) == 1
     assert elapsed < 1.0, f"the first download held the worker for {elapsed:.2f} s"
 
 
@@ -272,11 +272,11 @@ def test_report_html_and_preparing_page_are_valid_html(
 ) -> None:
     token = _finish(client, app, first_name="Ada")
     (tmp_path / "preparing.html").write_text(client.get(f"/r/{token}/bericht.pdf").text)
-    assert report.wait_for_renders(app, timeout=60)
+    assert pdf.wait_for_renders(app, timeout=60)
     with app.test_request_context(), app.app_context():
         response = response_reads.find_result(token)
         assert response is not None
-        (tmp_path / "report.html").write_text(report._job(response).html)
+        (tmp_path / "report.html").write_text(pdf._job(response).html)
     assert vnu_errors(tmp_path) == []
 
 
@@ -286,7 +286,7 @@ def test_anonymising_drops_the_stored_pdf(app: Flask, client: FlaskClient) -> No
     with app.app_context():
         retention.purge(optin_days=30, anonymise_days=1, now=utcnow() + timedelta(days=2))
         # The PDF with the name is gone from the database, not only outdated.
-        assert db.session.scalar(select(ResultReport.pdf)) is None
+        assert db.session.scalar(select(ResultPdf.pdf)) is None
     again = _download(client, app, token)
     assert again.status_code == 200
     assert "Ada" not in _pdf_text(again.data)

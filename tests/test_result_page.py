@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from quiz import create_app
 from quiz.app_state import get_content, get_content_version
-from quiz.domain import report
+from quiz.domain import result_layout
 from quiz.domain.analysis import build_analysis
 from quiz.domain.content import Content, load_content
 from quiz.domain.scoring import sample_answers, score_answers
@@ -171,7 +171,7 @@ def test_first_screen_stays_short_over_many_random_profiles(app: Flask) -> None:
                     first_name="Jana", bottleneck=result.bottleneck, id=1, result_token="t"
                 ),
                 rows=[],
-                report=report.build_report(content, analysis, answers),
+                report=result_layout.build_layout(content, analysis, answers),
                 token="t",
                 chart_size=(1, 1),
             )
@@ -381,7 +381,7 @@ def test_a_source_cited_for_several_sections_is_numbered_once() -> None:
             {"file": lekies.file, "title": lekies.title, "section": None},
         ],
     }
-    built = report.build_report(content, [item], {})
+    built = result_layout.build_layout(content, [item], {})
     [section] = built.sections
     assert section.advice is not None
     assert section.advice.cited == ((1, ("Aufrichtigkeit", "Vertrauen")), (2, ()))

@@ -19,7 +19,7 @@ from flask import Flask, has_app_context
 from quiz.app_state import get_content_version
 from quiz.charts import CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
-from quiz.domain import report
+from quiz.domain import result_layout
 from quiz.extensions import db
 from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
 from quiz.mail.headers import (
@@ -184,7 +184,9 @@ def result_context(app: Flask, response: Response) -> dict[str, Any]:
         (item for item in analysis if item.get("kind") in ("bottleneck", "dimension")),
         key=lambda item: order.get(item.get("dimension", ""), len(order)),
     )
-    summary = report.build_report(content, analysis, _answers(app, response), step_words=None)
+    summary = result_layout.build_layout(
+        content, analysis, _answers(app, response), step_words=None
+    )
     return {
         "bottleneck": summary.bottleneck,
         "report": summary,

@@ -17,7 +17,7 @@ from quiz import database
 from quiz.extensions import db
 from quiz.mail import outbox
 from quiz.models import Consent, Response, utcnow
-from quiz.taker import consents, report, responses
+from quiz.taker import consents, pdf, responses
 from quiz.webhooks.models import WebhookDelivery
 from quiz.webhooks.queue import forget_older_than
 
@@ -66,7 +66,7 @@ def purge(
         # counters change (inside the outbox).
         emails = outbox.purge_for_retention(stale_optins, due)
         optins = consents.purge_stale_optins(optin_cutoff)
-        report.forget(due)  # a stored PDF report carries the first name
+        pdf.forget(due)  # a stored PDF carries the first name
         anonymised = responses.anonymise(anonymise_cutoff, now, PERSONAL_COLUMNS)
         webhooks = forget_older_than(anonymise_cutoff)
     return PurgeReport(

@@ -5,7 +5,7 @@ page renders only what was stored. POST/redirect/GET throughout.
 
 Just over 400 lines: every view of the taker's public path lives here so its hot path (pre-rendered
 pages, one query per request) can be read in one place; the result page's arranging lives in
-quiz.domain.report, the chart in quiz.result_chart.
+quiz.domain.result_layout, the chart in quiz.result_chart.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from quiz import caches
 from quiz.app_state import get_consent_texts, get_content, get_content_version
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
-from quiz.domain import report
+from quiz.domain import result_layout
 from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
@@ -352,7 +352,7 @@ def _render_result(
         round(CHART_WIDTH_IN * CHART_DPI),
         round(chart_height_in(len(rows)) * CHART_DPI),
     )
-    if not report.has_next_steps(analysis):
+    if not result_layout.has_next_steps(analysis):
         # Article metadata is about the article, so the newest content may name its author.
         articles = {**version.source_by_file, **content.source_by_file}
         return render_template(
@@ -372,7 +372,7 @@ def _render_result(
         response=response,
         rows=rows,
         has_norms=any(row["norm"] is not None for row in rows),
-        report=report.build_report(version, analysis, answers),
+        report=result_layout.build_layout(version, analysis, answers),
         token=token,
         chart_size=chart_size,
     )

@@ -1,4 +1,4 @@
-"""A stored analysis laid out for a reader: the result page, the email and (later) a PDF report.
+"""A stored analysis laid out for a reader: the result page, the email and the PDF.
 
 The analysis is stored as a flat list of items (see `quiz.domain.analysis`); this module only
 arranges what was stored, so a result reads the same years later. It adds what a reader needs
@@ -97,7 +97,7 @@ class Section:
 
 
 @dataclass(frozen=True)
-class Report:
+class ResultLayout:
     """A stored analysis arranged for reading: diagnosis, next steps, everything else."""
 
     bottleneck: Item | None
@@ -116,13 +116,13 @@ def has_next_steps(analysis: Sequence[Item]) -> bool:
     return any(item.get("next_step") for item in analysis)
 
 
-def build_report(
+def build_layout(
     content: Content,
     analysis: Sequence[Item],
     answers: Mapping[str, str],
     *,
     step_words: int | None = STEP_WORDS,
-) -> Report:
+) -> ResultLayout:
     """Arrange a stored analysis; `content` is the version the response was scored with.
 
     `step_words=None` keeps every step's whole text (the email has no first screen to keep short).
@@ -146,7 +146,7 @@ def build_report(
     bottleneck = next((item for item in analysis if item.get("kind") == "bottleneck"), None)
     tied = tuple(str(d) for d in (bottleneck or {}).get("tied_with") or ())
     names = {str(item.get("dimension")): str(item.get("dimension_name")) for item in analysis}
-    return Report(
+    return ResultLayout(
         bottleneck=bottleneck,
         acute=bool((bottleneck or {}).get("acute", True)),
         tied_names=tuple(names.get(d, d) for d in tied),

@@ -1,15 +1,15 @@
-"""The PDF report of a finished response: rendered once, kept for every worker, gone with the data.
+"""The PDF of a finished response: rendered once, kept for every worker, gone with the data.
 
-The report is laid out from what was stored with the response (its analysis, scores, answers and
+The PDF (the taker's "Bericht") is laid out from what was stored with the response (its analysis, scores, answers and
 content version), never from a request. The first download claims the render in
 `result_reports` (one row per response, keyed by the response's `updated_at`, so any change to
 the response, such as anonymising it, makes the next download render afresh) and hands it to a
-niced render process (quiz.taker.report_render); until the PDF is stored, every worker answers
+niced render process (quiz.taker.pdf_render); until the PDF is stored, every worker answers
 "being prepared". Once stored, every worker serves the same bytes (and keeps a few in memory,
 checked against the response's version on every download). The row goes with its response
 (ON DELETE CASCADE), so a deleted result is a 404 at once everywhere.
 
-This module is the only writer of `result_reports`.
+This module is the only writer of `result_reports` (the table of the stored PDFs, quiz.models.ResultPdf).
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ from quiz import caches, database
 from quiz.app_state import get_content_version
 from quiz.charts import result_bars
 from quiz.counters.norms_read import result_norms
-from quiz.domain.report import build_report
+from quiz.domain.result_layout import build_layout
 from quiz.extensions import db
-from quiz.models import Response, ResultReport, utcnow
-from quiz.taker import report_render, response_reads
+from quiz.models import Response, ResultPdf, utcnow
+from quiz.taker import pdf_render, response_reads
 
 log = logging.getLogger(__name__)
 
-EXTENSION_KEY = "quiz.reports"
+EXTENSION_KEY = "quiz.pdfs"
 # A render that has not finished after this long is taken to be lost (its worker restarted).
 CLAIM_LEASE = timedelta(seconds=60)
 # After a failed render, downloads say so for this long before the next attempt.
@@ -69,14 +69,14 @@ class Failed:
     """The last render failed just now; the next attempt comes after FAILURE_HOLD."""
 
 
-ReportState = Ready | Pending | Failed
+PdfState = Ready | Pending | Failed
 
 
 @dataclass
 class _AppState:
     """Per app and worker: renders finished, renders in flight (for tests, bench).
 
-    Recent PDFs themselves are kept in the app's caches (quiz.caches, `report_pdfs`).
+    Recent PDFs themselves are kept in the app's caches (quiz.caches, `pdfs`).
     """
 
     renders: int = 0
@@ -90,8 +90,8 @@ def _state(app: Flask | None = None) -> _AppState:
     return state
 
 
-def report_for(token: str) -> ReportState | None:
-    """The report behind a result link: stored, being rendered, or None if there is no result.
+def pdf_for(token: str) -> PdfState | None:
+    """The PDF behind a result link: stored, being rendered, or None if there is no result.
 
     Called from a request: a first download starts the render in the background.
     """
@@ -101,17 +101,17 @@ def report_for(token: str) -> ReportState | None:
         select(
             Response.id,
             Response.updated_at,
-            ResultReport.response_updated_at,
-            ResultReport.claimed_at,
-            ResultReport.failed_at,
-            ResultReport.rendered_at,
+            ResultPdf.response_updated_at,
+            ResultPdf.claimed_at,
+            ResultPdf.failed_at,
+            ResultPdf.rendered_at,
         )
-        .outerjoin(ResultReport, ResultReport.response_id == Response.id)
+        .outerjoin(ResultPdf, ResultPdf.response_id == Response.id)
         .where(Response.result_token == token, Response.status == "finished")
     ).one_or_none()
     if row is None:
         return None
-    pdfs = caches.current().report_pdfs
+    pdfs = caches.current().pdfs
     cached = pdfs.get(token)
     if cached is not None and cached[0] == row.updated_at:
         return Ready(cached[1])
@@ -119,9 +119,9 @@ def report_for(token: str) -> ReportState | None:
     now = utcnow()
     if current and row.rendered_at is not None:
         pdf = db.session.scalar(
-            select(ResultReport.pdf).where(
-                ResultReport.response_id == row.id,
-                ResultReport.response_updated_at == row.updated_at,
+            select(ResultPdf.pdf).where(
+                ResultPdf.response_id == row.id,
+                ResultPdf.response_updated_at == row.updated_at,
             )
         )
         if pdf is not None:
@@ -138,9 +138,9 @@ def report_for(token: str) -> ReportState | None:
         return Pending()
     try:
         job = _job(response)
-        future = report_render.submit(job, nice=current_app.config["QUIZ_REPORT_NICE"])
+        future = pdf_render.submit(job, nice=current_app.config["QUIZ_REPORT_NICE"])
     except Exception:
-        log.exception("the PDF report could not be handed to the renderer")
+        log.exception("the PDF could not be handed to the renderer")
         _record_failure(response.id, row.updated_at)
         return Failed()
     done = threading.Event()
@@ -155,7 +155,7 @@ def report_for(token: str) -> ReportState | None:
 def _claim(response_id: int, version: datetime, now: datetime) -> bool:
     """Take the render of this version, unless another worker holds a live claim on it."""
     db.session.rollback()
-    table = ResultReport.__table__
+    table = ResultPdf.__table__
     dialect = db.session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     values = {
@@ -186,12 +186,12 @@ def _claim(response_id: int, version: datetime, now: datetime) -> bool:
         return False
 
 
-def _job(response: Response) -> report_render.RenderJob:
-    """The report's HTML and the chart's bars, from what was stored with the response."""
+def _job(response: Response) -> pdf_render.RenderJob:
+    """The PDF's HTML and the chart's bars, from what was stored with the response."""
     app = current_app
     content = get_content_version(response.content_version)
     analysis = response.analysis or []
-    report = build_report(
+    report = build_layout(
         content, analysis, response_reads.stored_answers(response.id), step_words=None
     )
     scores = response.scores()
@@ -215,20 +215,20 @@ def _job(response: Response) -> report_render.RenderJob:
     logo, logo_type = _logo(app.config.get("QUIZ_COACH_LOGO", ""))
     finished = (response.finished_at or response.updated_at).astimezone(LOCAL_TIME)
     html = render_template(
-        "report/report.html",
+        "pdf/pdf.html",
         report=report,
         first_name=response.first_name,
         finished=finished,
         rows=rows,
         has_norms=bool(norms),
         has_logo=logo is not None,
-        chart_url=report_render.CHART_URL,
-        logo_url=report_render.LOGO_URL,
+        chart_url=pdf_render.CHART_URL,
+        logo_url=pdf_render.LOGO_URL,
     )
     bars = result_bars(content.dimensions, scores, bands, response.bottleneck)
-    return report_render.RenderJob(
+    return pdf_render.RenderJob(
         html=html,
-        css=render_template("report/report.css"),
+        css=render_template("pdf/pdf.css"),
         bars=tuple(bars),
         logo=logo,
         logo_type=logo_type,
@@ -248,7 +248,7 @@ def _logo(setting: str) -> tuple[bytes | None, str | None]:
             return path.read_bytes(), mime_type
     except OSError:
         pass
-    log.warning("QUIZ_COACH_LOGO is not a readable PNG, JPEG or SVG file; the report has none")
+    log.warning("QUIZ_COACH_LOGO is not a readable PNG, JPEG or SVG file; the PDF has none")
     return None, None
 
 
@@ -262,7 +262,7 @@ def _finished(
             try:
                 rendered = future.result()
             except Exception:
-                log.exception("rendering a PDF report failed")
+                log.exception("rendering a PDF failed")
                 _record_failure(response_id, version)
                 return
             _store(response_id, version, rendered)
@@ -274,7 +274,7 @@ def _finished(
         done.set()
 
 
-def _store(response_id: int, version: datetime, rendered: report_render.Rendered) -> None:
+def _store(response_id: int, version: datetime, rendered: pdf_render.Rendered) -> None:
     """Keep the PDF for every worker, if the response still has the version it was made for."""
     _update_claim(
         response_id,
@@ -296,10 +296,10 @@ def _update_claim(response_id: int, version: datetime, **values: Any) -> None:
     """Set these values on the render's row (its own write), if it is still for `version`."""
     with database.write():
         db.session.execute(
-            update(ResultReport)
+            update(ResultPdf)
             .where(
-                ResultReport.response_id == response_id,
-                ResultReport.response_updated_at == version,
+                ResultPdf.response_id == response_id,
+                ResultPdf.response_updated_at == version,
             )
             .values(**values)
             .execution_options(synchronize_session=False)
@@ -314,8 +314,8 @@ def forget(response_ids: Select[Any]) -> int:
     """
     return int(
         db.session.execute(
-            delete(ResultReport)
-            .where(ResultReport.response_id.in_(response_ids))
+            delete(ResultPdf)
+            .where(ResultPdf.response_id.in_(response_ids))
             .execution_options(synchronize_session=False)
         ).rowcount
         or 0

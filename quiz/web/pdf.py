@@ -1,6 +1,6 @@
-"""The PDF report behind a result link: `/r/<token>/bericht.pdf`.
+"""The PDF behind a result link: `/r/<token>/bericht.pdf` (the URL keeps its German name).
 
-Thin: quiz.taker.report decides whether the stored PDF is there, being rendered or failed. The
+Thin: quiz.taker.pdf decides whether the stored PDF is there, being rendered or failed. The
 first download answers at once with a short page that reloads itself (no JavaScript) while a
 niced process renders, so a sync worker is never tied up for the render.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, make_response, render_template
 from werkzeug.wrappers import Response as BaseResponse
 
-from quiz.taker import report
+from quiz.taker import pdf
 
-bp = Blueprint("report", __name__)
+bp = Blueprint("pdf", __name__)
 
 FILENAME = "Engpass-Analyse.pdf"
 # Seconds until the "being prepared" page asks again (a render takes about one).
@@ -20,12 +20,12 @@ REFRESH_SECONDS = 2
 
 
 @bp.get("/r/<token>/bericht.pdf")
-def pdf(token: str) -> BaseResponse:
-    """The stored report as a download, or the page saying it is being prepared."""
-    state = report.report_for(token)
+def download(token: str) -> BaseResponse:
+    """The stored PDF as a download, or the page saying it is being prepared."""
+    state = pdf.pdf_for(token)
     if state is None:
         abort(404)
-    if isinstance(state, report.Ready):
+    if isinstance(state, pdf.Ready):
         response = make_response(state.pdf)
         response.headers["Content-Type"] = "application/pdf"
         response.headers["Content-Disposition"] = f'inline; filename="{FILENAME}"'
@@ -33,11 +33,9 @@ def pdf(token: str) -> BaseResponse:
         # Personal data behind a secret link: no shared cache keeps it, and a deletion holds.
         response.headers["Cache-Control"] = "private, no-store"
         return response
-    failed = isinstance(state, report.Failed)
+    failed = isinstance(state, pdf.Failed)
     page = make_response(
-        render_template(
-            "report/preparing.html", failed=failed, refresh=REFRESH_SECONDS, token=token
-        ),
+        render_template("pdf/preparing.html", failed=failed, refresh=REFRESH_SECONDS, token=token),
         503 if failed else 202,
     )
     page.headers["Cache-Control"] = "no-store"

@@ -33,7 +33,7 @@ from typing import Any
 
 from quiz.charts import Bar, score_chart_svg
 
-# The HTML refers to the job's own resources by these URLs (see templates/report/report.html).
+# The HTML refers to the job's own resources by these URLs (see templates/pdf/pdf.html).
 CHART_URL = "report:chart.svg"
 LOGO_URL = "report:logo"
 # PDF/UA-1: a tagged PDF (structure tree, alternative texts, language, title shown).
@@ -63,7 +63,7 @@ class Rendered:
 
 
 def render_pdf(job: RenderJob) -> Rendered:
-    """The PDF of one report: the chart as SVG (vector), fonts embedded, tagged."""
+    """One PDF: the chart as SVG (vector), fonts embedded, tagged."""
     from weasyprint import CSS, HTML  # imported here: only the pool's process needs it
 
     _end_with_parent()
@@ -88,7 +88,7 @@ def _fetcher(resources: dict[str, tuple[bytes, str]]) -> Any:
     class JobResources(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
             if url not in resources:
-                raise ValueError(f"the report loads nothing from outside: {url[:80]}")
+                raise ValueError(f"the PDF loads nothing from outside: {url[:80]}")
             body, mime_type = resources[url]
             return URLFetcherResponse(url, body, {"Content-Type": mime_type})
 
