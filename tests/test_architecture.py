@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,56 @@ def test_the_readme_names_every_module_with_its_job() -> None:
     }
     assert sorted(on_disk - listed) == [], "modules missing from the README"
     assert sorted(listed - on_disk) == [], "README rows for modules that do not exist"
+
+
+# A backticked `module.name` (or `quiz.mail.outbox.queue_coach_alert()`) in the README: a quiz
+# module by its dotted path or a unique tail of it, then a name the module defines. File names
+# (`queue.py`) are not citations, nor the root package's dotted names (`quiz.completed` is an
+# event type).
+CITED = re.compile(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?:\([^`]*\))?`")
+FILE_SUFFIXES = {"py", "toml", "yaml", "yml", "html", "txt", "css", "json", "md", "sqlite3", "pdf"}
+
+
+def module_by_tail() -> dict[str, str]:
+    """Every unique dotted tail of a module's name ("norms_read", "counters.norms_read", ...)."""
+    tails: dict[str, set[str]] = {}
+    for module in KNOWN_MODULES - {"quiz"}:
+        parts = module.split(".")
+        for start in range(len(parts)):
+            tails.setdefault(".".join(parts[start:]), set()).add(module)
+    return {tail: modules.pop() for tail, modules in tails.items() if len(modules) == 1}
+
+
+def cited_in(text: str) -> dict[str, tuple[str, str]]:
+    """Each code citation in `text` with the (module, name) it points at."""
+    tails = module_by_tail()
+    found = {}
+    for reference in CITED.findall(text):
+        parts = reference.split(".")
+        if parts[-1] in FILE_SUFFIXES:
+            continue
+        for cut in range(len(parts) - 1, 0, -1):
+            module = tails.get(".".join(parts[:cut]))
+            if module is not None:
+                found[reference] = (module, parts[cut])
+                break
+    return found
+
+
+def test_every_module_name_the_readme_cites_exists() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    defined = {module: top_level_names(tree) for module, tree in _package_trees().items()}
+    cited = cited_in(readme)
+    assert cited["rollup_rebuild.requalify"] == ("quiz.counters.rollup_rebuild", "requalify")
+    assert cited["counters.on_finish"] == ("quiz.counters", "on_finish")
+    missing = sorted(ref for ref, (module, name) in cited.items() if name not in defined[module])
+    assert missing == [], "README cites names that do not exist"
+    # The check would see a name that moved away, and leaves event types and files alone.
+    stale = cited_in("`item_stats_read.taker_norms` `quiz.completed` `queue.py`")
+    assert stale == {
+        "item_stats_read.taker_norms": ("quiz.counters.item_stats_read", "taker_norms")
+    }
+    assert "taker_norms" not in defined["quiz.counters.item_stats_read"]
 
 
 # Imports that run later than the module's top, each with its reason (STYLE: imports at the top).
