@@ -8,7 +8,7 @@ Issue 16: `result_reports` holds one row per response whose PDF report was asked
 response's `updated_at` it was rendered (or is being rendered) for, the claim of a render in
 progress, a failed render's time, and the PDF. It goes with its response (ON DELETE CASCADE;
 SQLite enforces it through `PRAGMA foreign_keys=ON`, set on every connection by quiz.database).
-`quiz.taker.report` is its only writer.
+`quiz.taker.report` (now `quiz.taker.pdf`) is its only writer.
 """
 from alembic import op
 import sqlalchemy as sa

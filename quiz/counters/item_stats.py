@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, cast, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement, TextClause
@@ -122,56 +122,29 @@ def contributions(
 # --- the writer's hooks ----------------------------------------------------------------------
 
 
-def judge_finish(
-    response: Response,
-    answers: Iterable[AnswerLike],
-    *,
-    version: str,
-    finished_at: datetime,
-    statements: Collection[str] | None = None,
-    session: Session | None = None,
-) -> int:
-    """The quality flags of a response about to be finished with `version` at `finished_at`.
-
-    The finishing writer judges first, so the dashboard's counters (quiz.counters.rollups) can
-    count the response in its class from the start; `on_finish(flags=...)` then stores them.
-    """
-    session = session or db.session()
-    seconds = seconds_between(response.started_at, finished_at)
-    median, median_n = duration_median(version, response.is_demo, session)
-    return judge(answers, seconds, median, median_n, statements or statement_options())
-
-
 def on_finish(
     response: Response,
     answers: Iterable[AnswerLike],
     *,
     statements: Collection[str] | None = None,
-    flags: int | None = None,
     session: Session | None = None,
 ) -> int:
-    """Judge (unless `flags` are given) and count a response being finished; return its flags.
+    """Judge and count a response being finished; return its quality flags.
 
     Call it in the finishing transaction after the result (content version, finished_at,
-    scores) is set on `response` and before the commit. It stores `quality_flags` itself, and
-    sets them on `response` as loaded, so the rollups read them without a query.
-    `on_delete()` and the rebuild derive the duration from the stored times, so finished_at
-    must be the one that is stored.
+    scores) is set on `response` and before the commit. It judges against the earlier finishes
+    of the response's version and demo flag (this one is not counted yet), stores
+    `quality_flags` itself and sets them on `response` as loaded, so the rollups, moved next,
+    read them without a query. `on_delete()` and the rebuild derive the duration from the
+    stored times, so finished_at must be the one that is stored.
     """
     if response.finished_at is None:
         raise ValueError("on_finish() needs the response's finished_at set first")
     session = session or db.session()
     answers = list(answers)
     seconds = seconds_between(response.started_at, response.finished_at)
-    if flags is None:
-        flags = judge_finish(
-            response,
-            answers,
-            version=response.content_version,
-            finished_at=response.finished_at,
-            statements=statements,
-            session=session,
-        )
+    median, median_n = duration_median(response.content_version, response.is_demo, session)
+    flags = judge(answers, seconds, median, median_n, statements or statement_options())
     session.flush()
     store_flags(Response.__table__.c.id == response.id, flags, session)
     set_committed_value(response, "quality_flags", flags)
@@ -222,8 +195,9 @@ def store_flags(
         update(Response.__table__)
         .where(condition)
         .values(quality_flags=flags, updated_at=r.updated_at)
-    ).rowcount
-    return int(changed or 0)
+    )
+    assert isinstance(changed, CursorResult)  # an UPDATE's result
+    return int(changed.rowcount or 0)
 
 
 def duration_median(

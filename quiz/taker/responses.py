@@ -169,7 +169,7 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         # Store; then what follows it, all in this transaction: counters, consents, emails, event.
         draft = counters.counted_as(response)
         now = utcnow()
-        _store_result(content, response, result, analysis, lead, now)
+        token = _store_result(content, response, result, analysis, lead, now)
         counters.on_finish(content, response, rows, draft)
         consents.record_at_finish(
             response,
@@ -181,9 +181,9 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         outbox.queue_at_finish(
             response, data_consent=lead.consent_data, marketing=lead.consent_marketing, now=now
         )
-        result_url = external_url(current_app, "public.result", token=response.result_token)
-        events.quiz_completed(response, response.analysis, result_url)
-        return response.result_token
+        result_url = external_url(current_app, "public.result", token=token)
+        events.quiz_completed(response, response.analysis or [], result_url)
+        return token
 
 
 def _store_result(
@@ -193,11 +193,11 @@ def _store_result(
     analysis: Sequence[AnalysisItem],
     lead: Lead,
     now: datetime,
-) -> None:
-    """Set the result, the contact and the finish on the locked response."""
+) -> str:
+    """Set the result, the contact and the finish on the locked response; its result token."""
     response.status = "finished"
     response.finished_at = now
-    response.result_token = new_token()
+    response.result_token = token = new_token()
     response.content_version = content.version
     response.content_hash = content.sha256
     response.steps_completed = len(content.pages) + 1
@@ -211,6 +211,7 @@ def _store_result(
     response.analysis = [item.to_dict() for item in analysis]
     response.first_name = lead.first_name or None
     response.email = lead.email or None
+    return token
 
 
 def delete(response: Response) -> None:
