@@ -177,9 +177,12 @@ def _funnel_rows(content: Any, takers: int) -> dict[Any, list[int]]:
         for campaign in range(20):
             for is_demo in (False, True):
                 key = (day, f"kampagne-{campaign}", content.version, is_demo)
+                # Quality class 0: the keys gained it with migration 0009.
                 for bucket in range(steps + 1):
-                    deltas[(*key, "reached", "", bucket)][0] += per_cell if bucket == steps else 1
-                deltas[(*key, "finish", "", 0)][0] += per_cell
+                    deltas[(*key, "reached", "", bucket, 0)][0] += (
+                        per_cell if bucket == steps else 1
+                    )
+                deltas[(*key, "finish", "", 0, 0)][0] += per_cell
     return deltas
 
 

@@ -132,7 +132,7 @@ def run(label: str, database: dict[str, Any], events: int) -> float:
     """Prepare, deliver everything, print and return deliveries per second."""
     from flask_migrate import upgrade
 
-    from quiz import database
+    from quiz.database import write
     from quiz.extensions import db
     from quiz.webhooks import endpoints
     from quiz.webhooks.queue import queue_event
@@ -147,10 +147,10 @@ def run(label: str, database: dict[str, Any], events: int) -> float:
             with app.app_context():
                 upgrade()
                 endpoint, _ = endpoints.add_endpoint(f"http://127.0.0.1:{receiver.port}/hook")
-                with database.write():
+                with write():  # `database` is this function's settings
                     endpoint.secret = secret
                 for start in range(0, events, 500):
-                    with database.write():
+                    with write():
                         for index in range(start, min(start + 500, events)):
                             queue_event("quiz.completed", _payload(index), response_id=index)
             started = time.perf_counter()
