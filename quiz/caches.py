@@ -15,7 +15,7 @@ got there. tests/test_caches.py proves it with a layout that shows each of them.
 All caches are off while templates reload on change (`flask run --debug`), so an edited template
 shows at once.
 
-The compiled-statement caches of the counters live with them (quiz.counters.rollups, item_stats).
+The compiled-statement cache of the dashboard counters lives with them (quiz.counters.rollups).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class Caches:
         self.share_image: Store[Any] = Store(LRUCache(4), enabled)
         # Stored PDF reports per result token as (response updated_at, pdf): a download after
         # the first skips the database's large column (checked against updated_at every time).
-        self.pdfs: Store[tuple[Any, bytes]] = Store(LRUCache(32), enabled)
+        self.report_pdfs: Store[tuple[Any, bytes]] = Store(LRUCache(32), enabled)
         # The score histograms the result page's norms come from, per content version and demo
         # setting: summing them costs more than the rest of a cached result view, so a page
         # shows them at most NORMS_SECONDS old (the page itself is kept with its figures).
@@ -143,7 +143,7 @@ class Caches:
             self.step_forms,
             self.coach_charts,
             self.share_image,
-            self.pdfs,
+            self.report_pdfs,
             self.norms,
         ):
             store.clear()

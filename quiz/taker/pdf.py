@@ -76,7 +76,7 @@ PdfState = Ready | Pending | Failed
 class _AppState:
     """Per app and worker: renders finished, renders in flight (for tests, bench).
 
-    Recent PDFs themselves are kept in the app's caches (quiz.caches, `pdfs`).
+    Recent PDFs themselves are kept in the app's caches (quiz.caches, `report_pdfs`).
     """
 
     renders: int = 0
@@ -111,7 +111,7 @@ def pdf_for(token: str) -> PdfState | None:
     ).one_or_none()
     if row is None:
         return None
-    pdfs = caches.current().pdfs
+    pdfs = caches.current().report_pdfs
     cached = pdfs.get(token)
     if cached is not None and cached[0] == row.updated_at:
         return Ready(cached[1])
