@@ -110,7 +110,7 @@ def add_response(
 def assert_rollups_equal_a_rebuild(app: Flask) -> dict[Key, tuple[int, int]]:
     """Assert the maintained rollups equal a rebuild from the raw rows (day and month level).
 
-    Returns the day level, keyed as `Key`.
+    Returns the day level, keyed as `rollup_keys.Key`.
     """
     with app.app_context():
         maintained = rollup_rebuild.snapshot()
