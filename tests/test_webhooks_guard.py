@@ -19,6 +19,8 @@ from quiz.webhooks.models import WebhookDelivery, WebhookEndpoint
 from quiz.webhooks.settings import defaults
 from tests.webhook_receiver import Receiver
 
+pytestmark = pytest.mark.dialect_independent
+
 PRODUCTION_GUARD = {"WEBHOOK_HTTPS_ONLY": True, "WEBHOOK_PUBLIC_ONLY": True}
 
 
