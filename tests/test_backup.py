@@ -7,6 +7,7 @@ a database of its own (a dump names its schema, so the target uses the same sche
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
@@ -24,6 +25,7 @@ from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from quiz import create_app, deletion_log
+from quiz.app_state import get_content
 from quiz.config import database_url
 from quiz.database import begin_write
 from quiz.extensions import db
@@ -260,6 +262,29 @@ def test_restore_refuses_a_backup_of_another_schema_revision(
     assert "the backup has schema revision '0008', this code expects '0009'" in result.output
     with empty_app.app_context():
         assert db.inspect(db.engine).get_table_names() == []
+
+
+def test_demo_takers_restore_but_a_real_takers_unknown_content_version_is_refused(
+    app: Flask, runner: FlaskCliRunner, empty_app: Flask, tmp_path: Path
+) -> None:
+    # Demo takers answer a made-up earlier content version on purpose (quiz.coach.demo_takers).
+    assert runner.invoke(args=["seed-demo", "40", "--seed", "3"]).exit_code == 0
+    complete_quiz(app.test_client(), app)
+    written = _backup(runner, tmp_path)
+    with zipfile.ZipFile(written) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    real = manifest["content_versions"]["in_real_takers_responses"]
+    assert real == {get_content(app).version: 1}
+    unknown = _rewrite_manifest(
+        written, lambda text: text.replace(f'"{get_content(app).version}": 1', '"2019.1": 1')
+    )
+    target = empty_app.test_cli_runner()
+    refused = target.invoke(args=["restore", str(unknown), "--without-deletion-log"])
+    assert refused.exit_code == 1
+    assert "scored with content version(s) 2019.1, which this app does not have" in refused.output
+    done = target.invoke(args=["restore", str(written), "--without-deletion-log"])
+    assert done.exit_code == 0, done.output
+    assert "differing before the rebuild: 0" in done.output
 
 
 def test_restore_refuses_a_database_that_has_tables(

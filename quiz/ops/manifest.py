@@ -1,10 +1,11 @@
 """A backup's manifest: what the copy holds, and whether this app can take it back.
 
 Written into every backup beside the database copy: the schema revision, the row count of every
-table, the content versions the stored results were scored with (and the ones this app knew),
-and the copy's size and SHA-256. A restore reads it before touching anything, refuses a backup
-this code cannot use (another database engine, another schema revision, a content version it
-does not know), and compares the row counts once the copy is in place.
+table, the content versions the real takers' results were scored with (demo takers answer a
+made-up earlier version on purpose) and the ones this app knew, and the copy's size and SHA-256.
+A restore reads it before touching anything, refuses a backup this code cannot use (another
+database engine, another schema revision, a content version it cannot show), and compares the
+row counts once the copy is in place.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from importlib import metadata
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import current_app
-from sqlalchemy import Connection, String, column, func, inspect, select, table
+from sqlalchemy import Boolean, Connection, String, column, false, func, inspect, select, table
 
 from quiz.app_state import VERSIONS_KEY
 from quiz.domain.content import Content
@@ -39,7 +40,8 @@ class Contents:
 
     schema_revision: str | None
     row_counts: dict[str, int]
-    content_versions: dict[str, int]  # responses per content version
+    # Real takers' responses per content version (demo takers answer made-up versions too).
+    content_versions: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Manifest:
             "schema_revision": self.contents.schema_revision,
             "row_counts": self.contents.row_counts,
             "content_versions": {
-                "in_responses": self.contents.content_versions,
+                "in_real_takers_responses": self.contents.content_versions,
                 "known_to_the_app": self.known_content,
             },
             "payload": {
@@ -97,7 +99,9 @@ class Manifest:
                 contents=Contents(
                     schema_revision=document["schema_revision"],
                     row_counts={str(k): int(v) for k, v in document["row_counts"].items()},
-                    content_versions={str(k): int(v) for k, v in versions["in_responses"].items()},
+                    content_versions={
+                        str(k): int(v) for k, v in versions["in_real_takers_responses"].items()
+                    },
                 ),
                 payload_name=str(payload["name"]),
                 payload_bytes=int(payload["bytes"]),
@@ -129,6 +133,7 @@ def read_contents(connection: Connection, schema: str | None = None) -> Contents
         rows = connection.execute(
             select(version, func.count())
             .select_from(table("responses", schema=schema))
+            .where(column("is_demo", Boolean) == false())
             .group_by(version)
         )
         versions = {str(name): int(count) for name, count in rows}
@@ -171,7 +176,7 @@ def refusals(manifest: Manifest, engine: str) -> list[str]:
     missing = sorted(set(manifest.contents.content_versions) - set(known))
     if missing:
         found.append(
-            f"stored results were scored with content version(s) {', '.join(missing)}, which "
+            f"takers' results were scored with content version(s) {', '.join(missing)}, which "
             "this app does not have: put those versions' YAML files into content/archive/ first"
         )
     return found
