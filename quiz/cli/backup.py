@@ -70,7 +70,10 @@ def restore_command(context: click.Context, path: Path, without_log: bool) -> No
         click.echo(f"warning: {warning}")
     _report_replay(result.replayed)
     # The counters must agree with the rows, as after any write (exits 1 if they do not).
-    click.echo("checking the dashboard counters (rebuild-rollups --check):")
+    click.echo(
+        "checking the dashboard counters (rebuild-rollups --check; it reads every answer, "
+        "about a minute per 100,000 takers):"
+    )
     context.invoke(rebuild_rollups, check=True)
 
 
