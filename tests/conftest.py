@@ -102,6 +102,7 @@ def base_config(database_uri: str, instance: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "RATELIMIT_ENABLED": False,
         "MAIL_DIR": str(instance / "mail"),
+        "QUIZ_DELETION_LOG": str(instance / "deletion-log.jsonl"),
         "PUBLIC_URL": "http://quiz.test",
         # Production renders PDFs at nice 19 so quiz requests win the CPU; here the other test
         # workers are the busy ones, and a niced renderer waited on them for up to half a
@@ -248,21 +249,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 _strict_skips: list[str] = []
+# Tests CI must run: browser, PostgreSQL, and the deployment tools (systemd-analyze, caddy).
+STRICT_MARKS = ("e2e", "postgres", "deploy_tools")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Remember skipped browser and PostgreSQL tests; CI must run them all."""
-    if report.skipped and ("e2e" in report.keywords or "postgres" in report.keywords):
+    """Remember skipped browser, PostgreSQL and deployment-tool tests; CI must run them all."""
+    if report.skipped and any(mark in report.keywords for mark in STRICT_MARKS):
         _strict_skips.append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With QUIZ_STRICT_SKIPS=1 (CI), a skipped browser or PostgreSQL test fails the run."""
+    """With QUIZ_STRICT_SKIPS=1 (CI), a skipped test of STRICT_MARKS fails the run."""
     if os.environ.get("QUIZ_STRICT_SKIPS") == "1" and _strict_skips:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(
-                f"QUIZ_STRICT_SKIPS: {len(_strict_skips)} browser/PostgreSQL test(s) skipped, "
+                f"QUIZ_STRICT_SKIPS: {len(_strict_skips)} browser/PostgreSQL/deployment test(s) "
+                "skipped, "
                 f"e.g. {_strict_skips[0]}",
                 red=True,
             )

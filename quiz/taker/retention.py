@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from quiz import deletion_log
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.mail import outbox
@@ -69,6 +70,7 @@ def purge(
     report.forget(due)  # a stored PDF report carries the first name
     anonymised = responses.anonymise(anonymise_cutoff, now, PERSONAL_COLUMNS)
     webhooks = forget_older_than(anonymise_cutoff)
+    deletion_log.record_purge(now, optin_days, anonymise_days)  # a restore re-applies it
     db.session.commit()
     return PurgeReport(
         optins_deleted=optins,
