@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 # 9.1 min with two workers and 6.6 min with three (4: 9.6 min, before the cheaper test hashing).
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
-.PHONY: run test lint browser-deps system-deps bench bench-quiz bench-mail bench-coach bench-report clean
+.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-coach bench-report bench-backup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,11 @@ browser-deps:
 system-deps:
 	@bash scripts/install-system-deps.sh
 
-test: $(VENV)/.installed-test browser-deps system-deps
+# The same, and Caddy and systemd-analyze for the tests of deploy/ (tests/test_deploy_files.py).
+test-system-deps:
+	@bash scripts/install-system-deps.sh --test
+
+test: $(VENV)/.installed-test browser-deps test-system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -54,7 +58,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 # Each benchmark is one command that prints its figures; `make bench` runs them all.
-bench: bench-quiz bench-mail bench-coach bench-report
+bench: bench-quiz bench-mail bench-coach bench-report bench-backup
 
 bench-quiz: $(VENV)/.installed-test
 	$(BIN)/python bench/quiz_load.py
@@ -67,6 +71,9 @@ bench-coach: $(VENV)/.installed-test
 
 bench-report: $(VENV)/.installed-test
 	$(BIN)/python bench/report_pdf.py
+
+bench-backup: $(VENV)/.installed-test
+	$(BIN)/python bench/backup.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache tests/e2e/screenshots

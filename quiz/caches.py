@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
@@ -110,10 +111,15 @@ class Store(Generic[Value]):
 
 
 class Caches:
-    """One app's caches."""
+    """One app's caches.
+
+    `clock` (seconds, monotonic) times every TTL; a test replaces it to let time pass without
+    sleeping: `caches.of(app).clock = fake_clock`.
+    """
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
+        self.clock: Callable[[], float] = time.monotonic
         # Fieldsets of single questions (for the pages that show a validation error), quiz pages
         # with a slot for the CSRF token, and result pages as token -> (version, html).
         self.questions: Store[Markup] = Store(LRUCache(4096), enabled, pages=True)
@@ -123,7 +129,9 @@ class Caches:
         self.step_forms: Store[type[Any]] = Store(LRUCache(256), enabled)
         # The coach's dashboard figures and chart PNGs per filter: a miss costs one query or
         # render, and a stale entry is at most CHART_SECONDS old.
-        self.coach_charts: Store[Any] = Store(TTLCache(128, CHART_SECONDS), enabled)
+        self.coach_charts: Store[Any] = Store(
+            TTLCache(128, CHART_SECONDS, timer=self._now), enabled
+        )
         # The landing page's preview image and the hash of what it shows (its URL version).
         self.share_image: Store[Any] = Store(LRUCache(4), enabled)
         # Stored PDF reports per result token as (response updated_at, pdf): a download after
@@ -132,7 +140,11 @@ class Caches:
         # The score histograms the result page's norms come from, per content version and demo
         # setting: summing them costs more than the rest of a cached result view, so a page
         # shows them at most NORMS_SECONDS old (the page itself is kept with its figures).
-        self.norms: Store[Any] = Store(TTLCache(16, NORMS_SECONDS), enabled)
+        self.norms: Store[Any] = Store(TTLCache(16, NORMS_SECONDS, timer=self._now), enabled)
+
+    def _now(self) -> float:
+        # Looked up on every call, so a clock set after construction times the TTL caches too.
+        return self.clock()
 
     def clear(self) -> None:
         """Forget every cached value of this app."""

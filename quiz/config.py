@@ -146,6 +146,9 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # Retention (flask --app quiz purge): unconfirmed opt-ins and personal data expire.
         "QUIZ_OPTIN_DAYS": _int(env, "QUIZ_OPTIN_DAYS", 30),
         "QUIZ_ANONYMISE_DAYS": _int(env, "QUIZ_ANONYMISE_DAYS", 365),
+        # What was deleted, unsubscribed and purged, kept apart from the database so that a
+        # restore re-applies it (quiz.deletion_log); in the instance folder, like the mail.
+        "QUIZ_DELETION_LOG": str(instance_path / "deletion-log.jsonl"),
         # Norms (issue 14): "Sie liegen vor X % der Teilnehmenden" from this many comparable
         # finished responses of the same content version on; demo takers count only if asked.
         "QUIZ_NORMS_MIN": _int(env, "QUIZ_NORMS_MIN", 100),

@@ -1,8 +1,20 @@
 """Shared fixtures: content, an app per database backend, clients, CLI runner.
 
-Every test that touches SQL takes the `app` fixture, which runs it on SQLite and, when
-TEST_DATABASE_URL is set, once more on PostgreSQL. The schema comes from the real migrations,
-applied once per session per backend; each test then starts from empty tables.
+Which database a test runs on:
+- **Both** (the default): every test that takes the `app` fixture runs on SQLite and, when
+  TEST_DATABASE_URL is set, once more on PostgreSQL. That is for every test whose SQL can differ by
+  dialect: what is stored and read back (types, lengths, NUL bytes, JSON, time zones, binary
+  columns), locking and concurrent writers, counters and their rebuilds, searches (LIKE/ILIKE),
+  id ranges (int4 on PostgreSQL), connection loss and the 503 page, migrations.
+- **SQLite only**: tests marked `dialect_independent` check what happens before or after the
+  database — request parsing, validation and input fuzzing, signed links, headers, cookies, caches,
+  escaping, page rendering and HTML validity, rate limits, the guard of webhook addresses — on a
+  database that is only there to hold the page's data. Their PostgreSQL variant is deselected,
+  not skipped (CI's strict-skip rule counts skips).
+
+The schema comes from the real migrations, applied once per session per backend; each test gets a
+copy of the migrated SQLite file of its own (nothing to empty afterwards), or the PostgreSQL schema
+emptied after it.
 """
 
 from __future__ import annotations
@@ -20,10 +32,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 
-from quiz import create_app
+from quiz import caches, create_app
 from quiz.coach import accounts
 from quiz.domain.content import Content, load_content
 from quiz.extensions import db
+from tests.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
 # The coach accounts' own password hasher, before `_cheap_password_hashing` swaps it.
@@ -89,7 +102,12 @@ def base_config(database_uri: str, instance: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "RATELIMIT_ENABLED": False,
         "MAIL_DIR": str(instance / "mail"),
+        "QUIZ_DELETION_LOG": str(instance / "deletion-log.jsonl"),
         "PUBLIC_URL": "http://quiz.test",
+        # Production renders PDFs at nice 19 so quiz requests win the CPU; here the other test
+        # workers are the busy ones, and a niced renderer waited on them for up to half a
+        # minute per PDF. bench/report_pdf.py measures production's setting.
+        "QUIZ_REPORT_NICE": 0,
     }
 
 
@@ -143,15 +161,26 @@ def migrated_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
 
 
 def _empty_tables(app: Flask) -> None:
+    """Empty every table of the PostgreSQL schema and restart its id sequences.
+
+    DELETE, not TRUNCATE: on tables this small, TRUNCATE's new files per table cost about half a
+    second a test, DELETE a few milliseconds.
+    """
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
-            if db.engine.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(text(f"DELETE FROM {table}"))
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+            sequences = conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+                )
+            ).scalars()
+            for sequence in sequences:
+                conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
         db.engine.dispose()
 
 
@@ -171,7 +200,20 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     uri = database["SQLALCHEMY_DATABASE_URI"]
     application = create_app({**base_config(uri, tmp_path), **database, **overrides})
     yield application
-    _empty_tables(application)
+    if request.param == "sqlite":
+        # The file is the test's own and goes with its tmp_path: nothing to empty.
+        with application.app_context():
+            db.engine.dispose()
+    else:
+        _empty_tables(application)
+
+
+@pytest.fixture
+def clock(app: Flask) -> FakeClock:
+    """The clock of the app's TTL caches, moved by hand (`clock.advance(seconds)`)."""
+    fake = FakeClock()
+    caches.of(app).clock = fake
+    return fake
 
 
 @pytest.fixture
@@ -191,22 +233,40 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "app_config(**kw): extra config for the app fixture")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run `dialect_independent` tests on SQLite only (see the module docstring)."""
+    keep, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("app") == "postgres"
+        if on_postgres and item.get_closest_marker("dialect_independent"):
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 _strict_skips: list[str] = []
+# Tests CI must run: browser, PostgreSQL, and the deployment tools (systemd-analyze, caddy).
+STRICT_MARKS = ("e2e", "postgres", "deploy_tools")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Remember skipped browser and PostgreSQL tests; CI must run them all."""
-    if report.skipped and ("e2e" in report.keywords or "postgres" in report.keywords):
+    """Remember skipped browser, PostgreSQL and deployment-tool tests; CI must run them all."""
+    if report.skipped and any(mark in report.keywords for mark in STRICT_MARKS):
         _strict_skips.append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With QUIZ_STRICT_SKIPS=1 (CI), a skipped browser or PostgreSQL test fails the run."""
+    """With QUIZ_STRICT_SKIPS=1 (CI), a skipped test of STRICT_MARKS fails the run."""
     if os.environ.get("QUIZ_STRICT_SKIPS") == "1" and _strict_skips:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(
-                f"QUIZ_STRICT_SKIPS: {len(_strict_skips)} browser/PostgreSQL test(s) skipped, "
+                f"QUIZ_STRICT_SKIPS: {len(_strict_skips)} browser/PostgreSQL/deployment test(s) "
+                "skipped, "
                 f"e.g. {_strict_skips[0]}",
                 red=True,
             )

@@ -23,6 +23,8 @@ from quiz.domain.scoring import sample_answers
 from tests.coach_factories import create_test_coach, login
 from tests.quizflow import complete_quiz, csrf_token, start
 
+pytestmark = pytest.mark.dialect_independent
+
 # Each shows one per-request value: a flash message, the logged-in coach, a session value, the
 # CSRF token, and a CSP-style nonce drawn per response (kept in `g` and sent as a header).
 SHOWN = {

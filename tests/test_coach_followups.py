@@ -23,7 +23,7 @@ from quiz.models import Consent, OutboxMessage, Response, utcnow
 from quiz.taker import rights
 from quiz.taker.retention import purge
 from tests.coach_factories import assert_rollups_equal_a_rebuild
-from tests.quizflow import complete_quiz
+from tests.factories import finished_response
 
 
 class ScriptedTransport:
@@ -92,8 +92,7 @@ def test_consent_and_email_counters_follow_every_change(app: Flask) -> None:
         ("later@example.com", "y"),
         ("more@example.com", "y"),
     ):
-        lead = {"consent_marketing": marketing} if marketing else {}
-        assert complete_quiz(app.test_client(), app, email=email, **lead).status_code == 302
+        finished_response(app, email=email, consent_marketing=bool(marketing))
     _check(app, marketing=0, queued=7)
 
     # A sender claims three and stops there: they stay `sending` until the lease runs out.

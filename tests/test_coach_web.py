@@ -21,7 +21,7 @@ from quiz.models import Coach, Response
 from quiz.web.coach import dashboard as coach_view
 from tests.coach_factories import PASSWORD, add_response, create_test_coach, csrf_token, login
 from tests.conftest import PRODUCTION_HASHER
-from tests.quizflow import complete_quiz
+from tests.factories import finished_response
 
 CSRF_VALUE = re.compile(r'name="csrf_token"[^>]*value="[^"]+"')
 COACH_URLS = [
@@ -53,6 +53,7 @@ def _lead(app: Flask, **fields: object) -> int:
         return add_response(**(defaults | fields)).id  # type: ignore[arg-type]
 
 
+@pytest.mark.dialect_independent
 def test_anonymous_users_are_sent_to_the_login_from_every_coach_url(client: FlaskClient) -> None:
     for url in COACH_URLS:
         response = client.get(url)
@@ -79,6 +80,7 @@ def test_the_right_password_logs_in_and_every_page_renders(app: Flask, client: F
     assert client.get("/coach/leads/99999").status_code == 404
 
 
+@pytest.mark.dialect_independent
 def test_wrong_password_and_unknown_email_fail_the_same_way(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -95,6 +97,7 @@ def test_wrong_password_and_unknown_email_fail_the_same_way(
     assert client.get("/coach/").status_code == 302
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(RATELIMIT_ENABLED=True)
 def test_repeated_failures_are_throttled_with_retry_after(app: Flask, client: FlaskClient) -> None:
     create_test_coach(app)
@@ -106,6 +109,7 @@ def test_repeated_failures_are_throttled_with_retry_after(app: Flask, client: Fl
     assert int(blocked.headers["Retry-After"]) > 0
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(RATELIMIT_ENABLED=True)
 def test_successful_logins_do_not_count_as_failures(app: Flask, client: FlaskClient) -> None:
     create_test_coach(app)
@@ -113,6 +117,7 @@ def test_successful_logins_do_not_count_as_failures(app: Flask, client: FlaskCli
         assert login(client).status_code == 302
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.parametrize(
     "target",
     [
@@ -136,12 +141,14 @@ def test_open_redirect_attempts_land_on_the_dashboard(
     assert response.headers["Location"] == "/coach/"
 
 
+@pytest.mark.dialect_independent
 def test_next_to_a_coach_page_is_honoured(app: Flask, client: FlaskClient) -> None:
     create_test_coach(app)
     response = login(client, next_="/coach/leads?q=anna")
     assert response.headers["Location"] == "/coach/leads?q=anna"
 
 
+@pytest.mark.dialect_independent
 def test_login_starts_a_fresh_session(app: Flask, client: FlaskClient) -> None:
     create_test_coach(app)
     with client.session_transaction() as session:
@@ -213,6 +220,7 @@ def test_create_coach_hashes_with_argon2id_and_refuses_duplicates(
     )
 
 
+@pytest.mark.dialect_independent
 def test_production_hashes_use_the_librarys_recommended_argon2id_parameters(app: Flask) -> None:
     # The tests hash at the cheapest parameters (conftest); the app itself never does.
     stored = PRODUCTION_HASHER.hash(PASSWORD)
@@ -320,6 +328,7 @@ def test_detail_shows_answers_and_can_export_and_delete(
     assert runner.invoke(args=["rebuild-rollups", "--check"]).exit_code == 0
 
 
+@pytest.mark.dialect_independent
 def test_no_coach_data_on_public_pages(app: Flask, client: FlaskClient) -> None:
     _lead(app, first_name="Geheim", email="geheim@example.com")
     for url in ("/", "/datenschutz"):
@@ -339,8 +348,7 @@ def test_a_lead_without_stored_analysis_gets_the_domains_ranking(
     answers = sample_answers(content, "random", seed=1)
     scored = score_answers(content, answers)
     assert scored.tied_with  # the case where a ranking by content order would differ
-    taker = app.test_client()
-    token = complete_quiz(taker, app, answers).location.rsplit("/", 1)[-1]
+    token = finished_response(app, answers).token
     with app.app_context():
         begin_write()
         response = db.session.scalars(db.select(Response).filter_by(result_token=token)).one()

@@ -23,8 +23,8 @@ from quiz.extensions import db
 from quiz.mail.compose import compose, new_message_id
 from quiz.mail.transport import transport_for
 from quiz.models import Response
+from tests.factories import finished_response
 from tests.mailserver import MailServer
-from tests.quizflow import complete_quiz
 
 EMAIL = "kundin@example.com"
 
@@ -41,10 +41,9 @@ def summary(
     app: Flask, client: FlaskClient, mail_server: MailServer, answers: dict[str, str]
 ) -> tuple[EmailMessage, str, str, str]:
     """Take the quiz, open the result page, send its summary; (message, text, html, page)."""
-    done = complete_quiz(client, app, answers, email=EMAIL)
-    assert done.status_code == 302
-    page = client.get(done.location).get_data(as_text=True)
-    chart = client.get(f"{done.location}/chart.png").data
+    done = finished_response(app, answers, email=EMAIL)
+    page = client.get(done.path).get_data(as_text=True)
+    chart = client.get(f"{done.path}/chart.png").data
     app.config.update(mail_server.smtp_config())
     with app.app_context():
         response = db.session.execute(select(Response)).scalar_one()

@@ -25,15 +25,15 @@ from sqlalchemy import select
 
 from quiz import caches
 from quiz.app_state import get_content
-from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.mail.compose import compose, new_message_id
 from quiz.mail.transport import transport_for
 from quiz.models import Response
 from quiz.taker import pdf, rights
+from tests.clock import FakeClock
 from tests.coach_factories import add_response
+from tests.factories import finished_response
 from tests.mailserver import MailServer
-from tests.quizflow import complete_quiz
 
 LINE = re.compile(r"Sie liegen vor (\d+)\s% der Teilnehmenden")
 NOTE = "Die Prozentzahl sagt, wie viele derer, die das Quiz in dieser Fassung"
@@ -44,12 +44,10 @@ ROW = re.compile(
 
 def take_quiz(client: FlaskClient, app: Flask, seed: int = 11) -> tuple[str, dict[str, int]]:
     """The taker: the whole quiz through the web client; (result path, stored scores)."""
-    answers = sample_answers(get_content(app), "random", seed=seed)
-    done = complete_quiz(client, app, answers)
-    assert done.status_code == 302
+    done = finished_response(app, seed=seed)
     with app.app_context():
         response = db.session.execute(select(Response)).scalar_one()
-        return done.location, response.scores()
+        return done.path, response.scores()
 
 
 def add_others(
@@ -173,11 +171,13 @@ def test_other_content_versions_are_not_mixed_in(app: Flask, client: FlaskClient
 
 
 @pytest.mark.app_config(QUIZ_NORMS_MIN=10)
-def test_the_cached_page_never_serves_stale_norms(app: Flask, client: FlaskClient) -> None:
+def test_the_cached_page_never_serves_stale_norms(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
     rng = np.random.default_rng(5)
     path, own = take_quiz(client, app)
     others = add_others(app, rng, 9, own, forget=False)
-    time.sleep(caches.NORMS_SECONDS + 0.2)
+    clock.advance(caches.NORMS_SECONDS + 0.2)
     first = page_norms(view(client, path))
     assert first == by_name(app, numpy_norms(own, [own, *others]))
     rendered: list[str] = []
@@ -203,14 +203,16 @@ def test_the_cached_page_never_serves_stale_norms(app: Flask, client: FlaskClien
             zero_id = zero.id
         lower = dict.fromkeys(dimensions, 0)
         group = [own, *others, *[lower] * 10]
-        time.sleep(caches.NORMS_SECONDS + 0.2)  # the histograms a view reads are that old at most
+        clock.advance(
+            caches.NORMS_SECONDS + 0.2
+        )  # the histograms a view reads are that old at most
         second = page_norms(view(client, path))
         assert second == by_name(app, numpy_norms(own, group)) != first
         assert "quiz/result.html" in rendered
         # A taker deleting their data takes their score back out of the norms.
         with app.app_context():
             assert rights.delete_data(zero_id)
-        time.sleep(caches.NORMS_SECONDS + 0.2)
+        clock.advance(caches.NORMS_SECONDS + 0.2)
         third = page_norms(view(client, path))
         assert third == by_name(app, numpy_norms(own, group[:-1])) != second
     finally:

@@ -34,6 +34,7 @@ def finished_responses(app: Flask) -> list[Response]:
         return list(db.session.scalars(select(Response).where(Response.status == "finished")))
 
 
+@pytest.mark.dialect_independent
 def test_landing_page_says_what_how_long_and_starts(client: FlaskClient, app: Flask) -> None:
     page = client.get("/")
     text = page.get_data(as_text=True)
@@ -105,6 +106,7 @@ def test_utm_parameters_and_referrer_are_stored(client: FlaskClient, app: Flask)
         assert draft.status == "draft"
 
 
+@pytest.mark.dialect_independent
 def test_control_characters_in_utm_values_and_referrer_are_stripped(
     client: FlaskClient, app: Flask
 ) -> None:
@@ -161,6 +163,7 @@ def test_finished_draft_cookie_is_kept_only_briefly(client: FlaskClient, app: Fl
     assert client.get(result).status_code == 200
 
 
+@pytest.mark.dialect_independent
 def test_progress_indicator_shows_the_step(client: FlaskClient, app: Flask) -> None:
     start(client)
     total = len(get_content(app).pages) + 1
@@ -192,6 +195,7 @@ def _is_checked(html: str, name: str, value: str) -> bool:
     return False
 
 
+@pytest.mark.dialect_independent
 def test_invalid_option_is_a_german_error_not_a_crash(client: FlaskClient, app: Flask) -> None:
     content = get_content(app)
     answers = sample_answers(content, "best") | {content.pages[0].questions[0].id: "<script>"}
@@ -236,6 +240,7 @@ def test_resume_after_reload_keeps_answers(client: FlaskClient, app: Flask) -> N
         assert _is_checked(page_two, question.id, answers[question.id])
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(TESTING=False, WTF_CSRF_ENABLED=True)
 def test_cached_quiz_pages_carry_each_takers_own_csrf_token(app: Flask) -> None:
     """Quiz pages come from one cached rendering; the CSRF token is still each taker's own."""
@@ -290,6 +295,7 @@ def test_quiz_pages_are_cached_unless_templates_reload(
     assert len(caches.of(other).step_pages) == cached_pages
 
 
+@pytest.mark.dialect_independent
 def test_cannot_skip_ahead(client: FlaskClient, app: Flask) -> None:
     start(client)
     response = client.get("/quiz/4")
@@ -297,6 +303,7 @@ def test_cannot_skip_ahead(client: FlaskClient, app: Flask) -> None:
     assert response.location.endswith("/quiz/1")
 
 
+@pytest.mark.dialect_independent
 def test_quiz_page_without_draft_goes_to_landing(client: FlaskClient) -> None:
     response = client.get("/quiz/2")
     assert response.status_code == 302
@@ -325,6 +332,7 @@ def test_double_submit_creates_one_response(client: FlaskClient, app: Flask) -> 
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
 
 
+@pytest.mark.dialect_independent
 def test_lead_step_requires_email_and_consent(client: FlaskClient, app: Flask) -> None:
     content = get_content(app)
     answers = sample_answers(content, "random", seed=3)
@@ -339,6 +347,7 @@ def test_lead_step_requires_email_and_consent(client: FlaskClient, app: Flask) -
     assert finished_responses(app) == []
 
 
+@pytest.mark.dialect_independent
 def test_marketing_consent_is_never_pre_ticked_and_optional(
     client: FlaskClient, app: Flask
 ) -> None:
@@ -348,6 +357,7 @@ def test_marketing_consent_is_never_pre_ticked_and_optional(
         assert [c.kind for c in db.session.scalars(select(Consent))] == ["data"]
 
 
+@pytest.mark.dialect_independent
 def test_header_injection_in_name_is_a_form_error(client: FlaskClient, app: Flask) -> None:
     response = complete_quiz(client, app, first_name="Eve\r\nBcc: victim@example.com")
     assert response.status_code == 422
@@ -355,6 +365,7 @@ def test_header_injection_in_name_is_a_form_error(client: FlaskClient, app: Flas
     assert finished_responses(app) == []
 
 
+@pytest.mark.dialect_independent
 def test_honeypot_rejects_bots_quietly(client: FlaskClient, app: Flask) -> None:
     response = complete_quiz(client, app, website="http://spam.example")
     assert response.status_code == 302
@@ -370,6 +381,7 @@ def test_email_step_can_be_optional(client: FlaskClient, app: Flask) -> None:
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
+@pytest.mark.dialect_independent
 def test_unknown_result_token_is_a_german_404(client: FlaskClient) -> None:
     response = client.get("/r/gibt-es-nicht")
     assert response.status_code == 404
@@ -378,6 +390,7 @@ def test_unknown_result_token_is_a_german_404(client: FlaskClient) -> None:
     assert client.get("/r/gibt-es-nicht/chart.png").status_code == 404
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(TESTING=False, WTF_CSRF_ENABLED=True)
 def test_missing_csrf_token_is_a_german_400(client: FlaskClient) -> None:
     response = client.post("/quiz/start", data={})
@@ -385,6 +398,7 @@ def test_missing_csrf_token_is_a_german_400(client: FlaskClient) -> None:
     assert "Das hat nicht geklappt" in response.get_data(as_text=True)
 
 
+@pytest.mark.dialect_independent
 def test_healthz(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200

@@ -22,22 +22,19 @@ from werkzeug.test import TestResponse
 from quiz import create_app
 from quiz.app_state import get_content
 from quiz.domain.result_layout import build_layout
-from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.mail.compose import compose, new_message_id
 from quiz.models import Response, ResultPdf, utcnow
 from quiz.taker import pdf, response_reads, retention, rights
-from tests.quizflow import complete_quiz
+from tests.factories import finished_response
 from tests.test_html_valid import vnu_errors
 
 A4_POINTS = (595.28, 841.89)
 
 
-def _finish(client: FlaskClient, app: Flask, seed: int = 11, **lead: str) -> str:
-    answers = sample_answers(get_content(app), "random", seed=seed)
-    finished = complete_quiz(client, app, answers=answers, **lead)
-    assert finished.status_code == 302
-    return finished.headers["Location"].rsplit("/r/", 1)[1]
+def _finish(_client: FlaskClient, app: Flask, first_name: str | None = None) -> str:
+    """A finished quiz (through the writers); the result token."""
+    return finished_response(app, first_name=first_name).token
 
 
 def _download(client: FlaskClient, app: Flask, token: str) -> TestResponse:
@@ -75,6 +72,7 @@ def _stored_report(app: Flask, token: str) -> Any:
         )
 
 
+@pytest.mark.dialect_independent
 def test_report_has_diagnosis_steps_dimensions_and_sources(app: Flask, client: FlaskClient) -> None:
     token = _finish(client, app, first_name="Ada")
     answer = _download(client, app, token)
@@ -108,6 +106,7 @@ def test_report_has_diagnosis_steps_dimensions_and_sources(app: Flask, client: F
     assert re.search(r"Seite 2 von \d+", text)
 
 
+@pytest.mark.dialect_independent
 def test_report_is_a4_tagged_with_fonts_embedded_and_vector_chart(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -138,6 +137,7 @@ def test_report_is_a4_tagged_with_fonts_embedded_and_vector_chart(
             assert xobject.get_object().get("/Subtype") != "/Image"
 
 
+@pytest.mark.dialect_independent
 def test_wrong_token_is_404_without_a_render(app: Flask, client: FlaskClient) -> None:
     token = _finish(client, app)
     wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
@@ -220,6 +220,7 @@ def test_first_download_answers_at_once_while_rendering(app: Flask, client: Flas
     assert elapsed < 1.0, f"the first download held the worker for {elapsed:.2f} s"
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(QUIZ_COACH_LOGO="")
 def test_logo_from_a_local_file_is_on_the_cover(
     app: Flask, client: FlaskClient, tmp_path: Any
@@ -239,6 +240,7 @@ def test_logo_from_a_local_file_is_on_the_cover(
     assert len(images) == 1
 
 
+@pytest.mark.dialect_independent
 def test_result_page_and_email_link_to_the_pdf(app: Flask, client: FlaskClient) -> None:
     token = _finish(client, app)
     page = client.get(f"/r/{token}").text
@@ -267,6 +269,7 @@ def test_result_page_and_email_link_to_the_pdf(app: Flask, client: FlaskClient) 
     assert _download(client, app, token).status_code == 200
 
 
+@pytest.mark.dialect_independent
 def test_report_html_and_preparing_page_are_valid_html(
     app: Flask, client: FlaskClient, tmp_path: Any
 ) -> None:

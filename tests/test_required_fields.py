@@ -12,6 +12,8 @@ from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers
 from tests.quizflow import answer_all_pages, lead_step, start
 
+pytestmark = pytest.mark.dialect_independent
+
 CONSENT_MESSAGE = "Bitte stimmen Sie zu, damit wir Ihr Ergebnis speichern und senden dürfen."
 EMAIL_MESSAGE = "Bitte geben Sie Ihre E-Mail-Adresse an."
 

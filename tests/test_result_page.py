@@ -29,7 +29,7 @@ from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
 from quiz.models import Response, utcnow
 from tests.conftest import base_config
-from tests.quizflow import complete_quiz
+from tests.factories import finished_response
 
 ROOT = Path(__file__).resolve().parents[1]
 WORD_LIMIT = 350
@@ -129,9 +129,7 @@ def profiles(content: Content) -> dict[str, dict[str, str]]:
 
 
 def result_page(client: FlaskClient, app: Flask, answers: dict[str, str]) -> str:
-    done = complete_quiz(client, app, answers)
-    assert done.status_code == 302
-    page = client.get(done.location)
+    page = client.get(finished_response(app, answers).path)
     assert page.status_code == 200
     return page.get_data(as_text=True)
 
@@ -142,6 +140,7 @@ def stored_analysis(app: Flask) -> list[dict[str, object]]:
         return list(rows.first() or [])
 
 
+@pytest.mark.dialect_independent
 def test_first_screen_is_at_most_350_words_for_every_profile(
     client: FlaskClient, app: Flask
 ) -> None:
@@ -156,6 +155,7 @@ def test_first_screen_is_at_most_350_words_for_every_profile(
     assert min(counts.values()) > 100, counts  # the diagnosis and steps are really there
 
 
+@pytest.mark.dialect_independent
 def test_first_screen_stays_short_over_many_random_profiles(app: Flask) -> None:
     """The same count over 300 random profiles, rendered straight from their analyses."""
     content = get_content(app)
@@ -179,6 +179,7 @@ def test_first_screen_stays_short_over_many_random_profiles(app: Flask) -> None:
     assert max(counts.values()) <= WORD_LIMIT, max(counts.items(), key=lambda kv: kv[1])
 
 
+@pytest.mark.dialect_independent
 def test_diagnosis_then_steps_then_chart_then_call_to_action_then_details(
     client: FlaskClient, app: Flask
 ) -> None:
@@ -199,6 +200,7 @@ def test_diagnosis_then_steps_then_chart_then_call_to_action_then_details(
     assert details == len(content.dimensions) + 2  # every dimension, two views, sources
 
 
+@pytest.mark.dialect_independent
 def test_the_three_steps_are_the_analysis_ranking_in_order(client: FlaskClient, app: Flask) -> None:
     content = get_content(app)
     html = result_page(client, app, sample_answers(content, "random", seed=LONGEST_STEPS_SEED))
@@ -218,6 +220,7 @@ def test_the_three_steps_are_the_analysis_ranking_in_order(client: FlaskClient, 
         assert anchor and f'id="{anchor.group(1)}"' in html
 
 
+@pytest.mark.dialect_independent
 def test_diagnosis_names_the_answers_that_led_there(client: FlaskClient, app: Flask) -> None:
     content = get_content(app)
     answers = sample_answers(content, "random", seed=3)
@@ -235,6 +238,7 @@ def test_diagnosis_names_the_answers_that_led_there(client: FlaskClient, app: Fl
     assert f"„{escape(label)}“" in diagnosis
 
 
+@pytest.mark.dialect_independent
 def test_ties_are_disclosed_with_the_rule_that_broke_them(client: FlaskClient, app: Flask) -> None:
     content = get_content(app)
     answers = sample_answers(content, "random", seed=TIE_SEED)
@@ -248,6 +252,7 @@ def test_ties_are_disclosed_with_the_rule_that_broke_them(client: FlaskClient, a
     assert "steht vorn, weil" in diagnosis
 
 
+@pytest.mark.dialect_independent
 def test_no_acute_bottleneck_says_so_and_names_the_area_with_most_room(
     client: FlaskClient, app: Flask
 ) -> None:
@@ -262,6 +267,7 @@ def test_no_acute_bottleneck_says_so_and_names_the_area_with_most_room(
     assert f"Am meisten Luft nach oben: {name}" in html
 
 
+@pytest.mark.dialect_independent
 def test_sources_are_numbered_citations_without_file_names(client: FlaskClient, app: Flask) -> None:
     content = get_content(app)
     html = result_page(client, app, sample_answers(content, "worst"))

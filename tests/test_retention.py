@@ -14,7 +14,7 @@ from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
 from quiz.webhooks import endpoints
 from quiz.webhooks import sender as webhook_sender
 from quiz.webhooks.models import WebhookDelivery
-from tests.quizflow import complete_quiz
+from tests.factories import finished_response
 from tests.webhook_receiver import Receiver
 
 
@@ -36,10 +36,9 @@ def _count(app: Flask, model: type, *where: object) -> int:
 def test_purge_deletes_old_unconfirmed_optins_only(
     client: FlaskClient, app: Flask, runner: FlaskCliRunner
 ) -> None:
-    complete_quiz(client, app, consent_marketing="y")
+    finished_response(app, consent_marketing=True)
     _age_everything(app, 40)
-    fresh = app.test_client()
-    complete_quiz(fresh, app, email="neu@example.com", consent_marketing="y")
+    finished_response(app, email="neu@example.com", consent_marketing=True)
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
     assert "unconfirmed opt-ins deleted (older than 30 days): 1" in result.output
@@ -51,7 +50,7 @@ def test_purge_deletes_old_unconfirmed_optins_only(
 def test_purge_keeps_confirmed_optins(
     client: FlaskClient, app: Flask, runner: FlaskCliRunner
 ) -> None:
-    complete_quiz(client, app, consent_marketing="y")
+    finished_response(app, consent_marketing=True)
     with app.app_context():
         begin_write()
         db.session.execute(update(Consent).values(confirmed_at=utcnow()))
@@ -64,7 +63,7 @@ def test_purge_keeps_confirmed_optins(
 def test_purge_anonymises_old_responses_and_keeps_statistics(
     client: FlaskClient, app: Flask, runner: FlaskCliRunner
 ) -> None:
-    complete_quiz(client, app, first_name="Gerlinde")
+    finished_response(app, first_name="Gerlinde")
     with app.app_context():
         begin_write()
         db.session.execute(
@@ -95,9 +94,9 @@ def test_purge_anonymises_old_responses_and_keeps_statistics(
 def test_purge_is_idempotent_and_leaves_recent_data(
     client: FlaskClient, app: Flask, runner: FlaskCliRunner
 ) -> None:
-    complete_quiz(client, app, consent_marketing="y")
+    finished_response(app, consent_marketing=True)
     _age_everything(app, 400)
-    complete_quiz(app.test_client(), app, email="neu@example.com", consent_marketing="y")
+    finished_response(app, email="neu@example.com", consent_marketing=True)
     first = runner.invoke(args=["purge"])
     assert "responses anonymised (older than 365 days): 1" in first.output
     second = runner.invoke(args=["purge"])
@@ -109,7 +108,7 @@ def test_purge_is_idempotent_and_leaves_recent_data(
 
 
 def test_purge_options_and_dry_run(client: FlaskClient, app: Flask, runner: FlaskCliRunner) -> None:
-    complete_quiz(client, app, consent_marketing="y")
+    finished_response(app, consent_marketing=True)
     _age_everything(app, 10)
     dry = runner.invoke(args=["purge", "--optin-days", "5", "--anonymise-days", "7", "--dry-run"])
     assert dry.exit_code == 0
@@ -124,8 +123,7 @@ def test_purge_options_and_dry_run(client: FlaskClient, app: Flask, runner: Flas
 def test_result_page_of_an_anonymised_response_shows_no_name(
     client: FlaskClient, app: Flask, runner: FlaskCliRunner
 ) -> None:
-    result = complete_quiz(client, app, first_name="Gerlinde")
-    location = result.headers["Location"]
+    location = finished_response(app, first_name="Gerlinde").path
     assert "Gerlinde" in client.get(location).text
     _age_everything(app, 400)
     runner.invoke(args=["purge"])
@@ -141,9 +139,9 @@ def test_purge_forgets_sent_webhook_events_as_old_as_the_anonymised_responses(
     try:
         with app.app_context():
             endpoints.add_endpoint(receiver.url())
-        complete_quiz(client, app, first_name="Gerlinde")
+        finished_response(app, first_name="Gerlinde")
         webhook_sender.deliver_due(app)  # quiz.completed, with the name and address in it
-        complete_quiz(app.test_client(), app, email="neu@example.com")  # still queued
+        finished_response(app, email="neu@example.com")  # still queued
     finally:
         receiver.stop()
     then = utcnow() - timedelta(days=400)

@@ -34,8 +34,8 @@ from tests.coach_factories import (
     create_test_coach,
     login,
 )
+from tests.factories import finished_response
 from tests.mailserver import MailServer
-from tests.quizflow import complete_quiz
 
 TEN_MINUTES = ("2026-03-02 10:00:00", "2026-03-02 10:10:00")
 
@@ -65,12 +65,17 @@ def varied(content: Content) -> dict[str, str]:
     return answers
 
 
-def finish(app: Flask, answers: dict[str, str], **lead: str) -> int:
-    """A finished quiz through the web; the response id."""
-    finished = complete_quiz(app.test_client(), app, answers, **lead)
-    assert finished.status_code == 302, finished.get_data(as_text=True)[:500]
-    with app.app_context():
-        return int(db.session.scalar(select(func.max(Response.id))) or 0)
+def finish(
+    app: Flask, answers: dict[str, str], email: str, consent_data: str, consent_marketing: str = ""
+) -> int:
+    """A finished quiz (through the writers); the response id."""
+    return finished_response(
+        app,
+        answers,
+        email=email,
+        consent_data=consent_data == "y",
+        consent_marketing=consent_marketing == "y",
+    ).id
 
 
 def quality_of(app: Flask, response_id: int) -> int | None:
@@ -90,8 +95,8 @@ def figures(app: Flask, quality: stats.QualityFilter) -> stats.Dashboard:
 
 
 def takers_of_every_class(app: Flask) -> dict[str, int]:
-    """A clean and a straight-lining taker through the web, then 30 finishes of ten minutes
-    each, then a speeder through the web (a web finish takes seconds)."""
+    """A clean and a straight-lining taker through the finishing writer, then 30 finishes of ten
+    minutes each, then a speeder (a finish straight after its start takes well under a second)."""
     content = get_content(app)
     ids = {
         "clean": finish(app, varied(content), email="a@example.com", consent_data="y"),

@@ -22,6 +22,7 @@ STRONG = TEST_SECRET
 # --- headers ------------------------------------------------------------------------------------
 
 
+@pytest.mark.dialect_independent
 def test_every_public_page_has_a_strict_policy(client: FlaskClient) -> None:
     for path in ("/", "/datenschutz", "/gibt-es-nicht", "/static/css/site.css"):
         response = client.get(path)
@@ -44,6 +45,7 @@ def test_every_public_page_has_a_strict_policy(client: FlaskClient) -> None:
         assert "Strict-Transport-Security" not in response.headers  # plain http in development
 
 
+@pytest.mark.dialect_independent
 def test_coach_pages_cannot_be_framed(client: FlaskClient) -> None:
     for path in ("/coach/login", "/coach/", "/coach/gibt-es-nicht"):
         response = client.get(path)
@@ -52,6 +54,7 @@ def test_coach_pages_cannot_be_framed(client: FlaskClient) -> None:
         assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(QUIZ_FRAME_ANCESTORS="'self' https://coach.example")
 def test_public_quiz_may_be_embedded_where_configured(client: FlaskClient) -> None:
     response = client.get("/")
@@ -65,6 +68,7 @@ def test_public_quiz_may_be_embedded_where_configured(client: FlaskClient) -> No
     assert "frame-ancestors 'none'" in coach.headers["Content-Security-Policy"]
 
 
+@pytest.mark.dialect_independent
 def test_token_pages_send_no_referrer(client: FlaskClient, app: Flask) -> None:
     result = complete_quiz(client, app)
     token_page = client.get(result.headers["Location"])
@@ -73,12 +77,14 @@ def test_token_pages_send_no_referrer(client: FlaskClient, app: Flask) -> None:
         assert client.get(path).headers["Referrer-Policy"] == "no-referrer", path
 
 
+@pytest.mark.dialect_independent
 def test_hsts_over_https_only(client: FlaskClient) -> None:
     secure = client.get("/", base_url="https://quiz.test")
     assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
     assert "Strict-Transport-Security" not in client.get("/").headers
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(QUIZ_LOGO_URL="https://cdn.example/logo.png")
 def test_a_foreign_logo_is_the_only_foreign_image_source(client: FlaskClient) -> None:
     csp = client.get("/").headers["Content-Security-Policy"]
@@ -98,12 +104,14 @@ def test_templates_have_no_inline_scripts_or_styles() -> None:
     assert offenders == []
 
 
+@pytest.mark.dialect_independent
 def test_session_cookie_is_httponly_lax_and_short(app: Flask) -> None:
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() <= 24 * 3600
 
 
+@pytest.mark.dialect_independent
 def test_draft_cookie_is_httponly_and_lax(client: FlaskClient) -> None:
     response = start(client)
     cookie = response.headers["Set-Cookie"]
@@ -180,6 +188,7 @@ def test_production_refuses_a_framing_policy_that_injects(
         create_app()
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(RATELIMIT_ENABLED=True)
 def test_check_deploy_lists_every_unsafe_setting(runner: object) -> None:
     result = runner.invoke(args=["check-deploy"])  # type: ignore[attr-defined]
@@ -207,11 +216,13 @@ def test_check_deploy_in_production_warns_about_plain_http(
 # --- proxies ------------------------------------------------------------------------------------
 
 
+@pytest.mark.dialect_independent
 def test_proxy_headers_are_ignored_unless_trusted(client: FlaskClient) -> None:
     response = client.get("/", headers={"X-Forwarded-Proto": "https"})
     assert "Strict-Transport-Security" not in response.headers
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(QUIZ_TRUSTED_PROXIES=1)
 def test_proxy_headers_are_used_when_trusted(client: FlaskClient) -> None:
     response = client.get("/", headers={"X-Forwarded-Proto": "https"})
@@ -299,6 +310,7 @@ def test_limits_count_per_client_address(limited_app: Flask) -> None:
     assert other.status_code == 302
 
 
+@pytest.mark.dialect_independent
 def test_mail_sending_endpoints_are_limited(app: Flask) -> None:
     # The POSTs that write or send email, and the coach's password checks (quiz.web.limits).
     limited = (
@@ -313,6 +325,7 @@ def test_mail_sending_endpoints_are_limited(app: Flask) -> None:
         assert getattr(view, "__wrapper-limiter-instance", None) is not None, endpoint
 
 
+@pytest.mark.dialect_independent
 def test_response_headers_are_set_in_one_place(app: Flask, client: FlaskClient) -> None:
     """No blueprint adds headers of its own: security.response_headers is the one hook."""
     assert [name for name in app.after_request_funcs if name is not None] == []

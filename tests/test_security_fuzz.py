@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,8 @@ from quiz.app_state import get_content
 from quiz.extensions import db
 from quiz.models import Answer, Consent, OutboxMessage, Response
 from tests.quizflow import csrf_token, start
+
+pytestmark = pytest.mark.dialect_independent
 
 FIELD_NAMES = st.one_of(
     st.sampled_from(

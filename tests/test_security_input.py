@@ -55,6 +55,7 @@ def answer_all(client: FlaskClient, app: Flask) -> None:
 # --- XSS ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.dialect_independent
 def test_xss_in_first_name_is_escaped_on_result_and_coach_pages(
     client: FlaskClient, app: Flask
 ) -> None:
@@ -76,6 +77,7 @@ def test_xss_in_first_name_is_escaped_on_result_and_coach_pages(
     assert_escaped(detail.text)
 
 
+@pytest.mark.dialect_independent
 def test_xss_in_first_name_is_escaped_in_the_emails(client: FlaskClient, app: Flask) -> None:
     complete_quiz(client, app, first_name=XSS_SHORT, consent_marketing="y")
     outbox.deliver_due(app)
@@ -91,6 +93,7 @@ def test_xss_in_first_name_is_escaped_in_the_emails(client: FlaskClient, app: Fl
         assert_escaped(html.get_content())
 
 
+@pytest.mark.dialect_independent
 def test_xss_in_email_field_is_escaped_when_the_form_comes_back(
     client: FlaskClient, app: Flask
 ) -> None:
@@ -101,6 +104,7 @@ def test_xss_in_email_field_is_escaped_when_the_form_comes_back(
     assert counts(app)[2] == 0  # no consent stored
 
 
+@pytest.mark.dialect_independent
 def test_xss_in_utm_parameters_and_referrer_is_escaped(client: FlaskClient, app: Flask) -> None:
     query = "?" + "&".join(
         f"{name}=%3Cscript%3Ealert(1)%3C%2Fscript%3E%22%3E"
@@ -121,6 +125,7 @@ def test_xss_in_utm_parameters_and_referrer_is_escaped(client: FlaskClient, app:
         assert_escaped(page.text)
 
 
+@pytest.mark.dialect_independent
 def test_xss_in_csv_export_cannot_become_a_formula(client: FlaskClient, app: Flask) -> None:
     complete_quiz(client, app, first_name="=HYPERLINK(1)")
     coach_factories.create_test_coach(app)
@@ -270,6 +275,7 @@ def test_nul_in_the_draft_cookie_is_rejected(client: FlaskClient, app: Flask) ->
     assert client.get("/quiz/1").status_code == 400
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.parametrize(
     "header",
     [
@@ -287,12 +293,14 @@ def test_invalid_utf8_in_cookies_is_a_german_400(app: Flask, header: str) -> Non
         assert "Ungültige Zeichen" in response.text
 
 
+@pytest.mark.dialect_independent
 def test_utf8_in_cookies_is_accepted(app: Flask) -> None:
     client = app.test_client(use_cookies=False)
     header = "fremd=" + "Grüße".encode().decode("latin-1")  # as the server hands it over
     assert client.get("/", headers={"Cookie": header}).status_code == 200
 
 
+@pytest.mark.dialect_independent
 def test_oversized_body_is_a_german_413(client: FlaskClient, app: Flask) -> None:
     start(client)
     before = counts(app)
@@ -306,6 +314,7 @@ def test_oversized_body_is_a_german_413(client: FlaskClient, app: Flask) -> None
     assert counts(app) == before
 
 
+@pytest.mark.dialect_independent
 def test_unknown_fields_are_ignored(client: FlaskClient, app: Flask) -> None:
     answer_all(client, app)
     extra = {
@@ -340,6 +349,7 @@ def test_unknown_fields_are_ignored(client: FlaskClient, app: Flask) -> None:
 # --- tokens -------------------------------------------------------------------------------------
 
 
+@pytest.mark.dialect_independent
 def test_forged_result_tokens_are_404(client: FlaskClient, app: Flask) -> None:
     result = complete_quiz(client, app)
     token = result.headers["Location"].rsplit("/", 1)[1]
@@ -348,6 +358,7 @@ def test_forged_result_tokens_are_404(client: FlaskClient, app: Flask) -> None:
         assert client.get(f"/r/{forged}/chart.png").status_code == 404
 
 
+@pytest.mark.dialect_independent
 def test_forged_draft_cookie_starts_over(client: FlaskClient, app: Flask) -> None:
     client.set_cookie("quiz_draft", "forged-" + "a" * 40)
     response = client.get("/quiz/1")
@@ -383,6 +394,7 @@ def test_result_of_a_deleted_response_is_gone(client: FlaskClient, app: Flask) -
     assert client.get(location).status_code == 404
 
 
+@pytest.mark.dialect_independent
 def test_forged_account_links_are_refused(client: FlaskClient) -> None:
     for path in ("/daten/x.y.z", "/bestaetigen/forged", "/abmelden/' OR 1=1 --"):
         response = client.get(path)
@@ -393,6 +405,7 @@ def test_forged_account_links_are_refused(client: FlaskClient) -> None:
 # --- errors -------------------------------------------------------------------------------------
 
 
+@pytest.mark.dialect_independent
 def test_405_is_a_german_page(client: FlaskClient) -> None:
     response = client.get("/quiz/start")
     assert response.status_code == 405
@@ -400,6 +413,7 @@ def test_405_is_a_german_page(client: FlaskClient) -> None:
     assert "POST" in response.headers["Allow"]
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(PROPAGATE_EXCEPTIONS=False)
 def test_unexpected_error_is_a_german_500_page(
     client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch
@@ -503,6 +517,7 @@ def test_database_unreachable_at_request_time_is_a_503(app: Flask, tmp_path: Pat
 # --- logs ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.dialect_independent
 def test_logs_contain_no_email_addresses_or_answers(
     client: FlaskClient,
     app: Flask,

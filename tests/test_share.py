@@ -16,6 +16,8 @@ from quiz import caches, share_image
 from quiz.web import share
 from tests.quizflow import complete_quiz, start
 
+pytestmark = pytest.mark.dialect_independent
+
 PUBLIC_URL = "http://quiz.test"  # tests.conftest.base_config
 
 

@@ -24,7 +24,7 @@ from quiz.webhooks import endpoints, events, sender
 from quiz.webhooks.models import WebhookDelivery
 from quiz.webhooks.queue import drop_for_response, forget_older_than, sent_about
 from tests.coach_factories import add_response
-from tests.quizflow import answer_all_pages, lead_step, start
+from tests.factories import finished_response
 from tests.webhook_receiver import Receiver
 
 
@@ -38,15 +38,15 @@ def receiver(app: Flask) -> Iterator[Receiver]:
     server.stop()
 
 
-def _finished(app: Flask, client: FlaskClient, **lead: str) -> int:
-    start(client, "?utm_source=newsletter&utm_campaign=herbst")
-    answer_all_pages(client, app, sample_answers(get_content(app), "worst"))
-    result = lead_step(
-        client, app, email="kundin@example.com", consent_data="y", first_name="Erika", **lead
-    )
-    assert result.status_code == 302, result.status_code
-    with app.app_context():
-        return int(db.session.scalar(select(Response.id).where(Response.status == "finished")))
+def _finished(app: Flask, _client: FlaskClient, consent_marketing: str = "") -> int:
+    """A finished quiz with the worst answers, from a newsletter link (through the writers)."""
+    return finished_response(
+        app,
+        sample_answers(get_content(app), "worst"),
+        first_name="Erika",
+        consent_marketing=consent_marketing == "y",
+        tracking={"utm_source": "newsletter", "utm_campaign": "herbst"},
+    ).id
 
 
 def _completed(app: Flask, response_id: int) -> None:

@@ -20,6 +20,8 @@ from quiz.webhooks.queue import queue_event
 from quiz.webhooks.settings import defaults
 from tests.webhook_receiver import Receiver
 
+pytestmark = pytest.mark.dialect_independent
+
 PRODUCTION_GUARD = {"WEBHOOK_HTTPS_ONLY": True, "WEBHOOK_PUBLIC_ONLY": True}
 
 

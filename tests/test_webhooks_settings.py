@@ -64,6 +64,7 @@ def _endpoint(app: Flask) -> WebhookEndpoint:
         return endpoint
 
 
+@pytest.mark.dialect_independent
 def test_settings_need_a_login(client: FlaskClient) -> None:
     for url in (SETTINGS, f"{SETTINGS}/webhooks/1"):
         response = client.get(url)
@@ -73,6 +74,7 @@ def test_settings_need_a_login(client: FlaskClient) -> None:
         assert response.status_code == 302 and "/coach/login" in response.location
 
 
+@pytest.mark.dialect_independent
 def test_the_navigation_links_to_the_settings(coach: FlaskClient) -> None:
     page = coach.get("/coach/").get_data(as_text=True)
     assert f'href="{SETTINGS}"' in page
@@ -100,6 +102,7 @@ def test_a_new_endpoint_shows_its_secret_once(
     )
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.parametrize(
     ("url", "message"),
     [
@@ -119,6 +122,7 @@ def test_an_unusable_url_is_refused_in_german(
         assert db.session.scalars(select(WebhookEndpoint)).all() == []
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(WEBHOOK_HTTPS_ONLY=True, WEBHOOK_PUBLIC_ONLY=True)
 def test_in_production_only_public_https_urls_are_saved(app: Flask, coach: FlaskClient) -> None:
     status, page = _add(coach, "http://hooks.example.com/x")
@@ -129,11 +133,13 @@ def test_in_production_only_public_https_urls_are_saved(app: Flask, coach: Flask
     assert status == 200
 
 
+@pytest.mark.dialect_independent
 def test_at_least_one_event_must_be_chosen(app: Flask, coach: FlaskClient) -> None:
     status, page = _add(coach, "http://127.0.0.1:9/x", events=[])
     assert status == 422 and "mindestens ein Ereignis" in page
 
 
+@pytest.mark.dialect_independent
 def test_forms_without_the_csrf_token_are_refused(app: Flask, coach: FlaskClient) -> None:
     response = coach.post(f"{SETTINGS}/webhooks", data={"url": "http://127.0.0.1:9/x"})
     assert response.status_code == 400
@@ -225,6 +231,7 @@ def test_a_failed_delivery_can_be_sent_again_with_the_same_webhook_id(
     assert "muss nicht erneut" in coach.get(refused.location).get_data(as_text=True)
 
 
+@pytest.mark.dialect_independent
 def test_changing_the_password_needs_the_current_one(app: Flask, coach: FlaskClient) -> None:
     wrong = _post(
         coach,
@@ -266,6 +273,7 @@ def test_a_new_password_ends_other_sessions_and_keeps_this_one(
     assert login(third, password=NEW_PASSWORD).status_code == 302
 
 
+@pytest.mark.dialect_independent
 def test_every_settings_page_is_valid_html(
     app: Flask, coach: FlaskClient, receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -289,6 +297,7 @@ def test_every_settings_page_is_valid_html(
     assert vnu_errors(tmp_path) == []
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(RATELIMIT_ENABLED=True)
 def test_guessing_the_current_password_is_throttled(app: Flask, coach: FlaskClient) -> None:
     def attempt(current: str) -> int:

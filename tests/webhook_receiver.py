@@ -102,7 +102,11 @@ class Receiver:
             self.tls.sni_callback = remember
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: `stop` waits for the serving loop to notice, and tests stop and start
+        # receivers often (the default half second a stop added up to a sixth of the suite).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

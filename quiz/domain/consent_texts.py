@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,18 @@ def load_consent_texts(path: str | Path) -> ConsentTexts:
     """Load `content/consent.yaml`; raise ContentError naming the file and the problem."""
     path = Path(path)
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ContentError([f"{path}: {exc}"]) from exc
+    return _parse_consent_texts(raw, str(path))
+
+
+# Memoised by the text, like the quiz content: each app of a process shares the frozen result.
+@functools.lru_cache(maxsize=16)
+def _parse_consent_texts(raw: str, path: str) -> ConsentTexts:
+    try:
+        data = YAML(typ="safe").load(raw)
+    except YAMLError as exc:
         raise ContentError([f"{path}: {exc}"]) from exc
     if not isinstance(data, dict):
         raise ContentError([f"{path}:1: expected a mapping with version, data and marketing"])

@@ -9,6 +9,7 @@ import the content from (it re-exports the model). It knows nothing of Flask or 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -116,6 +117,10 @@ def load_versions(current_path: str | Path, archive_dir: str | Path) -> dict[str
     return versions
 
 
+# Memoised by the file's bytes: every app a process builds (each test builds one) shares the parsed,
+# frozen content, and an edited file is parsed again. A broken file raises every time (errors are
+# not cached), so start-up still refuses it.
+@functools.lru_cache(maxsize=32)
 def parse_content(raw_bytes: bytes, label: str, *, current: bool = True) -> Content:
     """Parse content from bytes; `label` names the file in error messages."""
     try:

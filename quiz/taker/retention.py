@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from quiz import database
+from quiz import database, deletion_log
 from quiz.extensions import db
 from quiz.mail import outbox
 from quiz.models import Consent, Response, utcnow
@@ -69,6 +69,7 @@ def purge(
         pdf.forget(due)  # a stored PDF carries the first name
         anonymised = responses.anonymise(anonymise_cutoff, now, PERSONAL_COLUMNS)
         webhooks = forget_older_than(anonymise_cutoff)
+        deletion_log.record_purge(now, optin_days, anonymise_days)  # a restore re-applies it
     return PurgeReport(
         optins_deleted=optins,
         responses_anonymised=anonymised,

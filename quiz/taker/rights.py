@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, or_, select
 
-from quiz import database
+from quiz import database, deletion_log
 from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.links import digest_matches
@@ -88,6 +88,7 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
         )
         withdrawn = consents.withdraw_marketing(response, same_taker, now)
         outbox.drop_waiting_optins(same_taker)
+        deletion_log.record("unsubscribed", response)  # a restore re-applies it
         return withdrawn
 
 
@@ -176,6 +177,7 @@ def delete_data(response_id: int) -> bool:
         # Emails and consents first: their counters are found through the response.
         outbox.delete_for_responses([response_id])
         consents.delete_for_responses([response_id])
+        deletion_log.record("deleted", response)  # a restore re-applies it
         responses.delete(response)
         return True
 

@@ -1,8 +1,8 @@
 """Lighthouse (npm lighthouse, pinned in package.json) on a phone: accessibility, best practices
 and SEO score 100 on the landing page, a quiz page and a result page; no console errors anywhere.
 
-Lighthouse starts Debian's Chromium itself (CHROME_PATH), one run per page, against the live test
-server; PUBLIC_URL is the server's own address, as in production, so the canonical link is checked
+Lighthouse starts Debian's Chromium itself (CHROME_PATH), once for all pages (lighthouse_pages.mjs),
+against the live test server; PUBLIC_URL is the server's own address, as in production, so the canonical link is checked
 for real.
 """
 
@@ -23,18 +23,26 @@ from quiz.web.public import DRAFT_COOKIE
 from tests.e2e.conftest import CHROMIUM, ROOT, LiveServer
 from tests.quizflow import answer_page, complete_quiz, start
 
-LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
+LIGHTHOUSE = ROOT / "node_modules" / "lighthouse"
+PAGES_SCRIPT = Path(__file__).with_name("lighthouse_pages.mjs")
 CATEGORIES = ("accessibility", "best-practices", "seo")
 CHROME_FLAGS = (
-    "--headless --no-sandbox --disable-gpu --disable-background-networking "
-    "--disable-component-update --disable-sync --no-first-run --disable-dev-shm-usage"
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
 )
 # Audits left out, each for a reason outside the app (empty when every audit can run here).
 SKIPPED_AUDITS: tuple[str, ...] = ()
 
 
-def lighthouse(url: str, out: Path, cookie: str | None = None) -> dict[str, Any]:
-    """One Lighthouse run with mobile settings; the JSON report."""
+def lighthouse(pages: dict[str, tuple[str, str | None]], out: Path) -> dict[str, dict[str, Any]]:
+    """Lighthouse with mobile settings over `pages` ({name: (url, cookie)}), one browser for all
+    (tests/e2e/lighthouse_pages.mjs); the JSON report of each page by name."""
     if not CHROMIUM.exists():
         pytest.skip(
             "Lighthouse needs Debian's chromium at /usr/bin/chromium "
@@ -42,26 +50,28 @@ def lighthouse(url: str, out: Path, cookie: str | None = None) -> dict[str, Any]
         )
     if not LIGHTHOUSE.exists():
         pytest.fail("node_modules/lighthouse is missing: run `npm ci` (make test does)")
-    args = [
-        str(LIGHTHOUSE),
-        url,
-        "--quiet",
-        "--output=json",
-        f"--output-path={out}",
-        "--form-factor=mobile",
-        f"--only-categories={','.join(CATEGORIES)}",
-        f"--chrome-flags={CHROME_FLAGS}",
-        "--max-wait-for-load=30000",
-    ]
-    if SKIPPED_AUDITS:
-        args.append(f"--skip-audits={','.join(SKIPPED_AUDITS)}")
-    if cookie:
-        args.append("--extra-headers=" + json.dumps({"Cookie": cookie}))
+    job = {
+        "chromeFlags": list(CHROME_FLAGS),
+        "categories": list(CATEGORIES),
+        "skipAudits": list(SKIPPED_AUDITS),
+        "pages": [
+            {"url": url, "cookie": cookie, "out": str(out / f"{name}.json")}
+            for name, (url, cookie) in pages.items()
+        ],
+    }
+    (out / "job.json").write_text(json.dumps(job), encoding="utf-8")
     env = {**os.environ, "CHROME_PATH": str(CHROMIUM)}
-    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=240, check=False)
+    run = subprocess.run(
+        ["node", str(PAGES_SCRIPT), str(out / "job.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
-    report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    return report
+    return {name: json.loads((out / f"{name}.json").read_text(encoding="utf-8")) for name in pages}
 
 
 def failures(report: dict[str, Any]) -> dict[str, Any]:
@@ -104,8 +114,8 @@ def test_landing_quiz_and_result_pages_score_100(live_server: LiveServer, tmp_pa
         "result": (live_server.url + result.headers["Location"], None),
     }
     problems = {}
-    for name, (url, cookie) in pages.items():
-        report = lighthouse(url, tmp_path / f"{name}.json", cookie)
+    for name, report in lighthouse(pages, tmp_path).items():
+        url = pages[name][0]
         assert report["finalDisplayedUrl"] == url, f"{name} was redirected"
         assert report.get("runtimeError") is None, report["runtimeError"]
         if failures(report):
