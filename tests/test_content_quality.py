@@ -74,11 +74,18 @@ def reading_minutes(content: Content) -> float:
 
 
 def test_orderings_follow_the_articles(content: Content) -> None:
-    # tr_beleidigung: first say the tone is not acceptable and what follows (003 "Kommuniziere
-    # bestimmt"); preparing the separation straight away ranks below, both above enduring it.
+    # tr_beleidigung: insults that are "not the first time" are when 002 says to part politely
+    # (issue 23): preparing the separation ranks first; rejecting the tone and naming the
+    # consequence (003 "Kommuniziere bestimmt") next; both above enduring it.
     insult = points(content, "tr_beleidigung")
-    assert insult["grenze_ziehen"] > insult["trennung_vorbereiten"]
-    assert insult["trennung_vorbereiten"] > max(insult["beruhigen"], insult["abprallen"])
+    assert insult["trennung_vorbereiten"] > insult["grenze_ziehen"]
+    assert insult["grenze_ziehen"] > max(insult["beruhigen"], insult["abprallen"])
+    # le_souveraen: the client wants the quick solution, not the question of blame (004
+    # "Verantwortung"): a long justification is the weakest answer, fixing it at once above a
+    # vague "please be patient", and clarifying what is wrong with a date for the fix best.
+    complaint = points(content, "le_souveraen")
+    assert complaint["verteidigen"] < complaint["zeit_erbitten"] < complaint["sofort_nacharbeiten"]
+    assert complaint["sofort_nacharbeiten"] < complaint["klaeren_termin"]
     # ka_ueberlastet: deadlines are sacred (004 "Qualität"): a promise delivered late is the
     # weakest answer, below keeping it at the cost of the weekend.
     overload = points(content, "ka_ueberlastet")
