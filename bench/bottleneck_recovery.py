@@ -24,7 +24,8 @@ items differ from what the scoring assumes (discrimination 1.0 and 2.0, independ
 Then the bottleneck distribution (each dimension 8-25 %) of uniformly random takers and of
 "best scenario option" takers (the best option of every scenario, statements at random), both
 through the quiz with its extra page; the length of the whole analysis (issue 23, item 5) over
-random takers; and the time `flask --app quiz score --batch` takes for `--batch-lines` lines
+random takers and whether strong takers' next steps follow their least strong answers; and the
+time `flask --app quiz score --batch` takes for `--batch-lines` lines
 (0 skips it).
 """
 
@@ -275,6 +276,39 @@ def analysis_length(content: Content, n: int, seed: int) -> dict[str, float]:
     }
 
 
+def strong_steps(content: Content, n: int, seed: int) -> dict[str, float]:
+    """Strong takers (every answer among its question's two best point levels, none weak): do
+    their next steps follow their least strong answers rather than the file order?"""
+    rng = random.Random(seed)  # synthetic takers, not security
+
+    def respond(question_id: str) -> str:
+        choices = [c for c in content.choices(question_id) if c.applicable and not c.weak]
+        top = sorted({c.points for c in choices})[-2:]
+        return rng.choice([c for c in choices if c.points in top]).id
+
+    figures: Counter[str] = Counter()
+    for _ in range(n):
+        answers, result = drive(content, respond)
+        steps = analyse(content, answers, result).next_steps
+        lacking = {
+            q: content.best_points(q) - content.choice(q, a).points
+            for q, a in answers.items()
+            if content.choice(q, a).applicable
+        }
+        below = [q for q, gap in lacking.items() if gap]
+        figures["below_three"] += len(below) >= 3
+        figures["all_tips"] += len(below) >= 3 and all(step.kind == "tip" for step in steps)
+        least = max(lacking.values())
+        figures["least_led"] += (
+            any(lacking.get(q, 0) == least for step in steps for q in step.triggered_by)
+            or not least
+        )
+    return {
+        "all_tips": 100 * figures["all_tips"] / max(figures["below_three"], 1),
+        "least_led": 100 * figures["least_led"] / n,
+    }
+
+
 def batch_timing(content_path: Path, lines: int, seed: int) -> tuple[float, int]:
     """Seconds `flask --app quiz score --batch` takes for this many complete answer lines."""
     content = load_content(content_path, current=False)
@@ -382,6 +416,13 @@ def main() -> int:
     print(f"  analyses repeating a sentence: {words['repeated']:.1f} % (goal 0)")
     print(f"  'Luft nach oben' beside a score of 100: {words['luft_100']:.0f} (goal 0)")
     misses += (two < 100) + (words["repeated"] > 0) + (words["luft_100"] > 0)
+    strong = strong_steps(content, args.words_n, args.seed)
+    print(
+        "  strong takers (no weak answer, each among its question's two best): steps all tips on their "
+        f"answers {strong['all_tips']:.1f} %, a step on their least strong answer "
+        f"{strong['least_led']:.1f} % (goal 100 each)"
+    )
+    misses += (strong["all_tips"] < 100) + (strong["least_led"] < 100)
 
     if args.batch_lines:
         seconds, printed = batch_timing(args.content, args.batch_lines, args.seed)
