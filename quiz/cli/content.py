@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import click
+import orjson
 from flask import current_app
 
 from quiz.app_state import get_content
@@ -114,9 +115,12 @@ def _score_batch(content: Content, lines: Iterable[str]) -> None:
             raise click.ClickException(f"line {number}: {exc}") from exc
         except (json.JSONDecodeError, ValueError) as exc:
             raise click.ClickException(f"line {number}: the answers {_reason(exc)}") from exc
+    sys.stdout.flush()
+    out = sys.stdout.buffer
     for answers, evaluation in checked:
-        data = result_json(content, answers, evaluation)
-        click.echo(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        # orjson writes compact UTF-8 several times faster than json; the lines are ~20 kB.
+        out.write(orjson.dumps(result_json(content, answers, evaluation)) + b"\n")
+    out.flush()
 
 
 def _answers_map(data: Any) -> dict[str, str]:
@@ -148,6 +152,8 @@ def result_json(
     if result is None:
         return output | dict.fromkeys(SCORING_KEYS)
     analysis = analyse(content, answers, result)
+    items = analysis.to_dicts()
+    steps = sorted((item for item in items if item["next_step"]), key=lambda i: i["next_step"])
     return output | {
         "scores": dict(result.scores),
         "uncertainty": dict(result.uncertainty),
@@ -160,8 +166,8 @@ def result_json(
         "confidence": result.confidence,
         "runner_up": result.runner_up,
         "weak_answers": {d.id: list(result.weak.get(d.id, ())) for d in content.dimensions},
-        "next_steps": [item.to_dict() for item in analysis.next_steps],
-        "analysis": analysis.to_dicts(),
+        "next_steps": steps,
+        "analysis": items,
     }
 
 

@@ -25,7 +25,7 @@ the PDF use. `analyse` returns the same items grouped for rendering.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 from quiz.domain.content_model import MAX_POINTS, NEXT_STEPS, Content, SourceRef, Tip
@@ -52,6 +52,10 @@ class Source:
     publication: str | None = None
     year: int | None = None
     citation: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {name: getattr(self, name) for name in _SOURCE_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,16 @@ class AnalysisItem:
     uncertainty: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        data = asdict(self)
-        data["sources"] = [asdict(source) for source in self.sources]
+        """A JSON-ready dict (every field is a str, number, None, tuple of str, or the sources)."""
+        data = {name: getattr(self, name) for name in _ITEM_FIELDS}
+        data["sources"] = [source.to_dict() for source in self.sources]
         for key in ("triggered_by", "tied_with", "evidence", "close_to", "exceptions"):
             data[key] = list(data[key])
         return data
+
+
+_SOURCE_FIELDS = tuple(field.name for field in fields(Source))
+_ITEM_FIELDS = tuple(field.name for field in fields(AnalysisItem))
 
 
 @dataclass(frozen=True)
@@ -161,18 +169,23 @@ def analyse(content: Content, answers: Mapping[str, str], result: ScoreResult) -
         _band_item(content, answers, result, dimension_id, dimension_id == result.bottleneck)
         for dimension_id in result.ranking
     ]
-    triggered = [_tip_item(content, tip, answers) for tip in content.triggered_tips(answers)]
+    # Only a profile without an acute bottleneck takes steps from dimensions outside the focus.
+    triggered = [
+        _tip_item(content, tip, answers)
+        for tip in content.triggered_tips(answers)
+        if not result.bottleneck_acute or tip.dimension in focused
+    ]
     shown = _shown_tips(content, answers, result, focused, triggered)
     steps = _rank_next_steps(content, answers, result, focused, bands, shown, triggered)
     # A step from outside the shown tips is shown too, with its dimension's other tips.
-    shown += [step for step in steps if step.kind == "tip" and step not in shown]
+    shown += [step for step in steps if step.kind == "tip" and _absent(step, shown)]
     rank = {dimension_id: index for index, dimension_id in enumerate(result.ranking)}
     shown.sort(
         key=lambda item: (rank.get(item.dimension, len(rank)), *_key(content, answers, item))
     )
     chosen = {id(item): position for position, item in enumerate(steps, 1)}
-    bands = [replace(item, next_step=chosen.get(id(item))) for item in bands]
-    tips = [replace(item, next_step=chosen.get(id(item))) for item in shown]
+    bands = [_numbered(item, chosen) for item in bands]
+    tips = [_numbered(item, chosen) for item in shown]
     bands[0] = replace(
         bands[0],
         kind="bottleneck",
@@ -196,6 +209,17 @@ def analyse(content: Content, answers: Mapping[str, str], result: ScoreResult) -
         perspectives=tuple(item for item in tips if item.tip_kind == "perspectives"),
         items=items,
     )
+
+
+def _absent(item: AnalysisItem, items: Sequence[AnalysisItem]) -> bool:
+    """Not this very item among them (identity: two items may be equal, yet distinct steps)."""
+    return all(item is not other for other in items)
+
+
+def _numbered(item: AnalysisItem, chosen: Mapping[int, int]) -> AnalysisItem:
+    """The item with its step number, when it is one of the next steps."""
+    step = chosen.get(id(item))
+    return item if step is None else replace(item, next_step=step)
 
 
 def build_analysis(
@@ -276,7 +300,7 @@ def _rank_next_steps(
 
     actions = sorted((t for t in shown if t.tip_kind != "perspectives"), key=key)
     if not result.bottleneck_acute:
-        others = [t for t in triggered if t.tip_kind != "perspectives" and t not in actions]
+        others = [t for t in triggered if t.tip_kind != "perspectives" and _absent(t, actions)]
         actions = sorted(actions + others, key=key)
     band_order = sorted(
         bands, key=lambda item: (item.dimension not in focused, rank[item.dimension])
@@ -288,7 +312,7 @@ def _rank_next_steps(
 
     def take(dimension_id: str | None) -> None:
         found = next(
-            (i for i in pool if i not in steps and dimension_id in (None, i.dimension)), None
+            (i for i in pool if _absent(i, steps) and dimension_id in (None, i.dimension)), None
         )
         if found is not None:
             steps.append(found)
@@ -307,9 +331,11 @@ def _diagnosis(content: Content, answers: Mapping[str, str], result: ScoreResult
     lacking = []
     # .get: a coach view may rebuild an analysis from answers stored under older content.
     for number, question in enumerate(asked_questions(content, dimension.id, answers)):
-        choices = {c.id: c for c in content.choices(question.id)}
-        choice = choices.get(answers.get(question.id, ""))
-        if choice is not None and choice.applicable and choice.points < MAX_POINTS:
+        try:
+            choice = content.choice(question.id, answers.get(question.id, ""))
+        except KeyError:
+            continue
+        if choice.applicable and choice.points < MAX_POINTS:
             lacking.append((choice.points, number, question.id))
     return Diagnosis(
         dimension=dimension.id,
@@ -420,16 +446,17 @@ def exceptions(
     dimension shows its clean headline only when every answer is at its best, so no headline
     praises what an answer or a tip says is not done.
     """
-    lacking = [
-        (content.best_points(q.id) - choice.points, -number, q.id)
-        for number, q in enumerate(asked_questions(content, dimension_id, answers))
-        if (choice := content.choice(q.id, answers[q.id])).applicable
-        and choice.points < content.best_points(q.id)
-    ]
+    asked = asked_questions(content, dimension_id, answers)
     weak = set(result.weak.get(dimension_id, ()))
-    lacking.sort(key=lambda entry: (entry[2] in weak, entry[0], entry[1]), reverse=True)
-    chosen = {question_id for _, _, question_id in lacking[:MAX_NAMED]}
-    return tuple(q.id for q in asked_questions(content, dimension_id, answers) if q.id in chosen)
+    lacking = []
+    for number, question in enumerate(asked):
+        choice = content.choice(question.id, answers[question.id])
+        gap = content.best_points(question.id) - choice.points
+        if choice.applicable and gap:
+            lacking.append((question.id in weak, gap, -number, question.id))
+    lacking.sort(reverse=True)
+    chosen = {entry[3] for entry in lacking[:MAX_NAMED]}
+    return tuple(q.id for q in asked if q.id in chosen)
 
 
 def _tip_item(content: Content, tip: Tip, answers: Mapping[str, str]) -> AnalysisItem:
@@ -448,7 +475,21 @@ def _tip_item(content: Content, tip: Tip, answers: Mapping[str, str]) -> Analysi
     )
 
 
+_SOURCES: dict[tuple[int, tuple[tuple[str, str | None], ...]], tuple[Source, ...]] = {}
+
+
 def _sources(content: Content, refs: tuple[SourceRef, ...]) -> tuple[Source, ...]:
+    # Built once per content and list of references: an analysis cites the same few dozen.
+    key = (id(content.source_by_file), tuple((ref.file, ref.section) for ref in refs))
+    found = _SOURCES.get(key)
+    if found is None:
+        if len(_SOURCES) > 10_000:
+            _SOURCES.clear()
+        found = _SOURCES[key] = _build_sources(content, refs)
+    return found
+
+
+def _build_sources(content: Content, refs: tuple[SourceRef, ...]) -> tuple[Source, ...]:
     sources = []
     for ref in refs:
         article = content.source_by_file[ref.file]

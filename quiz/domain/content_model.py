@@ -324,16 +324,25 @@ class Content(_Strict):
                 )
         return table
 
+    @cached_property
+    def answer_ids(self) -> dict[str, frozenset[str]]:
+        """Question id -> the ids of its answer options (checked on every scoring)."""
+        return {qid: frozenset(c.id for c in choices) for qid, choices in self._choices.items()}
+
     def choices(self, question_id: str) -> tuple[Choice, ...]:
         """The answer options of a question with the points each scores (reverse keys applied)."""
         return self._choices[question_id]
 
     def choice(self, question_id: str, answer_id: str) -> Choice:
         """One answer option of a question (KeyError for an unknown one)."""
-        for choice in self._choices[question_id]:
-            if choice.id == answer_id:
-                return choice
-        raise KeyError((question_id, answer_id))
+        try:
+            return self._choice_by_id[question_id][answer_id]
+        except KeyError:
+            raise KeyError((question_id, answer_id)) from None
+
+    @cached_property
+    def _choice_by_id(self) -> dict[str, dict[str, Choice]]:
+        return {qid: {c.id: c for c in choices} for qid, choices in self._choices.items()}
 
     @cached_property
     def tip_position(self) -> dict[str, int]:
@@ -342,7 +351,24 @@ class Content(_Strict):
 
     def triggered_tips(self, answers: Mapping[str, str]) -> tuple[Tip, ...]:
         """The tips whose conditions these answers meet, in content order."""
-        return tuple(tip for tip in self.tips if tip.when.holds(answers))
+        found = []
+        for tip, every, clauses in self._conditions:
+            hits = (answers.get(question) in allowed for question, allowed in clauses)
+            if all(hits) if every else any(hits):
+                found.append(tip)
+        return tuple(found)
+
+    @cached_property
+    def _conditions(self) -> tuple[tuple[Tip, bool, tuple[tuple[str, frozenset[str]], ...]], ...]:
+        # Every tip's condition as plain sets: an analysis checks them all, often.
+        return tuple(
+            (
+                tip,
+                tip.when.all is not None,
+                tuple((c.question, frozenset(c.answers)) for c in tip.when.clauses),
+            )
+            for tip in self.tips
+        )
 
     def questions_of(self, dimension_id: str) -> tuple[Question, ...]:
         """The core questions that measure one dimension."""
@@ -362,7 +388,14 @@ class Content(_Strict):
 
     def best_points(self, question_id: str) -> int:
         """The most points an applicable answer of this question scores."""
-        return max(c.points for c in self._choices[question_id] if c.applicable)
+        return self._best_points[question_id]
+
+    @cached_property
+    def _best_points(self) -> dict[str, int]:
+        return {
+            qid: max(c.points for c in choices if c.applicable)
+            for qid, choices in self._choices.items()
+        }
 
     @property
     def short_hash(self) -> str:

@@ -59,14 +59,16 @@ def evaluate(content: Content, answers: Mapping[str, str]) -> Evaluation:
         if early is not None:
             raise AnswerError(early, f"question {early!r} is not asked before the core questions")
         return Evaluation(False, missing_core, None)
-    due = extra_page(content, answers)
+    core = score_answers(content, {q.id: answers[q.id] for q in content.questions})
+    due = _due(content, answers, core)
     stray = next((q.id for q in content.extra_questions if q.id in given and q.id not in due), None)
     if stray is not None:
         raise AnswerError(stray, f"question {stray!r} is not asked for these answers")
     missing = tuple(qid for qid in due if qid not in given)
     if missing:
         return Evaluation(False, missing, None)
-    return Evaluation(True, (), score_answers(content, answers))
+    # Without an extra page the core result is the final one.
+    return Evaluation(True, (), score_answers(content, answers) if due else core)
 
 
 def extra_page(content: Content, answers: Mapping[str, str]) -> tuple[str, ...]:
@@ -77,7 +79,13 @@ def extra_page(content: Content, answers: Mapping[str, str]) -> tuple[str, ...]:
     if not content.extra_questions:
         return ()
     core = {q.id: answers.get(q.id, "") for q in content.questions}
-    result = score_answers(content, core)
+    return _due(content, core, score_answers(content, core))
+
+
+def _due(content: Content, core: Mapping[str, str], result: ScoreResult) -> tuple[str, ...]:
+    """The extra page for the core answers and their result."""
+    if not content.extra_questions:
+        return ()
     # As for close_to: only a dimension with some answer below full points.
     contenders = sorted(
         (

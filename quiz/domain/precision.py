@@ -125,24 +125,35 @@ def assess(
     cache = _CACHES.setdefault(id(table), {})
     if len(cache) > 100_000:  # answer patterns repeat a lot; a bound keeps memory small
         cache.clear()
-    posteriors: dict[str, list[float]] = {}
-    uncertainty: dict[str, float] = {}
-    level: dict[str, float] = {}
+    posteriors: dict[str, _Posterior] = {}
     for dimension_id, question_ids in scored.items():
         key = tuple((qid, answers.get(qid, "")) for qid in question_ids)
         found = cache.get(key)
         if found is None:
             found = cache[key] = _posterior(table, key)
-        posteriors[dimension_id], level[dimension_id], uncertainty[dimension_id] = found
-    return Precision(chance=_chance_weakest(posteriors), uncertainty=uncertainty, level=level)
+        posteriors[dimension_id] = found
+    return Precision(
+        chance=_chance_weakest(posteriors),
+        uncertainty={d: post.uncertainty for d, post in posteriors.items()},
+        level={d: post.level for d, post in posteriors.items()},
+    )
 
 
-_CACHES: dict[int, dict[tuple[tuple[str, str], ...], tuple[list[float], float, float]]] = {}
+@dataclass(frozen=True)
+class _Posterior:
+    """One dimension's posterior over the grid, with what the chance and the page need of it."""
+
+    mass: list[float]
+    # P(level > t) at each grid point t, half the own mass at t included (the midpoint rule).
+    above: list[float]
+    level: float
+    uncertainty: float
 
 
-def _posterior(
-    table: Mapping[str, ItemModel], answered: tuple[tuple[str, str], ...]
-) -> tuple[list[float], float, float]:
+_CACHES: dict[int, dict[tuple[tuple[str, str], ...], _Posterior]] = {}
+
+
+def _posterior(table: Mapping[str, ItemModel], answered: tuple[tuple[str, str], ...]) -> _Posterior:
     """One dimension's posterior over the grid, its mean level and its score's SD."""
     log_post = list(_PRIOR)
     expected = [0.0] * len(GRID)
@@ -165,7 +176,12 @@ def _posterior(
     total = sum(weights)
     posterior = [w / total for w in weights]
     level = sum(p * t for p, t in zip(posterior, GRID, strict=True))
-    return posterior, level, _score_sd(posterior, expected, total_weight)
+    above = [0.0] * len(posterior)
+    tail = 0.0
+    for index in range(len(posterior) - 1, -1, -1):
+        above[index] = tail + posterior[index] / 2
+        tail += posterior[index]
+    return _Posterior(posterior, above, level, _score_sd(posterior, expected, total_weight))
 
 
 def _score_sd(posterior: list[float], expected: list[float], total_weight: float) -> float:
@@ -181,33 +197,25 @@ def _score_sd(posterior: list[float], expected: list[float], total_weight: float
     return math.sqrt(max(square - mean * mean, 0.0))
 
 
-def _chance_weakest(posteriors: Mapping[str, list[float]]) -> dict[str, float]:
+def _chance_weakest(posteriors: Mapping[str, _Posterior]) -> dict[str, float]:
     """P(this dimension's level is the lowest), integrated over the grid.
 
     At a grid point t, another dimension lies above with P(level > t), counting half of its own
     mass at t (the midpoint rule), so equal posteriors share the chance evenly.
     """
-    above: dict[str, list[float]] = {}
-    for dimension_id, posterior in posteriors.items():
-        tail = 0.0
-        values = [0.0] * len(posterior)
-        for index in range(len(posterior) - 1, -1, -1):
-            values[index] = tail + posterior[index] / 2
-            tail += posterior[index]
-        above[dimension_id] = values
     # Every dimension above t at once, then each dimension's own factor divided out (it is at
     # least half its own mass at t, never 0 where that mass counts).
     everyone = [1.0] * len(GRID)
-    for values in above.values():
-        everyone = [a * b for a, b in zip(everyone, values, strict=True)]
-    raw: dict[str, float] = {}
-    for dimension_id, posterior in posteriors.items():
-        own = above[dimension_id]
-        raw[dimension_id] = sum(
-            mass * everyone[index] / own[index]
-            for index, mass in enumerate(posterior)
+    for post in posteriors.values():
+        everyone = [a * b for a, b in zip(everyone, post.above, strict=True)]
+    raw = {
+        dimension_id: sum(
+            mass * all_above / own
+            for mass, all_above, own in zip(post.mass, everyone, post.above, strict=True)
             if mass > 1e-12
         )
+        for dimension_id, post in posteriors.items()
+    }
     total = sum(raw.values()) or 1.0
     # Rounded, so that a comparison with a threshold cannot flip on the last bit of a float.
     return {dimension_id: round(value / total, 9) for dimension_id, value in raw.items()}

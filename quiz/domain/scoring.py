@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-from quiz.domain.content_model import MAX_POINTS, Content, Question
+from quiz.domain.content_model import MAX_POINTS, Choice, Content, Question
 from quiz.domain.precision import Precision, assess
 
 # A dimension with at least this chance of being truly the weakest is close to the bottleneck.
@@ -110,16 +110,18 @@ def validate_answers(content: Content, answers: Mapping[str, str]) -> None:
 
 def check_known(content: Content, answers: Mapping[str, str]) -> None:
     """Raise AnswerError for an unknown question or an answer that is not one of its options."""
+    valid = content.answer_ids
+    if all(valid.get(qid, ()).__contains__(answer) for qid, answer in answers.items()):
+        return  # the usual case, checked in one pass; otherwise find the first fault in order
     for question_id in answers:
         if question_id not in content.question_by_id:
             raise AnswerError(question_id, f"unknown question {question_id!r}")
+    valid = content.answer_ids
     for question in content.all_questions:
         answer = answers.get(question.id)
         if answer is None or (answer == "" and question.id not in content.page_of_question):
             continue
-        if not isinstance(answer, str) or answer not in {
-            choice.id for choice in content.choices(question.id)
-        }:
+        if not isinstance(answer, str) or answer not in valid[question.id]:
             raise AnswerError(
                 question.id, f"invalid answer {answer!r} for question {question.id!r}"
             )
@@ -137,8 +139,13 @@ def score_answers(content: Content, answers: Mapping[str, str]) -> ScoreResult:
         dimension.id: asked_questions(content, dimension.id, answers)
         for dimension in content.dimensions
     }
+    # Every answer looked up once: the score, the weak answers and the gaps come from these.
+    chosen = {
+        d: [(q, content.choice(q.id, answers[q.id])) for q in questions]
+        for d, questions in asked.items()
+    }
     for dimension in content.dimensions:
-        score = _score(content, asked[dimension.id], answers)
+        score = _score_choices(chosen[dimension.id])
         if score is None:
             insufficient.add(dimension.id)
         else:
@@ -147,12 +154,12 @@ def score_answers(content: Content, answers: Mapping[str, str]) -> ScoreResult:
         # The loader guarantees dimensions that are always scored; this is a broken Content.
         raise AnswerError(content.questions[0].id, "no dimension has enough applicable answers")
     precision = assess(content, answers, {d: [q.id for q in asked[d]] for d in scores})
-    weak = {
-        d: tuple(q.id for q in questions if content.choice(q.id, answers[q.id]).weak)
-        for d, questions in asked.items()
-    }
+    weak = {d: tuple(q.id for q, choice in pairs if choice.weak) for d, pairs in chosen.items()}
     position = {dimension.id: index for index, dimension in enumerate(content.dimensions)}
-    gaps = _lacking(content, answers, asked)
+    gaps = {
+        d: tuple(sorted(content.best_points(q.id) - c.points for q, c in pairs if c.applicable))
+        for d, pairs in chosen.items()
+    }
     chance = _comparable_chance(gaps, precision)
     ranking = tuple(
         sorted(scores, key=lambda d: (scores[d], -len(weak[d]), -chance[d], position[d]))
@@ -185,22 +192,6 @@ def score_answers(content: Content, answers: Mapping[str, str]) -> ScoreResult:
             q.id for q in content.extra_questions if answers.get(q.id) not in (None, "")
         ),
     )
-
-
-def _lacking(
-    content: Content, answers: Mapping[str, str], asked: Mapping[str, tuple[Question, ...]]
-) -> dict[str, tuple[int, ...]]:
-    """Per dimension, how far each applicable answer is from its question's best, sorted."""
-    return {
-        d: tuple(
-            sorted(
-                content.best_points(q.id) - choice.points
-                for q in questions
-                if (choice := content.choice(q.id, answers[q.id])).applicable
-            )
-        )
-        for d, questions in asked.items()
-    }
 
 
 def _comparable_chance(
@@ -252,12 +243,15 @@ def dimension_score(content: Content, dimension_id: str, answers: Mapping[str, s
 def _score(
     content: Content, questions: tuple[Question, ...], answers: Mapping[str, str]
 ) -> int | None:
+    return _score_choices([(q, content.choice(q.id, answers[q.id])) for q in questions])
+
+
+def _score_choices(pairs: list[tuple[Question, Choice]]) -> int | None:
     # Exact arithmetic, so the same answers give the same integer everywhere: whole points
     # at weight 1 (the usual case) add up as integers, other weights as fractions.
     points = count = applicable = 0
     weighted = weights = Fraction(0)
-    for question in questions:
-        choice = content.choice(question.id, answers[question.id])
+    for question, choice in pairs:
         if not choice.applicable:
             continue
         applicable += 1
@@ -268,8 +262,10 @@ def _score(
             weight = Fraction(question.weight)
             weighted += weight * choice.points
             weights += weight
-    if applicable == 0 or 2 * applicable < len(questions):
+    if applicable == 0 or 2 * applicable < len(pairs):
         return None
+    if not weights:  # every weight 1: half up of 100 * points / (MAX_POINTS * count), in integers
+        return (200 * points + MAX_POINTS * count) // (2 * MAX_POINTS * count)
     return _round_half_up((weighted + points) * 100 / ((weights + count) * MAX_POINTS))
 
 
