@@ -35,7 +35,9 @@ import argparse
 import itertools
 import json
 import math
+import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -309,8 +311,9 @@ def strong_steps(content: Content, n: int, seed: int) -> dict[str, float]:
     }
 
 
-def batch_timing(content_path: Path, lines: int, seed: int) -> tuple[float, int]:
-    """Seconds `flask --app quiz score --batch` takes for this many complete answer lines."""
+def batch_timing(content_path: Path, lines: int, seed: int) -> tuple[float, float, int]:
+    """Seconds `flask --app quiz score --batch` takes for this many complete answer lines: wall
+    clock and the CPU time it used (what it costs on a machine of its own)."""
     content = load_content(content_path, current=False)
     rng = random.Random(seed)  # synthetic takers, not security
 
@@ -330,6 +333,7 @@ def batch_timing(content_path: Path, lines: int, seed: int) -> tuple[float, int]
             "QUIZ_INSTANCE_PATH": tmp,
         }
         started = time.perf_counter()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         run = subprocess.run(
             [str(flask), "--app", "quiz", "score", "--batch", str(path)],
             capture_output=True,
@@ -339,10 +343,12 @@ def batch_timing(content_path: Path, lines: int, seed: int) -> tuple[float, int]
             check=False,
         )
         seconds = time.perf_counter() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     if run.returncode != 0:
         print(run.stderr, file=sys.stderr)
-        return seconds, -1
-    return seconds, len(run.stdout.splitlines())
+        return seconds, cpu, -1
+    return seconds, cpu, len(run.stdout.splitlines())
 
 
 def main() -> int:
@@ -425,11 +431,13 @@ def main() -> int:
     misses += (strong["all_tips"] < 100) + (strong["least_led"] < 100)
 
     if args.batch_lines:
-        seconds, printed = batch_timing(args.content, args.batch_lines, args.seed)
+        seconds, cpu, printed = batch_timing(args.content, args.batch_lines, args.seed)
         ok = printed == args.batch_lines and seconds < 10
         misses += not ok
+        load = os.getloadavg()[0]
         print(
-            f"\nflask --app quiz score --batch: {args.batch_lines} lines in {seconds:.1f} s, "
+            f"\nflask --app quiz score --batch: {args.batch_lines} lines in {seconds:.1f} s "
+            f"({cpu:.1f} s of CPU; load average {load:.1f} on {os.cpu_count()} cores), "
             f"{printed} results (goal < 10 s) {'ok' if ok else 'MISSED'}"
         )
     print(f"\n{misses} goal(s) missed; {time.perf_counter() - started:.0f} s")
