@@ -279,8 +279,8 @@ def analysis_length(content: Content, n: int, seed: int) -> dict[str, float]:
 
 
 def strong_steps(content: Content, n: int, seed: int) -> dict[str, float]:
-    """Strong takers (every answer among its question's two best point levels, none weak): do
-    their next steps follow their least strong answers rather than the file order?"""
+    """Strong profiles (every answer among its question's two best point levels, none weak, no
+    acute bottleneck): do their next steps follow their least strong answers, not the file order?"""
     rng = random.Random(seed)  # synthetic takers, not security
 
     def respond(question_id: str) -> str:
@@ -291,6 +291,9 @@ def strong_steps(content: Content, n: int, seed: int) -> dict[str, float]:
     figures: Counter[str] = Counter()
     for _ in range(n):
         answers, result = drive(content, respond)
+        if result.bottleneck_acute:  # a strong profile: every dimension in its top band
+            continue
+        figures["strong"] += 1
         steps = analyse(content, answers, result).next_steps
         lacking = {
             q: content.best_points(q) - content.choice(q, a).points
@@ -307,7 +310,8 @@ def strong_steps(content: Content, n: int, seed: int) -> dict[str, float]:
         )
     return {
         "all_tips": 100 * figures["all_tips"] / max(figures["below_three"], 1),
-        "least_led": 100 * figures["least_led"] / n,
+        "least_led": 100 * figures["least_led"] / max(figures["strong"], 1),
+        "strong": figures["strong"],
     }
 
 
@@ -424,7 +428,8 @@ def main() -> int:
     misses += (two < 100) + (words["repeated"] > 0) + (words["luft_100"] > 0)
     strong = strong_steps(content, args.words_n, args.seed)
     print(
-        "  strong takers (no weak answer, each among its question's two best): steps all tips on their "
+        f"  strong profiles ({strong['strong']:.0f} takers answering among each question's two "
+        "best, no weak answer, every dimension in its top band): steps all tips on their "
         f"answers {strong['all_tips']:.1f} %, a step on their least strong answer "
         f"{strong['least_led']:.1f} % (goal 100 each)"
     )

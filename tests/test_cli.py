@@ -272,3 +272,24 @@ def test_batch_refuses_an_extra_question_the_quiz_does_not_ask_for_these_answers
     result = batch(cli_app, [json.dumps(answers | {stray: "teils"})])
     assert result.exit_code == 1
     assert f"line 1: question '{stray}' is not asked for these answers" in result.output
+
+
+def test_batch_in_forked_workers_keeps_the_order_and_names_the_bad_line(
+    cli_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of three lines: ten lines go to one worker per core, a chunk at a time.
+    monkeypatch.setattr("quiz.cli.content.BATCH_CHUNK", 3)
+    takers = [sample_taker(REAL, "random", seed) for seed in range(10)]
+    result = batch(cli_app, [json.dumps(answers) for answers in takers])
+    assert result.exit_code == 0, result.output
+    outputs = [json.loads(line) for line in result.output.splitlines()]
+    assert [out["answers"] for out in outputs] == takers
+    for answers, out in zip(takers, outputs, strict=True):
+        expected = evaluate(REAL, answers).result
+        assert expected is not None and out["bottleneck"] == expected.bottleneck
+    bad = [json.dumps(answers) for answers in takers]
+    bad[7] = '{"zz_unbekannt": "ja"}'
+    result = batch(cli_app, bad)
+    assert result.exit_code == 1
+    assert "line 8: unknown question 'zz_unbekannt'" in result.output
+    assert '"bottleneck"' not in result.output

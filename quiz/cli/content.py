@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -104,23 +106,71 @@ def score(answers_file: Any, batch_file: Any, sample: str | None, seed: int | No
     click.echo(json.dumps(result_json(content, answers, evaluation), ensure_ascii=False, indent=2))
 
 
+# Lines a worker takes at a time; a batch of fewer than two chunks runs in this process.
+BATCH_CHUNK = 250
+# The content the forked workers score with (set before they start, inherited by fork).
+_BATCH: dict[str, Content] = {}
+
+
 def _score_batch(content: Content, lines: Iterable[str]) -> None:
-    """Check every line, then print one compact result per line; exit 1 on the first bad line."""
-    checked: list[tuple[dict[str, str], Evaluation]] = []
+    """Check every line, then print one compact result per line; exit 1 on the first bad line.
+
+    Large batches are scored by one forked worker per core, a chunk of lines at a time, and
+    written in order: first every line is checked (and scored), then the results are laid out.
+    """
+    parsed: list[dict[str, str]] = []
+    failed: tuple[int, str] | None = None
     for number, line in enumerate(lines, 1):
         try:
-            answers = _answers_map(json.loads(line))
-            checked.append((answers, evaluate(content, answers)))
-        except AnswerError as exc:
-            raise click.ClickException(f"line {number}: {exc}") from exc
+            parsed.append(_answers_map(json.loads(line)))
         except (json.JSONDecodeError, ValueError) as exc:
-            raise click.ClickException(f"line {number}: the answers {_reason(exc)}") from exc
-    sys.stdout.flush()
-    out = sys.stdout.buffer
-    for answers, evaluation in checked:
-        # orjson writes compact UTF-8 several times faster than json; the lines are ~20 kB.
-        out.write(orjson.dumps(result_json(content, answers, evaluation)) + b"\n")
-    out.flush()
+            failed = (number, f"the answers {_reason(exc)}")
+            break
+    chunks = [parsed[i : i + BATCH_CHUNK] for i in range(0, len(parsed), BATCH_CHUNK)]
+    _BATCH["content"] = content
+    workers = min(os.cpu_count() or 1, len(chunks))
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    try:
+        run = pool.imap if pool is not None else map
+        evaluated = list(run(_evaluate_chunk, chunks))
+        for index, results in enumerate(evaluated):
+            error = next(((i, r) for i, r in enumerate(results) if isinstance(r, str)), None)
+            if error is not None:
+                failed = (index * BATCH_CHUNK + error[0] + 1, error[1])
+                break
+        if failed is not None:
+            raise click.ClickException(f"line {failed[0]}: {failed[1]}")
+        sys.stdout.flush()
+        out = sys.stdout.buffer
+        for rendered in run(_render_chunk, zip(chunks, evaluated, strict=True)):
+            out.write(rendered)
+        out.flush()
+    finally:
+        if pool is not None:
+            pool.terminate()
+        _BATCH.clear()
+
+
+def _evaluate_chunk(chunk: list[dict[str, str]]) -> list[Evaluation | str]:
+    """Each line's evaluation, or the message naming what is wrong with it."""
+    content = _BATCH["content"]
+    results: list[Evaluation | str] = []
+    for answers in chunk:
+        try:
+            results.append(evaluate(content, answers))
+        except AnswerError as exc:
+            results.append(str(exc))
+    return results
+
+
+def _render_chunk(pair: tuple[list[dict[str, str]], list[Evaluation | str]]) -> bytes:
+    """The chunk's results as JSON Lines; orjson writes the ~20 kB lines compact and fast."""
+    content = _BATCH["content"]
+    return b"".join(
+        orjson.dumps(result_json(content, answers, evaluation)) + b"\n"
+        for answers, evaluation in zip(*pair, strict=True)
+        if isinstance(evaluation, Evaluation)
+    )
 
 
 def _answers_map(data: Any) -> dict[str, str]:

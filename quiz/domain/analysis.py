@@ -25,7 +25,7 @@ the PDF use. `analyse` returns the same items grouped for rendering.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from quiz.domain.content_model import MAX_POINTS, NEXT_STEPS, Content, SourceRef, Tip
@@ -52,10 +52,6 @@ class Source:
     publication: str | None = None
     year: int | None = None
     citation: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {name: getattr(self, name) for name in _SOURCE_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -97,15 +93,11 @@ class AnalysisItem:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (every field is a str, number, None, tuple of str, or the sources)."""
-        data = {name: getattr(self, name) for name in _ITEM_FIELDS}
-        data["sources"] = [source.to_dict() for source in self.sources]
+        data = dict(self.__dict__)  # a plain dataclass: its fields, in order
+        data["sources"] = [dict(source.__dict__) for source in self.sources]
         for key in ("triggered_by", "tied_with", "evidence", "close_to", "exceptions"):
             data[key] = list(data[key])
         return data
-
-
-_SOURCE_FIELDS = tuple(field.name for field in fields(Source))
-_ITEM_FIELDS = tuple(field.name for field in fields(AnalysisItem))
 
 
 @dataclass(frozen=True)

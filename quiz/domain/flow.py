@@ -23,7 +23,14 @@ from typing import Literal
 
 from quiz.domain.content_model import Content
 from quiz.domain.precision import most_informative
-from quiz.domain.scoring import AnswerError, ScoreResult, check_known, sample_answers, score_answers
+from quiz.domain.scoring import (
+    AnswerError,
+    ScoreResult,
+    check_known,
+    sample_answers,
+    score_answers,
+    score_checked,
+)
 
 # A dimension with at least this chance of being the weakest after the core questions is a
 # contender; two or more contenders get the extra page.
@@ -59,7 +66,8 @@ def evaluate(content: Content, answers: Mapping[str, str]) -> Evaluation:
         if early is not None:
             raise AnswerError(early, f"question {early!r} is not asked before the core questions")
         return Evaluation(False, missing_core, None)
-    core = score_answers(content, {q.id: answers[q.id] for q in content.questions})
+    # check_known above and the complete core make the answers valid: score without checking.
+    core = score_checked(content, {q.id: answers[q.id] for q in content.questions})
     due = _due(content, answers, core)
     stray = next((q.id for q in content.extra_questions if q.id in given and q.id not in due), None)
     if stray is not None:
@@ -68,7 +76,7 @@ def evaluate(content: Content, answers: Mapping[str, str]) -> Evaluation:
     if missing:
         return Evaluation(False, missing, None)
     # Without an extra page the core result is the final one.
-    return Evaluation(True, (), score_answers(content, answers) if due else core)
+    return Evaluation(True, (), score_checked(content, answers) if due else core)
 
 
 def extra_page(content: Content, answers: Mapping[str, str]) -> tuple[str, ...]:

@@ -143,9 +143,10 @@ def assess(
 class _Posterior:
     """One dimension's posterior over the grid, with what the chance and the page need of it."""
 
-    mass: list[float]
-    # P(level > t) at each grid point t, half the own mass at t included (the midpoint rule).
+    # P(level > t) at each grid point t, half the own mass at t included (the midpoint rule),
+    # and the mass at t divided by it (0 where the mass is negligible).
     above: list[float]
+    ratio: list[float]
     level: float
     uncertainty: float
 
@@ -155,8 +156,8 @@ _CACHES: dict[int, dict[tuple[tuple[str, str], ...], _Posterior]] = {}
 
 def _posterior(table: Mapping[str, ItemModel], answered: tuple[tuple[str, str], ...]) -> _Posterior:
     """One dimension's posterior over the grid, its mean level and its score's SD."""
-    log_post = list(_PRIOR)
-    expected = [0.0] * len(GRID)
+    logliks: list[tuple[float, ...]] = [_PRIOR]
+    means: list[tuple[float, ...]] = []
     total_weight = 0.0
     for question_id, answer in answered:
         model = table[question_id]
@@ -166,11 +167,14 @@ def _posterior(table: Mapping[str, ItemModel], answered: tuple[tuple[str, str], 
         weight = model.weight
         total_weight += weight
         if weight == 1.0:
-            log_post = [a + b for a, b in zip(log_post, loglik, strict=True)]
-            expected = [a + b for a, b in zip(expected, model.expected, strict=True)]
+            logliks.append(loglik)
+            means.append(model.expected)
         else:
-            log_post = [a + weight * b for a, b in zip(log_post, loglik, strict=True)]
-            expected = [a + weight * b for a, b in zip(expected, model.expected, strict=True)]
+            logliks.append(tuple(weight * value for value in loglik))
+            means.append(tuple(weight * value for value in model.expected))
+    # One pass down the grid's columns: a sum per grid point over the answers.
+    log_post = [sum(column) for column in zip(*logliks, strict=True)]
+    expected = [sum(column) for column in zip(*means, strict=True)] if means else [0.0] * len(GRID)
     top = max(log_post)
     weights = [math.exp(value - top) for value in log_post]
     total = sum(weights)
@@ -181,7 +185,8 @@ def _posterior(table: Mapping[str, ItemModel], answered: tuple[tuple[str, str], 
     for index in range(len(posterior) - 1, -1, -1):
         above[index] = tail + posterior[index] / 2
         tail += posterior[index]
-    return _Posterior(posterior, above, level, _score_sd(posterior, expected, total_weight))
+    ratio = [m / a if m > 1e-12 else 0.0 for m, a in zip(posterior, above, strict=True)]
+    return _Posterior(above, ratio, level, _score_sd(posterior, expected, total_weight))
 
 
 def _score_sd(posterior: list[float], expected: list[float], total_weight: float) -> float:
@@ -209,11 +214,7 @@ def _chance_weakest(posteriors: Mapping[str, _Posterior]) -> dict[str, float]:
     for post in posteriors.values():
         everyone = [a * b for a, b in zip(everyone, post.above, strict=True)]
     raw = {
-        dimension_id: sum(
-            mass * all_above / own
-            for mass, all_above, own in zip(post.mass, everyone, post.above, strict=True)
-            if mass > 1e-12
-        )
+        dimension_id: sum(r * e for r, e in zip(post.ratio, everyone, strict=True))
         for dimension_id, post in posteriors.items()
     }
     total = sum(raw.values()) or 1.0

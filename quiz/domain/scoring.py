@@ -133,6 +133,11 @@ def score_answers(content: Content, answers: Mapping[str, str]) -> ScoreResult:
     Complete means every core question; extra questions answered are scored with them.
     """
     validate_answers(content, answers)
+    return score_checked(content, answers)
+
+
+def score_checked(content: Content, answers: Mapping[str, str]) -> ScoreResult:
+    """score_answers for answers already checked by validate_answers (the flow checks once)."""
     scores: dict[str, int] = {}
     insufficient: set[str] = set()
     asked = {
