@@ -12,8 +12,13 @@ from click.testing import CliRunner
 
 from quiz import create_app
 from quiz.app_state import StartupError
-from quiz.cli.content import check_content, score
+from quiz.cli.content import SCORING_KEYS, check_content, score
+from quiz.domain.content import load_content
+from quiz.domain.flow import evaluate, sample_taker
+from quiz.domain.scoring import sample_answers
 from tests.conftest import FIXTURES, REAL_CONTENT, TEST_SECRET
+
+REAL = load_content(REAL_CONTENT)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,18 +48,21 @@ def test_check_content_summarises_a_file_that_meets_the_current_rules(cli_app) -
     assert [line.split(":")[0] for line in lines] == [
         "dimensions",
         "questions",
+        "extra questions",
         "advice",
         "tips",
         "sources",
     ]
     assert "questions: 24" in lines
+    assert "extra questions: 0" in lines
     assert "dimensions: 6" in lines
 
 
 def test_check_content_applies_the_current_rules_unless_archived(cli_app, tmp_path: Path) -> None:
     text = (FIXTURES / "mini.yaml").read_text(encoding="utf-8")
     text = text.replace(
-        "{question: g3, answers: [nein, eher_nein]}", "{question: g3, answers: [nein]}"
+        "{question: g3, answers: [nein, eher_nein, teils, eher_ja]}",
+        "{question: g3, answers: [nein, teils, eher_ja]}",
     )
     path = tmp_path / "old.yaml"
     path.write_text(text, encoding="utf-8")
@@ -130,14 +138,22 @@ def test_score_samples_differ_by_profile(cli_app) -> None:
     assert one == invoke(cli_app, score, ["--sample", "random", "--seed", "3"]).output
 
 
-def test_score_names_the_missing_question(cli_app) -> None:
+def test_score_of_incomplete_answers_names_the_next_questions_and_nulls_the_scores(
+    cli_app,
+) -> None:
     answers = json.loads(invoke(cli_app, score, ["--sample", "best"]).output)["answers"]
-    missing = list(answers)[-1]
+    core = [q.id for q in REAL.questions]
+    missing = core[-1]
     del answers[missing]
-    with cli_app.app_context():
-        result = CliRunner().invoke(score, ["-"], input=json.dumps(answers))
-    assert result.exit_code == 1
-    assert f"missing answer for question '{missing}'" in result.output
+    result = invoke(cli_app, score, ["-"], input=json.dumps(answers))
+    assert result.exit_code == 0, result.output
+    output = json.loads(result.output)
+    assert output["complete"] is False
+    assert output["next_questions"] == [missing]
+    for key in SCORING_KEYS:
+        assert output[key] is None, key
+    empty = json.loads(invoke(cli_app, score, ["-"], input="{}").output)
+    assert empty["next_questions"] == core
 
 
 def test_score_refuses_malformed_json(cli_app) -> None:
@@ -178,3 +194,102 @@ def test_flask_command_prints_content_errors_without_traceback(tmp_path: Path) -
     assert run.returncode == 1
     assert f"{broken}:" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# --- score --batch (issue 23, item 3) ------------------------------------------------------
+
+
+def batch(cli_app, lines: list[str]):
+    """Run `score --batch -` on these lines (stdout and stderr kept apart)."""
+    with cli_app.app_context():
+        return CliRunner().invoke(
+            score, ["--batch", "-"], input="".join(f"{line}\n" for line in lines)
+        )
+
+
+def test_batch_writes_one_compact_result_per_line_in_order(cli_app) -> None:
+    takers = [sample_taker(REAL, "random", seed) for seed in range(6)]
+    core_only = sample_answers(REAL, "random", 11)
+    lines = [json.dumps(answers) for answers in (*takers, core_only, {})]
+    result = batch(cli_app, lines)
+    assert result.exit_code == 0, result.output
+    printed = result.output.splitlines()
+    assert len(printed) == len(lines)
+    compact = [
+        json.dumps(json.loads(line), ensure_ascii=False, separators=(",", ":")) for line in printed
+    ]
+    assert printed == compact
+    outputs = [json.loads(line) for line in printed]
+    assert [out["answers"] for out in outputs] == [json.loads(line) for line in lines]
+    for out in outputs:
+        assert {"complete", "next_questions", "close_to", "confidence", "weak_answers"} <= set(out)
+    for answers, out in zip(takers, outputs, strict=False):
+        assert out["complete"] is True and out["next_questions"] == []
+        expected = evaluate(REAL, answers).result
+        assert expected is not None
+        assert out["bottleneck"] == expected.bottleneck
+        assert out["close_to"] == list(expected.close_to)
+        assert out["confidence"] == (
+            "klar" if not out["close_to"] and not out["tied_with"] else "knapp"
+        )
+        assert set(out["weak_answers"]) == {d.id for d in REAL.dimensions}
+        for dimension, questions in out["weak_answers"].items():
+            for question in questions:
+                assert REAL.question_by_id[question].dimension == dimension
+                assert REAL.choice(question, answers[question]).weak
+    # The core answers alone: complete unless an extra page is due for them, which comes next.
+    due = evaluate(REAL, core_only).next_questions
+    assert outputs[-2]["complete"] is (not due)
+    assert outputs[-2]["next_questions"] == list(due)
+    assert outputs[-1]["next_questions"] == [q.id for q in REAL.questions]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("{nope", "line 3: the answers are not valid JSON"),
+        ('["a list"]', "line 3: the answers must be a JSON object of strings"),
+        ('{"zz_unbekannt": "ja"}', "line 3: unknown question 'zz_unbekannt'"),
+        (
+            '{"le_onboarding": "vielleicht"}',
+            "line 3: invalid answer 'vielleicht' for question 'le_onboarding'",
+        ),
+        ('{"sg_x_umfang": "teils"}', "line 3: question 'sg_x_umfang' is not asked before the core"),
+    ],
+)
+def test_batch_stops_at_a_bad_line_before_printing_any_result(cli_app, bad, message) -> None:
+    good = json.dumps(sample_taker(REAL, "random", 1))
+    result = batch(cli_app, [good, good, bad, good])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert '"bottleneck"' not in result.output
+
+
+def test_batch_refuses_an_extra_question_the_quiz_does_not_ask_for_these_answers(cli_app) -> None:
+    answers = sample_answers(REAL, "best") | {"le_onboarding": "trifft_nicht_zu"}
+    assert evaluate(REAL, answers).complete  # a clear result: no extra page
+    stray = REAL.extra_questions[0].id
+    result = batch(cli_app, [json.dumps(answers | {stray: "teils"})])
+    assert result.exit_code == 1
+    assert f"line 1: question '{stray}' is not asked for these answers" in result.output
+
+
+def test_batch_in_forked_workers_keeps_the_order_and_names_the_bad_line(
+    cli_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of three lines: ten lines go to one worker per core, a chunk at a time.
+    monkeypatch.setattr("quiz.cli.content.BATCH_CHUNK", 3)
+    takers = [sample_taker(REAL, "random", seed) for seed in range(10)]
+    result = batch(cli_app, [json.dumps(answers) for answers in takers])
+    assert result.exit_code == 0, result.output
+    outputs = [json.loads(line) for line in result.output.splitlines()]
+    assert [out["answers"] for out in outputs] == takers
+    for answers, out in zip(takers, outputs, strict=True):
+        expected = evaluate(REAL, answers).result
+        assert expected is not None and out["bottleneck"] == expected.bottleneck
+    bad = [json.dumps(answers) for answers in takers]
+    bad[7] = '{"zz_unbekannt": "ja"}'
+    result = batch(cli_app, bad)
+    assert result.exit_code == 1
+    assert "line 8: unknown question 'zz_unbekannt'" in result.output
+    assert '"bottleneck"' not in result.output

@@ -27,7 +27,7 @@ def test_check_content_prints_only_its_summary(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     keys = [line.split(":")[0] for line in run.stdout.splitlines()]
-    assert keys == ["dimensions", "questions", "advice", "tips", "sources"]
+    assert keys == ["dimensions", "questions", "extra questions", "advice", "tips", "sources"]
 
 
 def test_library_info_lines_appear_only_when_asked_for(tmp_path: Path) -> None:

@@ -168,7 +168,9 @@ def test_bands_must_reach_100() -> None:
 
 def test_tip_naming_unknown_question_and_option() -> None:
     broken = replace_once(
-        MINI, "{question: g1, answers: [nein, eher_nein]}", "{question: g9, answers: [nein]}"
+        MINI,
+        "{question: g1, answers: [nein, eher_nein, teils, eher_ja]}",
+        "{question: g9, answers: [nein]}",
     )
     broken = replace_once(
         broken, "{question: p2, answers: [sofort]}", "{question: p2, answers: [vielleicht]}"
@@ -306,7 +308,7 @@ def test_scale_may_not_use_the_not_applicable_id() -> None:
 def test_tip_may_name_not_applicable_only_where_it_is_offered() -> None:
     broken = replace_once(
         MINI,
-        "{question: g3, answers: [nein, eher_nein]}",
+        "{question: g3, answers: [nein, eher_nein, teils, eher_ja]}",
         "{question: g3, answers: [nicht_zutreffend]}",
     )
     errors = errors_for(broken)
@@ -314,8 +316,8 @@ def test_tip_may_name_not_applicable_only_where_it_is_offered() -> None:
     assert f"questions.yaml:{expected}: question 'g3' has no option 'nicht_zutreffend'" in errors
     fine = replace_once(
         MINI,
-        "{question: w4, answers: [nein, eher_nein]}",
-        "{question: w4, answers: [nein, eher_nein, nicht_zutreffend]}",
+        "{question: w4, answers: [nein, eher_nein, teils, eher_ja]}",
+        "{question: w4, answers: [nein, eher_nein, teils, eher_ja, nicht_zutreffend]}",
     )
     assert parse_content(fine.encode(), "mini.yaml", current=True).version == "test-1"
 
@@ -330,7 +332,9 @@ def test_source_citation_uses_what_the_article_states(mini_content: Content) -> 
 
 def test_weak_answer_without_a_tip_is_reported_on_its_question() -> None:
     broken = replace_once(
-        MINI, "{question: g3, answers: [nein, eher_nein]}", "{question: g3, answers: [nein]}"
+        MINI,
+        "{question: g3, answers: [nein, eher_nein, teils, eher_ja]}",
+        "{question: g3, answers: [nein, teils, eher_ja]}",
     )
     errors = errors_for(broken, current=True)
     expected = line_of(broken, "{id: g3,")
@@ -344,7 +348,9 @@ def test_weak_answer_without_a_tip_is_reported_on_its_question() -> None:
 
 def test_weak_reverse_keyed_answer_is_the_agreeing_one() -> None:
     broken = replace_once(
-        MINI, "{question: g2, answers: [ja, eher_ja]}", "{question: g2, answers: [ja]}"
+        MINI,
+        "{question: g2, answers: [ja, eher_ja, teils, eher_nein]}",
+        "{question: g2, answers: [ja, teils, eher_nein]}",
     )
     errors = errors_for(broken, current=True)
     assert any("question 'g2': the weak answer 'eher_ja' (1 points)" in e for e in errors)
@@ -367,8 +373,8 @@ def test_weak_answer_named_only_beside_another_weak_answer_is_not_addressed() ->
     # only on p2 would hear nothing about it.
     broken = replace_once(
         MINI,
-        '        - {question: p2, answers: [sofort]}\n        - {question: p3, answers: [ja, eher_ja]}\n    title: "Rabatt nicht sofort"',
-        '        - {question: p3, answers: [ja, eher_ja]}\n    title: "Rabatt nicht sofort"',
+        "        - {question: p2, answers: [sofort, fragen]}\n",
+        "        - {question: p2, answers: [fragen]}\n",
     )
     errors = errors_for(broken, current=True)
     expected = line_of(broken, "- id: p2")
@@ -437,7 +443,9 @@ def test_load_versions_applies_the_current_rules_only_to_the_current_file(tmp_pa
     archive = tmp_path / "archive"
     archive.mkdir()
     old = replace_once(
-        MINI, "{question: g3, answers: [nein, eher_nein]}", "{question: g3, answers: [nein]}"
+        MINI,
+        "{question: g3, answers: [nein, eher_nein, teils, eher_ja]}",
+        "{question: g3, answers: [nein, teils, eher_ja]}",
     )
     (archive / "old.yaml").write_text(replace_once(old, '"test-1"', '"test-0"'), encoding="utf-8")
     current = tmp_path / "questions.yaml"
@@ -457,3 +465,157 @@ def test_load_versions_refuses_a_version_used_twice(tmp_path: Path) -> None:
     current.write_text(MINI, encoding="utf-8")
     with pytest.raises(ContentError, match="version 'test-1' is also used by"):
         load_versions(current, archive)
+
+
+# --- the rules of issue 23: consistent by construction, a bank of extra questions --------------
+
+
+def only_error(text: str) -> str:
+    """The one error the current rules report for this text."""
+    errors = errors_for(text, current=True)
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def test_a_mid_answer_without_a_tip_is_reported() -> None:
+    # Not weak, but below full points: a strong profile's next steps need a tip for it too.
+    broken = replace_once(
+        MINI,
+        "{question: g3, answers: [nein, eher_nein, teils, eher_ja]}",
+        "{question: g3, answers: [nein, eher_nein, teils]}",
+    )
+    assert only_error(broken) == (
+        f"questions.yaml:{line_of(broken, '{id: g3,')}: question 'g3': the answer 'eher_ja' "
+        "(3 points) is not addressed by any tip on its own (with the best answer everywhere else)"
+    )
+
+
+def test_advice_fired_by_a_best_answer_is_reported() -> None:
+    broken = replace_once(
+        MINI,
+        "{question: g1, answers: [nein, eher_nein, teils, eher_ja]}",
+        "{question: g1, answers: [nein, eher_nein, teils, eher_ja, ja]}",
+    )
+    assert only_error(broken) == (
+        f"questions.yaml:{line_of(broken, 'eher_ja, ja]')}: tip 'regeln_aufschreiben' fires on "
+        "'ja', the best answer of 'g1'"
+    )
+
+
+def test_a_perspectives_note_may_follow_a_best_answer(mini_content: Content) -> None:
+    note = next(tip for tip in mini_content.tips if tip.kind == "perspectives")
+    assert "gut" in note.when.clauses[0].answers  # k4's best answer
+
+
+def test_a_band_naming_a_habit_is_reported() -> None:
+    broken = replace_once(
+        MINI, 'advice: "Ergänzen Sie Ihre Regeln."', 'advice: "Setzen Sie jedes Zahlungsziel fest."'
+    )
+    assert only_error(broken) == (
+        f"questions.yaml:{line_of(broken, 'jedes Zahlungsziel')}: band schmerzgrenze.ausbaufaehig "
+        "names a habit ('g1'); only a tip tied to the answer may"
+    )
+
+
+def test_a_tip_naming_the_habit_of_another_question_is_reported() -> None:
+    broken = replace_once(
+        MINI,
+        'text: "Zu Ihrer Antwort: schmerzgrenze_kennen."',
+        'text: "Rufen Sie am Sonntag zurück."',
+    )
+    assert only_error(broken) == (
+        f"questions.yaml:{line_of(broken, 'am Sonntag zurück')}: tip 'schmerzgrenze_kennen' names "
+        "the habit of 'g4', which does not alone fire it"
+    )
+
+
+def test_a_tip_fired_by_either_of_two_questions_names_neither_habit() -> None:
+    # grenzen_wochenende fires on g2 or g4: a taker may have answered the other one at its best.
+    broken = replace_once(
+        MINI, 'text: "Zu Ihrer Antwort: grenzen_wochenende."', 'text: "Am Sonntag ist frei."'
+    )
+    assert "names the habit of 'g4', which does not alone fire it" in only_error(broken)
+
+
+def test_a_question_needs_a_topic_and_keywords() -> None:
+    broken = replace_once(MINI, ', topic: "Zahlungsziele", keywords: ["Zahlungsziel"]', "")
+    assert only_error(broken) == (
+        f"questions.yaml:{line_of(broken, '{id: g1,')}: question 'g1' needs a topic and at least "
+        "one keyword"
+    )
+
+
+def test_a_band_needs_a_weak_headline_naming_the_exceptions_and_a_summary() -> None:
+    broken = replace_once(MINI, 'headline_weak: "Grenzen fehlen, außer: {weak}", ', "")
+    assert "band schmerzgrenze.kritisch needs a headline_weak" in only_error(broken)
+    broken = replace_once(
+        MINI, '"Grenzen fehlen, außer: {weak}"', '"Grenzen fehlen, außer: {welche}"'
+    )
+    assert "headline_weak must name the weak answers once, as {weak}" in only_error(broken)
+    broken = replace_once(
+        MINI, 'summary: "Grenzen fehlen (Kurzfassung)."', 'summary: "Eins. Zwei."'
+    )
+    assert "a summary is one sentence" in only_error(broken)
+
+
+def test_a_sentence_in_two_texts_is_reported() -> None:
+    broken = replace_once(
+        MINI, 'text: "Zu Ihrer Antwort: werte_vier."', 'text: "Zu Ihrer Antwort: werte_haupt."'
+    )
+    assert "the sentence 'Zu Ihrer Antwort: werte_haupt.' stands in 2 texts" in only_error(broken)
+
+
+def test_result_texts_use_their_placeholders() -> None:
+    broken = replace_once(
+        MINI, 'close: "{bottleneck} liegt nur knapp vor {names}."', 'close: "Knapp."'
+    )
+    assert "result_texts.close must use {bottleneck}, {names}" in only_error(broken)
+
+
+def _with_bank(text: str, per_dimension: int, sources: bool = True) -> str:
+    """The fixture with a bank of extra statements (and a tip for each)."""
+    refs = ", sources: [{file: 000_7c60a66375e4c519.txt}]" if sources else ""
+    questions, tips = [], []
+    for dimension in ("schmerzgrenze", "preise", "werte", "leadership", "distanz", "kapazitaet"):
+        for number in range(per_dimension):
+            qid = f"x_{dimension[:3]}_{number}"
+            questions.append(
+                f'    - {{id: {qid}, dimension: {dimension}, type: likert, text: "Zusatz {qid}.", '
+                f'topic: "Zusatz {qid}", keywords: ["Merkmal {qid}"]{refs}}}'
+            )
+            tips.append(
+                f"  - id: t_{qid}\n    dimension: {dimension}\n    priority: 1\n    when:\n"
+                f"      any:\n        - {{question: {qid}, answers: [nein, eher_nein, teils, eher_ja]}}\n"
+                f'    title: "Tipp {qid}"\n    text: "Zu {qid}."\n'
+                "    sources: [{file: 000_7c60a66375e4c519.txt}]"
+            )
+    bank = 'extra:\n  id: zusatz\n  title: "Zusatz"\n  questions:\n' + "\n".join(questions)
+    return text.replace("tips:\n", bank + "\ntips:\n", 1) + "\n".join(tips) + "\n"
+
+
+def test_a_bank_of_extra_questions_loads_apart_from_the_core() -> None:
+    content = parse_content(_with_bank(MINI, 8).encode(), "bank.yaml", current=True)
+    assert len(content.questions) == 24
+    assert len(content.extra_questions) == 48
+    assert content.extra_questions_of("preise")[0].id == "x_pre_0"
+    assert "x_pre_0" in content.question_by_id and "x_pre_0" not in content.page_of_question
+
+
+def test_a_small_bank_or_one_without_sources_is_reported() -> None:
+    errors = errors_for(_with_bank(MINI, 7), current=True)
+    assert any("dimension 'preise' has 7 extra questions, needs at least 8" in e for e in errors)
+    errors = errors_for(_with_bank(MINI, 8, sources=False), current=True)
+    assert any("extra question 'x_sch_0' names no sources" in e for e in errors)
+
+
+def test_an_extra_question_may_not_reuse_a_core_id() -> None:
+    broken = _with_bank(MINI, 8).replace("{id: x_sch_0,", "{id: g1,", 1)
+    errors = errors_for(broken)
+    assert any("duplicate question id 'g1'" in e for e in errors)
+
+
+def test_archived_2026_2_loads_with_the_rules_of_its_time() -> None:
+    archived = REAL_CONTENT.parent / "archive" / "2026.2.yaml"
+    with pytest.raises(ContentError, match="needs a headline_weak"):
+        load_content(archived)
+    assert load_content(archived, current=False).version == "2026.2"

@@ -14,6 +14,8 @@ from collections import Counter
 import pytest
 
 from quiz.domain.content import Content, load_content
+from quiz.domain.flow import extra_page
+from quiz.domain.scoring import sample_answers
 from tests.conftest import REAL_CONTENT
 
 WORDS_PER_MINUTE = 200
@@ -39,13 +41,15 @@ def taker_texts(content: Content) -> list[tuple[str, str]]:
         for band in dimension.bands:
             label = f"{dimension.id}.{band.id}"
             texts += [(label, band.label), (label, band.headline), (label, band.advice)]
-    for page in content.pages:
+    for page in (*content.pages, *([content.extra] if content.extra else [])):
         texts += [(page.id, page.title), (page.id, page.intro or "")]
         for question in page.questions:
-            texts.append((question.id, question.text))
+            texts += [(question.id, question.text), (question.id, question.topic or "")]
             texts += [(question.id, choice.label) for choice in content.choices(question.id)]
     for tip in content.tips:
         texts += [(tip.id, tip.title), (tip.id, tip.text)]
+    if content.result_texts is not None:
+        texts += [("result_texts", text) for _, text in content.result_texts]
     return texts
 
 
@@ -74,11 +78,18 @@ def reading_minutes(content: Content) -> float:
 
 
 def test_orderings_follow_the_articles(content: Content) -> None:
-    # tr_beleidigung: first say the tone is not acceptable and what follows (003 "Kommuniziere
-    # bestimmt"); preparing the separation straight away ranks below, both above enduring it.
+    # tr_beleidigung: insults that are "not the first time" are when 002 says to part politely
+    # (issue 23): preparing the separation ranks first; rejecting the tone and naming the
+    # consequence (003 "Kommuniziere bestimmt") next; both above enduring it.
     insult = points(content, "tr_beleidigung")
-    assert insult["grenze_ziehen"] > insult["trennung_vorbereiten"]
-    assert insult["trennung_vorbereiten"] > max(insult["beruhigen"], insult["abprallen"])
+    assert insult["trennung_vorbereiten"] > insult["grenze_ziehen"]
+    assert insult["grenze_ziehen"] > max(insult["beruhigen"], insult["abprallen"])
+    # le_souveraen: the client wants the quick solution, not the question of blame (004
+    # "Verantwortung"): a long justification is the weakest answer, fixing it at once above a
+    # vague "please be patient", and clarifying what is wrong with a date for the fix best.
+    complaint = points(content, "le_souveraen")
+    assert complaint["verteidigen"] < complaint["zeit_erbitten"] < complaint["sofort_nacharbeiten"]
+    assert complaint["sofort_nacharbeiten"] < complaint["klaeren_termin"]
     # ka_ueberlastet: deadlines are sacred (004 "Qualität"): a promise delivered late is the
     # weakest answer, below keeping it at the cost of the weekend.
     overload = points(content, "ka_ueberlastet")
@@ -112,7 +123,7 @@ def test_ending_by_email_or_in_person_are_both_full_answers(content: Content) ->
 
 
 def test_no_scenario_option_is_more_than_twice_as_long_as_a_sibling(content: Content) -> None:
-    for question in content.questions:
+    for question in content.all_questions:
         if question.type != "choice":
             continue
         lengths = [len(option.label) for option in question.options or ()]
@@ -189,7 +200,7 @@ HABIT_PHRASES = ("Ihre Regeln stehen", "Ihre Kunden wissen", "mit Festpreisen, w
 def test_band_texts_speak_about_the_level_not_the_takers_habits(content: Content) -> None:
     for dimension in content.dimensions:
         for band in dimension.bands:
-            for text in (band.headline, band.advice):
+            for text in (band.headline, band.headline_weak or "", band.summary or "", band.advice):
                 for phrase in HABIT_PHRASES:
                     assert phrase not in text, (dimension.id, band.id, phrase)
                 for sentence in re.split(r"(?<=[.!?])\s+", text):
@@ -242,3 +253,101 @@ def test_the_quiz_takes_about_five_minutes(content: Content) -> None:
     stated = re.search(r"etwa (\d+),(\d) Minuten", header)
     assert stated, "no reading time in the file's header comment"
     assert float(f"{stated.group(1)}.{stated.group(2)}") == pytest.approx(minutes, abs=0.05)
+
+
+def extra_page_minutes(content: Content, question_ids: tuple[str, ...]) -> float:
+    """An extra page read as the core is: title, intro, its questions (the scale is known)."""
+    total = words(content.extra.title) + words(content.extra.intro or "") if content.extra else 0
+    for question_id in question_ids:
+        question = content.question_by_id[question_id]
+        total += words(question.text) + words(question.not_applicable or "")
+        total += sum(words(option.label) for option in question.options or ())
+    return (total / WORDS_PER_MINUTE * 60 + SECONDS_PER_DECISION * len(question_ids)) / 60
+
+
+def test_the_extra_page_adds_about_a_minute(content: Content) -> None:
+    pages = [
+        due
+        for seed in range(400)
+        if (due := extra_page(content, sample_answers(content, "random", seed)))
+    ]
+    assert len(pages) > 100
+    minutes = [extra_page_minutes(content, due) for due in pages]
+    assert 0.6 <= sum(minutes) / len(minutes) <= 1.2, sum(minutes) / len(minutes)
+    assert max(minutes) <= 1.5
+
+
+# --- issue 23: the content fixes and the bank ---------------------------------------------------
+
+
+def test_the_bank_has_eight_sourced_questions_per_dimension_mostly_statements(
+    content: Content,
+) -> None:
+    for dimension in content.dimensions:
+        bank = content.extra_questions_of(dimension.id)
+        assert len(bank) >= 8, dimension.id
+        assert all(question.sources for question in bank)
+        # Statements read fastest and tell most on the extra page; a scenario may be among them.
+        assert sum(question.type == "likert" for question in bank) >= 7
+        assert any(question.reverse for question in bank), dimension.id
+
+
+def test_werte_asks_about_the_takers_own_values(content: Content) -> None:
+    # Issue 23: the werte items measured conduct, not what the taker values; the dimension
+    # promises both. Two core items now ask what the taker wants from clients.
+    core = {question.id for question in content.questions_of("werte")}
+    assert {"we_werte_benennen", "we_harscher_ton"} <= core
+    sources = {
+        ref.file
+        for question in content.questions_of("werte")
+        for tip in content.tips
+        if any(c.question == question.id for c in tip.when.clauses)
+        for ref in tip.sources
+    }
+    assert "001_8fb8151b7bf0414a.txt" in sources
+
+
+@pytest.mark.parametrize(
+    ("question_id", "section"),
+    [
+        # The two points of 004 that 2026.2 missed: full attention and leaving moods at home
+        # ("Höflichkeit"); silent clients leave without complaining ("Qualität").
+        ("we_x_aufmerksamkeit", "Höflichkeit"),
+        ("di_x_launen", "Höflichkeit"),
+        ("le_feedback", "Qualität"),
+    ],
+)
+def test_the_missing_points_of_004_are_asked_and_answered(
+    content: Content, question_id: str, section: str
+) -> None:
+    tips = [tip for tip in content.tips if any(c.question == question_id for c in tip.when.clauses)]
+    assert tips
+    assert any(
+        ref.file == "004_e192ff1e4f8e0c2b.txt" and ref.section == section
+        for tip in tips
+        for ref in tip.sources
+    )
+
+
+def test_every_weak_answer_of_ka_pareto_fires_a_step_not_only_two_views(content: Content) -> None:
+    weak = [c.id for c in content.choices("ka_pareto") if c.weak]
+    for answer in weak:
+        kinds = {
+            tip.kind
+            for tip in content.tips
+            if any(c.question == "ka_pareto" and answer in c.answers for c in tip.when.clauses)
+        }
+        assert "tip" in kinds, answer
+
+
+def test_texts_the_review_found_unfaithful_are_gone(content: Content) -> None:
+    everything = " ".join(text for _, text in taker_texts(content))
+    for phrase in (
+        "Einzelgespräche und Sonderpreise",  # not in 001
+        "No-Serve",  # 002's list is of clients; now "für welche Kunden ich nicht wieder arbeiten"
+        "viele reagieren verständnisvoll",  # one anecdote of 000, generalised
+        "Die meisten reagieren einsichtig",
+        "zugleich Ihr bestes Marketing",  # 004: recommendations are the best marketing
+        "Beide Varianten erarbeiten",  # contradicted 004's reasonable alternatives
+    ):
+        assert phrase not in everything, phrase

@@ -92,17 +92,42 @@ def test_a_tie_goes_to_the_dimension_with_more_weak_answers(mini_content: Conten
     assert result.runner_up == "schmerzgrenze"
 
 
-def test_a_tie_with_equal_weak_answers_goes_to_higher_priority_advice(
+def test_a_tie_with_equal_weak_answers_goes_to_the_dimension_likelier_the_weakest(
     mini_content: Content,
 ) -> None:
+    # Both at 40 with one weak answer each. schmerzgrenze: one answer at 0 (g4, weight 2), the
+    # rest fair to full; preise: every answer middling (p1 at 1 point, weight 2). Taken as a
+    # whole, preise's answers point lower: it is the likelier weakest, and leads.
     answers = sample_answers(mini_content, "best") | {
-        "g3": "nein",  # schmerzgrenze 80 %, one weak answer, fires a priority-1 tip
-        "p4": "nein",  # preise 80 %, one weak answer, fires a priority-3 tip
+        "g1": "teils",
+        "g2": "nein",
+        "g3": "teils",
+        "g4": "ran",
+        "p1": "eher_nein",
+        "p2": "fragen",
+        "p3": "teils",
+        "p4": "teils",
     }
     result = score_answers(mini_content, answers)
+    assert result.scores["schmerzgrenze"] == result.scores["preise"] == 40
+    assert len(result.weak["schmerzgrenze"]) == len(result.weak["preise"]) == 1
+    assert result.chance["preise"] > result.chance["schmerzgrenze"]
+    assert (result.bottleneck, result.tied_with) == ("preise", ("schmerzgrenze",))
+    assert result.tie_reason == "answers"
+    assert result.confidence == "knapp"
+
+
+def test_a_tie_no_answer_can_break_falls_back_to_the_file_order_not_to_tips(
+    mini_content: Content,
+) -> None:
+    # One answer at 0 in each, everything else at full points: the answers are alike. preise's
+    # answer fires a priority-3 tip, schmerzgrenze's a priority-1 one; the tips, which count the
+    # advice the authors wrote, no longer decide (issue 23).
+    answers = sample_answers(mini_content, "best") | {"g3": "nein", "p4": "nein"}
+    result = score_answers(mini_content, answers)
     assert result.scores["schmerzgrenze"] == result.scores["preise"] == 80
-    assert result.bottleneck == "preise"
-    assert result.tied_with == ("schmerzgrenze",)
+    assert (result.bottleneck, result.tied_with) == ("schmerzgrenze", ("preise",))
+    assert result.tie_reason == "content_order"
 
 
 def test_only_an_indistinguishable_tie_falls_back_to_the_file_order(
@@ -114,6 +139,7 @@ def test_only_an_indistinguishable_tie_falls_back_to_the_file_order(
     ids = [dimension.id for dimension in mini_content.dimensions]
     assert result.bottleneck == ids[0]
     assert result.tied_with == tuple(ids[1:])
+    assert result.tie_reason == "content_order"
     assert not result.bottleneck_acute
 
 

@@ -2,8 +2,9 @@
 
 The loader is strict on purpose. A coach edits the YAML by hand, so every mistake is reported with
 the file and line it stands on, all at once, and nothing half-loaded ever reaches the app. The
-types live in `quiz.domain.content_model` and the rules beyond the schema in
-`quiz.domain.content_checks`; this module reads a file, runs both and is the one place callers
+types live in `quiz.domain.content_model`, the rules beyond the schema in
+`quiz.domain.content_checks` (every version) and `quiz.domain.content_rules` (the current
+version); this module reads a file, runs them and is the one place callers
 import the content from (it re-exports the model). It knows nothing of Flask or the database.
 """
 
@@ -20,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from quiz.domain.content_checks import SEED_ARTICLES, Loc, coverage_errors, structural_errors
+from quiz.domain.content_checks import SEED_ARTICLES, Loc, structural_errors
 from quiz.domain.content_model import (
     MAX_POINTS,
     NOT_APPLICABLE_ID,
@@ -34,11 +35,13 @@ from quiz.domain.content_model import (
     Option,
     Page,
     Question,
+    ResultTexts,
     ScalePoint,
     Source,
     SourceRef,
     Tip,
 )
+from quiz.domain.content_rules import coverage_errors
 
 # Callers import the whole content API from here: the model's names and the loader's.
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "Option",
     "Page",
     "Question",
+    "ResultTexts",
     "ScalePoint",
     "Source",
     "SourceRef",
@@ -78,7 +82,7 @@ def load_content(path: str | Path, *, current: bool = True) -> Content:
     """Load and check a content file; raise ContentError listing every problem found.
 
     `current=False` loads an archived version with the rules of its time: the coverage rules of
-    `content_checks.coverage_errors` were written later and apply to the current file only.
+    `content_rules.coverage_errors` were written later and apply to the current file only.
     """
     path = Path(path)
     try:

@@ -1,10 +1,9 @@
-"""The rules a content file must follow beyond its schema, each reported on the line it concerns.
+"""The structural rules a content file must follow beyond its schema, each on the line it concerns.
 
-Two groups. The structural rules (sources, scale, bands, questions, tip conditions) hold for every
-content version and run on the raw tree, so they report even beside schema errors. The coverage
-rules (weak answers answered by a tip, a priority-3 tip per dimension, the number of questions)
-describe what the current quiz promises its takers; archived versions were written before them
-and are loaded without them. They run on the validated `Content`, after the schema passed.
+They (sources, scale, bands, questions, tip conditions) hold for every content version and run
+on the raw tree, so they report even beside schema errors. The rules of the current version
+(`quiz.domain.content_rules`) describe what today's quiz promises its takers; archived versions
+were written before them and are loaded without them.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from collections import Counter
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from quiz.domain.content_model import MAX_POINTS, NEXT_STEPS, NOT_APPLICABLE_ID, Content
+from quiz.domain.content_model import MAX_POINTS, NOT_APPLICABLE_ID
 
 # The five articles all advice is drawn from (shared/seeds/). A source outside this set is an error.
 SEED_ARTICLES: frozenset[str] = frozenset(
@@ -27,8 +26,6 @@ SEED_ARTICLES: frozenset[str] = frozenset(
 )
 
 MIN_QUESTIONS_PER_DIMENSION = 4
-# The current quiz takes about five minutes, as the source article promises.
-QUESTION_RANGE = (24, 36)
 
 Loc = tuple[str | int, ...]
 Entries = list[tuple[int, dict[str, Any]]]
@@ -115,7 +112,7 @@ def _dimension_errors(data: dict[str, Any], known_files: set[Any]) -> Iterator[t
 def _page_errors(
     data: dict[str, Any], dimension_ids: set[Any], scale_ids: set[Any]
 ) -> Generator[tuple[Loc, str], None, dict[Any, set[Any]]]:
-    """Pages and questions. Returns every question's answer ids, for the tips' conditions."""
+    """Pages, the extra page and their questions. Returns every question's answer ids."""
     pages = items(data.get("pages"))
     yield from duplicates(("pages",), pages, "id", "page id")
     questions: list[tuple[Loc, dict[str, Any]]] = [
@@ -123,15 +120,24 @@ def _page_errors(
         for p_index, page in pages
         for q_index, question in items(page.get("questions"))
     ]
+    core_count = len(questions)
+    extra = data.get("extra")
+    if isinstance(extra, dict):
+        if extra.get("id") in {page.get("id") for _, page in pages}:
+            yield ("extra", "id"), f"duplicate page id {extra.get('id')!r}"
+        questions += [
+            (("extra", "questions", q_index), question)
+            for q_index, question in items(extra.get("questions"))
+        ]
     counts = Counter(question.get("id") for _, question in questions)
     answer_ids: dict[Any, set[Any]] = {}
     per_dimension: Counter[Any] = Counter()
-    for loc, question in questions:
+    for index, (loc, question) in enumerate(questions):
         qid = question.get("id")
         if qid is not None and counts[qid] > 1:
             yield (*loc, "id"), f"duplicate question id {qid!r}"
         dimension_id = question.get("dimension")
-        per_dimension[dimension_id] += 1
+        per_dimension[dimension_id] += index < core_count
         if dimension_id is not None and dimension_id not in dimension_ids:
             yield (*loc, "dimension"), f"unknown dimension {dimension_id!r}"
         yield from _question_errors(loc, question)
@@ -280,70 +286,3 @@ def _option_errors(loc: Loc, options: tuple[Any, ...]) -> Iterator[tuple[Loc, st
             (*loc, "options"),
             f"a choice question needs an option scoring 0 and one scoring {MAX_POINTS}",
         )
-
-
-def _addressed(content: Content, best: dict[str, str], question_id: str, answer: str) -> bool:
-    """Whether some tip naming this answer fires when every other answer is the best one.
-
-    Naming the answer is not enough: an `all` tip that also needs a second weak answer would
-    leave a taker who is weak only here without a word about it.
-    """
-    answers = best | {question_id: answer}
-    return any(
-        question_id in tip.when.matched(answers)
-        and any(c.question == question_id and answer in c.answers for c in tip.when.clauses)
-        for tip in content.tips
-    )
-
-
-def coverage_errors(content: Content) -> Iterator[tuple[Loc, str]]:
-    """The current version's promises: weak answers get advice, every dimension a key tip."""
-    low, high = QUESTION_RANGE
-    if not low <= len(content.questions) <= high:
-        yield ("pages",), f"the quiz has {len(content.questions)} questions, needs {low} to {high}"
-    best = {
-        question.id: max(
-            (c for c in content.choices(question.id) if c.applicable), key=lambda c: c.points
-        ).id
-        for question in content.questions
-    }
-    for p_index, page in enumerate(content.pages):
-        for q_index, question in enumerate(page.questions):
-            loc: Loc = ("pages", p_index, "questions", q_index)
-            for choice in content.choices(question.id):
-                if choice.weak and not _addressed(content, best, question.id, choice.id):
-                    yield (
-                        (*loc, "id"),
-                        (
-                            f"question {question.id!r}: the weak answer {choice.id!r} "
-                            f"({choice.points} points) is not addressed by any tip on its own "
-                            "(with the best answer everywhere else)"
-                        ),
-                    )
-    # A dimension with at least half of its questions lacking a not-applicable option is scored
-    # whatever the answers; the next steps need the band advice of NEXT_STEPS such dimensions.
-    sure = [
-        dimension.id
-        for dimension in content.dimensions
-        if 2
-        * sum(
-            all(c.applicable for c in content.choices(q.id))
-            for q in content.questions_of(dimension.id)
-        )
-        >= len(content.questions_of(dimension.id))
-    ]
-    if len(sure) < NEXT_STEPS:
-        yield (
-            ("dimensions",),
-            (
-                f"at least {NEXT_STEPS} dimensions must always get a score (at least half of "
-                f"their questions without a not-applicable option); found {len(sure)}"
-            ),
-        )
-    key_tips = {tip.dimension for tip in content.tips if tip.priority == 3}
-    for d_index, dimension in enumerate(content.dimensions):
-        if dimension.id not in key_tips:
-            yield (
-                ("dimensions", d_index, "id"),
-                f"dimension {dimension.id!r} has no priority-3 tip",
-            )

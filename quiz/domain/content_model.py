@@ -3,6 +3,11 @@
 What the quiz *is*, independent of where it comes from: `quiz.domain.content` loads these from
 `content/questions.yaml`, `quiz.domain.content_checks` holds the rules a file must follow beyond
 this schema. Pure: no Flask, no database, no file access.
+
+The core quiz is `pages` (every taker answers `questions`); the bank of extra questions
+(`extra`) stands apart: the quiz asks a few of them on one extra page when the weakest
+dimensions are too close to tell apart (`quiz.domain.flow`). Lookups by question id
+(`question_by_id`, `choices`) know both.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ NOT_APPLICABLE_ID = "nicht_zutreffend"
 NEXT_STEPS = 3
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+# A word stem that names a habit in a text, matched case-insensitively (content_checks).
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Points = Annotated[int, Field(ge=0, le=MAX_POINTS)]
 Percent = Annotated[int, Field(ge=0, le=100)]
@@ -73,9 +80,22 @@ class Band(_Strict):
     label: Text
     min: Percent
     max: Percent
+    # Shown only when the dimension has no weak answer: a text for a clean profile.
     headline: Text
+    # Shown when it has one: names the exception(s) where `{weak}` stands (the weak answers'
+    # topics). Content 2026.3 and later.
+    headline_weak: Text | None = None
+    # One sentence about the level, for a dimension that is not among the closest to the
+    # bottleneck (the analysis keeps those short). Content 2026.3 and later.
+    summary: Text | None = None
     advice: Text
     sources: tuple[SourceRef, ...] = Field(min_length=1)
+
+    def title(self, weak_topics: str | None) -> str:
+        """The headline for these answers: the clean one, or the one naming the exceptions."""
+        if weak_topics and self.headline_weak:
+            return self.headline_weak.replace("{weak}", weak_topics)
+        return self.headline
 
 
 class Dimension(_Strict):
@@ -122,6 +142,16 @@ class Question(_Strict):
     options: tuple[Option, ...] | None = None
     # Likert only: the label of an extra answer after the scale, e.g. "Kam bei mir noch nicht vor".
     not_applicable: Text | None = None
+    # The habit the question asks about, as a short noun phrase a headline can name
+    # ("schriftliche Zahlungsregeln"), and the word stems that name it in a text. Band texts
+    # may name none of them, a tip only those of the questions that alone fire it.
+    topic: Text | None = None
+    keywords: tuple[Keyword, ...] = ()
+    # How well the question separates takers (the graded-response model's slope); None: the
+    # model's default (quiz.domain.precision.DEFAULT_DISCRIMINATION).
+    discrimination: Annotated[float, Field(gt=0, le=5)] | None = None
+    # Where the question's topic comes from (required for extra questions).
+    sources: tuple[SourceRef, ...] = ()
 
 
 class Page(_Strict):
@@ -178,6 +208,24 @@ class Tip(_Strict):
     sources: tuple[SourceRef, ...] = Field(min_length=1)
 
 
+class ResultTexts(_Strict):
+    """The sentences a result uses to say how sure it is, with `{placeholders}` filled in.
+
+    `{bottleneck}`: the bottleneck's name; `{names}`: the other dimensions' names joined with
+    `list_and` ("Preise und Werte"); `{weak}` in band headlines: the weak answers' topics.
+    """
+
+    list_and: Text
+    # The bottleneck is clear of every other dimension but these, whose scores are close.
+    close: Text
+    # Where to start, and why, in words about the answers.
+    start_weak_answers: Text
+    start_lowest: Text
+    start_even: Text
+    # Added when the extra questions were asked and it is still close.
+    after_extra: Text
+
+
 @dataclass(frozen=True)
 class Choice:
     """An answer option as the scorer and the forms see it, whatever the question type.
@@ -206,24 +254,37 @@ class Content(_Strict):
     scale: tuple[ScalePoint, ...] = Field(min_length=2)
     dimensions: tuple[Dimension, ...] = Field(min_length=1)
     pages: tuple[Page, ...] = Field(min_length=1)
+    # The bank of extra questions: asked a few at a time, on one page, where it is close.
+    extra: Page | None = None
     tips: tuple[Tip, ...] = ()
+    result_texts: ResultTexts | None = None
     # Filled by the loader from the file's bytes, never from the YAML itself.
     sha256: str = ""
 
     @cached_property
     def questions(self) -> tuple[Question, ...]:
-        """All questions in the order they are asked."""
+        """The core quiz: every question of the pages, in the order they are asked."""
         return tuple(question for page in self.pages for question in page.questions)
 
     @cached_property
+    def extra_questions(self) -> tuple[Question, ...]:
+        """The bank of extra questions, in file order (none before content 2026.3)."""
+        return self.extra.questions if self.extra is not None else ()
+
+    @cached_property
+    def all_questions(self) -> tuple[Question, ...]:
+        """The core questions, then the extra ones."""
+        return self.questions + self.extra_questions
+
+    @cached_property
     def question_number(self) -> dict[str, int]:
-        """The 1-based position of each question in the whole quiz."""
-        return {question.id: number for number, question in enumerate(self.questions, 1)}
+        """The 1-based position of each question in the whole quiz (extra questions after)."""
+        return {question.id: number for number, question in enumerate(self.all_questions, 1)}
 
     @cached_property
     def question_by_id(self) -> dict[str, Question]:
-        """Questions by id."""
-        return {question.id: question for question in self.questions}
+        """Questions by id, the extra ones included."""
+        return {question.id: question for question in self.all_questions}
 
     @cached_property
     def dimension_by_id(self) -> dict[str, Dimension]:
@@ -243,7 +304,7 @@ class Content(_Strict):
     @cached_property
     def _choices(self) -> dict[str, tuple[Choice, ...]]:
         table: dict[str, tuple[Choice, ...]] = {}
-        for question in self.questions:
+        for question in self.all_questions:
             if question.type == "likert":
                 table[question.id] = tuple(
                     Choice(
@@ -263,24 +324,78 @@ class Content(_Strict):
                 )
         return table
 
+    @cached_property
+    def answer_ids(self) -> dict[str, frozenset[str]]:
+        """Question id -> the ids of its answer options (checked on every scoring)."""
+        return {qid: frozenset(c.id for c in choices) for qid, choices in self._choices.items()}
+
     def choices(self, question_id: str) -> tuple[Choice, ...]:
         """The answer options of a question with the points each scores (reverse keys applied)."""
         return self._choices[question_id]
 
     def choice(self, question_id: str, answer_id: str) -> Choice:
         """One answer option of a question (KeyError for an unknown one)."""
-        for choice in self._choices[question_id]:
-            if choice.id == answer_id:
-                return choice
-        raise KeyError((question_id, answer_id))
+        try:
+            return self._choice_by_id[question_id][answer_id]
+        except KeyError:
+            raise KeyError((question_id, answer_id)) from None
+
+    @cached_property
+    def _choice_by_id(self) -> dict[str, dict[str, Choice]]:
+        return {qid: {c.id: c for c in choices} for qid, choices in self._choices.items()}
+
+    @cached_property
+    def tip_position(self) -> dict[str, int]:
+        """Tip id -> its position in the file (the last tie-breaker of every ranking of tips)."""
+        return {tip.id: index for index, tip in enumerate(self.tips)}
 
     def triggered_tips(self, answers: Mapping[str, str]) -> tuple[Tip, ...]:
         """The tips whose conditions these answers meet, in content order."""
-        return tuple(tip for tip in self.tips if tip.when.holds(answers))
+        found = []
+        for tip, every, clauses in self._conditions:
+            hits = (answers.get(question) in allowed for question, allowed in clauses)
+            if all(hits) if every else any(hits):
+                found.append(tip)
+        return tuple(found)
+
+    @cached_property
+    def _conditions(self) -> tuple[tuple[Tip, bool, tuple[tuple[str, frozenset[str]], ...]], ...]:
+        # Every tip's condition as plain sets: an analysis checks them all, often.
+        return tuple(
+            (
+                tip,
+                tip.when.all is not None,
+                tuple((c.question, frozenset(c.answers)) for c in tip.when.clauses),
+            )
+            for tip in self.tips
+        )
 
     def questions_of(self, dimension_id: str) -> tuple[Question, ...]:
-        """The questions that measure one dimension."""
-        return tuple(q for q in self.questions if q.dimension == dimension_id)
+        """The core questions that measure one dimension."""
+        return self._by_dimension[0].get(dimension_id, ())
+
+    def extra_questions_of(self, dimension_id: str) -> tuple[Question, ...]:
+        """The extra questions (the bank) of one dimension, in file order."""
+        return self._by_dimension[1].get(dimension_id, ())
+
+    @cached_property
+    def _by_dimension(self) -> tuple[dict[str, tuple[Question, ...]], ...]:
+        grouped: tuple[dict[str, list[Question]], ...] = ({}, {})
+        for index, questions in enumerate((self.questions, self.extra_questions)):
+            for question in questions:
+                grouped[index].setdefault(question.dimension, []).append(question)
+        return tuple({d: tuple(qs) for d, qs in group.items()} for group in grouped)
+
+    def best_points(self, question_id: str) -> int:
+        """The most points an applicable answer of this question scores."""
+        return self._best_points[question_id]
+
+    @cached_property
+    def _best_points(self) -> dict[str, int]:
+        return {
+            qid: max(c.points for c in choices if c.applicable)
+            for qid, choices in self._choices.items()
+        }
 
     @property
     def short_hash(self) -> str:

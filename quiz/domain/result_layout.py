@@ -109,6 +109,14 @@ class ResultLayout:
     sections: tuple[Section, ...]
     perspectives: tuple[Entry, ...]
     citations: tuple[Citation, ...]
+    # How sure the result is (content 2026.3 and later; None / empty for results stored before):
+    # "klar" or "knapp", the names of the dimensions close to the bottleneck, and the sentences
+    # saying so and where to start (also the first paragraph of the bottleneck's text).
+    confidence: str | None = None
+    close_names: tuple[str, ...] = ()
+    note: str | None = None
+    # The bottleneck has full points: there is no "Luft nach oben" to speak of.
+    full_marks: bool = False
 
 
 def has_next_steps(analysis: Sequence[Item]) -> bool:
@@ -144,11 +152,12 @@ def build_layout(
     steps = sorted((e for e in by_anchor.values() if e.next_step), key=lambda e: e.next_step or 0)
 
     bottleneck = next((item for item in analysis if item.get("kind") == "bottleneck"), None)
-    tied = tuple(str(d) for d in (bottleneck or {}).get("tied_with") or ())
+    head = bottleneck or {}
+    tied = tuple(str(d) for d in head.get("tied_with") or ())
     names = {str(item.get("dimension")): str(item.get("dimension_name")) for item in analysis}
     return ResultLayout(
         bottleneck=bottleneck,
-        acute=bool((bottleneck or {}).get("acute", True)),
+        acute=bool(head.get("acute", True)),
         tied_names=tuple(names.get(d, d) for d in tied),
         tie_rule=_tie_rule(content, answers, bottleneck, tied),
         evidence=_evidence(content, answers, bottleneck),
@@ -156,6 +165,10 @@ def build_layout(
         sections=sections,
         perspectives=perspectives,
         citations=citations.listed(renumber),
+        confidence=head.get("confidence"),
+        close_names=tuple(names.get(str(d), str(d)) for d in head.get("close_to") or ()),
+        note=head.get("note"),
+        full_marks=head.get("score") == 100,
     )
 
 
@@ -275,9 +288,17 @@ def _evidence(
 def _tie_rule(
     content: Content, answers: Mapping[str, str], bottleneck: Item | None, tied: Sequence[str]
 ) -> TieRule | None:
-    """Which step of the documented tie rule (quiz.domain.scoring) chose the bottleneck."""
+    """Which step of the tie rule chose the bottleneck, when a sentence can say it.
+
+    Results of content 2026.3 and later store their reason (`tie_reason`); the weighing of all
+    answers has no sentence of its own here, the stored note says it. Older results are
+    replayed with the rule of their time (`quiz.domain.scoring.tie_key`).
+    """
     if bottleneck is None or not tied:
         return None
+    if "tie_reason" in bottleneck:
+        stored = bottleneck.get("tie_reason")
+        return stored if stored in ("weak_answers", "content_order") else None
     try:
         keys = tie_key(content, answers)
         chosen = keys[str(bottleneck.get("dimension"))]
