@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from quiz.domain.analysis import MAX_NAMED, Analysis, analyse
 from quiz.domain.content import Content, load_content
 from quiz.domain.content_rules import named_habits, sentences
-from quiz.domain.report import build_report
+from quiz.domain.result_layout import build_layout
 from quiz.domain.scoring import ScoreResult, sample_answers, score_answers
 from tests.conftest import FIXTURES, REAL_CONTENT
 
@@ -95,7 +95,7 @@ def check_consistency(content: Content, answers: dict[str, str]) -> tuple[ScoreR
     assert steps[0].dimension == result.bottleneck
     if result.confidence == "knapp":
         assert len({step.dimension for step in steps}) >= 2
-    report = build_report(content, analysis.to_dicts(), answers)
+    report = build_layout(content, analysis.to_dicts(), answers)
     assert report.full_marks == (result.scores[result.bottleneck] == 100)
     return result, analysis
 

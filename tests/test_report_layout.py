@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from quiz.domain.analysis import analyse
 from quiz.domain.content import load_content
-from quiz.domain.report import build_report
+from quiz.domain.result_layout import build_layout
 from quiz.domain.scoring import sample_answers, score_answers
 from tests.conftest import FIXTURES, REAL_CONTENT
 
@@ -20,7 +20,7 @@ ARCHIVED_2026_2 = load_content(REAL_CONTENT.parent / "archive" / "2026.2.yaml", 
 def layout(content, answers):  # type: ignore[no-untyped-def]
     result = score_answers(content, answers)
     analysis = analyse(content, answers, result)
-    return result, analysis, build_report(content, analysis.to_dicts(), answers)
+    return result, analysis, build_layout(content, analysis.to_dicts(), answers)
 
 
 def test_a_close_result_carries_its_note_and_the_names_close_to_it() -> None:
@@ -79,7 +79,7 @@ def test_results_stored_before_replay_the_tie_rule_of_their_time() -> None:
     for key in ("tie_reason", "confidence", "close_to", "note", "exceptions", "uncertainty"):
         for item in stored:
             item.pop(key, None)
-    report = build_report(ARCHIVED_2026_2, stored, answers)
+    report = build_layout(ARCHIVED_2026_2, stored, answers)
     assert result.tied_with
     assert report.tie_rule == "content_order"  # every answer at its best: the file order
     assert (report.confidence, report.close_names, report.note) == (None, (), None)

@@ -314,15 +314,3 @@ def _repeated_sentence_errors(content: Content) -> Iterator[tuple[Loc, str]]:
 
 def _listed(question_ids: set[str]) -> str:
     return ", ".join(repr(qid) for qid in sorted(question_ids))
-
-
-__all__ = [
-    "MIN_EXTRA_PER_DIMENSION",
-    "QUESTION_RANGE",
-    "best_answers",
-    "coverage_errors",
-    "named_habits",
-    "question_locs",
-    "sentences",
-    "sole_triggers",
-]

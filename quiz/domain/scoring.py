@@ -289,7 +289,7 @@ def tie_key(content: Content, answers: Mapping[str, str]) -> dict[str, tuple[int
     """Per dimension, the tie key of content up to 2026.2 (smaller sorts first, i.e. weaker).
 
     Weak answers, then the priority and number of the tips they triggered, then the file order.
-    Results stored under those versions were ranked by it; `quiz.domain.report` replays it to
+    Results stored under those versions were ranked by it; `quiz.domain.result_layout` replays it to
     say why, for results that do not carry their tie reason.
     """
     triggered = [tip for tip in content.triggered_tips(answers) if tip.kind == "tip"]
