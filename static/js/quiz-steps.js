@@ -147,6 +147,10 @@ function enhance(form) {
     }
     pressed = card;
   });
+  // A touch that turned into a scroll taps nothing.
+  form.addEventListener("pointercancel", () => {
+    pressed = null;
+  });
 
   // A click on an option card from a pointer (a tap) answers and moves on after the pause; a
   // click from the keyboard (Space, arrow keys) only chooses.

@@ -271,6 +271,8 @@ def test_one_question_per_screen_by_keyboard_on_a_desktop(live_server, open_tab)
     """With JavaScript at 1280 × 800: number keys and arrow keys choose, Enter moves on."""
     taker = open_taker(live_server, open_tab, phone=False, javascript=True, seed=8)
     tab, content = taker.tab, taker.content
+    tab.context.clock.install(time=START)
+    tab.clock.pause_at(START + timedelta(minutes=1))
     taker.start(keyboard=True)
     for number, page in enumerate(content.pages, 1):
         taker.wait_for_step(number)
@@ -286,6 +288,8 @@ def test_one_question_per_screen_by_keyboard_on_a_desktop(live_server, open_tab)
                 tab.keyboard.press(str(place + 1))
             assert taker.focused() == f"{question.id}-{place}"
             assert taker.checked(question.id) == taker.answers[question.id]
+            tab.clock.run_for(PAUSE_MS * 2)  # a key chooses only; it does not move on
+            assert taker.visible_questions() == [question.id]
             tab.keyboard.press("Enter")
     finish(taker, live_server.app)
 
