@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 # 9.1 min with two workers and 6.6 min with three (4: 9.6 min, before the cheaper test hashing).
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
-.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-coach bench-report bench-backup clean
+.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-coach bench-report bench-backup bench-phone clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 # Each benchmark is one command that prints its figures; `make bench` runs them all.
-bench: bench-quiz bench-mail bench-coach bench-report bench-backup
+bench: bench-quiz bench-mail bench-coach bench-report bench-backup bench-phone
 
 bench-quiz: $(VENV)/.installed-test
 	$(BIN)/python bench/quiz_load.py
@@ -74,6 +74,9 @@ bench-report: $(VENV)/.installed-test
 
 bench-backup: $(VENV)/.installed-test
 	$(BIN)/python bench/backup.py
+
+bench-phone: $(VENV)/.installed-test browser-deps
+	$(BIN)/python bench/phone_taps.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache tests/e2e/screenshots

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template
 from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
 from quiz.models import Answer, Consent, OutboxMessage, Response
-from quiz.web import prerendered
+from quiz.web import forms, prerendered, public
 from tests.conftest import base_config
 from tests.quizflow import (
     answer_all_pages,
@@ -184,6 +184,125 @@ def test_validation_error_keeps_the_other_answers(client: FlaskClient, app: Flas
     for question_id, option_id in partial.items():
         assert f'id="{question_id}-' in text
         assert _is_checked(text, question_id, option_id)
+    # The summary says so, and it is true: a taker who leaves now finds them again.
+    summary = _error_summary(text)
+    assert "Bitte beantworten Sie noch eine Frage auf dieser Seite." in summary
+    assert "Ihre übrigen Antworten sind gespeichert." in summary
+    again = client.get("/quiz/1").get_data(as_text=True)
+    for question_id, option_id in partial.items():
+        assert _is_checked(again, question_id, option_id)
+    assert not any(f'name="{missing}"' in tag and "checked" in tag for tag in _inputs(again))
+
+
+def _error_summary(html: str) -> str:
+    """The error summary's HTML (asserting there is exactly one, focused on load)."""
+    page = html.split('<template id="fehler-vorlage">')[0]  # the script's own comes after
+    summaries = re.findall(r'<div class="error-summary"[^>]*>.*?</div>', page, re.S)
+    assert len(summaries) == 1, summaries
+    assert re.match(
+        r'<div class="error-summary" tabindex="-1" role="alert" autofocus>', summaries[0]
+    )
+    return summaries[0]
+
+
+def _inputs(html: str) -> list[str]:
+    return re.findall(r"<input[^>]*>", html)
+
+
+@pytest.mark.dialect_independent
+def test_error_summary_links_to_each_unanswered_question(client: FlaskClient, app: Flask) -> None:
+    """An empty first page: every question listed, and nothing claimed to be saved."""
+    content = get_content(app)
+    start(client)
+    response = answer_page(client, app, 1, {})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "<title>Fehler: " in text
+    summary = _error_summary(text)
+    assert "Bitte beantworten Sie die Fragen auf dieser Seite." in summary
+    assert "gespeichert" not in text
+    links = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)
+    assert links == [
+        (f"frage-{q.id}", f"Frage {content.question_number[q.id]}: Bitte wählen Sie eine Antwort.")
+        for q in content.pages[0].questions
+    ]
+    for question in content.pages[0].questions:
+        assert f'id="frage-{question.id}"' in text
+    # The summary comes before the questions, and the script's own message is the server's.
+    assert text.index('class="error-summary"') < text.index('class="question')
+    vorlage = text[text.index('<template id="fehler-vorlage">') :]
+    assert f'<p class="field-error">{forms.CHOOSE_ONE}</p>' in vorlage
+    assert f"Frage {{n}}: {forms.CHOOSE_ONE}" in vorlage
+
+
+@pytest.mark.dialect_independent
+def test_empty_later_page_says_the_earlier_pages_are_saved(client: FlaskClient, app: Flask) -> None:
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=8)
+    start(client)
+    assert answer_page(client, app, 1, answers).status_code == 302
+    text = answer_page(client, app, 2, {}).get_data(as_text=True)
+    assert "Ihre Antworten auf den vorigen Seiten sind gespeichert." in _error_summary(text)
+    assert "übrigen" not in text
+
+
+@pytest.mark.dialect_independent
+def test_progress_figures_come_from_the_server(client: FlaskClient, app: Flask) -> None:
+    """The bar counts questions: those before the page and all the quiz asks, as data for the
+    script; the lead step's bar is full."""
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=6)
+    start(client)
+    answer_page(client, app, 1, answers)
+    text = client.get("/quiz/2").get_data(as_text=True)
+    before, total = len(content.pages[0].questions), len(content.questions)
+    assert f'data-questions-before="{before}" data-questions-total="{total}"' in text
+    assert f'<progress class="progress-bar" max="{total}" value="{before}"' in text
+    assert 'data-question-label="Frage {k} von {n}"' in text
+    answer_all_pages(client, app, answers)
+    lead = client.get(f"/quiz/{len(content.pages) + 1}").get_data(as_text=True)
+    assert f'<progress class="progress-bar" max="{total}" value="{total}"' in lead
+
+
+@pytest.mark.dialect_independent
+def test_step_template_counts_the_questions_it_is_given(app: Flask) -> None:
+    """What a page of extra questions (issue 23) passes is what the bar and the script count."""
+    content = get_content(app)
+    extra = public.QuestionProgress(before=len(content.questions), total=len(content.questions) + 5)
+    with app.test_request_context("/quiz/7"):
+        html = render_template(
+            "quiz/step.html",
+            content=content,
+            page=content.pages[-1],
+            answers={},
+            errors={},
+            number=len(content.pages) + 1,
+            total=len(content.pages) + 2,
+            progress=extra,
+            question_html=prerendered.question_html,
+            csrf_value="token",
+        )
+    assert f'data-questions-before="{extra.before}" data-questions-total="{extra.total}"' in html
+    assert f'max="{extra.total}" value="{extra.before}"' in html
+
+
+@pytest.mark.dialect_independent
+def test_enter_in_a_field_moves_on(client: FlaskClient, app: Flask) -> None:
+    """A form's first submit button is what Enter in a field presses: "Weiter", not "Zurück"."""
+    content = get_content(app)
+    start(client)
+    step = client.get("/quiz/1").get_data(as_text=True)
+    assert re.findall(r'<button type="submit" name="action" value="(\w+)"', step) == [
+        "next",
+        "back",
+    ]
+    assert re.search(r'value="back"[^>]*hidden>Zurück', step), "no way back from page 1"
+    answer_all_pages(client, app, sample_answers(content, "best"))
+    lead = client.get(f"/quiz/{len(content.pages) + 1}").get_data(as_text=True)
+    assert re.findall(r'<button type="submit" name="action" value="(\w+)"', lead) == [
+        "finish",
+        "back",
+    ]
 
 
 def _is_checked(html: str, name: str, value: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -24,9 +25,18 @@ STRONG = TEST_SECRET
 
 @pytest.mark.dialect_independent
 def test_every_public_page_has_a_strict_policy(client: FlaskClient) -> None:
-    for path in ("/", "/datenschutz", "/gibt-es-nicht", "/static/css/site.css"):
+    start(client)  # a quiz page, which loads the site's one script
+    for path in (
+        "/",
+        "/quiz/1",
+        "/datenschutz",
+        "/gibt-es-nicht",
+        "/static/css/site.css",
+        "/static/js/quiz-steps.js",
+    ):
         response = client.get(path)
         response.close()  # the static file stays open until then
+        assert response.status_code == (404 if "gibt-es" in path else 200), path
         csp = response.headers["Content-Security-Policy"]
         for directive in (
             "default-src 'self'",
@@ -91,17 +101,30 @@ def test_a_foreign_logo_is_the_only_foreign_image_source(client: FlaskClient) ->
     assert "img-src 'self' https://cdn.example;" in csp
 
 
+# The one way a template may load a script: an empty module element naming a file of our own.
+EXTERNAL_SCRIPT = re.compile(
+    r"""<script type="module" src="\{\{ url_for\('static', filename='(js/[\w.-]+\.js)'\) \}\}">"""
+    r"</script>"
+)
+
+
 def test_templates_have_no_inline_scripts_or_styles() -> None:
     root = Path(__file__).resolve().parent.parent / "templates"
     offenders = []
+    scripts = set()
     for template in root.rglob("*.html"):
         if template.parts[-2] == "email":  # mail clients need inline styles; no CSP there
             continue
         text = template.read_text(encoding="utf-8")
+        scripts.update(EXTERNAL_SCRIPT.findall(text))
+        text = EXTERNAL_SCRIPT.sub("", text)
         for needle in ("<script", "<style", "style=", " onclick=", " onload=", "javascript:"):
             if needle in text:
                 offenders.append(f"{template.relative_to(root)}: {needle}")
     assert offenders == []
+    assert scripts == {"js/quiz-steps.js"}
+    for script in scripts:
+        assert (root.parent / "static" / script).is_file(), script
 
 
 @pytest.mark.dialect_independent

@@ -3,7 +3,7 @@
 Views stay thin: the content builds the forms, `quiz.taker.responses` stores and finishes, and the result
 page renders only what was stored. POST/redirect/GET throughout.
 
-Just over 400 lines: every view of the taker's public path lives here so its hot path (pre-rendered
+About 440 lines: every view of the taker's public path lives here so its hot path (pre-rendered
 pages, one query per request) can be read in one place; the result page's arranging lives in
 quiz.domain.result_layout, the chart in quiz.result_chart.
 """
@@ -36,7 +36,7 @@ from quiz.app_state import get_consent_texts, get_content, get_content_version
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
 from quiz.domain import result_layout
-from quiz.domain.content import Content
+from quiz.domain.content import Content, Page
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
 from quiz.models import utcnow
@@ -75,6 +75,25 @@ def total_steps(content: Content) -> int:
 def current_draft() -> response_reads.DraftState | None:
     """The response this browser's draft cookie points at."""
     return response_reads.find_by_draft_token(request.cookies.get(DRAFT_COOKIE))
+
+
+@dataclass(frozen=True)
+class QuestionProgress:
+    """Where a step's questions sit in the whole quiz: the progress bar's figures.
+
+    Rendered by the step template as `data-questions-before` and `data-questions-total`, so the
+    bar (and the one-question-per-screen script, which counts "Frage k von n" from them) always
+    shows what the server knows the taker is asked, extra questions included once they are due.
+    """
+
+    before: int  # questions on the steps before this one
+    total: int  # questions asked in all
+
+
+def core_progress(content: Content, number: int) -> QuestionProgress:
+    """The progress of question page `number` (or the lead step) of the core quiz."""
+    before = sum(len(page.questions) for page in content.pages[: number - 1])
+    return QuestionProgress(before=before, total=len(content.questions))
 
 
 def next_open_step(draft: response_reads.DraftState, content: Content) -> int:
@@ -181,7 +200,10 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
         # The page's HTML depends only on its own answers: rendered once, then served from cache.
         key = (number, request.script_root, *(draft_answers.get(q.id) for q in page.questions))
         return prerendered.step_page(
-            key, lambda csrf_value: _render_step(content, number, draft_answers, {}, csrf_value)
+            key,
+            lambda csrf_value: _render_step(
+                content, number, page, draft_answers, {}, csrf_value, core_progress(content, number)
+            ),
         )
     form = build_step_form(content, page)
     if request.form.get("action") == "back":
@@ -190,26 +212,39 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
     if form.validate_on_submit():
         responses.save_step(content, draft.id, page, number, form.answers(), completed=True)
         return redirect(url_for(".step", number=number + 1))
-    # Show what was sent (valid choices only) with the first error of each question.
-    errors = {name: messages[0] for name, messages in form.errors.items() if messages}
-    return _render_step(content, number, form.answers(), errors, generate_csrf()), 422
+    # Keep what was answered (valid choices only), so the page can truthfully say so and a
+    # taker who leaves now finds it again; show it with the first error of each question.
+    responses.save_step(content, draft.id, page, number, form.answers(), completed=False)
+    questions = {question.id for question in page.questions}
+    errors = {
+        name: messages[0]
+        for name, messages in form.errors.items()
+        if messages and name in questions
+    }
+    progress = core_progress(content, number)
+    html = _render_step(content, number, page, form.answers(), errors, generate_csrf(), progress)
+    return html, 422
 
 
 def _render_step(
     content: Content,
     number: int,
+    page: Page,
     answers: Mapping[str, str | None],
     errors: Mapping[str, str],
     csrf_value: str,
+    progress: QuestionProgress,
 ) -> str:
+    """A page of questions as step `number`, with its answers, errors and progress figures."""
     return render_template(
         "quiz/step.html",
         content=content,
-        page=content.pages[number - 1],
+        page=page,
         answers=answers,
         errors=errors,
         number=number,
         total=total_steps(content),
+        progress=progress,
         question_html=prerendered.question_html,
         csrf_value=csrf_value,
     )
@@ -252,6 +287,7 @@ def _lead_step(
             form=form,
             number=number,
             total=total_steps(content),
+            progress=core_progress(content, number),
             consent_texts=get_consent_texts(),
             require_email=require_email,
         ),

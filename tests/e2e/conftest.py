@@ -7,8 +7,10 @@ tests skip and say why; CI (QUIZ_STRICT_SKIPS=1) turns such a skip into a failur
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 AXE_SOURCE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+# Chromium logs every 4xx document on the console; a quiz page that shows validation errors is
+# served with 422 on purpose (tests/test_public.py checks the status).
+VALIDATION_STATUS = re.compile(r"/quiz/\d+$")
+# Tabs opened without JavaScript: axe needs it for a moment (its checks run on timers).
+SCRIPTLESS: weakref.WeakSet[Any] = weakref.WeakSet()
 # Flags the machine needs: no sandbox as root, and no background traffic to a closed network.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -100,26 +108,72 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh phone-sized browser tab with its own cookies.
+def _watched_tab(
+    browser: Any, problems: list[str], console_errors: bool, **context_options: Any
+) -> Any:
+    """A tab in a browser context of its own that reports what the browser complains about.
 
-    Fails the test when a page breaks its own Content-Security-Policy (Chromium reports each
-    blocked style, script or image on the console) or throws a JavaScript error.
+    Collects every breach of the page's own Content-Security-Policy (Chromium reports each
+    blocked style, script or image on the console), every uncaught JavaScript error and, with
+    `console_errors`, every other console error but the 422 of a quiz page that shows
+    validation errors.
     """
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="de-DE")
+    context = browser.new_context(locale="de-DE", **context_options)
     tab = context.new_page()
     tab.set_default_timeout(15_000)
-    problems: list[str] = []
 
     def on_console(message: Any) -> None:
         if "Content Security Policy" in message.text:
             problems.append(f"{tab.url}: {message.text}")
+        elif console_errors and message.type == "error":
+            validation = "status of 422" in message.text and VALIDATION_STATUS.search(
+                message.location.get("url", "")
+            )
+            if not validation:
+                problems.append(f"{tab.url}: {message.text}")
 
     tab.on("console", on_console)
     tab.on("pageerror", lambda error: problems.append(f"{tab.url}: {error}"))
+    return tab
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh phone-sized browser tab with its own cookies.
+
+    Fails the test when a page breaks its own Content-Security-Policy or throws a JavaScript
+    error.
+    """
+    problems: list[str] = []
+    tab = _watched_tab(browser, problems, False, viewport=PHONE, is_mobile=True, has_touch=True)
     yield tab
-    context.close()
+    tab.context.close()
+    assert problems == [], "the browser reported:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def open_tab(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open tabs, each in a browser context of its own: a phone (touch) or a desktop (mouse
+    and keyboard), with or without JavaScript. Fails the test as `page` does, and on any other
+    console error."""
+    problems: list[str] = []
+    tabs: list[Any] = []
+
+    def open_one(*, phone: bool = True, javascript: bool = True) -> Any:
+        device = (
+            {"viewport": PHONE, "is_mobile": True, "has_touch": True}
+            if phone
+            else {"viewport": DESKTOP}
+        )
+        tab = _watched_tab(browser, problems, True, java_script_enabled=javascript, **device)
+        tabs.append(tab)
+        if not javascript:
+            SCRIPTLESS.add(tab)
+        return tab
+
+    yield open_one
+    for tab in tabs:
+        tab.context.close()
     assert problems == [], "the browser reported:\n" + "\n".join(problems)
 
 
@@ -150,9 +204,34 @@ def axe_source() -> str:
 
 @pytest.fixture
 def check_accessibility(axe_source: str) -> Callable[[Any], None]:
-    """Run axe-core on the current page; fail on any WCAG 2 A/AA violation."""
+    """Run axe-core on the current page; fail on any WCAG 2 A/AA violation.
+
+    axe runs on timers, which a tab without JavaScript never fires: there it checks a copy of
+    the page as that tab shows it (its DOM without the script elements, at the same address,
+    with the same styles) in a tab of its own.
+    """
 
     def check(page: Any) -> None:
+        if page not in SCRIPTLESS:
+            run(page)
+            return
+        html = re.sub(r"<script\b[^>]*>.*?</script>", "", page.content(), flags=re.S)
+        address = page.url.split("#")[0]
+        context = page.context.browser.new_context(viewport=page.viewport_size, locale="de-DE")
+        try:
+            copy = context.new_page()
+            copy.route(
+                address,
+                lambda route: route.fulfill(
+                    status=200, content_type="text/html; charset=utf-8", body=html
+                ),
+            )
+            copy.goto(address)
+            run(copy)
+        finally:
+            context.close()
+
+    def run(page: Any) -> None:
         page.evaluate(axe_source)
         result = page.evaluate(
             """async () => {

@@ -3,10 +3,13 @@
 // cookie or storage of one page reaches the next). Reads a JSON job file, writes one JSON report
 // per page:  node lighthouse_pages.mjs JOB.json
 // JOB: {"chromeFlags": [...], "categories": [...], "skipAudits": [...],
-//       "pages": [{"url": "...", "cookie": "..." | null, "out": "report.json"}]}
+//       "pages": [{"url": "...", "cookie": "..." | null, "javaScript": true | false,
+//                  "out": "report.json"}]}
+// A page with "javaScript": false is audited as a browser without JavaScript shows it: the tab's
+// scripts are switched off (puppeteer's setJavaScriptEnabled) while the page loads.
 import fs from "node:fs";
 import * as chromeLauncher from "chrome-launcher";
-import lighthouse from "lighthouse";
+import { navigation } from "lighthouse";
 import puppeteer from "puppeteer-core";
 
 const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
@@ -32,12 +35,21 @@ try {
     const context = await browser.createBrowserContext();
     const tab = await context.newPage();
     const extraHeaders = page.cookie ? { Cookie: page.cookie } : null;
-    const result = await lighthouse(
-      page.url,
-      { port: chrome.port, output: "json", logLevel: "error" },
-      { extends: "lighthouse:default", settings: { ...settings, extraHeaders } },
-      tab,
-    );
+    // Lighthouse runs scripts of its own in the tab (it enables the debugger before the page
+    // loads, and runs axe on timers after), so a page without JavaScript is loaded by a
+    // requestor that switches scripts off for the load only: the page's own never run.
+    const requestor =
+      page.javaScript === false
+        ? async () => {
+            await tab.setJavaScriptEnabled(false);
+            await tab.goto(page.url, { waitUntil: "load" });
+            await tab.setJavaScriptEnabled(true);
+          }
+        : page.url;
+    const result = await navigation(tab, requestor, {
+      flags: { port: chrome.port, output: "json", logLevel: "error" },
+      config: { extends: "lighthouse:default", settings: { ...settings, extraHeaders } },
+    });
     fs.writeFileSync(page.out, result.report);
     await context.close();
   }

@@ -40,9 +40,12 @@ CHROME_FLAGS = (
 SKIPPED_AUDITS: tuple[str, ...] = ()
 
 
-def lighthouse(pages: dict[str, tuple[str, str | None]], out: Path) -> dict[str, dict[str, Any]]:
+def lighthouse(
+    pages: dict[str, tuple[str, str | None]], out: Path, without_javascript: tuple[str, ...] = ()
+) -> dict[str, dict[str, Any]]:
     """Lighthouse with mobile settings over `pages` ({name: (url, cookie)}), one browser for all
-    (tests/e2e/lighthouse_pages.mjs); the JSON report of each page by name."""
+    (tests/e2e/lighthouse_pages.mjs), the pages named in `without_javascript` with JavaScript
+    switched off; the JSON report of each page by name."""
     if not CHROMIUM.exists():
         pytest.skip(
             "Lighthouse needs Debian's chromium at /usr/bin/chromium "
@@ -55,7 +58,12 @@ def lighthouse(pages: dict[str, tuple[str, str | None]], out: Path) -> dict[str,
         "categories": list(CATEGORIES),
         "skipAudits": list(SKIPPED_AUDITS),
         "pages": [
-            {"url": url, "cookie": cookie, "out": str(out / f"{name}.json")}
+            {
+                "url": url,
+                "cookie": cookie,
+                "javaScript": name not in without_javascript,
+                "out": str(out / f"{name}.json"),
+            }
             for name, (url, cookie) in pages.items()
         ],
     }
@@ -90,6 +98,11 @@ def failures(report: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def _page_height(report: dict[str, Any]) -> int:
+    """The height of the page Lighthouse audited, from its full-page screenshot."""
+    return int(report["fullPageScreenshot"]["screenshot"]["height"])
+
+
 def _cookies(client: FlaskClient) -> str:
     """The Cookie header of this client's browser: its draft and its session."""
     cookies = [client.get_cookie(name) for name in (DRAFT_COOKIE, "session")]
@@ -108,19 +121,26 @@ def test_landing_quiz_and_result_pages_score_100(live_server: LiveServer, tmp_pa
     # ... and one who has finished, whose result page needs no cookie.
     finished = app.test_client()
     result = complete_quiz(finished, app, answers)
+    # The quiz page twice: one question per screen (JavaScript), and the whole page without.
     pages = {
         "landing": (live_server.url + "/", None),
         "quiz": (live_server.url + "/quiz/2", _cookies(midway)),
+        "quiz-without-javascript": (live_server.url + "/quiz/2", _cookies(midway)),
         "result": (live_server.url + result.headers["Location"], None),
     }
+    reports = lighthouse(pages, tmp_path, without_javascript=("quiz-without-javascript",))
     problems = {}
-    for name, report in lighthouse(pages, tmp_path).items():
+    for name, report in reports.items():
         url = pages[name][0]
         assert report["finalDisplayedUrl"] == url, f"{name} was redirected"
         assert report.get("runtimeError") is None, report["runtimeError"]
         if failures(report):
             problems[name] = failures(report)
     assert problems == {}, json.dumps(problems, indent=2, ensure_ascii=False)
+    # Each quiz report saw the page its mode shows: one question on about a screen, or all of
+    # them on several.
+    heights = {name: _page_height(reports[name]) for name in ("quiz", "quiz-without-javascript")}
+    assert heights["quiz-without-javascript"] > 2 * heights["quiz"], heights
 
 
 def test_no_console_errors_on_public_pages(live_server: LiveServer, page: Any) -> None:
