@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
+# The app's links (PUBLIC_URL, unless set) follow the address it is served on, also when given as
+# `make run PORT=8000`.
+export HOST PORT
 # Three pytest workers (pytest-xdist), a test file each at a time, on two cores: much of the suite
 # waits on databases, subprocesses and browsers. On this session's machine (2 cores) the suite took
 # 9.1 min with two workers and 6.6 min with three (4: 9.6 min, before the cheaper test hashing).

@@ -4,8 +4,8 @@ The caches hold output any worker can recompute from the (immutable) content, th
 the database and the cache key: quiz pages and question fieldsets, result pages (checked against
 their version and their norms on every use), the quiz's form classes, the coach's dashboard
 figures and charts (a minute old at most), the score histograms of the result page's norms (two
-seconds old at most), the preview image and stored PDF reports (checked against the response's
-`updated_at` on every use). Each app has its own object (apps with different settings in one process
+seconds old at most), the site settings by their version (checked on every request), the preview
+image and stored PDF reports (checked against the response's `updated_at` on every use). Each app has its own object (apps with different settings in one process
 never share anything), each worker its own copy: no worker needs another's.
 
 Nothing per request may reach a page cache: a page whose rendering read the session, the request,
@@ -141,6 +141,9 @@ class Caches:
         # setting: summing them costs more than the rest of a cached result view, so a page
         # shows them at most NORMS_SECONDS old (the page itself is kept with its figures).
         self.norms: Store[Any] = Store(TTLCache(16, NORMS_SECONDS, timer=self._now), enabled)
+        # The site settings by their version (quiz.site.settings): every request reads the
+        # version, and reloads only when it moved. Always on: they are data, not templates.
+        self.site_settings: Store[Any] = Store(LRUCache(4), True)
 
     def _now(self) -> float:
         # Looked up on every call, so a clock set after construction times the TTL caches too.
@@ -157,6 +160,7 @@ class Caches:
             self.share_image,
             self.report_pdfs,
             self.norms,
+            self.site_settings,
         ):
             store.clear()
 

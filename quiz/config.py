@@ -87,19 +87,24 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         or str(resource_dir("content") / "questions.yaml"),
         "QUIZ_CONSENT_PATH": env.get("QUIZ_CONSENT_PATH")
         or str(resource_dir("content") / "consent.yaml"),
-        # Branding: the coach's name, logo and call to action are settings, not code.
-        "QUIZ_COACH_NAME": env.get("QUIZ_COACH_NAME", "Passion & Profit"),
-        "QUIZ_LOGO_URL": env.get("QUIZ_LOGO_URL", ""),
-        # The PDF report (issue 16): the logo on its cover, a local PNG, JPEG or SVG file; how
-        # many reports render at once on this machine, and how far below the quiz (nice).
+        # Brand, logo and call to action are site settings (quiz.site), edited on the coach's
+        # settings page; these environment variables only fill them in on the first start.
+        "QUIZ_COACH_NAME": env.get("QUIZ_COACH_NAME", ""),
         "QUIZ_COACH_LOGO": env.get("QUIZ_COACH_LOGO", ""),
+        # The PDF: how many render at once on this machine, and how far below the quiz (nice).
         "QUIZ_REPORT_RENDERERS": _int(env, "QUIZ_REPORT_RENDERERS", 1),
         "QUIZ_REPORT_NICE": _int(env, "QUIZ_REPORT_NICE", 19),
         "QUIZ_CTA_URL": env.get("QUIZ_CTA_URL", ""),
         "QUIZ_PRIVACY_FILE": env.get("QUIZ_PRIVACY_FILE", ""),
         # Whether the last step (email + consent) must be filled in to see the result.
         "QUIZ_REQUIRE_EMAIL": _flag(env, "QUIZ_REQUIRE_EMAIL", True),
-        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Where links in emails and previews point. In development it follows the address the
+        # server was started on (`make run` passes HOST and PORT), so `PORT=8000 make run` links
+        # to port 8000.
+        "PUBLIC_URL": (
+            env.get("PUBLIC_URL")
+            or f"http://{env.get('HOST') or '127.0.0.1'}:{env.get('PORT') or '5000'}"
+        ).rstrip("/"),
         # A quiz takes minutes, but a taker may pause: the form token must outlive that.
         "WTF_CSRF_TIME_LIMIT": _int(env, "QUIZ_CSRF_TIME_LIMIT", 24 * 3600),
         "WTF_I18N_ENABLED": False,
@@ -138,7 +143,8 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "QUIZ_LIMIT_MAIL": env.get("QUIZ_LIMIT_MAIL", "5 per minute; 20 per hour"),
         # Several workers need shared rate-limit storage; say so explicitly to run one with memory.
         "QUIZ_SINGLE_WORKER": _flag(env, "QUIZ_SINGLE_WORKER", False),
-        # Security headers (quiz.web.security): who may embed the public quiz in a frame.
+        # Who may embed the public quiz in a frame: the first start's value of the site setting
+        # embed.frame_ancestors (quiz.web.security reads the setting).
         "QUIZ_FRAME_ANCESTORS": env.get("QUIZ_FRAME_ANCESTORS", "'self'").strip() or "'self'",
         "QUIZ_HSTS_SECONDS": _int(env, "QUIZ_HSTS_SECONDS", 365 * 24 * 3600),
         # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).

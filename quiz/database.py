@@ -108,6 +108,14 @@ def _roll_back(session: Session) -> None:
         log.debug("rolling back a failed write failed too", exc_info=True)
 
 
+def in_write(session: Session | None = None) -> bool:
+    """Whether a write transaction (`write()`) is open on the session."""
+    session = session or db.session()
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().get_execution_options().get(_WRITE, False))
+
+
 def begin_write(session: Session | None = None) -> None:
     """Start the session's next transaction as a write transaction (BEGIN IMMEDIATE on SQLite).
 

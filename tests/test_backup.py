@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import create_engine, func, select, text, update
@@ -31,6 +32,7 @@ from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import Answer, Consent, Response, utcnow
 from quiz.ops import backup
+from quiz.paths import resource_dir
 from quiz.taker import rights
 from tests.conftest import base_config
 from tests.quizflow import complete_quiz
@@ -255,11 +257,15 @@ def test_restore_refuses_a_backup_of_another_schema_revision(
 ) -> None:
     complete_quiz(app.test_client(), app)
     written = _backup(runner, tmp_path)
-    older = _rewrite_manifest(written, lambda m: m.replace('"0009"', '"0008"'))
+    scripts = ScriptDirectory(str(resource_dir("migrations")))
+    head = scripts.get_current_head()
+    assert head is not None
+    before = scripts.get_revision(head).down_revision
+    older = _rewrite_manifest(written, lambda m: m.replace(f'"{head}"', f'"{before}"'))
     result = empty_app.test_cli_runner().invoke(args=["restore", str(older)])
     assert result.exit_code == 1
     assert "restore refused, nothing was changed" in result.output
-    assert "the backup has schema revision '0008', this code expects '0009'" in result.output
+    assert f"the backup has schema revision '{before}', this code expects '{head}'" in result.output
     with empty_app.app_context():
         assert db.inspect(db.engine).get_table_names() == []
 

@@ -278,7 +278,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_behind_caddy(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path
 ) -> Iterator[tuple[int, list[tuple[str, str]]]]:
     """The app on a local port as gunicorn would serve it, and Caddy with the deployed
     Caddyfile in front (on plain http, its site address and upstream pointed at local ports).
@@ -286,6 +286,7 @@ def app_behind_caddy(
     if shutil.which("caddy") is None:
         pytest.skip("caddy is missing (Debian's caddy; make test installs it as root)")
     tmp_path = tmp_path_factory.mktemp("caddy")
+    shutil.copy(migrated_sqlite, tmp_path / "quiz.sqlite3")
     uri = f"sqlite:///{tmp_path / 'quiz.sqlite3'}"
     app: Flask = create_app({**base_config(uri, tmp_path), "QUIZ_TRUSTED_PROXIES": 1})
     seen: list[tuple[str, str]] = []

@@ -19,6 +19,9 @@ CHECK = textwrap.dedent(
         assert str(resource_dir(name)).startswith(sys.argv[1]), (name, resource_dir(name))
     app = create_app({"TESTING": True, "SECRET_KEY": "x" * 40,
                       "SQLALCHEMY_DATABASE_URI": "sqlite:///" + sys.argv[2] + "/q.db"})
+    from flask_migrate import upgrade
+    with app.app_context():
+        upgrade()  # the bundled migrations, on a new database
     client = app.test_client()
     page = client.get("/")
     assert page.status_code == 200 and "Quiz starten" in page.get_data(as_text=True)

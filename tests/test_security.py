@@ -14,6 +14,8 @@ from flask.testing import FlaskClient
 from quiz import create_app
 from quiz.app_state import StartupError
 from quiz.deploy import problems
+from quiz.share_image import share_image_png
+from quiz.site import settings as site_settings
 from tests.conftest import TEST_SECRET
 from tests.quizflow import complete_quiz, csrf_token, start
 
@@ -95,10 +97,18 @@ def test_hsts_over_https_only(client: FlaskClient) -> None:
 
 
 @pytest.mark.dialect_independent
-@pytest.mark.app_config(QUIZ_LOGO_URL="https://cdn.example/logo.png")
-def test_a_foreign_logo_is_the_only_foreign_image_source(client: FlaskClient) -> None:
-    csp = client.get("/").headers["Content-Security-Policy"]
-    assert "img-src 'self' https://cdn.example;" in csp
+def test_the_logo_comes_from_this_site_and_no_image_from_elsewhere(
+    client: FlaskClient, app: Flask
+) -> None:
+    with app.app_context():
+        site_settings.set_logo(share_image_png("Logo", ["Logo"], "Logo"), "test")
+    page = client.get("/")
+    assert "img-src 'self';" in page.headers["Content-Security-Policy"]
+    src = re.search(r'<img src="([^"]+)" alt="" class="brand-logo"', page.text)
+    assert src and src.group(1).startswith("/marke/logo-")
+    logo = client.get(src.group(1))
+    assert logo.status_code == 200 and logo.mimetype == "image/png"
+    assert "immutable" in logo.headers["Cache-Control"]
 
 
 # The one way a template may load a script: an empty module element naming a file of our own.
@@ -220,18 +230,65 @@ def test_check_deploy_lists_every_unsafe_setting(runner: object) -> None:
         assert setting in result.output, setting
 
 
+# Everything a published site needs in its settings: brand, Impressum, sender, call to action.
+PUBLISHED = {
+    "brand.name": "Praxis Sonnenschein",
+    "contact.name": "Dr. Erika Muster",
+    "contact.address": "Musterweg 1\n12345 Musterstadt",
+    "contact.email": "kontakt@praxis-sonnenschein.de",
+    "mail.sender_address": "quiz@praxis-sonnenschein.de",
+    "cta.url": "https://praxis-sonnenschein.de/termin",
+}
+
+
 def test_check_deploy_says_ok_when_safe(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _production_env(monkeypatch, tmp_path)
-    result = create_app().test_cli_runner().invoke(args=["check-deploy"])
+    runner = create_app().test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    for key, value in PUBLISHED.items():
+        assert runner.invoke(args=["settings", "set", key, value]).exit_code == 0
+    result = runner.invoke(args=["check-deploy"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok")
+
+
+def test_check_deploy_says_to_migrate_a_new_database_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _production_env(monkeypatch, tmp_path)
+    result = create_app().test_cli_runner().invoke(args=["check-deploy"])
+    assert result.exit_code == 1
+    assert "unsafe: database: is not migrated yet: run `flask --app quiz db upgrade` first" in (
+        result.output
+    )
+
+
+def test_check_deploy_fails_in_production_without_an_impressum_and_lists_the_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _production_env(monkeypatch, tmp_path)
+    runner = create_app().test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(args=["check-deploy"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith("unsafe: impressum: the Impressum needs contact.name, ")
+    for key in PUBLISHED:
+        assert any(line.startswith(f"warning: {key}: still the default") for line in lines), key
+    runner.invoke(args=["settings", "set", "contact.name", "Dr. Erika Muster"])
+    runner.invoke(args=["settings", "set", "contact.address", "Musterweg 1"])
+    runner.invoke(args=["settings", "set", "contact.email", "kontakt@example.org"])
+    again = runner.invoke(args=["check-deploy"]).output
+    assert "impressum" not in again and "warning: brand.name: still the default" in again
 
 
 def test_check_deploy_in_production_warns_about_plain_http(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _production_env(monkeypatch, tmp_path, PUBLIC_URL="http://quiz.example")
-    result = create_app().test_cli_runner().invoke(args=["check-deploy"])
+    runner = create_app().test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(args=["check-deploy"])
     assert result.exit_code == 1
     assert "warning: PUBLIC_URL" in result.output
 

@@ -9,14 +9,17 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from quiz import deploy
+from quiz.site import checks as site_checks
 from quiz.taker import retention
 
 
 @click.command("check-deploy")
 @with_appcontext
 def check_deploy() -> None:
-    """List every setting that is unsafe for production; exit 1 if there is one."""
+    """List every setting that is unsafe for production or still a default; exit 1 if any."""
     found = deploy.problems(current_app.config, current_app.debug)
+    found += site_checks.problems(current_app._get_current_object())  # type: ignore[attr-defined]
+    found.sort(key=lambda problem: not problem.fatal)
     if not found:
         click.echo("ok: no unsafe settings")
         return

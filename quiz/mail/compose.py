@@ -32,6 +32,7 @@ from quiz.mail.headers import (
 )
 from quiz.mail.transport import UndeliverableAddress, redact_reply
 from quiz.models import Answer, Response
+from quiz.site import settings as site_settings
 
 KINDS = ("result", "optin")
 # The note to the coach that their login was locked (no response behind it).
@@ -47,10 +48,13 @@ def new_message_id(config: Mapping[str, Any]) -> str:
 
 
 def sender_address(config: Mapping[str, Any]) -> tuple[str, str]:
-    """MAIL_FROM as (display name, address)."""
+    """The sender as (display name, address): the site settings' (the name follows the brand),
+    the address of MAIL_FROM where none is set."""
+    if has_app_context():
+        return site_settings.current_or_defaults().sender(str(config["MAIL_FROM"]))
     pairs = getaddresses([str(config["MAIL_FROM"])])
     name, addr = pairs[0] if pairs else ("", "")
-    return name, addr or "quiz@localhost"
+    return name, addr or site_settings.DEVELOPMENT_SENDER
 
 
 def compose(
@@ -70,7 +74,7 @@ def compose(
     token = response.result_token or ""
     first_name = usable_name(response.first_name)
     context: dict[str, Any] = {
-        "coach_name": config["QUIZ_COACH_NAME"],
+        "coach_name": site_settings.current_or_defaults(app).brand_name,
         "first_name": first_name,
         "result_url": external_url(app, "public.result", token=token),
         "unsubscribe_url": external_url(
@@ -121,7 +125,7 @@ def compose_coach_alert(
 ) -> OutgoingMessage:
     """The note to the coach that their login was locked for a while (no unsubscribe: a notice)."""
     context: dict[str, Any] = {
-        "coach_name": app.config["QUIZ_COACH_NAME"],
+        "coach_name": site_settings.current_or_defaults(app).brand_name,
         "locked_minutes": locked_minutes,
         "privacy_url": external_url(app, "public.privacy"),
     }

@@ -20,7 +20,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +36,8 @@ from quiz.counters.norms_read import result_norms
 from quiz.domain.result_layout import build_layout
 from quiz.extensions import db
 from quiz.models import Response, ResultPdf, utcnow
+from quiz.site import settings as site_settings
+from quiz.site.settings import SiteSettings
 from quiz.taker import pdf_render, response_reads
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,6 @@ EXTENSION_KEY = "quiz.pdfs"
 CLAIM_LEASE = timedelta(seconds=60)
 # After a failed render, downloads say so for this long before the next attempt.
 FAILURE_HOLD = timedelta(seconds=60)
-LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-LOGO_TYPES[".svg"] = "image/svg+xml"
-LOGO_MAX_BYTES = 2 * 1024 * 1024
 LOCAL_TIME = ZoneInfo("Europe/Berlin")
 
 
@@ -212,7 +210,7 @@ def _job(response: Response) -> pdf_render.RenderJob:
                     "norm": norms.get(dimension.id),
                 }
             )
-    logo, logo_type = _logo(app.config.get("QUIZ_COACH_LOGO", ""))
+    logo, logo_type = _logo(site_settings.current())
     finished = (response.finished_at or response.updated_at).astimezone(LOCAL_TIME)
     html = render_template(
         "pdf/pdf.html",
@@ -237,19 +235,12 @@ def _job(response: Response) -> pdf_render.RenderJob:
     )
 
 
-def _logo(setting: str) -> tuple[bytes | None, str | None]:
-    """The coach's logo when QUIZ_COACH_LOGO names a local PNG, JPEG or SVG file."""
-    if not setting:
+def _logo(site: SiteSettings) -> tuple[bytes | None, str | None]:
+    """The coach's logo from the site settings (stored re-encoded as PNG or JPEG), if any."""
+    if site.logo is None:
         return None, None
-    path = Path(setting)
-    mime_type = LOGO_TYPES.get(path.suffix.lower())
-    try:
-        if mime_type and path.is_file() and path.stat().st_size <= LOGO_MAX_BYTES:
-            return path.read_bytes(), mime_type
-    except OSError:
-        pass
-    log.warning("QUIZ_COACH_LOGO is not a readable PNG, JPEG or SVG file; the PDF has none")
-    return None, None
+    found = site_settings.logo_bytes(site.logo.sha256)
+    return found if found is not None else (None, None)
 
 
 def _finished(

@@ -41,6 +41,7 @@ from quiz.extensions import db
 from quiz.models import Response as QuizResponse
 from quiz.models import utcnow
 from quiz.result_chart import result_chart_png
+from quiz.site import settings as site_settings
 from quiz.taker import response_reads, responses
 from quiz.web import limits, prerendered
 from quiz.web.forms import LeadForm, build_step_form
@@ -198,7 +199,12 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
     page = content.pages[number - 1]
     if request.method == "GET":
         # The page's HTML depends only on its own answers: rendered once, then served from cache.
-        key = (number, request.script_root, *(draft_answers.get(q.id) for q in page.questions))
+        key = (
+            number,
+            request.script_root,
+            site_settings.current().version,
+            *(draft_answers.get(q.id) for q in page.questions),
+        )
         return prerendered.step_page(
             key,
             lambda csrf_value: _render_step(
@@ -306,6 +312,7 @@ class _ResultKey:
     """
 
     version: str  # the row's last change (response_reads.result_version)
+    settings_version: int  # the site settings it shows (brand, call to action)
     content_sha: str
     content_version: str
     scores: tuple[tuple[str, int], ...]
@@ -317,6 +324,7 @@ def result(token: str) -> str:
     """The stored result: diagnosis, next steps, chart, call to action; the rest collapsed."""
     version = response_reads.result_version(token) or abort(404)
     content_sha = get_content().sha256
+    settings_version = site_settings.current().version
     # Each worker renders a result once; the version check above keeps a deletion or
     # anonymisation effective at once in every worker, the norms check keeps the norms current.
     cache = caches.current().result_pages
@@ -325,7 +333,11 @@ def result(token: str) -> str:
     known: tuple[str, dict[str, int], dict[str, int]] | None = None
     if cached is not None:
         key = cached[0]
-        if isinstance(key, _ResultKey) and (key.version, key.content_sha) == (version, content_sha):
+        current = (version, settings_version, content_sha)
+        if (
+            isinstance(key, _ResultKey)
+            and (key.version, key.settings_version, key.content_sha) == current
+        ):
             norms = _norms(key.content_version, dict(key.scores))
             if tuple(sorted(norms.items())) == key.norms:
                 return cached[1]
@@ -339,6 +351,7 @@ def result(token: str) -> str:
     html = _render_result(get_content(), response, token, norms)
     key = _ResultKey(
         version=version,
+        settings_version=settings_version,
         content_sha=content_sha,
         content_version=response.content_version,
         scores=tuple(sorted(scores.items())),

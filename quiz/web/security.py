@@ -10,9 +10,10 @@ filter that keeps email addresses and secret links out of the logs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -21,6 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from quiz import deploy
 from quiz.app_state import StartupError
+from quiz.site import settings as site_settings
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
-    policies = _policies(app)
-    app.after_request(lambda response: response_headers(response, policies))
+    app.after_request(response_headers)
     # First of all before_request functions: CSRF and the views must never see bad bytes.
     app.before_request_funcs.setdefault(None, []).insert(0, reject_invalid_input)
     app.register_error_handler(InvalidInput, _invalid_input_page)
@@ -78,14 +79,14 @@ def check_production(app: Flask) -> None:
 # --- headers ------------------------------------------------------------------------------------
 
 
-def content_security_policy(frame_ancestors: str, image_sources: str = "'self'") -> str:
+def content_security_policy(frame_ancestors: str) -> str:
     """The policy: our own scripts, styles and images only, no plugins, no foreign forms."""
     return "; ".join(
         (
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            f"img-src {image_sources}",
+            "img-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",
@@ -94,23 +95,29 @@ def content_security_policy(frame_ancestors: str, image_sources: str = "'self'")
     )
 
 
-def _policies(app: Flask) -> dict[str, dict[str, str]]:
-    """The header sets for public and coach pages, built once per app."""
-    frame_ancestors = app.config["QUIZ_FRAME_ANCESTORS"]
-    images = "'self'"
-    logo = urlsplit(app.config.get("QUIZ_LOGO_URL") or "")
-    if logo.scheme in {"http", "https"} and logo.netloc:
-        # A logo hosted elsewhere is the one foreign source a page may load.
-        images += f" {logo.scheme}://{logo.netloc}"
-    public = {"Content-Security-Policy": content_security_policy(frame_ancestors, images)}
+@functools.lru_cache(maxsize=16)
+def policies(frame_ancestors: str) -> dict[str, dict[str, str]]:
+    """The header sets for public and coach pages, for the frame ancestors of the settings."""
+    public = {"Content-Security-Policy": content_security_policy(frame_ancestors)}
     frame_option = {"'self'": "SAMEORIGIN", "'none'": "DENY"}.get(frame_ancestors)
     if frame_option:
         public["X-Frame-Options"] = frame_option
     coach = {
-        "Content-Security-Policy": content_security_policy("'none'", images),
+        "Content-Security-Policy": content_security_policy("'none'"),
         "X-Frame-Options": "DENY",
     }
     return {"public": public, "coach": coach}
+
+
+def _frame_ancestors(response: BaseResponse) -> str:
+    """Who may frame this response: the settings' sites for pages, our own for everything else.
+
+    Only a document can be framed, so only HTML responses read the setting (a static file or an
+    image costs no query); while the database cannot be read, only this site may frame a page.
+    """
+    if response.mimetype != "text/html":
+        return "'self'"
+    return site_settings.current_or_defaults().text("embed.frame_ancestors") or "'self'"
 
 
 def _is_token_page() -> bool:
@@ -124,14 +131,15 @@ def _area() -> str:
     return "account" if _is_token_page() else "public"
 
 
-def response_headers(response: BaseResponse, policies: dict[str, dict[str, str]]) -> BaseResponse:
+def response_headers(response: BaseResponse) -> BaseResponse:
     """Every header the site adds to a response: security policy, referrer, caching, HSTS.
 
     Coach pages and pages reached through a secret link never name their URL in a Referer; the
     coach's and the account blueprint's pages are never cached unless the view says otherwise.
     """
     area = _area()
-    for name, value in policies["coach" if area == "coach" else "public"].items():
+    headers = policies("'none'" if area == "coach" else _frame_ancestors(response))
+    for name, value in headers["coach" if area == "coach" else "public"].items():
         response.headers[name] = value
     response.headers["X-Content-Type-Options"] = "nosniff"
     if area == "public":

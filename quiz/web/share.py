@@ -1,7 +1,8 @@
 """The pieces a shared link and a browser tab need: the preview image and the favicon.
 
-The preview image (1200 × 630 px, for Open Graph and Twitter cards) is drawn once per app and kept;
-its URL carries a hash of its inputs, so a new coach name gives a new URL and caches stay right.
+The preview image (1200 × 630 px, for Open Graph and Twitter cards) is drawn once per app and
+settings version and kept; its URL carries a hash of its inputs, so a new brand name gives a new
+URL and caches stay right.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Response
 from quiz import caches
 from quiz.app_state import get_content
 from quiz.share_image import share_image_png
+from quiz.site import settings as site_settings
 
 bp = Blueprint("share", __name__)
 
@@ -35,14 +37,16 @@ FAVICON_MAX_AGE = 24 * 3600
 def _inputs(app: Flask) -> tuple[str, tuple[str, ...], str]:
     headline = get_template_attribute(TEXTS, "headline")
     subline = get_template_attribute(TEXTS, "subline")(len(get_content(app).questions))
-    return str(app.config["QUIZ_COACH_NAME"]), tuple(headline), str(subline).strip()
+    brand = site_settings.current(app).brand_name
+    return brand, tuple(headline), str(subline).strip()
 
 
 def share_image_version(app: Flask) -> str:
     """A hash of what the preview image shows, for its URL and ETag (the image is not drawn)."""
     return str(
         caches.of(app).share_image.get_or_make(
-            "version", lambda: hashlib.sha256(repr(_inputs(app)).encode()).hexdigest()[:16]
+            ("version", site_settings.current(app).version),
+            lambda: hashlib.sha256(repr(_inputs(app)).encode()).hexdigest()[:16],
         )
     )
 

@@ -1,5 +1,6 @@
-"""The coach's settings under /coach/einstellungen: webhook endpoints, their delivery log and
-the coach's own password.
+"""The coach's settings under /coach/einstellungen: the site's settings (brand, contact and
+Impressum, privacy, call to action, email sender, notifications, embedding), webhook endpoints,
+their delivery log and the coach's own password.
 
 Login and the layout are the coach view's (quiz.web.coach), headers quiz.web.security's; the
 work is done by quiz.webhooks and quiz.coach.accounts, this module only maps forms to them.
@@ -25,7 +26,12 @@ from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from quiz.coach import accounts as coach_accounts
 from quiz.extensions import db
+from quiz.site import settings as site_settings
+from quiz.site.logo import KEY as LOGO_KEY
+from quiz.site.logo import MAX_BYTES as LOGO_MAX_BYTES
+from quiz.site.schema import SettingError
 from quiz.web import limits
+from quiz.web.coach import site_form
 from quiz.web.coach.login import CoachUser, require_login
 from quiz.webhooks import endpoints, queue
 from quiz.webhooks.guard import BlockedURL
@@ -113,7 +119,7 @@ def _coach_id() -> int:
     return int(current_user.session_id.partition(":")[0])
 
 
-def _page(status: int = 200, **forms: Any) -> tuple[str, int]:
+def _page(status: int = 200, site: dict[str, Any] | None = None, **forms: Any) -> tuple[str, int]:
     endpoint_form = forms.pop("endpoint_form", None) or EndpointForm(
         formdata=None, data={"events": list(queue.EVENT_TYPES)}
     )
@@ -126,6 +132,7 @@ def _page(status: int = 200, **forms: Any) -> tuple[str, int]:
             password_form=forms.pop("password_form", None) or PasswordForm(formdata=None),
             action_form=FlaskForm(),
             done=request.args.get("done", ""),
+            **(site or site_form.page_context()),
         ),
         status,
     )
@@ -151,6 +158,36 @@ def _back(done: str, anchor: str = "webhooks") -> BaseResponse:
 def settings() -> tuple[str, int]:
     """Endpoints, the delivery log and the password form."""
     return _page()
+
+
+@bp.post("/website/<group>")
+def save_site_group(group: str) -> BaseResponse | tuple[str, int]:
+    """Store one group of the site settings, all or nothing."""
+    if group not in site_form.GROUP_IDS:
+        abort(404)
+    _check_action()
+    raw = site_form.submitted(group)
+    errors = site_settings.errors(raw)
+    if errors:
+        return _page(422, site=site_form.page_context(raw, errors))
+    site_settings.update(raw, site_form.changed_by())
+    return _back("site", f"site-{group}")
+
+
+@bp.post("/website/logo")
+def upload_logo() -> BaseResponse | tuple[str, int]:
+    """Replace the logo with an uploaded PNG or JPEG, or remove it."""
+    request.max_content_length = LOGO_MAX_BYTES + 64 * 1024
+    _check_action()
+    if request.form.get("remove"):
+        site_settings.remove_logo(site_form.changed_by())
+        return _back("logo", "site-brand")
+    upload = request.files.get("logo")
+    try:
+        site_settings.set_logo(upload.read() if upload else b"", site_form.changed_by())
+    except SettingError as error:
+        return _page(422, site=site_form.page_context({}, {LOGO_KEY: error.message}))
+    return _back("logo", "site-brand")
 
 
 @bp.post("/webhooks")
