@@ -91,8 +91,14 @@ def write(*, dry_run: bool = False) -> Iterator[Session]:
         raise
     if dry_run:
         session.rollback()
-    else:
+        return
+    try:
         session.commit()
+    except BaseException:
+        # A failed commit (a unique key another writer took first, the connection lost) leaves
+        # the session waiting for a rollback; the caller's next statement must not meet that.
+        _roll_back(session)
+        raise
 
 
 def _roll_back(session: Session) -> None:

@@ -177,11 +177,23 @@ def current(app: Flask | None = None) -> SiteSettings:
     return settings
 
 
+def defaults_for_this_request(app: Flask | None = None) -> None:
+    """Let the rest of this request show the defaults (unless it read the settings already):
+    the 503 page renders without asking the database that just went away."""
+    if has_request_context() and g.get(_G_KEY) is None:
+        setattr(g, _G_KEY, defaults(app))
+
+
 def current_or_defaults(app: Flask | None = None) -> SiteSettings:
-    """`current()`, or the defaults while the database cannot be read (the error pages)."""
+    """`current()`, or the defaults while the database cannot be read (the error pages, the
+    headers of a response that is already made). The failed session is discarded, so the
+    request's next statement starts on a fresh connection instead of a broken transaction, and
+    the rest of the request shows the defaults without asking again."""
     try:
         return current(app)
     except SQLAlchemyError:
+        database.discard_session()
+        defaults_for_this_request(app)
         return defaults(app)
 
 
@@ -343,7 +355,9 @@ def _first_run(app: Flask) -> int:
             if db.session.get(SiteState, 1) is None:
                 _import_environment(app)
                 db.session.add(SiteState(id=1, settings_version=1))
+                db.session.flush()
     except IntegrityError:
+        db.session.rollback()
         log.info("site settings: another worker imported them first")
     version = db.session.execute(_VERSION).scalar()
     return int(version or 1)

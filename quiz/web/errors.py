@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from quiz.database import discard_session
 from quiz.extensions import login_manager
+from quiz.site import settings as site_settings
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ def init_app(app: Flask) -> None:
             # Something already failed, perhaps the database: a coach not yet loaded for this
             # request is not loaded for the error page (it shows nothing of the coach's).
             g.setdefault("_login_user", login_manager.anonymous_user())
+        # The brand of the page, or the defaults when the database cannot say (never a 500).
+        site_settings.current_or_defaults()
         # Keep the headers the error brings along (Allow on 405, Retry-After on 429).
         headers = {
             name: value
@@ -48,4 +51,5 @@ def _database_unavailable(error: DBAPIError) -> tuple[str, int, dict[str, str]]:
     log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else error)
     discard_session()
     g._login_user = login_manager.anonymous_user()
+    site_settings.defaults_for_this_request()
     return render_template("errors/error.html", code=503), 503, {"Retry-After": "30"}

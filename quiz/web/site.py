@@ -29,8 +29,10 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def site_context() -> dict[str, Any]:
+        # current(), not current_or_defaults(): a page whose settings cannot be read is the
+        # 503 page (quiz.web.errors), which renders with the defaults.
         return {
-            "site": site_settings.current_or_defaults(),
+            "site": site_settings.current(),
             "brand_stylesheet": brand_stylesheet,
         }
 
