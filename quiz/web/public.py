@@ -191,7 +191,7 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
         responses.save_step(content, draft.id, page, number, form.answers(), completed=True)
         return redirect(url_for(".step", number=number + 1))
     # Show what was sent (valid choices only) with the first error of each question.
-    errors = {name: messages[0] for name, messages in form.errors.items() if messages}
+    errors = {field.name: field.errors[0] for field in form if field.errors}
     return _render_step(content, number, form.answers(), errors, generate_csrf()), 422
 
 
