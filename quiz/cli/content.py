@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import click
 from flask import current_app
@@ -48,11 +48,13 @@ def check_content(path: str | None, archived: bool) -> None:
     help="Generate the answers instead of reading them.",
 )
 @click.option("--seed", type=int, default=None, help="Seed for --sample random.")
-def score(answers_file: Any, sample: str | None, seed: int | None) -> None:
+def score(
+    answers_file: Any, sample: Literal["best", "worst", "random"] | None, seed: int | None
+) -> None:
     """Score answers given as JSON {question_id: option_id} (a file or - for stdin)."""
     content = get_content()
     if sample:
-        answers = sample_answers(content, sample, seed)  # type: ignore[arg-type]
+        answers = sample_answers(content, sample, seed)
     else:
         if answers_file is None:
             raise click.UsageError("give an answers file (or - for standard input), or --sample")
