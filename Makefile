@@ -49,16 +49,21 @@ system-deps:
 test-system-deps:
 	@bash scripts/install-system-deps.sh --test
 
+# stubtest compares the hand-written stubs in stubs/ with the installed libraries.
+STUBTEST := $(BIN)/stubtest flask_login flask_wtf weasyprint --ignore-missing-stub
+
 test: $(VENV)/.installed-test browser-deps test-system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(STUBTEST)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(STUBTEST)
 
 # Each benchmark is one command that prints its figures; `make bench` runs them all.
 bench: bench-quiz bench-mail bench-coach bench-report bench-backup bench-phone

@@ -34,12 +34,14 @@ class StartupError(click.ClickException):
 
 def get_content(app: Flask | None = None) -> Content:
     """The content this app loaded at start-up."""
-    return (app or current_app).extensions[CONTENT_KEY]  # type: ignore[no-any-return]
+    content: Content = (app or current_app).extensions[CONTENT_KEY]
+    return content
 
 
 def get_consent_texts(app: Flask | None = None) -> ConsentTexts:
     """The consent texts this app loaded at start-up."""
-    return (app or current_app).extensions[CONSENT_KEY]  # type: ignore[no-any-return]
+    texts: ConsentTexts = (app or current_app).extensions[CONSENT_KEY]
+    return texts
 
 
 def get_content_version(version: str | None, app: Flask | None = None) -> Content:

@@ -180,7 +180,8 @@ def init_app(app: Flask) -> Caches:
 
 def of(app: Flask) -> Caches:
     """The caches of `app`."""
-    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    caches: Caches = app.extensions[EXTENSION_KEY]
+    return caches
 
 
 def current() -> Caches:
@@ -243,8 +244,8 @@ _MARKED: dict[str, Any] = {
     "csrf_token": private(generate_csrf),
     "get_flashed_messages": private(get_flashed_messages),
     "current_user": LocalProxy(private(lambda: current_user._get_current_object())),
-    "session": LocalProxy(private(lambda: flask_session._get_current_object())),
-    "request": LocalProxy(private(lambda: flask_request._get_current_object())),
+    "session": LocalProxy(private(lambda: flask_session._get_current_object())),  # type: ignore[attr-defined]  # Flask types the proxy as its object
+    "request": LocalProxy(private(lambda: flask_request._get_current_object())),  # type: ignore[attr-defined]  # Flask types the proxy as its object
     "g": LocalProxy(private(lambda: g._get_current_object())),
 }
 

@@ -10,9 +10,10 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from matplotlib import rc_context
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -97,7 +98,7 @@ def score_chart(bars: Sequence[Bar]) -> Figure:
     """
     height = chart_height_in(len(bars))
     figure = Figure(figsize=(CHART_WIDTH_IN, height), dpi=CHART_DPI)
-    FigureCanvasAgg(figure)
+    canvas = FigureCanvasAgg(figure)
     axes = figure.add_axes((0.02, 0.02 / height, 0.96, 1 - 0.04 / height))
     colours = [BAND_COLOURS[min(bar.band_position, len(BAND_COLOURS) - 1)] for bar in bars]
     positions = list(range(len(bars)))
@@ -106,7 +107,7 @@ def score_chart(bars: Sequence[Bar]) -> Figure:
     rects = axes.barh(positions, [bar.score for bar in bars], color=colours, height=0.42)
     axes.set_ylim(len(bars) - 0.5, -0.95)
     axes.set_xlim(0, 100)
-    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]  # matplotlib leaves it unannotated
     width_px = axes.get_position().width * figure.bbox.width
     labels = []
     for rect, bar in zip(rects, bars, strict=True):
@@ -138,7 +139,7 @@ def score_chart(bars: Sequence[Bar]) -> Figure:
     return figure
 
 
-def _score_text(axes: Any, renderer: Any, bar: Bar, position: float) -> None:
+def _score_text(axes: Axes, renderer: Any, bar: Bar, position: float) -> None:
     """The score at the end of its bar: after it in ink, or inside it in white if it fits only there."""
     text = axes.text(
         bar.score, position, f"{bar.score}", va="center", fontsize=VALUE_PT, fontweight="bold"
@@ -193,11 +194,11 @@ def _coach_figure(height_in: float) -> Figure:
     return figure
 
 
-def _tidy(axes: object, grid_axis: str) -> None:
-    axes.grid(axis=grid_axis, color="#d9dee3", linewidth=0.8)  # type: ignore[attr-defined]
-    axes.set_axisbelow(True)  # type: ignore[attr-defined]
+def _tidy(axes: Axes, grid_axis: Literal["x", "y", "both"]) -> None:
+    axes.grid(axis=grid_axis, color="#d9dee3", linewidth=0.8)
+    axes.set_axisbelow(True)
     for side in ("top", "right"):
-        axes.spines[side].set_visible(False)  # type: ignore[attr-defined]
+        axes.spines[side].set_visible(False)
 
 
 def hbar_chart_png(
@@ -236,14 +237,16 @@ def hbar_chart(
     return figure
 
 
-def _fit_to_labels(figure: Figure, axes: Any, *, below_px: float = 0.0) -> None:
+def _fit_to_labels(figure: Figure, axes: Axes, *, below_px: float = 0.0) -> None:
     """Margins that fit the labels on the left and below, and the values on the right.
 
     Measures only the tick labels (and the axis label), where `tight_layout()` would draw the
     whole figure once more (it doubled the time of these charts, the largest part of a cold
     dashboard). `below_px` keeps room under the axis for a legend.
     """
-    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    canvas = figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # every figure here is drawn with Agg
+    renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]  # matplotlib leaves it unannotated
     dpi = figure.dpi
     width, height = figure.bbox.width, figure.bbox.height
     labels = axes.get_yticklabels()

@@ -26,6 +26,8 @@ class Base(DeclarativeBase):
     )
 
 
+# The models subclass `db.Model` with `# type: ignore[name-defined,misc]`: Flask-SQLAlchemy makes
+# it at run time, so mypy sees an attribute, not a class.
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()

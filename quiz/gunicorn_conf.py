@@ -10,17 +10,16 @@ the loggers themselves, not on their handlers, so every handler gunicorn builds 
 
 from __future__ import annotations
 
-from typing import Any
-
+from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
 from quiz.web.security import redacting_filter
 
 
-class RedactingLogger(Logger):  # type: ignore[misc]
+class RedactingLogger(Logger):
     """Gunicorn's logger with email addresses and secret link tokens redacted."""
 
-    def setup(self, cfg: Any) -> None:
+    def setup(self, cfg: Config) -> None:
         """Set gunicorn's handlers up as usual, then put the redacting filter on both loggers."""
         super().setup(cfg)
         for logger in (self.error_log, self.access_log):

@@ -66,6 +66,7 @@ def read_token(
         payload = serializer.loads(token, max_age=max_age)
     except SignatureExpired as exc:
         # The signature was good; only the age failed. Say whose link it was, for a resend.
+        assert exc.payload is not None  # itsdangerous passes the signed payload along
         response_id, digest = _parse(serializer.load_payload(exc.payload))
         raise LinkExpired(response_id, digest) from None
     except BadSignature:

@@ -40,8 +40,8 @@ def share_image_png(brand: str, headline: Sequence[str], subline: str) -> bytes:
 def share_image(brand: str, headline: Sequence[str], subline: str) -> Figure:
     """The figure behind `share_image_png`."""
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor=WASH)
-    FigureCanvasAgg(figure)
-    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    canvas = FigureCanvasAgg(figure)
+    renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]  # matplotlib leaves it unannotated
     left = MARGIN_PX / WIDTH_PX
     top = 1 - MARGIN_PX / HEIGHT_PX
     figure.add_artist(

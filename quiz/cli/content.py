@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import click
 import orjson
@@ -78,7 +78,12 @@ def check_content(path: str | None, archived: bool) -> None:
     help="Generate the answers (through the extra page, when one is due) instead of reading them.",
 )
 @click.option("--seed", type=int, default=None, help="Seed for --sample random.")
-def score(answers_file: Any, batch_file: Any, sample: str | None, seed: int | None) -> None:
+def score(
+    answers_file: Any,
+    batch_file: Any,
+    sample: Literal["best", "worst", "random"] | None,
+    seed: int | None,
+) -> None:
     """Score answers given as JSON {question_id: option_id} (a file or - for stdin).
 
     The result says whether the answers are `complete` and which questions the quiz would ask
@@ -91,7 +96,7 @@ def score(answers_file: Any, batch_file: Any, sample: str | None, seed: int | No
         _score_batch(content, batch_file)
         return
     if sample:
-        answers = sample_taker(content, sample, seed)  # type: ignore[arg-type]
+        answers = sample_taker(content, sample, seed)
     else:
         if answers_file is None:
             raise click.UsageError("give an answers file (or - for standard input), or --sample")

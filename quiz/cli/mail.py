@@ -23,7 +23,7 @@ from quiz.mail.sender import deliver_due, watch
 @with_appcontext
 def send_mail_command(keep_watching: bool, interval: float) -> None:
     """Deliver the emails that are due (once, or with --watch until stopped)."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as its object
     if keep_watching:
         click.echo(f"Delivering emails every {interval:g} s; stop with Ctrl+C.")
         with contextlib.suppress(KeyboardInterrupt):

@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 
 from quiz.app_state import get_content
 from quiz.counters import item_stats_read, norms_read
+from quiz.counters.rollup_keys import QualityFilter
 
 QUESTION_COLUMNS = (
     *("question", "dimension", "n", "mean", "r_it", "alpha_del"),
@@ -122,10 +123,15 @@ def report_lines(
     help="clean leaves out straight-liners and speeders.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def item_stats_command(version: str | None, demo: str, quality: str, as_json: bool) -> None:
+def item_stats_command(
+    version: str | None,
+    demo: item_stats_read.DemoFilter,
+    quality: QualityFilter,
+    as_json: bool,
+) -> None:
     """Reliability, item statistics and norms of a content version, from the counters."""
     version = version or get_content().version
-    report = item_stats_read.read(version, demo, quality)  # type: ignore[arg-type]
+    report = item_stats_read.read(version, demo, quality)
     min_n = int(current_app.config["QUIZ_NORMS_MIN"])
     norms = norms_read.norms(version, bool(current_app.config["QUIZ_NORMS_INCLUDE_DEMO"]), min_n)
     if as_json:

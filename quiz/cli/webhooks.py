@@ -14,7 +14,7 @@ from quiz.webhooks.queue import EVENT_TYPES
 
 
 def _app() -> Flask:
-    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]  # Flask types the proxy as its object
 
 
 @click.command("send-webhooks")

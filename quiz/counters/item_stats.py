@@ -260,6 +260,7 @@ def _upsert_statement(dialect: str, name: str) -> TextClause:
         insert_rows: Any = postgresql.insert(table).from_select(
             [c.name for c in columns], select(rows_in)
         )
+        # SQLAlchemy leaves the psycopg2 dialect's __init__ unannotated.
         compiler_dialect: Any = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
     else:
         insert_rows = sqlite.insert(table)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, bindparam, text
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import BindParameter, TextClause
 
 from quiz.counters.item_stats_read import DemoFilter, score_histograms
 from quiz.counters.models import ScoreHistogram
@@ -148,7 +148,7 @@ def _norms_statement(k: int, include_demo: bool) -> TextClause:
         f" WHERE content_version = :version AND dimension IN ({wanted}){demo}"
         " GROUP BY dimension"
     )
-    binds = [bindparam("version", type_=String())]
+    binds: list[BindParameter[Any]] = [bindparam("version", type_=String())]
     binds += [bindparam(f"d{i}", type_=String()) for i in range(k)]
     binds += [bindparam(f"s{i}", type_=Integer()) for i in range(k)]
     if not include_demo:

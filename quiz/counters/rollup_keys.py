@@ -194,4 +194,4 @@ def day_sql(column: ColumnElement[datetime], dialect: str) -> ColumnElement[date
     """The UTC day of a stored time, in SQL."""
     if dialect == "postgresql":
         return cast(func.timezone("UTC", column), Date)
-    return func.date(column)  # type: ignore[no-any-return]
+    return func.date(column)

@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, cast, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, ReturningDelete, ReturningUpdate, Update
 from sqlalchemy.sql.elements import ColumnElement, TextClause
@@ -132,10 +133,11 @@ def _upsert_statement(dialect: str) -> TextClause:
         # Untyped parameters: psycopg sends the lists as arrays and the CASTs give their types.
         arrays = [cast(bindparam(c.name), postgresql.ARRAY(c.type)) for c in _COLUMNS]
         rows_in = func.unnest(*arrays).table_valued(*(c.name for c in _COLUMNS)).render_derived()
-        insert_rows = postgresql.insert(table).from_select(
+        insert_rows: postgresql.Insert | sqlite.Insert = postgresql.insert(table).from_select(
             [c.name for c in _COLUMNS], select(rows_in)
         )
-        compiler_dialect: Any = postgresql.dialect(paramstyle="named")
+        # SQLAlchemy leaves the psycopg2 dialect's __init__ unannotated.
+        compiler_dialect: Any = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
     else:
         insert_rows = sqlite.insert(table)
         compiler_dialect = sqlite.pysqlite.dialect(paramstyle="named")
@@ -287,8 +289,9 @@ def delete_emails(
     outbox = OutboxMessage.__table__
     if session.get_bind().dialect.name != "postgresql":
         shift_emails(condition, sign=-1, session=session)
-        deleted = session.execute(gone.execution_options(synchronize_session=False)).rowcount
-        return int(deleted or 0)
+        deleted = session.execute(gone.execution_options(synchronize_session=False))
+        assert isinstance(deleted, CursorResult)  # a DELETE's result
+        return int(deleted.rowcount or 0)
     returning = gone.returning(outbox.c.response_id, outbox.c.status)
     return _count_changed(returning, -1, None, session)
 
@@ -304,7 +307,9 @@ def move_emails(
     """
     session = session or db.session()
     if session.get_bind().dialect.name != "postgresql":
-        changed = session.execute(change.execution_options(synchronize_session=False)).rowcount
+        result = session.execute(change.execution_options(synchronize_session=False))
+        assert isinstance(result, CursorResult)  # an UPDATE's result
+        changed = result.rowcount
         if changed:
             shift_emails(condition, moved_from=moved_from, session=session)
         return int(changed or 0)

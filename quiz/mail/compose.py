@@ -102,7 +102,7 @@ def compose(
     message["List-Unsubscribe"] = link_header("List-Unsubscribe", context["unsubscribe_url"])
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if chart_cid and chart_png:
-        html_part = cast(EmailMessage, message.get_payload()[1])  # type: ignore[index]
+        html_part = cast(EmailMessage, message.get_payload(1))
         html_part.make_related(boundary=_boundary())
         html_part.add_related(
             chart_png,

@@ -52,9 +52,9 @@ def process(data: bytes) -> ProcessedLogo:
             if width * height > MAX_PIXELS:
                 raise SettingError(KEY, "Das Bild ist zu groß. Bitte höchstens 5000 × 5000 Pixel.")
             probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            image = _without_metadata(image)
+        with Image.open(io.BytesIO(data)) as decoded:
+            decoded.load()
+            image = _without_metadata(decoded)
     except SettingError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):

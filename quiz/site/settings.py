@@ -145,7 +145,7 @@ def schema(app: Flask | None = None) -> Schema:
     if found is None:
         dimensions = [(d.id, d.name) for d in get_content(app).dimensions]
         found = app.extensions[_SCHEMA_KEY] = build_schema(dimensions)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def defaults(app: Flask | None = None) -> SiteSettings:

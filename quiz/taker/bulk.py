@@ -15,7 +15,9 @@ def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]
         return
     names = list(rows[0])  # every row has the same keys
     json_columns = {column.name for column in table.columns if isinstance(column.type, JSON)}
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver_connection = connection.connection.driver_connection
+    assert driver_connection is not None  # None only once the connection is closed
+    cursor = driver_connection.cursor()
     statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
     with cursor.copy(statement) as copy:
         for row in rows:

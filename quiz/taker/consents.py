@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Select, and_, delete, func, insert, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql.elements import ColumnElement
 
 from quiz import counters
@@ -129,8 +130,9 @@ def delete_for_responses(response_ids: Iterable[int]) -> int:
         delete(Consent)
         .where(Consent.response_id.in_(ids))
         .execution_options(synchronize_session=False)
-    ).rowcount
-    return int(deleted or 0)
+    )
+    assert isinstance(deleted, CursorResult)  # a DELETE's result
+    return int(deleted.rowcount or 0)
 
 
 def stale_optin(cutoff: datetime) -> ColumnElement[bool]:
@@ -151,8 +153,9 @@ def purge_stale_optins(cutoff: datetime) -> int:
     """Delete unconfirmed opt-ins older than `cutoff` (never counted, so no counter moves)."""
     deleted = db.session.execute(
         delete(Consent).where(stale_optin(cutoff)).execution_options(synchronize_session=False)
-    ).rowcount
-    return int(deleted or 0)
+    )
+    assert isinstance(deleted, CursorResult)  # a DELETE's result
+    return int(deleted.rowcount or 0)
 
 
 def insert_demo(connection: Connection, columns: list[str], rows: Select[Any]) -> None:

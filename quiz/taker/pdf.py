@@ -27,6 +27,7 @@ from flask import Flask, current_app, render_template
 from sqlalchemy import Select, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from quiz import caches, database
@@ -83,7 +84,7 @@ class _AppState:
 
 
 def _state(app: Flask | None = None) -> _AppState:
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as its object
     state: _AppState = app.extensions.setdefault(EXTENSION_KEY, _AppState())
     return state
 
@@ -145,7 +146,7 @@ def pdf_for(token: str) -> PdfState | None:
     state = _state()
     with state.lock:
         state.in_flight.add(done)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as its object
     future.add_done_callback(partial(_finished, app, response.id, row.updated_at, done))
     return Pending()
 
@@ -165,10 +166,10 @@ def _claim(response_id: int, version: datetime, now: datetime) -> bool:
         "render_ms": None,
         "pdf": None,  # a stale PDF (say, with the name anonymising removed) goes at once
     }
-    statement = insert(table).values(values)
-    statement = statement.on_conflict_do_update(
+    new_row = insert(table).values(values)
+    statement = new_row.on_conflict_do_update(
         index_elements=[table.c.response_id],
-        set_={key: statement.excluded[key] for key in values if key != "response_id"},
+        set_={key: new_row.excluded[key] for key in values if key != "response_id"},
         where=or_(
             table.c.response_updated_at != version,
             and_(
@@ -303,14 +304,13 @@ def forget(response_ids: Select[Any]) -> int:
     For anonymising: a stored PDF carries the first name, and waiting for the next download to
     replace it would keep the name for as long as nobody asks.
     """
-    return int(
-        db.session.execute(
-            delete(ResultPdf)
-            .where(ResultPdf.response_id.in_(response_ids))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+    deleted = db.session.execute(
+        delete(ResultPdf)
+        .where(ResultPdf.response_id.in_(response_ids))
+        .execution_options(synchronize_session=False)
     )
+    assert isinstance(deleted, CursorResult)  # a DELETE's result
+    return int(deleted.rowcount or 0)
 
 
 def renders(app: Flask) -> int:

@@ -24,14 +24,17 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quiz.charts import Bar, score_chart_svg
+
+if TYPE_CHECKING:
+    from weasyprint.urls import URLFetcher
 
 # The HTML refers to the job's own resources by these URLs (see templates/pdf/pdf.html).
 CHART_URL = "report:chart.svg"
@@ -81,12 +84,12 @@ def render_pdf(job: RenderJob) -> Rendered:
         return Rendered(pdf=pdf, render_ms=round((time.perf_counter() - started) * 1000))
 
 
-def _fetcher(resources: dict[str, tuple[bytes, str]]) -> Any:
+def _fetcher(resources: dict[str, tuple[bytes, str]]) -> URLFetcher:
     """A URL fetcher that knows only this job's resources: no file, no network."""
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    class JobResources(URLFetcher):  # type: ignore[misc]
-        def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+    class JobResources(URLFetcher):
+        def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
             if url not in resources:
                 raise ValueError(f"the PDF loads nothing from outside: {url[:80]}")
             body, mime_type = resources[url]

@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import delete as delete_rows
+from sqlalchemy.engine import CursorResult
 
 from quiz import counters, database
 from quiz.counters.rollup_keys import Key
@@ -257,8 +258,9 @@ def anonymise(cutoff: datetime, now: datetime, columns: Sequence[str]) -> int:
         .where(due_for_anonymising(cutoff))
         .values({**dict.fromkeys(columns), "anonymised_at": now})
         .execution_options(synchronize_session=False)
-    ).rowcount
-    return int(changed or 0)
+    )
+    assert isinstance(changed, CursorResult)  # an UPDATE's result
+    return int(changed.rowcount or 0)
 
 
 def insert_demo_batch(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -291,9 +293,11 @@ def delete_demo() -> int:
     """
     demo_ids = select(Response.id).where(Response.is_demo.is_(True))
     db.session.execute(delete_rows(Answer).where(Answer.response_id.in_(demo_ids)))
-    removed = db.session.execute(
+    result = db.session.execute(
         delete_rows(Response.__table__).where(Response.__table__.c.is_demo.is_(True))
-    ).rowcount
+    )
+    assert isinstance(result, CursorResult)  # a DELETE's result
+    removed = result.rowcount
     counters.on_demo_deleted()
     return int(removed or 0)
 

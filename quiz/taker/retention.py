@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from quiz import database, deletion_log
 from quiz.extensions import db
@@ -78,6 +79,6 @@ def purge(
     )
 
 
-def _count(query: object) -> int:
-    subquery = query.subquery()  # type: ignore[attr-defined]
+def _count(query: Select[Any]) -> int:
+    subquery = query.subquery()
     return int(db.session.scalar(select(func.count()).select_from(subquery)) or 0)

@@ -10,7 +10,9 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, Field, RadioField, SelectChoice, StringField
+from wtforms import BooleanField, EmailField, Field, RadioField, StringField
+from wtforms.fields import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms stops at 3.2
+from wtforms.form import BaseForm
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from quiz import caches
@@ -30,7 +32,7 @@ class AnswerField(RadioField):
         )
         self.allowed = frozenset(option.id for option in options)
 
-    def pre_validate(self, form: FlaskForm) -> None:
+    def pre_validate(self, form: BaseForm) -> None:
         """Refuse values that are not among the choices; a missing one is InputRequired's job."""
         if self.data is not None and self.data not in self.allowed:
             raise ValidationError(INVALID_CHOICE)
@@ -54,10 +56,10 @@ def build_step_form(content: Content, page: Page, **kwargs: Any) -> StepForm:
     The form class depends only on the (immutable) content: it is built once per app
     (`quiz.caches`), the form itself per request.
     """
-    form_class = caches.current().step_forms.get_or_make(
+    form_class: type[StepForm] = caches.current().step_forms.get_or_make(
         (content.sha256, page.id), lambda: _step_form_class(content, page)
     )
-    return form_class(**kwargs)  # type: ignore[no-any-return]
+    return form_class(**kwargs)
 
 
 def _step_form_class(content: Content, page: Page) -> type[StepForm]:

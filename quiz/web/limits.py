@@ -18,13 +18,12 @@ typed email address and are checked in the view (quiz.web.coach.login).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import current_app
+from flask_limiter import RouteLimit
 
 from quiz.extensions import limiter
-
-View = TypeVar("View", bound=Callable[..., Any])
 
 LOGIN_PER_ADDRESS = "5 per minute; 20 per hour"  # failed coach logins
 SETTINGS_PER_ADDRESS = "5 per minute; 20 per hour"  # wrong current passwords (settings)
@@ -42,6 +41,6 @@ def from_config(key: str) -> Callable[[], str]:
 
 def posts(
     limit: str | Callable[[], str], deduct_when: Callable[[Any], bool] | None = None
-) -> Callable[[View], View]:
+) -> RouteLimit:
     """Limit the view's POSTs per client address (counting only those `deduct_when` accepts)."""
-    return limiter.limit(limit, methods=["POST"], deduct_when=deduct_when)  # type: ignore[return-value]
+    return limiter.limit(limit, methods=["POST"], deduct_when=deduct_when)

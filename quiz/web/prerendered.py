@@ -35,13 +35,14 @@ def question_html(
 
     def render() -> Markup:
         macro = get_template_attribute("_macros.html", "answer_group")
-        return macro(  # type: ignore[no-any-return]
+        fieldset: Markup = macro(
             question,
             content.choices(question_id),
             content.question_number[question_id],
             chosen,
             error,
         )
+        return fieldset
 
     if error:  # an error shows once; only the plain fieldsets are kept
         return render()

@@ -223,9 +223,7 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
     responses.save_step(content, draft.id, page, number, form.answers(), completed=False)
     questions = {question.id for question in page.questions}
     errors = {
-        name: messages[0]
-        for name, messages in form.errors.items()
-        if messages and name in questions
+        field.name: field.errors[0] for field in form if field.errors and field.name in questions
     }
     progress = core_progress(content, number)
     html = _render_step(content, number, page, form.answers(), errors, generate_csrf(), progress)

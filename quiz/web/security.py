@@ -48,7 +48,7 @@ def init_app(app: Flask) -> None:
     check_production(app)
     if app.config["QUIZ_TRUSTED_PROXIES"] > 0:
         hops = app.config["QUIZ_TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's way to add middleware
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
     app.after_request(response_headers)

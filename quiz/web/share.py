@@ -67,7 +67,7 @@ def share_context() -> dict[str, Any]:
 
 
 def _app() -> Flask:
-    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]  # Flask types the proxy as its object
 
 
 @bp.get("/vorschau.png")

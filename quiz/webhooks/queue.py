@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import contains_eager
 
 from quiz import database
@@ -111,7 +112,8 @@ def resend(delivery_id: int, now: datetime | None = None) -> bool:
             .values(status="queued", attempts=0, next_attempt_at=now or utcnow(), claimed_at=None)
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        assert isinstance(result, CursorResult)  # an UPDATE's result
+        return bool(result.rowcount)
 
 
 def drop_for_response(response_id: int) -> int:
@@ -126,7 +128,8 @@ def drop_for_response(response_id: int) -> int:
         .where(WebhookDelivery.response_id == response_id)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    assert isinstance(result, CursorResult)  # a DELETE's result
+    return int(result.rowcount)
 
 
 def forget_older_than(cutoff: datetime) -> int:
@@ -143,7 +146,8 @@ def forget_older_than(cutoff: datetime) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    assert isinstance(result, CursorResult)  # a DELETE's result
+    return int(result.rowcount)
 
 
 def sent_about(response_id: int) -> list[dict[str, Any]]:

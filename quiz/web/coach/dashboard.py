@@ -26,10 +26,11 @@ def _figures(filters: stats.Filters) -> stats.Dashboard:
     labels = [page.title for page in content.pages]
     labels.append(get_template_attribute("coach/labels.html", "CONTACT_STEP"))
     dimensions = [d.id for d in content.dimensions]
-    return caches.current().coach_charts.get_or_make(  # type: ignore[no-any-return]
+    figures: stats.Dashboard = caches.current().coach_charts.get_or_make(
         ("dashboard", filters.cache_key()),
         lambda: stats.dashboard(filters, labels, dimensions),
     )
+    return figures
 
 
 def dashboard() -> str:

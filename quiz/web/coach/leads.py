@@ -74,7 +74,9 @@ def leads_csv() -> Response:
     # The query runs and its first rows arrive now: a database error is a 503 page, not a file
     # that starts and breaks off. Later errors abort the chunked transfer (see leads.export_rows).
     rows = lead_queries.ExportRows(filters, search)
-    body = ClosingIterator(lead_queries.csv_lines(rows, header, labels), rows.close)
+    body = ClosingIterator(
+        map(str.encode, lead_queries.csv_lines(rows, header, labels)), rows.close
+    )
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     stamp = date.today().isoformat()

@@ -202,7 +202,8 @@ def require_login() -> BaseResponse | None:
     if request.endpoint == "coach.login":
         return None
     if not current_user.is_authenticated:
-        return login_manager.unauthorized()  # type: ignore[no-any-return]
+        redirect_to_login: BaseResponse = login_manager.unauthorized()  # see init_login
+        return redirect_to_login
     return None
 
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import abort, g, request
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, Map
 
-from quiz.coach.stats import Filters
+from quiz.coach.stats import DemoFilter, Filters
+from quiz.counters.rollup_keys import QualityFilter
 from quiz.models import Response
 
 # Days a filter may name. The quiz has no data from before 2000, and staying far from
@@ -24,8 +25,13 @@ LAST_DAY = date(2199, 12, 31)
 MAX_SEARCH = 100
 MAX_CAMPAIGN = Response.__table__.c.utm_campaign.type.length or 100
 MAX_VERSION = Response.__table__.c.content_version.type.length or 40
-DEMO_CHOICES = {"": "all", "all": "all", "real": "real", "demo": "demo"}
-QUALITY_CHOICES = {"": "all", "all": "all", "clean": "clean", "flagged": "flagged"}
+DEMO_CHOICES: dict[str, DemoFilter] = {"": "all", "all": "all", "real": "real", "demo": "demo"}
+QUALITY_CHOICES: dict[str, QualityFilter] = {
+    "": "all",
+    "all": "all",
+    "clean": "clean",
+    "flagged": "flagged",
+}
 # Only ASCII digits: `"²".isdigit()` is true, and int("١") is 1.
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PAGE = re.compile(r"[1-9][0-9]{0,8}")
@@ -38,8 +44,8 @@ class LeadIdConverter(IntegerConverter):
 
     regex = r"[0-9]{1,10}"
 
-    def __init__(self, map: object) -> None:
-        super().__init__(map, min=1, max=MAX_ID)  # type: ignore[arg-type]
+    def __init__(self, map: Map) -> None:
+        super().__init__(map, min=1, max=MAX_ID)
 
 
 @dataclass(frozen=True)
@@ -105,8 +111,8 @@ def parse() -> Parsed:
         end=end,
         campaign=campaign,
         version=version,
-        demo=demo or "all",  # type: ignore[arg-type]
-        quality=quality or "all",  # type: ignore[arg-type]
+        demo=demo or "all",
+        quality=quality or "all",
     )
     return Parsed(filters=filters, search=search, page=page, problems=tuple(problems))
 
@@ -118,7 +124,8 @@ def parsed() -> Parsed:
     """This request's filters, search and page, checked once per request."""
     if "coach_params" not in g:
         g.coach_params = parse()
-    return g.coach_params  # type: ignore[no-any-return]
+    params: Parsed = g.coach_params
+    return params
 
 
 def current_filters() -> Filters:

@@ -17,11 +17,11 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import (
     BooleanField,
     PasswordField,
-    SelectChoice,
     SelectMultipleField,
     StringField,
     URLField,
 )
+from wtforms.fields import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms stops at 3.2
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from quiz.coach import accounts as coach_accounts
