@@ -445,7 +445,6 @@ def result_chart(token: str) -> Response:
     response = response_reads.find_result(token) or abort(404)
     chart = make_response(result_chart_png(response))
     chart.headers["Content-Type"] = "image/png"
-    chart.headers["Cache-Control"] = "private, max-age=86400"
     return chart
 
 
