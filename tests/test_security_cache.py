@@ -83,7 +83,7 @@ def test_every_personal_route_forbids_every_cache(app: Flask, client: FlaskClien
             checked.append(f"{method} {rule.rule}")
     assert pdf.wait_for_renders(app, timeout=60)
     assert "GET /r/<token>" in checked and "GET /daten/<token>/export.json" in checked
-    assert "GET /coach/leads/<lead_id:response_id>" in checked
+    assert "GET /coach/leads/<row_id:response_id>" in checked
     assert len(checked) >= 35
 
 
