@@ -27,9 +27,7 @@ bp.add_url_rule("/leads", view_func=leads.leads_list)
 bp.add_url_rule("/leads.csv", view_func=leads.leads_csv)
 bp.add_url_rule("/leads/<row_id:response_id>", view_func=leads.lead_detail)
 bp.add_url_rule("/leads/<row_id:response_id>/export.json", view_func=leads.lead_export)
-bp.add_url_rule(
-    "/leads/<row_id:response_id>/delete", view_func=leads.lead_delete, methods=["POST"]
-)
+bp.add_url_rule("/leads/<row_id:response_id>/delete", view_func=leads.lead_delete, methods=["POST"])
 
 
 def init_app(app: Flask) -> None:
