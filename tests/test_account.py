@@ -31,6 +31,7 @@ from tests.mailserver import MailServer
 from tests.quizflow import complete_quiz, csrf_token
 from tests.webhook_receiver import Receiver
 
+CATCH_HOOK = "/hooks/catch/4711/geheimer-pfad/?key=geheimer-schluessel"
 LINK = re.compile(r"http://quiz\.test(/[^\s\"<>]+)")
 
 
@@ -217,18 +218,43 @@ def test_unsubscribe_page_asks_before_it_acts(app: Flask, client: FlaskClient) -
     assert marketing(app).withdrawn_at is None
 
 
-def test_result_page_links_to_export_with_every_answer(app: Flask, client: FlaskClient) -> None:
-    token = finish(app, client, first_name="Anna")
-    result = client.get(f"/r/{token}")
-    data_page = re.search(r'href="(/daten/[^"]+)"', result.text)
-    assert data_page, "no data link on the result page"
-    page = client.get(data_page.group(1))
+def data_links(page: str) -> list[str]:
+    """The paths of the links to a taker's data pages on a page."""
+    return re.findall(r'href="(?:http://quiz\.test)?(/daten/[^"]+)"', page)
+
+
+def test_result_page_is_no_key_to_the_data(app: Flask, client: FlaskClient) -> None:
+    """With an email address the data link is emailed; the result page never shows it."""
+    result = complete_quiz(client, app, first_name="Anna")
+    first_view = client.get(result.headers["Location"])
+    assert first_view.status_code == 200 and "Anna" in first_view.text
+    assert data_links(first_view.text) == []
+    assert "E-Mail zu Ihrem Ergebnis" in first_view.text
+    assert link(delivered(app)["result"], "/daten/")
+
+
+@pytest.mark.app_config(QUIZ_REQUIRE_EMAIL=False)
+def test_without_email_the_data_link_shows_once_to_the_finishing_browser(
+    app: Flask, client: FlaskClient
+) -> None:
+    result = complete_quiz(client, app, email="", first_name="Anna")
+    location = result.headers["Location"]
+    # Someone who got hold of the result link before the taker's first view sees no data link.
+    leaked = app.test_client().get(location)
+    assert leaked.status_code == 200 and data_links(leaked.text) == []
+
+    first_view = client.get(location)
+    [data_page] = data_links(first_view.text)
+    assert "nur dieses eine Mal" in first_view.text
+    again = client.get(location)
+    assert again.status_code == 200 and data_links(again.text) == []
+    assert data_links(app.test_client().get(location).text) == []
+
+    page = client.get(data_page)
     assert page.status_code == 200
     export_url = re.search(r'href="(/daten/[^"]+/export\.json)"', page.text)
     assert export_url
-
     download = client.get(export_url.group(1))
-
     assert download.status_code == 200
     assert "attachment" in download.headers["Content-Disposition"]
     exported = json.loads(download.data)
@@ -236,8 +262,7 @@ def test_result_page_links_to_export_with_every_answer(app: Flask, client: Flask
         answers = dict(db.session.execute(select(Answer.question_id, Answer.option_id)).all())
     assert {a["question_id"]: a["answer_id"] for a in exported["answers"]} == answers
     assert all(a["question"] and a["answer"] for a in exported["answers"])
-    assert exported["contact"] == {"first_name": "Anna", "email": "kundin@example.com"}
-    assert {c["kind"] for c in exported["consents"]} == {"data", "marketing"}
+    assert exported["contact"] == {"first_name": "Anna", "email": None}
     assert exported["result"]["bottleneck"]
     assert download.headers["Referrer-Policy"] == "no-referrer"
 
@@ -292,7 +317,8 @@ def receiver(app: Flask) -> Iterator[Receiver]:
     """A real HTTP receiver with an endpoint for every event."""
     server = Receiver()
     with app.app_context():
-        _endpoint, server.secret = endpoints.add_endpoint(server.url())
+        # A catch-hook URL as Zapier, Make or n8n give one: its path and query are a credential.
+        _endpoint, server.secret = endpoints.add_endpoint(server.url(CATCH_HOOK))
     yield server
     server.stop()
 
@@ -323,6 +349,17 @@ def test_finishing_tells_the_crm_with_the_result_link(
     assert data["response_id"] == only_response(app).id
     assert (data["email"], data["first_name"]) == ("kundin@example.com", "Anna")
     assert data["newsletter"] == "pending"
+
+
+def test_without_the_data_consent_the_crm_gets_no_link_and_no_contact(
+    app: Flask, receiver: Receiver
+) -> None:
+    finished_response(app, email=None, first_name="Anna", consent_data=False)
+    [payload] = webhooks_sent(app, receiver)
+    data = payload["data"]
+    assert payload["type"] == "quiz.completed"
+    assert not {"result_url", "email", "first_name"} & set(data)
+    assert "/r/" not in json.dumps(payload) and "/daten/" not in json.dumps(payload)
 
 
 def test_confirming_and_unsubscribing_tell_the_crm_once_each(
@@ -372,7 +409,10 @@ def test_the_export_lists_the_webhooks_sent_about_the_taker(
     assert download.status_code == 200
     [sent] = json.loads(download.data)["webhooks"]
     assert sent["event"] == "quiz.completed" and sent["status"] == "delivered"
-    assert sent["endpoint"] == receiver.url()
+    assert sent["endpoint_host"] == "127.0.0.1"
+    assert receiver.requests[0].path == CATCH_HOOK
+    exported = download.get_data(as_text=True)
+    assert "geheimer" not in exported and "/hooks/catch" not in exported
     assert sent["webhook_id"] == receiver.requests[0].headers["webhook-id"]
 
 

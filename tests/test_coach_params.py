@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import re
 from typing import Any
 
 import pytest
@@ -54,6 +55,33 @@ def test_an_impossible_lead_id_is_a_404_on_every_lead_route(
     token = csrf_token(coach.get("/coach/leads").get_data(as_text=True))
     deleted = coach.post(f"/coach/leads/{lead_id}/delete", data={"csrf_token": token})
     assert deleted.status_code == 404
+
+
+def test_every_id_of_every_coach_route_is_checked_like_a_lead_id(
+    app: Flask, coach: FlaskClient
+) -> None:
+    """Every id parameter of every coach route (found in the URL map, so a new route is checked
+    too) takes the row-id converter: an id the database cannot hold is a 404, never a 500."""
+    token = csrf_token(coach.get("/coach/einstellungen").get_data(as_text=True))
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/coach/"):
+            continue
+        for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", rule.rule):
+            assert converter == "row_id" or not (
+                name.endswith("_id") or converter in ("int", "float")
+            ), f"{rule.rule}: <{name}> must be a <row_id:{name}>"
+        if not rule.arguments or rule.arguments == {"name"} or rule.arguments == {"group"}:
+            continue
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            for bad in IMPOSSIBLE_IDS:
+                url = rule.rule.replace(f"<row_id:{next(iter(rule.arguments))}>", bad)
+                answer = coach.open(url, method=method, data={"csrf_token": token})
+                assert answer.status_code == 404, (method, url, answer.status_code)
+            checked.append(f"{method} {rule.rule}")
+    assert "POST /coach/einstellungen/webhooks/<row_id:endpoint_id>/test" in checked
+    assert "POST /coach/einstellungen/zustellungen/<row_id:delivery_id>/erneut" in checked
+    assert len(checked) >= 11, checked
 
 
 BAD_FILTERS = [

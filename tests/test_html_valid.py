@@ -19,6 +19,7 @@ from sqlalchemy import select
 from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
+from quiz.links import DATA, make_token
 from quiz.models import Response
 from tests import coach_factories
 from tests.quizflow import answer_page, csrf_token, lead_step, start
@@ -94,10 +95,19 @@ def collect_public_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
 def collect_other_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
     """The taker's account pages and the coach's pages."""
     pages: dict[str, str] = {}
-    result_page = collect_public_pages(client, app)["result"]
-    for link in sorted(set(_links(result_page, "/daten/"))):
-        pages["account-data"] = client.get(link).text
-        pages["account-delete"] = client.get(link + "/loeschen").text
+    collect_public_pages(client, app)
+    with app.app_context():
+        finished = db.session.execute(
+            select(Response.id, Response.result_token).where(Response.status == "finished")
+        ).one()
+    data_token = make_token(app.config, DATA, finished.id, finished.result_token)
+    # The first view of a result whose taker gets no email shows the data link once.
+    with client.session_transaction() as session:
+        session["rights_link_once"] = data_token
+    pages["result-with-data-link"] = client.get(f"/r/{finished.result_token}").text
+    assert f"/daten/{data_token}" in pages["result-with-data-link"]
+    pages["account-data"] = client.get(f"/daten/{data_token}").text
+    pages["account-delete"] = client.get(f"/daten/{data_token}/loeschen").text
     pages["account-invalid-link"] = client.get("/daten/kaputt").text
     coach_factories.create_test_coach(app)
     coach = app.test_client()
@@ -109,12 +119,6 @@ def collect_other_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
         response_id = db.session.scalar(select(Response.id).where(Response.status == "finished"))
     pages["coach-lead"] = coach.get(f"/coach/leads/{response_id}").text
     return pages
-
-
-def _links(html: str, prefix: str) -> list[str]:
-    import re
-
-    return re.findall(rf'href="({re.escape(prefix)}[^"]+)"', html)
 
 
 def _check(pages: dict[str, str], folder: Path) -> list[str]:

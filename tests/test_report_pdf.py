@@ -212,7 +212,7 @@ def test_first_download_answers_at_once_while_rendering(app: Flask, client: Flas
     elapsed = time.perf_counter() - started
     assert first.status_code == 202
     assert "Ihr Bericht wird erstellt" in first.text
-    assert first.headers["Cache-Control"] == "no-store"
+    assert first.headers["Cache-Control"] == "private, no-store"
     # A second request while it renders does not start another render.
     assert client.get(f"/r/{token}/bericht.pdf").status_code in (200, 202)
     assert pdf.wait_for_renders(app, timeout=60)

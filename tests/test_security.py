@@ -415,5 +415,5 @@ def test_response_headers_are_set_in_one_place(app: Flask, client: FlaskClient) 
     assert len(hooks) == 1
     # The coach's and the secret-link pages still get theirs from it.
     assert client.get("/coach/login").headers["Cache-Control"] == "private, no-store"
-    assert client.get("/daten/kaputt").headers["Cache-Control"] == "no-store"
+    assert client.get("/daten/kaputt").headers["Cache-Control"] == "private, no-store"
     assert client.get("/daten/kaputt").headers["Referrer-Policy"] == "no-referrer"

@@ -87,6 +87,90 @@ def test_production_refuses_to_save_such_urls(url: str, reason: str) -> None:
     assert refused.value.reason == reason
 
 
+# Every form in which a resolver reads this machine or a private network (issue 21, finding 8).
+DISGUISED_PRIVATE = [
+    "https://LOCALHOST./hook",
+    "https://LocalHost/hook",
+    "https://api.localhost./hook",
+    "https://2130706433/hook",
+    "https://0177.0.0.1/hook",
+    "https://0x7f.1/hook",
+    "https://0x7F000001/hook",
+    "https://127.1/hook",
+    "https://127.0.0.1./hook",
+    "https://0/hook",
+    "https://10.1/hook",
+    "https://０x７ｆ.１/hook",  # full-width digits and letters
+    "https://１２７．０．０．１/hook",  # full-width digits and dots
+    "https://127。0。0。1/hook",  # ideographic full stops
+    "https://127｡0｡0｡1/hook",  # halfwidth ideographic full stops
+    "https://ｌｏｃａｌｈｏｓｔ/hook",
+    "https://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+    "https://[2002:a00:1::1]/hook",  # 6to4 of 10.0.0.1
+    "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",  # Teredo, client 127.0.0.1
+    "https://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
+    "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254
+    "https://[::ffff:7f00:1]/hook",  # IPv4-mapped
+    "https://[::ffff:192.168.0.1]/hook",
+    "https://[::127.0.0.1]/hook",  # IPv4-compatible
+    "https://crm-intern/hook",  # hosts-file names (see the fixture)
+    "https://CRM-Intern./hook",
+    "https://printer.lan/hook",
+]
+
+
+@pytest.fixture
+def hosts_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hosts file with intranet names, read instead of /etc/hosts."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text(
+        "127.0.0.1 localhost\n10.0.0.7  crm-intern crm-intern.lan # the CRM\n"
+        "fd00::5 printer.lan\n93.184.216.34 public-alias\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(guard, "HOSTS_FILE", str(hosts))
+
+
+@pytest.mark.usefixtures("hosts_file")
+@pytest.mark.parametrize("url", DISGUISED_PRIVATE)
+def test_saving_and_sending_refuse_every_form_of_a_private_address(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(guard.BlockedURL) as refused:
+        guard.check_saved(url, https_only=True, public_only=True)
+    assert refused.value.reason == "private"
+
+    def no_dns(*_args: Any, **_kw: Any) -> Any:
+        raise AssertionError("the one check refuses before any DNS look-up")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(guard.BlockedURL) as refused:
+        guard.resolve(url, https_only=True, public_only=True)
+    assert refused.value.reason == "private"
+
+
+@pytest.mark.usefixtures("hosts_file")
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("https://134744072/hook", "8.8.8.8"),
+        ("https://[2002:808:808::]/hook", "2002:808:808::"),  # 6to4 of 8.8.8.8
+        ("https://８．８．８．８/hook", "8.8.8.8"),
+    ],
+)
+def test_public_addresses_pass_in_any_form_and_are_connected_to_as_checked(
+    url: str, address: str
+) -> None:
+    assert guard.check_saved(url, https_only=True, public_only=True) == url
+    assert guard.resolve(url, https_only=True, public_only=True).addresses == (address,)
+
+
+@pytest.mark.usefixtures("hosts_file")
+def test_a_public_hosts_file_name_may_be_saved() -> None:
+    url = "https://public-alias/hook"
+    assert guard.check_saved(url, https_only=True, public_only=True) == url
+
+
 def test_production_accepts_a_public_https_url() -> None:
     url = "https://hooks.example.com/catch/1?x=2"
     assert guard.check_saved(url, https_only=True, public_only=True) == url
@@ -102,11 +186,20 @@ def test_development_accepts_local_http_urls() -> None:
     assert guard.check_saved("http://127.0.0.1:9/x", https_only=False, public_only=False)
 
 
-def test_a_name_is_checked_on_every_address_it_resolves_to() -> None:
-    """`localhost` looks like a name, but resolves to loopback: refused at send time."""
-    with pytest.raises(guard.BlockedURL, match=r"127\.0\.0\.1") as refused:
-        guard.resolve("http://localhost:8080/hook", https_only=False, public_only=True)
+def test_a_name_is_checked_on_every_address_it_resolves_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name whose DNS answer now includes a private address is refused at send time."""
+    answers = [("93.184.216.34", 443), ("10.0.0.5", 443)]
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda *_args, **_kw: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", a) for a in answers],
+    )
+    with pytest.raises(guard.BlockedURL, match=r"10\.0\.0\.5") as refused:
+        guard.resolve("https://crm.example/hook", https_only=True, public_only=True)
     assert refused.value.reason == "private"
+    monkeypatch.undo()
     target = guard.resolve("http://localhost:8080/a?b=1", https_only=False, public_only=False)
     assert "127.0.0.1" in target.addresses
     assert (target.host_header, target.path) == ("localhost:8080", "/a?b=1")

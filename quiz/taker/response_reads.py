@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 
 from quiz.extensions import db
-from quiz.models import Answer, Response
+from quiz.models import Answer, OutboxMessage, Response
 
 
 @dataclass(frozen=True)
@@ -91,3 +91,15 @@ def stored_answers(response_id: int) -> dict[str, str]:
         select(Answer.question_id, Answer.option_id).where(Answer.response_id == response_id)
     )
     return {question_id: option_id for question_id, option_id in rows}
+
+
+def summary_queued(response_id: int) -> bool:
+    """Whether the result email (which carries the link to the taker's data) was queued."""
+    return (
+        db.session.scalar(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.response_id == response_id, OutboxMessage.kind == "result")
+            .limit(1)
+        )
+        is not None
+    )

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, make_response, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    session,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.app_state import get_content
@@ -21,12 +28,14 @@ from quiz.links import (
     UNSUBSCRIBE,
     LinkError,
     LinkExpired,
+    digest_matches,
+    external_url,
     make_token,
     optin_max_age,
     read_token,
 )
 from quiz.models import Response as QuizResponse
-from quiz.taker import rights
+from quiz.taker import response_reads, rights
 from quiz.web import limits
 
 bp = Blueprint("account", __name__)
@@ -66,11 +75,36 @@ def refused(error: _Refused) -> Page:
     return error.page
 
 
-@bp.app_template_global()
-def data_link(response: QuizResponse) -> str:
-    """The page where a taker downloads or deletes their data (linked from the result page)."""
-    token = make_token(current_app.config, DATA, response.id, response.result_token or "")
-    return url_for("account.data", token=token)
+# The session key of the data link waiting to be shown on the first view of a result.
+_LINK_ONCE = "rights_link_once"
+
+
+def offer_data_link_once(response_id: int, result_token: str) -> None:
+    """Keep the data link for the next view of this result in this browser, unless it is emailed.
+
+    The result page is no key to the taker's data: the export and the deletion have a link of
+    their own, sent with the result email; a taker who gets no email sees it once, right after
+    the finish, and is asked to keep it. A leaked result link never shows it.
+    """
+    if response_reads.summary_queued(response_id):
+        return
+    session[_LINK_ONCE] = make_token(current_app.config, DATA, response_id, result_token)
+
+
+def take_data_link_once(result_token: str) -> str | None:
+    """The data link offered for this result, taken from the browser's session (absolute URL)."""
+    if _LINK_ONCE not in session:
+        return None  # the usual case, decided without reading a link
+    token = session[_LINK_ONCE]
+    try:
+        _response_id, digest = read_token(current_app.config, DATA, str(token))
+    except LinkError:
+        session.pop(_LINK_ONCE)
+        return None
+    if not digest_matches(result_token, digest):
+        return None  # another result's link waits for that result's first view
+    session.pop(_LINK_ONCE)
+    return external_url(current_app, "account.data", token=token)
 
 
 # --- double opt-in ------------------------------------------------------------------------------

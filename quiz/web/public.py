@@ -43,7 +43,7 @@ from quiz.models import utcnow
 from quiz.result_chart import result_chart_png
 from quiz.site import settings as site_settings
 from quiz.taker import response_reads, responses
-from quiz.web import limits, prerendered
+from quiz.web import account, limits, prerendered
 from quiz.web.forms import LeadForm, build_step_form
 
 bp = Blueprint("public", __name__)
@@ -278,6 +278,7 @@ def _lead_step(
             except responses.IncompleteAnswers as missing:
                 page = content.page_of_question[missing.question_id]
                 return redirect(url_for(".step", number=content.pages.index(page) + 1))
+            account.offer_data_link_once(draft.id, token)
             finished = redirect(url_for(".result", token=token))
             # The result lives at its own link (and in the summary email); the draft cookie is
             # only kept for a reload or the back button, not for 30 days on a shared computer.
@@ -321,6 +322,13 @@ class _ResultKey:
 def result(token: str) -> str:
     """The stored result: diagnosis, next steps, chart, call to action; the rest collapsed."""
     version = response_reads.result_version(token) or abort(404)
+    data_link = account.take_data_link_once(token)
+    if data_link is not None:
+        # The first view after the finish, for a taker without a result email: rendered for
+        # this view alone, so no other view (and no cached page) shows the data link.
+        response = response_reads.find_result(token) or abort(404)
+        norms = _norms(response.content_version, response.scores())
+        return _render_result(get_content(), response, token, norms, data_link=data_link)
     content_sha = get_content().sha256
     settings_version = site_settings.current().version
     # Each worker renders a result once; the version check above keeps a deletion or
@@ -375,7 +383,11 @@ def _norms(content_version: str, scores: Mapping[str, int]) -> dict[str, int]:
 
 
 def _render_result(
-    content: Content, response: QuizResponse, token: str, norms: Mapping[str, int]
+    content: Content,
+    response: QuizResponse,
+    token: str,
+    norms: Mapping[str, int],
+    data_link: str | None = None,
 ) -> str:
     """Render from what was stored, with the texts of the content version it was made with.
 
@@ -412,6 +424,7 @@ def _render_result(
             citations={file: article.citation for file, article in articles.items()},
             token=token,
             chart_size=chart_size,
+            data_link=data_link,
         )
     answers = {answer.question_id: answer.option_id for answer in response.answers}
     return render_template(
@@ -422,6 +435,7 @@ def _render_result(
         report=result_layout.build_layout(version, analysis, answers),
         token=token,
         chart_size=chart_size,
+        data_link=data_link,
     )
 
 
@@ -431,7 +445,6 @@ def result_chart(token: str) -> Response:
     response = response_reads.find_result(token) or abort(404)
     chart = make_response(result_chart_png(response))
     chart.headers["Content-Type"] = "image/png"
-    chart.headers["Cache-Control"] = "private, max-age=86400"
     return chart
 
 

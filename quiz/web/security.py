@@ -32,8 +32,21 @@ TOKEN_BLUEPRINTS = ("account",)
 COACH_PREFIX = "/coach"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
-# Cache-Control for responses that set none themselves: personal data stays out of every cache.
-PRIVATE_CACHE = {"coach": "private, no-store", "account": "no-store"}
+# Every response of a route not named here may show personal data (a draft's answers, a result,
+# the data pages, the coach's pages): no cache keeps it, and a deletion holds at once. A new
+# route is personal until it is added here (tests/test_security_cache.py checks every route).
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "public.landing",
+        "public.privacy",
+        "public.healthz",
+        "static",
+        "site.asset",
+        "share.favicon",
+        "share.image",
+    }
+)
+NO_STORE = "private, no-store"
 
 
 class InvalidInput(HTTPException):
@@ -134,8 +147,8 @@ def _area() -> str:
 def response_headers(response: BaseResponse) -> BaseResponse:
     """Every header the site adds to a response: security policy, referrer, caching, HSTS.
 
-    Coach pages and pages reached through a secret link never name their URL in a Referer; the
-    coach's and the account blueprint's pages are never cached unless the view says otherwise.
+    Coach pages and pages reached through a secret link never name their URL in a Referer; no
+    response of theirs, nor of any other route that is not public, is kept in any cache.
     """
     area = _area()
     headers = policies("'none'" if area == "coach" else _frame_ancestors(response))
@@ -146,10 +159,10 @@ def response_headers(response: BaseResponse) -> BaseResponse:
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     else:
         response.headers["Referrer-Policy"] = "no-referrer"
-    if area == "coach" and request.blueprint is not None:
-        response.headers.setdefault("Cache-Control", PRIVATE_CACHE["coach"])
-    elif request.blueprint in TOKEN_BLUEPRINTS:
-        response.headers["Cache-Control"] = PRIVATE_CACHE["account"]
+    if area != "public" or (
+        request.endpoint is not None and request.endpoint not in PUBLIC_ENDPOINTS
+    ):
+        response.headers["Cache-Control"] = NO_STORE
     hsts = current_app.config["QUIZ_HSTS_SECONDS"]
     if hsts > 0 and (request.is_secure or current_app.config.get("QUIZ_ENV") == "production"):
         response.headers["Strict-Transport-Security"] = f"max-age={hsts}"

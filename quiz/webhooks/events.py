@@ -1,8 +1,9 @@
 """The event payloads, each queued by one call from the code that makes the change.
 
-Every function adds to the caller's session and does not commit. `email` and `first_name` go
-out only when the taker gave the data consent (to store the answers and send the result); the
-ids are always there, so the CRM can match later events, e.g. `lead.deleted`.
+Every function adds to the caller's session and does not commit. `email`, `first_name` and the
+result link go out only when the taker gave the data consent (to store the answers and send the
+result): without it the CRM gets nothing that reaches the person or their page. The ids are
+always there, so the CRM can match later events, e.g. `lead.deleted`.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ def has_data_consent(response_id: int) -> bool:
     return consent is not None
 
 
-def _person(response: Response) -> dict[str, Any]:
+def _person(response: Response, **links: str) -> dict[str, Any]:
+    """The contact (and any link to the taker's page), only with the data consent."""
     if not has_data_consent(response.id):
         return {}
-    return {"email": response.email, "first_name": response.first_name}
+    return {"email": response.email, "first_name": response.first_name, **links}
 
 
 def _marketing(response_id: int) -> str:
@@ -100,9 +102,8 @@ def completed_data(
             "term": response.utm_term,
             "content": response.utm_content,
         },
-        "result_url": result_url,
         "newsletter": _marketing(response.id),
-        **_person(response),
+        **_person(response, result_url=result_url),
     }
 
 

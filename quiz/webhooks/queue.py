@@ -10,6 +10,7 @@ import json
 import secrets
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
@@ -152,7 +153,11 @@ def forget_older_than(cutoff: datetime) -> int:
 
 
 def sent_about(response_id: int) -> list[dict[str, Any]]:
-    """Every event about this taker, for their data export (what went where, and when)."""
+    """Every event about this taker, for their data export (what went where, and when).
+
+    Where means the receiving host only: a catch-hook URL's path and query are the coach's
+    credentials (anyone holding them could post into the CRM), so they never reach a taker.
+    """
     rows = db.session.execute(
         select(WebhookDelivery, WebhookEndpoint.url)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
@@ -163,7 +168,7 @@ def sent_about(response_id: int) -> list[dict[str, Any]]:
         {
             "event": delivery.event_type,
             "webhook_id": delivery.message_id,
-            "endpoint": url,
+            "endpoint_host": urlsplit(url).hostname,
             "status": delivery.status,
             "attempts": delivery.attempts,
             "queued_at": iso(delivery.created_at),

@@ -25,13 +25,11 @@ bp.add_url_rule("/", view_func=dashboard.dashboard)
 bp.add_url_rule("/chart/<name>.png", view_func=dashboard.chart)
 bp.add_url_rule("/leads", view_func=leads.leads_list)
 bp.add_url_rule("/leads.csv", view_func=leads.leads_csv)
-bp.add_url_rule("/leads/<lead_id:response_id>", view_func=leads.lead_detail)
-bp.add_url_rule("/leads/<lead_id:response_id>/export.json", view_func=leads.lead_export)
+bp.add_url_rule("/leads/<row_id:response_id>", view_func=leads.lead_detail)
+bp.add_url_rule("/leads/<row_id:response_id>/export.json", view_func=leads.lead_export)
+bp.add_url_rule("/leads/<row_id:response_id>/delete", view_func=leads.lead_delete, methods=["POST"])
 bp.add_url_rule(
-    "/leads/<lead_id:response_id>/delete", view_func=leads.lead_delete, methods=["POST"]
-)
-bp.add_url_rule(
-    "/leads/<lead_id:response_id>/bearbeitung",
+    "/leads/<row_id:response_id>/bearbeitung",
     view_func=lead_work.lead_work_save,
     methods=["POST"],
 )
@@ -39,6 +37,6 @@ bp.add_url_rule(
 
 def init_app(app: Flask) -> None:
     """Register the coach view and wire Flask-Login for it."""
-    app.url_map.converters["lead_id"] = params.LeadIdConverter
+    app.url_map.converters["row_id"] = params.RowIdConverter
     app.register_blueprint(bp)
     login.init_login(app)

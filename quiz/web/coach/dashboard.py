@@ -62,7 +62,6 @@ def chart(name: str) -> Response:
     )
     response = make_response(png)
     response.headers["Content-Type"] = "image/png"
-    response.headers["Cache-Control"] = f"private, max-age={caches.CHART_SECONDS}"
     return response
 
 

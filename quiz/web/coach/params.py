@@ -38,12 +38,13 @@ QUALITY_CHOICES: dict[str, QualityFilter] = {
 # Only ASCII digits: `"²".isdigit()` is true, and int("١") is 1.
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PAGE = re.compile(r"[1-9][0-9]{0,8}")
-# Response ids are int4 on PostgreSQL.
+# Row ids (responses, endpoints, deliveries) are int4 on PostgreSQL.
 MAX_ID = 2**31 - 1
 
 
-class LeadIdConverter(IntegerConverter):
-    """A lead id in a URL: ASCII digits, 1 to 2**31 - 1; anything else matches no route (404)."""
+class RowIdConverter(IntegerConverter):
+    """A row id in a coach URL (`<row_id:...>`): ASCII digits, 1 to 2**31 - 1; anything else
+    matches no route (404), so no id reaches a query that PostgreSQL or SQLite cannot run."""
 
     regex = r"[0-9]{1,10}"
 

@@ -202,7 +202,7 @@ def add_endpoint() -> tuple[str, int]:
     return render_template("coach/settings_secret.html", endpoint=endpoint, secret=secret), 200
 
 
-@bp.route("/webhooks/<int:endpoint_id>", methods=["GET", "POST"])
+@bp.route("/webhooks/<row_id:endpoint_id>", methods=["GET", "POST"])
 def edit_endpoint(endpoint_id: int) -> BaseResponse | tuple[str, int]:
     """Change an endpoint's address, events, note and state."""
     endpoint = _endpoint(endpoint_id)
@@ -223,7 +223,7 @@ def edit_endpoint(endpoint_id: int) -> BaseResponse | tuple[str, int]:
     return page, status
 
 
-@bp.post("/webhooks/<int:endpoint_id>/test")
+@bp.post("/webhooks/<row_id:endpoint_id>/test")
 def test_endpoint(endpoint_id: int) -> BaseResponse:
     """Queue a `webhook.test` event for this endpoint."""
     _check_action()
@@ -232,7 +232,7 @@ def test_endpoint(endpoint_id: int) -> BaseResponse:
     return _back("test", "zustellungen")
 
 
-@bp.post("/webhooks/<int:endpoint_id>/status")
+@bp.post("/webhooks/<row_id:endpoint_id>/status")
 def toggle_endpoint(endpoint_id: int) -> BaseResponse:
     """Pause or resume an endpoint."""
     _check_action()
@@ -242,7 +242,7 @@ def toggle_endpoint(endpoint_id: int) -> BaseResponse:
     return _back("enabled" if enable else "disabled")
 
 
-@bp.post("/webhooks/<int:endpoint_id>/secret")
+@bp.post("/webhooks/<row_id:endpoint_id>/secret")
 def new_secret(endpoint_id: int) -> tuple[str, int]:
     """Give an endpoint a new secret and show it, this once."""
     _check_action()
@@ -258,7 +258,7 @@ def new_secret(endpoint_id: int) -> tuple[str, int]:
     )
 
 
-@bp.post("/webhooks/<int:endpoint_id>/delete")
+@bp.post("/webhooks/<row_id:endpoint_id>/delete")
 def delete_endpoint(endpoint_id: int) -> BaseResponse:
     """Delete an endpoint and its delivery log."""
     _check_action()
@@ -267,7 +267,7 @@ def delete_endpoint(endpoint_id: int) -> BaseResponse:
     return _back("deleted")
 
 
-@bp.post("/zustellungen/<int:delivery_id>/erneut")
+@bp.post("/zustellungen/<row_id:delivery_id>/erneut")
 def resend(delivery_id: int) -> BaseResponse:
     """Queue a failed or delivered event once more (same webhook-id, fresh attempts)."""
     _check_action()
