@@ -44,7 +44,7 @@ def render_times(count: int) -> tuple[list[float], list[float]]:
     from quiz import create_app
     from quiz.extensions import db
     from quiz.models import Response
-    from quiz.taker import pdf, pdf_render
+    from quiz.taker import pdf_job, pdf_render
     from tests.quizflow import complete_quiz
 
     folder = Path(tempfile.mkdtemp(prefix="quiz-report-bench-"))
@@ -66,10 +66,10 @@ def render_times(count: int) -> tuple[list[float], list[float]]:
     times, cpu = [], []
     with app.test_request_context():
         response = db.session.scalar(db.select(Response).where(Response.result_token == token))
-        pdf_render.render_pdf(pdf._job(response))  # warm-up: fonts, imports
+        pdf_render.render_pdf(pdf_job.build(response, None))  # warm-up: fonts, imports
         for _ in range(count):
             started, cpu_started = time.perf_counter(), time.process_time()
-            pdf_render.render_pdf(pdf._job(response))
+            pdf_render.render_pdf(pdf_job.build(response, None))
             times.append(time.perf_counter() - started)
             cpu.append(time.process_time() - cpu_started)
     return times, cpu
