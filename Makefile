@@ -30,12 +30,13 @@ $(VENV)/.installed-test: pyproject.toml package.json | $(BIN)/python
 
 run: $(VENV)/.installed-run system-deps
 	$(BIN)/flask --app quiz db upgrade
-	@# The mail and webhook senders run beside the server (the same `send-mail --watch` and
-	@# `send-webhooks --watch` as in production) and are stopped with it: on Ctrl+C, on an
-	@# error, whenever this recipe ends.
+	@# The mail and webhook senders and the PDF renderer run beside the server (the same
+	@# `send-mail --watch`, `send-webhooks --watch` and `render-pdfs --watch` as in production)
+	@# and are stopped with it: on Ctrl+C, on an error, whenever this recipe ends.
 	$(BIN)/flask --app quiz send-mail --watch --interval 2 & sender=$$!; \
 	$(BIN)/flask --app quiz send-webhooks --watch --interval 2 & hooks=$$!; \
-	trap 'kill $$sender $$hooks 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/flask --app quiz render-pdfs --watch --interval 2 & pdfs=$$!; \
+	trap 'kill $$sender $$hooks $$pdfs 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app quiz run --host $(HOST) --port $(PORT)
 
 browser-deps:

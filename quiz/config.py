@@ -92,8 +92,11 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # settings page; these environment variables only fill them in on the first start.
         "QUIZ_COACH_NAME": env.get("QUIZ_COACH_NAME", ""),
         "QUIZ_COACH_LOGO": env.get("QUIZ_COACH_LOGO", ""),
-        # The PDF: how many render at once on this machine, and how far below the quiz (nice).
-        "QUIZ_REPORT_RENDERERS": _int(env, "QUIZ_REPORT_RENDERERS", 1),
+        # The PDF: how many render at once on this machine (one per core, at most 4: each is a
+        # process of about 150 MB), and how far below the quiz (nice).
+        "QUIZ_REPORT_RENDERERS": _int(
+            env, "QUIZ_REPORT_RENDERERS", max(1, min(4, os.cpu_count() or 1))
+        ),
         "QUIZ_REPORT_NICE": _int(env, "QUIZ_REPORT_NICE", 19),
         "QUIZ_CTA_URL": env.get("QUIZ_CTA_URL", ""),
         "QUIZ_PRIVACY_FILE": env.get("QUIZ_PRIVACY_FILE", ""),

@@ -271,6 +271,24 @@ class ResultPdf(db.Model):  # type: ignore[name-defined,misc]
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     render_ms: Mapped[int | None]
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # Set by the finish (migration 0013): the background renderer's queue. NULL on rows made
+    # by a download before there was a queue.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Claims so far; a renderer's claim is the attempt it set, so only its holder records it.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # What the PDF is made with: the response's content version and the brand as it stood
+    # when the PDF was queued (quiz.taker.pdf_job.Branding), so it stays a document of its moment.
+    content_version: Mapped[str | None] = mapped_column(String(40))
+    branding: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# The renderer's look-up: the rows still waiting, however many PDFs are stored.
+Index(
+    "ix_result_reports_queue",
+    ResultPdf.queued_at,
+    sqlite_where=text("rendered_at IS NULL"),
+    postgresql_where=text("rendered_at IS NULL"),
+)
 
 
 # The statuses a coach gives a lead, in the order of a sales conversation; the German labels are

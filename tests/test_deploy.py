@@ -35,6 +35,7 @@ LONG_RUNNING = {
     "engpass-quiz-web.service",
     "engpass-quiz-mail.service",
     "engpass-quiz-webhooks.service",
+    "engpass-quiz-pdf.service",
 }
 WRITABLE = {"engpass-quiz/instance", "engpass-quiz/metrics", "engpass-quiz/backups"}
 # systemd-analyze security's exposure score (0 safe ... 10 unsafe). What keeps it above 0 is
@@ -121,6 +122,12 @@ def test_there_is_a_unit_for_every_process_and_the_target_starts_them_all() -> N
     assert (
         "send-webhooks --watch" in values(UNITS / "engpass-quiz-webhooks.service", "ExecStart")[0]
     )
+    assert values(UNITS / "engpass-quiz-pdf.service", "ExecStart")[0].endswith(
+        "flask --app quiz render-pdfs --watch --interval 2"
+    )
+    # Its CPU budget: below the web server's group, not only below its processes (nice).
+    assert values(UNITS / "engpass-quiz-pdf.service", "CPUWeight") == ["1"]
+    assert values(UNITS / "engpass-quiz-pdf.service", "IPAddressDeny") == ["any"]
     assert values(UNITS / "engpass-quiz-purge.service", "ExecStart")[0].endswith("quiz purge")
     assert (
         "quiz backup /var/lib/engpass-quiz/backups"

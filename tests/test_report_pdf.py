@@ -25,7 +25,7 @@ from quiz.domain.result_layout import build_layout
 from quiz.extensions import db
 from quiz.mail.compose import compose, new_message_id
 from quiz.models import Response, ResultPdf, utcnow
-from quiz.taker import pdf, response_reads, retention, rights
+from quiz.taker import pdf, pdf_job, response_reads, retention, rights
 from tests.factories import finished_response
 from tests.test_html_valid import vnu_errors
 
@@ -279,7 +279,7 @@ def test_report_html_and_preparing_page_are_valid_html(
     with app.test_request_context(), app.app_context():
         response = response_reads.find_result(token)
         assert response is not None
-        (tmp_path / "report.html").write_text(pdf._job(response).html)
+        (tmp_path / "report.html").write_text(pdf_job.build(response, None).html)
     assert vnu_errors(tmp_path) == []
 
 

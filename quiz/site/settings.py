@@ -209,17 +209,19 @@ def _load(app: Flask, version: int) -> SiteSettings:
             continue
         values[row.key] = row.value == "true" if setting.kind == "bool" else row.value
         changed.add(row.key)
-    found = None
     sha = values.get(site_logo.KEY)
-    if isinstance(sha, str) and sha:
-        asset = db.session.execute(
-            select(
-                SiteAsset.sha256, SiteAsset.content_type, SiteAsset.width, SiteAsset.height
-            ).where(SiteAsset.sha256 == sha)
-        ).one_or_none()
-        if asset is not None:
-            found = Logo(*asset)
+    found = stored_logo(sha) if isinstance(sha, str) and sha else None
     return SiteSettings(version=version, values=values, logo=found, changed=frozenset(changed))
+
+
+def stored_logo(sha256: str) -> Logo | None:
+    """A stored logo's description (every logo ever set is kept), or None."""
+    asset = db.session.execute(
+        select(SiteAsset.sha256, SiteAsset.content_type, SiteAsset.width, SiteAsset.height).where(
+            SiteAsset.sha256 == sha256
+        )
+    ).one_or_none()
+    return Logo(*asset) if asset is not None else None
 
 
 # --- writing -----------------------------------------------------------------------------------

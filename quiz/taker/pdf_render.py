@@ -147,9 +147,11 @@ _TIED_TO_PARENT = False
 
 
 class _Pool:
-    """One render process per web worker, started on first use (after gunicorn's fork)."""
+    """`size` render processes (one per web worker; the background renderer's several), started
+    on first use (after gunicorn's fork), and started afresh when one died."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
+        self._size = size
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
         self._pid: int | None = None
@@ -167,9 +169,9 @@ class _Pool:
 
     def _get(self, nice: int) -> ProcessPoolExecutor:
         if self._executor is None or self._pid != os.getpid():
-            # spawn, not fork: the web worker's database connections and threads stay behind.
+            # spawn, not fork: the parent's database connections and threads stay behind.
             self._executor = ProcessPoolExecutor(
-                max_workers=1,
+                max_workers=self._size,
                 mp_context=multiprocessing.get_context("spawn"),
                 # os.nice itself, so the process is niced before it imports anything of ours
                 # (importing the app and WeasyPrint costs more CPU than a render).
@@ -180,9 +182,13 @@ class _Pool:
         return self._executor
 
 
-_POOL = _Pool()
+_POOLS: dict[int, _Pool] = {}
+_POOLS_LOCK = threading.Lock()
 
 
-def submit(job: RenderJob, nice: int = 19) -> Future[Rendered]:
-    """Render in this worker's niced render process; the future resolves to the PDF."""
-    return _POOL.submit(job, nice)
+def submit(job: RenderJob, nice: int = 19, processes: int = 1) -> Future[Rendered]:
+    """Render in this process's pool of `processes` niced render processes; the future resolves
+    to the PDF."""
+    with _POOLS_LOCK:
+        pool = _POOLS.setdefault(max(1, processes), _Pool(max(1, processes)))
+    return pool.submit(job, nice)

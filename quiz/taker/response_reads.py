@@ -62,6 +62,13 @@ def find_result(token: str) -> Response | None:
     ).scalar_one_or_none()
 
 
+def find_finished(response_id: int) -> Response | None:
+    """A finished response by its id (the PDF renderer's claims name it so)."""
+    return db.session.execute(
+        select(Response).where(Response.id == response_id, Response.status == "finished")
+    ).scalar_one_or_none()
+
+
 def find_draft_with_answers(token: str | None) -> tuple[DraftState | None, dict[str, str]]:
     """A draft and its saved answers in one query (the quiz pages' hot path)."""
     if not token or len(token) > 64:

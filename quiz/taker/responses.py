@@ -42,7 +42,7 @@ from quiz.extensions import db
 from quiz.links import external_url
 from quiz.mail import outbox
 from quiz.models import SCORED_DIMENSIONS, Answer, Response, utcnow
-from quiz.taker import consents
+from quiz.taker import consents, pdf_store
 from quiz.taker.bulk import bulk_insert
 from quiz.webhooks import events
 
@@ -143,7 +143,8 @@ class IncompleteAnswers(Exception):
 
 
 def finish(content: Content, response_id: int, lead: Lead, consent_texts: ConsentTexts) -> str:
-    """Score and store the result, consents and emails in one transaction; return the token.
+    """Score and store the result, consents, emails and the PDF's queue entry in one transaction;
+    return the token.
 
     Idempotent: when the response is already finished (double click, back button, second tab),
     nothing is written and the existing result token is returned.
@@ -184,6 +185,8 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         )
         result_url = external_url(current_app, "public.result", token=token)
         events.quiz_completed(response, response.analysis or [], result_url)
+        # Last, so the PDF is queued for the response as it is committed.
+        pdf_store.queue(response, now)
         return token
 
 

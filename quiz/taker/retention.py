@@ -18,7 +18,7 @@ from quiz import database, deletion_log
 from quiz.extensions import db
 from quiz.mail import outbox
 from quiz.models import Consent, Response, utcnow
-from quiz.taker import consents, pdf, responses
+from quiz.taker import consents, pdf_store, responses
 from quiz.webhooks.models import WebhookDelivery
 from quiz.webhooks.queue import forget_older_than
 
@@ -67,7 +67,7 @@ def purge(
         # counters change (inside the outbox).
         emails = outbox.purge_for_retention(stale_optins, due)
         optins = consents.purge_stale_optins(optin_cutoff)
-        pdf.forget(due)  # a stored PDF carries the first name
+        pdf_store.forget(due)  # a stored PDF carries the first name
         anonymised = responses.anonymise(anonymise_cutoff, now, PERSONAL_COLUMNS)
         webhooks = forget_older_than(anonymise_cutoff)
         deletion_log.record_purge(now, optin_days, anonymise_days)  # a restore re-applies it
