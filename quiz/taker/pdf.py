@@ -36,6 +36,7 @@ from quiz.charts import result_bars
 from quiz.counters.norms_read import result_norms
 from quiz.domain.result_layout import build_layout
 from quiz.extensions import db
+from quiz.links import external_url
 from quiz.models import Response, ResultPdf, utcnow
 from quiz.site import settings as site_settings
 from quiz.site.settings import SiteSettings
@@ -223,6 +224,8 @@ def _job(response: Response) -> pdf_render.RenderJob:
         has_logo=logo is not None,
         chart_url=pdf_render.CHART_URL,
         logo_url=pdf_render.LOGO_URL,
+        impressum_url=external_url(app, "legal.impressum"),
+        privacy_url=external_url(app, "legal.privacy"),
     )
     bars = result_bars(content.dimensions, scores, bands, response.bottleneck)
     return pdf_render.RenderJob(

@@ -1,5 +1,6 @@
 """Lighthouse (npm lighthouse, pinned in package.json) on a phone: accessibility, best practices
-and SEO score 100 on the landing page, a quiz page and a result page; no console errors anywhere.
+and SEO score 100 on the landing page, a quiz page, a result page, the Impressum and the privacy
+notice; no console errors anywhere.
 
 Lighthouse starts Debian's Chromium itself (CHROME_PATH), once for all pages (lighthouse_pages.mjs),
 against the live test server; PUBLIC_URL is the server's own address, as in production, so the canonical link is checked
@@ -19,6 +20,7 @@ from flask.testing import FlaskClient
 
 from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers
+from quiz.site import settings as site_settings
 from quiz.web.public import DRAFT_COOKIE
 from tests.e2e.conftest import CHROMIUM, ROOT, LiveServer
 from tests.quizflow import answer_page, complete_quiz, start
@@ -109,9 +111,24 @@ def _cookies(client: FlaskClient) -> str:
     return "; ".join(f"{c.key}={c.value}" for c in cookies if c is not None)
 
 
-def test_landing_quiz_and_result_pages_score_100(live_server: LiveServer, tmp_path: Path) -> None:
+def test_landing_quiz_result_and_legal_pages_score_100(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     app = live_server.app
     app.config["PUBLIC_URL"] = live_server.url
+    with app.app_context():
+        # The legal pages as a coach publishes them: every Impressum field, a hosting provider.
+        site_settings.update(
+            {
+                "contact.name": "Dr. Erika Muster",
+                "contact.address": "Musterweg 1\n12345 Musterstadt",
+                "contact.email": "kontakt@praxis-muster.de",
+                "contact.phone": "+49 30 1234567",
+                "legal.impressum_extra": "USt-IdNr.: DE123456789",
+                "privacy.hosting": "Hoster GmbH, Serverweg 2, 10115 Berlin",
+            },
+            "test",
+        )
     content = get_content(app)
     # A taker midway (page 2 answered), as the cookie of the browser Lighthouse drives ...
     midway = app.test_client()
@@ -127,6 +144,8 @@ def test_landing_quiz_and_result_pages_score_100(live_server: LiveServer, tmp_pa
         "quiz": (live_server.url + "/quiz/2", _cookies(midway)),
         "quiz-without-javascript": (live_server.url + "/quiz/2", _cookies(midway)),
         "result": (live_server.url + result.headers["Location"], None),
+        "impressum": (live_server.url + "/impressum", None),
+        "datenschutz": (live_server.url + "/datenschutz", None),
     }
     reports = lighthouse(pages, tmp_path, without_javascript=("quiz-without-javascript",))
     problems = {}
