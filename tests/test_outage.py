@@ -167,7 +167,7 @@ def test_unexpected_error_with_the_database_gone_is_the_german_500_page(
     def broken() -> str:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(app.view_functions, "public.privacy", broken)
+    monkeypatch.setitem(app.view_functions, "legal.privacy", broken)
     app_engine(app).dispose()
     away = folder.with_name("away")
     folder.rename(away)

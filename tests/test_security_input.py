@@ -421,7 +421,7 @@ def test_unexpected_error_is_a_german_500_page(
     def broken() -> str:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(app.view_functions, "public.privacy", broken)
+    monkeypatch.setitem(app.view_functions, "legal.privacy", broken)
     response = client.get("/datenschutz")
     assert response.status_code == 500
     assert "Da ist etwas schiefgelaufen" in response.text

@@ -165,7 +165,7 @@ def _taker_links(app: Flask, response: Response) -> dict[str, str]:
         "data_url": external_url(
             app, "account.data", token=make_token(config, DATA, response.id, token)
         ),
-        "privacy_url": external_url(app, "public.privacy"),
+        "privacy_url": external_url(app, "legal.privacy"),
     }
 
 
@@ -181,7 +181,7 @@ def compose_coach_alert(
     context: dict[str, Any] = {
         "coach_name": site_settings.current_or_defaults(app).brand_name,
         "locked_minutes": locked_minutes,
-        "privacy_url": external_url(app, "public.privacy"),
+        "privacy_url": external_url(app, "legal.privacy"),
     }
     return _message(app, COACH_ALERT, context, recipient, "", message_id, now)
 
@@ -202,6 +202,9 @@ def _message(
     except AddressError as exc:
         raise UndeliverableAddress(f"invalid recipient address: {redact_reply(str(exc))}") from None
     sender_name, sender = sender_address(app.config)
+    # Every message says who sends it and links the Impressum (§ 5 DDG).
+    context.setdefault("legal_sender", site_settings.current_or_defaults(app).postal_sender)
+    context.setdefault("impressum_url", external_url(app, "legal.impressum"))
     text_template = app.jinja_env.get_template(f"email/{kind}.txt")
     text_module = text_template.make_module(context)
     html = app.jinja_env.get_template(f"email/{kind}.html").render(context)

@@ -8,7 +8,8 @@ a sender that runs for days picks up a new sender name with its next message.
 
 The first start fills the settings from today's environment variables (QUIZ_COACH_NAME,
 QUIZ_CTA_URL, QUIZ_FRAME_ANCESTORS, a PNG or JPEG QUIZ_COACH_LOGO, the address of MAIL_FROM); after
-that the environment is not read for them again. Secrets never live here.
+that the environment is not read for them again. A QUIZ_PRIVACY_FILE becomes the addition to the
+generated privacy notice (privacy.extra). Secrets never live here.
 """
 
 from __future__ import annotations
@@ -122,6 +123,12 @@ class SiteSettings:
             if own:
                 return own
         return self.text("cta.text")
+
+    @property
+    def postal_sender(self) -> str:
+        """The Impressum's name and postal address on one line ("" until they are set)."""
+        parts = [self.text("contact.name"), *self.text("contact.address").split("\n")]
+        return ", ".join(part.strip() for part in parts if part.strip())
 
     @property
     def impressum_missing(self) -> list[str]:
@@ -377,6 +384,17 @@ def _from_environment(app: Flask, warn: bool = False) -> dict[str, str | bool]:
     if address and address != DEVELOPMENT_SENDER:
         sources["MAIL_FROM"] = "mail.sender_address"
         raw_values["MAIL_FROM"] = address
+    privacy_file = str(app.config.get("QUIZ_PRIVACY_FILE") or "").strip()
+    if privacy_file:
+        # The text that used to replace the privacy notice becomes the addition to the one that
+        # is now generated (quiz.site.privacy_notice).
+        sources["QUIZ_PRIVACY_FILE"] = "privacy.extra"
+        try:
+            raw_values["QUIZ_PRIVACY_FILE"] = Path(privacy_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raw_values["QUIZ_PRIVACY_FILE"] = ""
+            if warn:
+                log.warning("site settings: QUIZ_PRIVACY_FILE not taken over (%s)", error)
     for variable, key in sources.items():
         if not raw_values[variable]:
             continue

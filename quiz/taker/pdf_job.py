@@ -20,6 +20,7 @@ from quiz.app_state import get_content_version
 from quiz.charts import result_bars
 from quiz.counters.norms_read import result_norms
 from quiz.domain.result_layout import build_layout
+from quiz.links import external_url
 from quiz.models import Response
 from quiz.site import logo as site_logo
 from quiz.site import settings as site_settings
@@ -112,6 +113,8 @@ def build(response: Response, branding: Mapping[str, Any] | None) -> pdf_render.
         has_logo=logo is not None,
         chart_url=pdf_render.CHART_URL,
         logo_url=pdf_render.LOGO_URL,
+        impressum_url=external_url(app, "legal.impressum"),
+        privacy_url=external_url(app, "legal.privacy"),
     )
     bars = result_bars(content.dimensions, scores, bands, response.bottleneck)
     return pdf_render.RenderJob(

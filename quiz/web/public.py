@@ -14,7 +14,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -446,16 +445,6 @@ def result_chart(token: str) -> Response:
     chart = make_response(result_chart_png(response))
     chart.headers["Content-Type"] = "image/png"
     return chart
-
-
-@bp.get("/datenschutz")
-def privacy() -> str:
-    """The privacy notice; its text can be replaced by a file (QUIZ_PRIVACY_FILE)."""
-    custom = None
-    path = current_app.config.get("QUIZ_PRIVACY_FILE")
-    if path:
-        custom = Path(path).read_text(encoding="utf-8")
-    return render_template("quiz/privacy.html", custom_text=custom)
 
 
 @bp.get("/healthz")

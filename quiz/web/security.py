@@ -1,7 +1,7 @@
 """Security hardening applied to the whole app from the outside.
 
-Response headers (Content-Security-Policy, frame ancestors, Referrer-Policy, HSTS, nosniff),
-Cache-Control of personal pages: every response header the site adds, set in one place
+Response headers (Content-Security-Policy, frame ancestors, Referrer-Policy, X-Robots-Tag, HSTS,
+nosniff), Cache-Control of personal pages: every response header the site adds, set in one place
 (`response_headers`); views set only what describes their own body (type, download name, the
 lifetime of a chart). Also trusted proxy headers, the production start-up check, a check that
 rejects NUL bytes and invalid UTF-8 before any view sees them, and a log
@@ -15,7 +15,7 @@ import logging
 import re
 from urllib.parse import parse_qsl
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, has_request_context, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
@@ -38,7 +38,10 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 PUBLIC_ENDPOINTS = frozenset(
     {
         "public.landing",
-        "public.privacy",
+        "legal.impressum",
+        "legal.privacy",
+        "legal.robots",
+        "legal.sitemap",
         "public.healthz",
         "static",
         "site.asset",
@@ -65,6 +68,7 @@ def init_app(app: Flask) -> None:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
     app.after_request(response_headers)
+    app.context_processor(robots_context)
     # First of all before_request functions: CSRF and the views must never see bad bytes.
     app.before_request_funcs.setdefault(None, []).insert(0, reject_invalid_input)
     app.register_error_handler(InvalidInput, _invalid_input_page)
@@ -144,11 +148,17 @@ def _area() -> str:
     return "account" if _is_token_page() else "public"
 
 
+def robots_context() -> dict[str, bool]:
+    """`robots_noindex` for the page's `<meta name="robots">`: the same pages as X-Robots-Tag."""
+    return {"robots_noindex": has_request_context() and _area() != "public"}
+
+
 def response_headers(response: BaseResponse) -> BaseResponse:
     """Every header the site adds to a response: security policy, referrer, caching, HSTS.
 
-    Coach pages and pages reached through a secret link never name their URL in a Referer; no
-    response of theirs, nor of any other route that is not public, is kept in any cache.
+    Coach pages and pages reached through a secret link never name their URL in a Referer nor
+    appear in a search engine; no response of theirs, nor of any other route that is not public,
+    is kept in any cache.
     """
     area = _area()
     headers = policies("'none'" if area == "coach" else _frame_ancestors(response))
@@ -159,6 +169,9 @@ def response_headers(response: BaseResponse) -> BaseResponse:
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     else:
         response.headers["Referrer-Policy"] = "no-referrer"
+        # Results, data links, confirmations and the coach's pages stay out of search engines
+        # (the PDF and the chart too, which have no <meta> of their own).
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
     if area != "public" or (
         request.endpoint is not None and request.endpoint not in PUBLIC_ENDPOINTS
     ):
