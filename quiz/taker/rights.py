@@ -19,7 +19,7 @@ from quiz.extensions import db
 from quiz.links import digest_matches
 from quiz.mail import outbox
 from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
-from quiz.taker import consents, responses
+from quiz.taker import clicks, consents, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.webhooks.queue import sent_about
 
@@ -165,11 +165,14 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
         ],
         # What the coach's CRM was sent about this taker, and where.
         "webhooks": sent_about(response.id),
+        # When they followed the call to action, and from where (result, email, pdf, ...).
+        "cta_clicks": clicks.for_response(response.id),
     }
 
 
 def delete_data(response_id: int) -> bool:
-    """Delete one taker's response with its answers, consents and emails; False if gone already."""
+    """Delete one taker's response with its answers, consents, emails and clicks; False if gone
+    already."""
     with database.write():
         response = db.session.get(Response, response_id)
         if response is None:
@@ -177,6 +180,7 @@ def delete_data(response_id: int) -> bool:
         # Emails and consents first: their counters are found through the response.
         outbox.delete_for_responses([response_id])
         consents.delete_for_responses([response_id])
+        clicks.delete_for_responses([response_id])
         deletion_log.record("deleted", response)  # a restore re-applies it
         responses.delete(response)
         return True
