@@ -18,7 +18,16 @@ from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.links import digest_matches
 from quiz.mail import outbox
-from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
+from quiz.models import (
+    Answer,
+    Consent,
+    LeadRecord,
+    LeadStatusChange,
+    LeadTag,
+    OutboxMessage,
+    Response,
+    utcnow,
+)
 from quiz.taker import clicks, consents, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.webhooks.queue import sent_about
@@ -167,6 +176,29 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
         "webhooks": sent_about(response.id),
         # When they followed the call to action, and from where (result, email, pdf, ...).
         "cta_clicks": clicks.for_response(response.id),
+        # What the coach noted about them as a lead (their status, its history, notes, tags).
+        "coach": _lead_work(response.id),
+    }
+
+
+def _lead_work(response_id: int) -> dict[str, Any]:
+    record = db.session.get(LeadRecord, response_id)
+    changes = db.session.scalars(
+        select(LeadStatusChange)
+        .where(LeadStatusChange.response_id == response_id)
+        .order_by(LeadStatusChange.id)
+    )
+    return {
+        "status": record.status if record else "new",
+        "notes": record.notes if record else "",
+        "tags": list(
+            db.session.scalars(
+                select(LeadTag.tag).where(LeadTag.response_id == response_id).order_by(LeadTag.tag)
+            )
+        ),
+        "status_history": [
+            {"from": c.old_status, "to": c.new_status, "at": _iso(c.changed_at)} for c in changes
+        ],
     }
 
 
