@@ -17,7 +17,7 @@ from quiz.domain.content import ContentError, load_versions
 from quiz.extensions import csrf, db, limiter, migrate
 from quiz.models import SCORED_DIMENSIONS
 from quiz.paths import resource_dir
-from quiz.web import account, coach, errors, legal, pdf, public, security, share, site
+from quiz.web import account, coach, cta_redirect, errors, legal, pdf, public, security, share, site
 from quiz.web.coach import quality as coach_quality
 from quiz.web.coach import settings as coach_settings
 
@@ -109,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(share.bp)
     app.register_blueprint(legal.bp)  # /impressum, /datenschutz, /robots.txt, /sitemap.xml
     app.register_blueprint(pdf.bp)  # /r/<token>/bericht.pdf
+    app.register_blueprint(cta_redirect.bp)  # /weiter/<signed id>: the call to action's redirect
     site.init_app(app)  # /marke/ (logo, brand colour) and `site` in every template
     errors.init_app(app)
     coach.init_app(app)

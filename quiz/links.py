@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 # Purposes; each is also the serializer's salt.
 OPTIN = "quiz.optin"
 UNSUBSCRIBE = "quiz.unsubscribe"
 DATA = "quiz.data"
 PURPOSES = (OPTIN, UNSUBSCRIBE, DATA)
+# The call to action's redirect (/weiter/...): never expires, as a printed PDF keeps its link.
+CTA = "quiz.cta"
+# Where a call to action was shown: the result page, the summary email, the PDF, follow-up N.
+PLACEMENT = re.compile(r"^(?:result|email|pdf|followup-[1-9][0-9]?)$")
 
 
 class LinkError(Exception):
@@ -82,6 +87,34 @@ def _parse(payload: Any) -> tuple[int, str]:
         and isinstance(payload[1], str)
     ):
         return payload[0], payload[1]
+    raise LinkError("unexpected payload")
+
+
+def make_cta_token(
+    config: Mapping[str, Any], response_id: int, result_token: str, placement: str
+) -> str:
+    """The signed id of a call-to-action link: the response and where the link was shown."""
+    if not PLACEMENT.match(placement):
+        raise ValueError(f"unknown placement {placement!r}")
+    serializer = URLSafeSerializer(config["SECRET_KEY"], salt=CTA)
+    return str(serializer.dumps([response_id, token_digest(result_token), placement]))
+
+
+def read_cta_token(config: Mapping[str, Any], token: str) -> tuple[int, str, str]:
+    """(response_id, digest, placement) of a genuine call-to-action id; LinkError otherwise."""
+    try:
+        payload = URLSafeSerializer(config["SECRET_KEY"], salt=CTA).loads(token)
+    except BadSignature:
+        raise LinkError("bad signature") from None
+    if (
+        isinstance(payload, list)
+        and len(payload) == 3
+        and isinstance(payload[0], int)
+        and isinstance(payload[1], str)
+        and isinstance(payload[2], str)
+        and PLACEMENT.match(payload[2])
+    ):
+        return payload[0], payload[1], payload[2]
     raise LinkError("unexpected payload")
 
 

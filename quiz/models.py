@@ -332,3 +332,23 @@ class LeadStatusChange(db.Model):  # type: ignore[name-defined,misc]
     old_status: Mapped[str] = mapped_column(String(20))
     new_status: Mapped[str] = mapped_column(String(20))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CtaClick(db.Model):  # type: ignore[name-defined,misc]
+    """One click on the call to action, through /weiter/ (migration 0014): personal data.
+
+    It tells when this taker followed the coach's link and from where (the placement), so it is
+    in their data export, goes with their response (ON DELETE CASCADE, and the taker's deletion
+    takes it back from the counters first) and is named in the privacy notice.
+    quiz.taker.clicks is its one writer; the dashboard counts it (quiz.counters.cta_clicks).
+    """
+
+    __tablename__ = "cta_clicks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    # result, email, pdf or followup-N (quiz.links.PLACEMENT).
+    placement: Mapped[str] = mapped_column(String(20))
+    clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -303,6 +303,8 @@ TABLE_WRITERS: dict[str, frozenset[str]] = {
     "outbox": frozenset({"quiz.mail.outbox"}),
     "coaches": frozenset({"quiz.coach.accounts"}),
     "coach_rollups": frozenset({"quiz.counters.rollups", "quiz.counters.rollup_rebuild"}),
+    "cta_clicks": frozenset({"quiz.taker.clicks"}),
+    "cta_click_counts": frozenset({"quiz.counters.cta_clicks"}),
 }
 _DML = {"insert", "update", "delete"}
 _SESSION_WRITES = {"add", "add_all", "delete", "merge"}
@@ -469,12 +471,13 @@ def test_only_the_owners_move_the_counters() -> None:
     their entry points (quiz.counters), and those only by the writers of the counted tables and
     by `rebuild-rollups`."""
     entry_points = {"quiz.counters", "quiz.counters.item_stats_rebuild"}
-    for writer in ("rollups", "item_stats", "rollup_rebuild", "item_stats_rebuild"):
+    for writer in ("rollups", "item_stats", "rollup_rebuild", "item_stats_rebuild", "cta_clicks"):
         assert importers_of(f"quiz.counters.{writer}") <= entry_points, writer
     assert importers_of("quiz.counters") == {
         "quiz.taker.responses",
         "quiz.taker.consents",
         "quiz.mail.outbox",
+        "quiz.taker.clicks",
         "quiz.cli.coach",
     }
     assert importers_of("quiz.counters.norms_read") >= {"quiz.web.public", "quiz.mail.compose"}

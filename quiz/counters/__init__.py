@@ -6,7 +6,8 @@ histograms behind the norms (quiz.counters.item_stats, quiz.counters.item_stats_
 
 The writers of the counted tables move them through the functions below, one per event, inside
 their own functions and write transactions: quiz.taker.responses (start, step, finish, delete,
-the demo rows), quiz.taker.consents (the marketing consents) and quiz.mail.outbox (the emails).
+the demo rows), quiz.taker.consents (the marketing consents), quiz.mail.outbox (the emails) and
+quiz.taker.clicks (the call to action's clicks, quiz.counters.cta_clicks).
 An import-linter contract (pyproject.toml) lets nothing else call the two counter writers.
 `recount()` is `rebuild-rollups [--check]`.
 """
@@ -16,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from quiz import database
-from quiz.counters import item_stats, item_stats_rebuild, rollup_rebuild, rollups
+from quiz.counters import cta_clicks, item_stats, item_stats_rebuild, rollup_rebuild, rollups
 from quiz.counters.item_stats import AnswerLike
 from quiz.counters.rollup_keys import Key, State, state_of
 from quiz.domain.content import Content
@@ -98,6 +100,7 @@ def on_demo_deleted() -> None:
     """
     rollup_rebuild.rebuild(demo=True)
     item_stats_rebuild.rebuild(demo=True)
+    cta_clicks.rebuild(demo=True)
 
 
 # --- the marketing consents (quiz.taker.consents) --------------------------------------------
@@ -157,6 +160,19 @@ def on_demo_emails(deltas: Mapping[Key, Sequence[int]]) -> None:
     rollups.add_owned(deltas, rollups.EMAIL_METRICS)
 
 
+# --- the call to action's clicks (quiz.taker.clicks) -----------------------------------------
+
+
+def on_cta_click(click_id: int) -> None:
+    """A click on the call to action was just inserted and flushed: count it."""
+    cta_clicks.on_click(click_id)
+
+
+def before_clicks_deleted(condition: ColumnElement[bool]) -> None:
+    """Before the clicks matching `condition` (over cta_clicks) go: take back their counts."""
+    cta_clicks.forget(condition)
+
+
 # --- rebuild-rollups -------------------------------------------------------------------------
 
 
@@ -164,8 +180,9 @@ def on_demo_emails(deltas: Mapping[Key, Sequence[int]]) -> None:
 class Recount:
     """What `rebuild-rollups [--check]` found."""
 
+    # Rows of the rollups and of the call to action's click counters.
     rollup_rows: int
-    # Rollup rows that differed from the recount before it (0: they were in step).
+    # Rollup and click-counter rows that differed from the recount before it (0: they were in step).
     differing: int
     # With --check: where the item statistics differ from the raw rows, one line each.
     item_problems: list[str]
@@ -184,7 +201,14 @@ def recount(*, check: bool) -> Recount:
         before = rollup_rebuild.snapshot()
         rollup_rebuild.rebuild()
         after = rollup_rebuild.snapshot()
+        clicks_before = cta_clicks.snapshot()
+        cta_clicks.rebuild()
+        clicks_after = cta_clicks.snapshot()
         if not check:
             judged += item_stats_rebuild.rebuild()
-    differing = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
-    return Recount(len(after), len(differing), item_problems, judged)
+    differing = _differing(before, after) + _differing(clicks_before, clicks_after)
+    return Recount(len(after) + len(clicks_after), differing, item_problems, judged)
+
+
+def _differing(before: Mapping[Any, Any], after: Mapping[Any, Any]) -> int:
+    return sum(1 for key in before.keys() | after.keys() if before.get(key) != after.get(key))

@@ -135,3 +135,25 @@ class DurationHistogram(db.Model):  # type: ignore[name-defined,misc]
 
 
 COUNTER_MODELS = (ItemStatSum, ItemOptionCount, ScoreHistogram, DurationHistogram)
+
+
+class CtaClickCount(db.Model):  # type: ignore[name-defined,misc]
+    """Clicks on the call to action per UTC day of the click x the response's source (utm_source,
+    utm_medium, utm_campaign; "" for none) x content version x demo flag x quality class x
+    bottleneck x placement (issue 22). quiz.counters.cta_clicks keeps it in the transaction that
+    records or deletes a click and rebuilds it from `cta_clicks`.
+    """
+
+    __tablename__ = "cta_click_counts"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    utm_source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    utm_medium: Mapped[str] = mapped_column(String(100), primary_key=True)
+    utm_campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content_version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    is_demo: Mapped[bool] = mapped_column(primary_key=True)
+    quality: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    bottleneck: Mapped[str] = mapped_column(String(40), primary_key=True)
+    placement: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -293,6 +293,22 @@ PROCESSINGS: tuple[Processing, ...] = (
         recipients="{mail_recipients}{optin_forwarded}",
     ),
     Processing(
+        key="cta_clicks",
+        title="Klicks auf den Knopf zum Gespräch",
+        data="Wann und an welcher Stelle (Ergebnisseite, E-Mail, PDF, Nachfass-E-Mail) Sie auf den "
+        "Knopf zum Gespräch mit {controller} geklickt haben.",
+        purpose="Der Link führt zunächst über diese Website, damit {controller} sieht, ob das Quiz "
+        "hilft: Der Klick wird zu Ihrem Ergebnis gespeichert und ohne Bezug zu Ihnen in der "
+        "Statistik gezählt (nach Herkunft des Besuchs, Version des Quiz und Engpass). Dafür wird "
+        "kein Cookie gesetzt; automatische Linkprüfungen von E-Mail-Programmen zählen nicht.",
+        bases=("f",),
+        basis_note="Das berechtigte Interesse ist, beurteilen zu können, ob das Quiz seinen Zweck "
+        "erfüllt.",
+        storage="Bis Sie Ihre Daten löschen, spätestens nach {anonymise_period}; Teil Ihres "
+        "Datenexports.",
+        recipients="Niemand.",
+    ),
+    Processing(
         key="followups",
         title="Nachfass-E-Mails nach Ihrer Newsletter-Anmeldung",
         data="Ihr Engpass und je eine Ihrer Antworten, die eine E-Mail aufgreift; wann welche "

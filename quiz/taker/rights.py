@@ -31,7 +31,7 @@ from quiz.models import (
 )
 from quiz.site import settings as site_settings
 from quiz.site.durations import parse_durations
-from quiz.taker import consents, responses
+from quiz.taker import clicks, consents, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.webhooks.queue import sent_about
 
@@ -202,6 +202,8 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
         ],
         # What the coach's CRM was sent about this taker, and where.
         "webhooks": sent_about(response.id),
+        # When they followed the call to action, and from where (result, email, pdf, ...).
+        "cta_clicks": clicks.for_response(response.id),
         # What the coach noted about them as a lead (their status, its history, notes, tags).
         "coach": _lead_work(response.id),
     }
@@ -229,7 +231,8 @@ def _lead_work(response_id: int) -> dict[str, Any]:
 
 
 def delete_data(response_id: int) -> bool:
-    """Delete one taker's response with its answers, consents and emails; False if gone already."""
+    """Delete one taker's response with its answers, consents, emails and clicks; False if gone
+    already."""
     with database.write():
         response = db.session.get(Response, response_id)
         if response is None:
@@ -237,6 +240,7 @@ def delete_data(response_id: int) -> bool:
         # Emails and consents first: their counters are found through the response.
         outbox.delete_for_responses([response_id])
         consents.delete_for_responses([response_id])
+        clicks.delete_for_responses([response_id])
         deletion_log.record("deleted", response)  # a restore re-applies it
         responses.delete(response)
         return True
