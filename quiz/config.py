@@ -159,6 +159,9 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # finished responses of the same content version on; demo takers count only if asked.
         "QUIZ_NORMS_MIN": _int(env, "QUIZ_NORMS_MIN", 100),
         "QUIZ_NORMS_INCLUDE_DEMO": _flag(env, "QUIZ_NORMS_INCLUDE_DEMO", False),
+        # Landing-page visits are written in batches per worker at most this many seconds
+        # apart (quiz.taker.visits); 0 writes every one at once.
+        "QUIZ_VISIT_FLUSH_SECONDS": _int(env, "QUIZ_VISIT_FLUSH_SECONDS", 2),
     }
     if config["SMTP_SECURITY"] not in {"starttls", "ssl", "none"}:
         raise ConfigError(

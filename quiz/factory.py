@@ -17,6 +17,7 @@ from quiz.domain.content import ContentError, load_versions
 from quiz.extensions import csrf, db, limiter, migrate
 from quiz.models import SCORED_DIMENSIONS
 from quiz.paths import resource_dir
+from quiz.taker import visits
 from quiz.web import account, coach, errors, pdf, public, security, share, site
 from quiz.web.coach import quality as coach_quality
 from quiz.web.coach import settings as coach_settings
@@ -100,6 +101,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     database.init_app(app)
     webhooks.init_app(app)
+    visits.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -16,13 +16,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import and_
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from quiz import database
-from quiz.counters import item_stats, item_stats_rebuild, rollup_rebuild, rollups
+from quiz.counters import (
+    funnel,
+    funnel_rebuild,
+    item_stats,
+    item_stats_rebuild,
+    rollup_rebuild,
+    rollups,
+)
 from quiz.counters.item_stats import AnswerLike
 from quiz.counters.rollup_keys import Key, State, state_of
 from quiz.domain.content import Content
@@ -32,9 +40,11 @@ from quiz.models import Response
 # --- the responses (quiz.taker.responses) ----------------------------------------------------
 
 
-def on_start(response: Response) -> None:
-    """A new draft (added to the session, not yet flushed): count its start."""
+def on_start(response: Response, assignments: Mapping[int, int] | None = None) -> None:
+    """A new draft (added to the session, not yet flushed): count its start, also for the
+    experiments' variants it was assigned ({experiment id: position})."""
     rollups.on_start(response)
+    funnel.on_start(response, assignments or {})
 
 
 def on_step(response: Response, step: int) -> None:
@@ -61,6 +71,7 @@ def on_finish(
         response, answers, statements=item_stats.statement_options(content)
     )
     rollups.on_finish(was, response)
+    funnel.on_finish(response)
     return flags
 
 
@@ -70,6 +81,7 @@ def on_delete(response: Response, answers: Sequence[AnswerLike]) -> None:
     Its consents and emails are taken back by their writers, before (they count by it).
     """
     rollups.forget([response])
+    funnel.on_delete(response)
     item_stats.on_delete(response, answers)
 
 
@@ -88,6 +100,7 @@ def on_demo_judged(after_id: int) -> None:
     item_stats_rebuild.rebuild(demo=True)
     r = Response.__table__.c
     rollup_rebuild.requalify(and_(r.is_demo.is_(True), r.id > after_id))
+    funnel_rebuild.rebuild(demo=True)
 
 
 def on_demo_deleted() -> None:
@@ -98,6 +111,7 @@ def on_demo_deleted() -> None:
     """
     rollup_rebuild.rebuild(demo=True)
     item_stats_rebuild.rebuild(demo=True)
+    funnel_rebuild.rebuild(demo=True)
 
 
 # --- the marketing consents (quiz.taker.consents) --------------------------------------------
@@ -109,13 +123,17 @@ def marketing_change(condition: ColumnElement[bool]) -> Iterator[None]:
 
     The caller has locked those consents first, so the count before is the one it changes.
     """
+    funnel.shift_optins(condition, -1)
     with rollups.marketing_recount(condition):
         yield
+    db.session.flush()
+    funnel.shift_optins(condition, 1)
 
 
 def before_consents_deleted(condition: ColumnElement[bool]) -> None:
     """Before the consents of the responses matching `condition` go (locked by the caller)."""
     rollups.shift_marketing(condition, -1)
+    funnel.shift_optins(condition, -1)
 
 
 def on_demo_consents(deltas: Mapping[Key, Sequence[int]]) -> None:
@@ -157,6 +175,18 @@ def on_demo_emails(deltas: Mapping[Key, Sequence[int]]) -> None:
     rollups.add_owned(deltas, rollups.EMAIL_METRICS)
 
 
+# --- the landing page's visits (quiz.taker.visits) -----------------------------------------
+
+
+def on_visits(
+    visits: Mapping[tuple[date, str, str, str, str, str], int],
+    shown: Mapping[tuple[int, int], int],
+) -> None:
+    """A batch of counted landing-page views: (day, utm_source, utm_medium, utm_campaign,
+    referrer host, content version) -> n, and (experiment, position) -> n of the variants shown."""
+    funnel.on_visits(visits, shown)
+
+
 # --- rebuild-rollups -------------------------------------------------------------------------
 
 
@@ -181,9 +211,10 @@ def recount(*, check: bool) -> Recount:
         item_problems = item_stats_rebuild.check() if check else []
         # Responses never judged are judged first: the rollups count each in its quality class.
         judged = 0 if check else item_stats_rebuild.judge_unjudged()
-        before = rollup_rebuild.snapshot()
+        before = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
         rollup_rebuild.rebuild()
-        after = rollup_rebuild.snapshot()
+        funnel_rebuild.rebuild()
+        after = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
         if not check:
             judged += item_stats_rebuild.rebuild()
     differing = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
