@@ -144,6 +144,9 @@ class Caches:
         # The site settings by their version (quiz.site.settings): every request reads the
         # version, and reloads only when it moved. Always on: they are data, not templates.
         self.site_settings: Store[Any] = Store(LRUCache(4), True)
+        # The running and paused A/B tests with their texts, by the settings' version, which
+        # every change of an experiment raises (quiz.experiments.assign). Always on, like them.
+        self.experiments: Store[Any] = Store(LRUCache(4), True)
 
     def _now(self) -> float:
         # Looked up on every call, so a clock set after construction times the TTL caches too.
@@ -161,6 +164,7 @@ class Caches:
             self.report_pdfs,
             self.norms,
             self.site_settings,
+            self.experiments,
         ):
             store.clear()
 

@@ -165,6 +165,9 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "QUIZ_NORMS_INCLUDE_DEMO": _flag(env, "QUIZ_NORMS_INCLUDE_DEMO", False),
         # Follow-up emails are never sent between 21:00 and 7:00 in this zone (issue 24).
         "QUIZ_TIMEZONE": env.get("QUIZ_TIMEZONE", "Europe/Berlin").strip() or "Europe/Berlin",
+        # Landing-page visits are written in batches per worker at most this many seconds
+        # apart (quiz.taker.visits); 0 writes every one at once.
+        "QUIZ_VISIT_FLUSH_SECONDS": _int(env, "QUIZ_VISIT_FLUSH_SECONDS", 2),
     }
     try:
         ZoneInfo(config["QUIZ_TIMEZONE"])

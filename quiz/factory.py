@@ -17,7 +17,9 @@ from quiz.domain.content import ContentError, load_versions
 from quiz.extensions import csrf, db, limiter, migrate
 from quiz.models import SCORED_DIMENSIONS
 from quiz.paths import resource_dir
+from quiz.taker import visits
 from quiz.web import account, coach, cta_redirect, errors, legal, pdf, public, security, share, site
+from quiz.web.coach import experiments as coach_experiments
 from quiz.web.coach import quality as coach_quality
 from quiz.web.coach import settings as coach_settings
 
@@ -100,6 +102,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     database.init_app(app)
     webhooks.init_app(app)
+    visits.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -115,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
     coach.init_app(app)
     coach_settings.init_app(app)  # /coach/einstellungen (uses the coach login)
     coach_quality.init_app(app)  # /coach/qualitaet (uses the coach login)
+    coach_experiments.init_app(app)  # /coach/experimente (uses the coach login)
 
 
 def register_caches(app: Flask) -> None:

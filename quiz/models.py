@@ -102,6 +102,9 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     utm_term: Mapped[str | None] = mapped_column(String(100))
     utm_content: Mapped[str | None] = mapped_column(String(100))
     referrer: Mapped[str | None] = mapped_column(String(500))
+    # The referrer's host, normalised (quiz.domain.traffic): statistics, kept when the full
+    # referrer (personal: it can carry a path and query) is anonymised; "" for none or our own.
+    referrer_host: Mapped[str | None] = mapped_column(String(253))
 
     # The lead (last step). Email is optional when QUIZ_REQUIRE_EMAIL is off.
     first_name: Mapped[str | None] = mapped_column(String(100))

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from quiz.coach.accounts import create_coach
-from quiz.counters import item_stats, rollup_rebuild, rollups
+from quiz.counters import funnel, funnel_rebuild, item_stats, rollup_rebuild, rollups
 from quiz.counters.rollup_keys import Key
 from quiz.database import begin_write
 from quiz.extensions import db
@@ -103,6 +103,7 @@ def add_response(
             # judged first, so the rollups count it in its quality class.
             item_stats.on_finish(response, [], statements=frozenset())
         rollups.on_insert([response])
+        funnel.on_insert([response])
     db.session.commit()
     return response
 
@@ -114,11 +115,15 @@ def assert_rollups_equal_a_rebuild(app: Flask) -> dict[Key, tuple[int, int]]:
     """
     with app.app_context():
         maintained = rollup_rebuild.snapshot()
+        funnel_kept = funnel_rebuild.snapshot()
         begin_write()
         rollup_rebuild.rebuild()
+        funnel_rebuild.rebuild()
         rebuilt = rollup_rebuild.snapshot()
+        funnel_rebuilt = funnel_rebuild.snapshot()
         db.session.rollback()
     assert maintained == rebuilt
+    assert funnel_kept == funnel_rebuilt
     return {key[1:]: value for key, value in maintained.items() if key[0] == "day"}
 
 

@@ -12,6 +12,8 @@ from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers
 
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+# The landing page's hidden fields the start form carries on (source, referrer, A/B variants).
+HIDDEN = re.compile(r'<input type="hidden" name="(utm_\w+|referrer|variants)" value="([^"]*)"')
 
 
 def csrf_token(page: TestResponse | str) -> str:
@@ -26,9 +28,7 @@ def start(client: FlaskClient, query: str = "") -> TestResponse:
     """Open the landing page and press start; returns the redirect to step 1."""
     landing = client.get(f"/{query}")
     assert landing.status_code == 200
-    fields = dict(
-        re.findall(r'<input type="hidden" name="(utm_\w+|referrer)" value="([^"]*)"', landing.text)
-    )
+    fields = dict(HIDDEN.findall(landing.text))
     return client.post("/quiz/start", data={"csrf_token": csrf_token(landing), **fields})
 
 

@@ -6,7 +6,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from quiz.app_state import get_content
-from quiz.counters import rollup_keys, rollups
+from quiz.counters import funnel, rollup_keys, rollups
 from quiz.database import begin_write
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
@@ -87,6 +87,7 @@ def test_deleting_a_taker_takes_back_their_counts(app: Flask, client: FlaskClien
         begin_write()
         response = db.session.get(Response, gone)
         rollups.on_delete([response])
+        funnel.on_delete(response)
         db.session.delete(response)
         db.session.commit()
         assert db.session.get(Response, kept) is not None

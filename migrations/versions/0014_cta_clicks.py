@@ -1,7 +1,7 @@
 """call to action clicks: each click through /weiter/ and its dashboard counters
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-07 04:50:00.000000
 
 Issue 22, item 3: `cta_clicks` holds each click on the call to action (personal data: it goes
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0011'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

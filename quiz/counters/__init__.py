@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_
@@ -24,7 +25,15 @@ from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from quiz import database
-from quiz.counters import cta_clicks, item_stats, item_stats_rebuild, rollup_rebuild, rollups
+from quiz.counters import (
+    cta_clicks,
+    funnel,
+    funnel_rebuild,
+    item_stats,
+    item_stats_rebuild,
+    rollup_rebuild,
+    rollups,
+)
 from quiz.counters.item_stats import AnswerLike
 from quiz.counters.rollup_keys import Key, State, state_of
 from quiz.domain.content import Content
@@ -34,9 +43,11 @@ from quiz.models import Response
 # --- the responses (quiz.taker.responses) ----------------------------------------------------
 
 
-def on_start(response: Response) -> None:
-    """A new draft (added to the session, not yet flushed): count its start."""
+def on_start(response: Response, assignments: Mapping[int, int] | None = None) -> None:
+    """A new draft (added to the session, not yet flushed): count its start, also for the
+    experiments' variants it was assigned ({experiment id: position})."""
     rollups.on_start(response)
+    funnel.on_start(response, assignments or {})
 
 
 def on_step(response: Response, step: int) -> None:
@@ -63,6 +74,7 @@ def on_finish(
         response, answers, statements=item_stats.statement_options(content)
     )
     rollups.on_finish(was, response)
+    funnel.on_finish(response)
     return flags
 
 
@@ -72,6 +84,7 @@ def on_delete(response: Response, answers: Sequence[AnswerLike]) -> None:
     Its consents and emails are taken back by their writers, before (they count by it).
     """
     rollups.forget([response])
+    funnel.on_delete(response)
     item_stats.on_delete(response, answers)
 
 
@@ -90,6 +103,7 @@ def on_demo_judged(after_id: int) -> None:
     item_stats_rebuild.rebuild(demo=True)
     r = Response.__table__.c
     rollup_rebuild.requalify(and_(r.is_demo.is_(True), r.id > after_id))
+    funnel_rebuild.rebuild(demo=True)
 
 
 def on_demo_deleted() -> None:
@@ -101,6 +115,7 @@ def on_demo_deleted() -> None:
     rollup_rebuild.rebuild(demo=True)
     item_stats_rebuild.rebuild(demo=True)
     cta_clicks.rebuild(demo=True)
+    funnel_rebuild.rebuild(demo=True)
 
 
 # --- the marketing consents (quiz.taker.consents) --------------------------------------------
@@ -112,13 +127,17 @@ def marketing_change(condition: ColumnElement[bool]) -> Iterator[None]:
 
     The caller has locked those consents first, so the count before is the one it changes.
     """
+    funnel.shift_optins(condition, -1)
     with rollups.marketing_recount(condition):
         yield
+    db.session.flush()
+    funnel.shift_optins(condition, 1)
 
 
 def before_consents_deleted(condition: ColumnElement[bool]) -> None:
     """Before the consents of the responses matching `condition` go (locked by the caller)."""
     rollups.shift_marketing(condition, -1)
+    funnel.shift_optins(condition, -1)
 
 
 def on_demo_consents(deltas: Mapping[Key, Sequence[int]]) -> None:
@@ -173,6 +192,18 @@ def before_clicks_deleted(condition: ColumnElement[bool]) -> None:
     cta_clicks.forget(condition)
 
 
+# --- the landing page's visits (quiz.taker.visits) -----------------------------------------
+
+
+def on_visits(
+    visits: Mapping[tuple[date, str, str, str, str, str], int],
+    shown: Mapping[tuple[int, int], int],
+) -> None:
+    """A batch of counted landing-page views: (day, utm_source, utm_medium, utm_campaign,
+    referrer host, content version) -> n, and (experiment, position) -> n of the variants shown."""
+    funnel.on_visits(visits, shown)
+
+
 # --- rebuild-rollups -------------------------------------------------------------------------
 
 
@@ -198,12 +229,14 @@ def recount(*, check: bool) -> Recount:
         item_problems = item_stats_rebuild.check() if check else []
         # Responses never judged are judged first: the rollups count each in its quality class.
         judged = 0 if check else item_stats_rebuild.judge_unjudged()
-        before = rollup_rebuild.snapshot()
+        before = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
         rollup_rebuild.rebuild()
         after = rollup_rebuild.snapshot()
         clicks_before = cta_clicks.snapshot()
         cta_clicks.rebuild()
         clicks_after = cta_clicks.snapshot()
+        funnel_rebuild.rebuild()
+        after = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
         if not check:
             judged += item_stats_rebuild.rebuild()
     differing = _differing(before, after) + _differing(clicks_before, clicks_after)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, Index, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quiz.extensions import db
@@ -156,4 +156,44 @@ class CtaClickCount(db.Model):  # type: ignore[name-defined,misc]
     quality: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     bottleneck: Mapped[str] = mapped_column(String(40), primary_key=True)
     placement: Mapped[str] = mapped_column(String(20), primary_key=True)
+class FunnelCounter(db.Model):  # type: ignore[name-defined,misc]
+    """The funnel per traffic source (issue 25): visits, starts, finishes and confirmed opt-ins
+    per UTC day x utm_source x utm_medium x utm_campaign x referrer host x content version x
+    demo flag x quality class.
+
+    Visits are counted only here (no visit is stored anywhere else, so nothing of a visitor is
+    kept); the other metrics follow the responses like the rollups and are recounted from them
+    by `rebuild-rollups`. quiz.counters.funnel is the only writer.
+    """
+
+    __tablename__ = "funnel_counters"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    # UTC day: of the visit, of the start, of the finish (finish and optin).
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # "" where the response or visit had none (NULL cannot be part of a primary key).
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    medium: Mapped[str] = mapped_column(String(100), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    referrer_host: Mapped[str] = mapped_column(String(253), primary_key=True)
+    content_version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    is_demo: Mapped[bool] = mapped_column(primary_key=True)
+    quality: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    # visit, start, finish, optin
+    metric: Mapped[str] = mapped_column(String(8), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ExperimentCount(db.Model):  # type: ignore[name-defined,misc]
+    """Per experiment and variant: visits shown it, and the starts, finishes and confirmed
+    opt-ins of the responses assigned it. quiz.counters.funnel is the only writer."""
+
+    __tablename__ = "experiment_counts"
+
+    experiment_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    # visit, start, finish, optin
+    metric: Mapped[str] = mapped_column(String(8), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -309,6 +309,32 @@ PROCESSINGS: tuple[Processing, ...] = (
         recipients="Niemand.",
     ),
     Processing(
+        key="visits",
+        title="Zählung der Aufrufe der Startseite",
+        data="Keine personenbezogenen Daten: Pro Tag erhöhen wir nur einen Zähler je Herkunft (die "
+        "utm-Angaben des Links und der Name der Website, von der Sie kamen). Ihre IP-Adresse, "
+        "Ihren Browser oder einzelne Aufrufe speichern wir dabei nicht, und es wird kein Cookie "
+        "gesetzt. Aufrufe, die der Browser nur vorab lädt, und bekannte Bots zählen nicht mit.",
+        purpose="{controller} sieht, wie viele Menschen die Startseite aufrufen und wie viele "
+        "davon das Quiz beginnen.",
+        bases=("f",),
+        basis_note="Das berechtigte Interesse ist, die eigene Website beurteilen zu können.",
+        storage="Die Tageszähler bleiben ohne Bezug zu Ihnen in der Statistik.",
+        recipients="Niemand.",
+    ),
+    Processing(
+        key="variants",
+        title="Vergleich von Textfassungen (A/B-Test)",
+        data="Welche von zwei bis vier Fassungen eines Textes (etwa der Überschrift oder der "
+        "Einladung zum Gespräch) Ihnen zufällig gezeigt wurde.",
+        purpose="Herausfinden, welche Fassung verständlicher ist. Dafür wird kein zusätzliches "
+        "Cookie gesetzt.",
+        bases=("f",),
+        basis_note="Das berechtigte Interesse ist, die Texte der Website zu verbessern.",
+        storage="Mit Ihren Antworten, bis Sie Ihre Daten löschen; Teil Ihres Datenexports.",
+        recipients="Niemand.",
+    ),
+    Processing(
         key="followups",
         title="Nachfass-E-Mails nach Ihrer Newsletter-Anmeldung",
         data="Ihr Engpass und je eine Ihrer Antworten, die eine E-Mail aufgreift; wann welche "

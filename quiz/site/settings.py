@@ -266,6 +266,12 @@ def _bump() -> None:
     )
 
 
+def bump_version() -> None:
+    """Texts the site shows changed elsewhere (an A/B test started or stopped, in the caller's
+    write transaction): every worker reloads, and pages cached with the old version go."""
+    _bump()
+
+
 def update(raw: Mapping[str, str], changed_by: str, app: Flask | None = None) -> list[str]:
     """Check every value first, then store them all in one transaction; the keys that changed.
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import (
@@ -34,10 +35,12 @@ from sqlalchemy.engine import CursorResult
 
 from quiz import counters, database
 from quiz.counters.rollup_keys import Key
+from quiz.domain import traffic
 from quiz.domain.analysis import AnalysisItem, build_analysis
 from quiz.domain.consent_texts import ConsentTexts
 from quiz.domain.content import Content, Page
 from quiz.domain.scoring import ScoreResult, score_answers
+from quiz.experiment_models import ResponseVariant
 from quiz.extensions import db
 from quiz.links import external_url
 from quiz.mail import outbox
@@ -64,8 +67,14 @@ class Lead:
     consent_marketing: bool
 
 
-def start_draft(content: Content, tracking: Mapping[str, str | None]) -> Response:
-    """Create and store a new draft, remembering where the taker came from; returns it."""
+def start_draft(
+    content: Content,
+    tracking: Mapping[str, str | None],
+    assignments: Mapping[int, int] | None = None,
+) -> Response:
+    """Create and store a new draft, remembering where the taker came from and the A/B tests'
+    variants they were shown ({experiment id: position}); returns it."""
+    referrer = _clip(tracking.get("referrer"), 500)
     with database.write():
         response = Response(
             draft_token=new_token(),
@@ -74,11 +83,30 @@ def start_draft(content: Content, tracking: Mapping[str, str | None]) -> Respons
             content_hash=content.sha256,
             step_times={},
             **{field: _clip(tracking.get(field), 100) for field in TRACKING_FIELDS},
-            referrer=_clip(tracking.get("referrer"), 500),
+            referrer=referrer,
+            referrer_host=traffic.referrer_host(referrer, own_host()),
         )
         db.session.add(response)
-        counters.on_start(response)
+        counters.on_start(response, assignments)
+        for experiment_id, position in sorted((assignments or {}).items()):
+            db.session.add(
+                ResponseVariant(
+                    response_id=response.id, experiment_id=experiment_id, position=position
+                )
+            )
     return response
+
+
+def tracking_as_stored(tracking: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The tracking fields as a start would store them (the visit counters key by these)."""
+    stored = {field: _clip(tracking.get(field), 100) for field in TRACKING_FIELDS}
+    stored["referrer"] = _clip(tracking.get("referrer"), 500)
+    return stored
+
+
+def own_host() -> str:
+    """This site's host (PUBLIC_URL): a referrer from it is no source."""
+    return urlsplit(current_app.config["PUBLIC_URL"]).hostname or ""
 
 
 def save_step(

@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from quiz import database, deletion_log
 from quiz.app_state import get_content
 from quiz.domain.content import Content
+from quiz.experiment_models import Experiment, ExperimentVariant, ResponseVariant
 from quiz.extensions import db
 from quiz.links import digest_matches
 from quiz.mail import outbox
@@ -158,7 +159,10 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
             "utm_term": response.utm_term,
             "utm_content": response.utm_content,
             "referrer": response.referrer,
+            "referrer_host": response.referrer_host,
         },
+        # The A/B tests' texts this taker was shown (issue 25).
+        "experiments": _variants_shown(response.id),
         "contact": {"first_name": response.first_name, "email": response.email},
         "answers": [
             {
@@ -244,6 +248,22 @@ def delete_data(response_id: int) -> bool:
         deletion_log.record("deleted", response)  # a restore re-applies it
         responses.delete(response)
         return True
+
+
+def _variants_shown(response_id: int) -> list[dict[str, Any]]:
+    rv, e, v = ResponseVariant, Experiment, ExperimentVariant
+    rows = db.session.execute(
+        select(e.name, e.element, v.name, v.text, v.label)
+        .select_from(rv)
+        .join(e, e.id == rv.experiment_id)
+        .join(v, (v.experiment_id == rv.experiment_id) & (v.position == rv.position))
+        .where(rv.response_id == response_id)
+        .order_by(rv.experiment_id)
+    )
+    return [
+        {"experiment": name, "element": element, "variant": variant, "text": text, "label": label}
+        for name, element, variant, text, label in rows
+    ]
 
 
 def _choice_label(content: Content, question_id: str, option_id: str) -> str | None:

@@ -34,14 +34,15 @@ from quiz import caches
 from quiz.app_state import get_consent_texts, get_content, get_content_version
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
-from quiz.domain import result_layout
+from quiz.domain import result_layout, traffic
 from quiz.domain.content import Content, Page
+from quiz.experiments import assign
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
 from quiz.models import utcnow
 from quiz.result_chart import result_chart_png
 from quiz.site import settings as site_settings
-from quiz.taker import response_reads, responses
+from quiz.taker import response_reads, responses, visits
 from quiz.web import account, limits, prerendered
 from quiz.web.forms import LeadForm, build_step_form
 
@@ -103,7 +104,8 @@ def next_open_step(draft: response_reads.DraftState, content: Content) -> int:
 
 @bp.get("/")
 def landing() -> str:
-    """What the quiz is, what the taker gets, how long it takes; captures UTM and referrer."""
+    """What the quiz is, what the taker gets, how long it takes; captures UTM and referrer,
+    counts the visit (no cookie, nothing stored of the visitor) and shows the A/B tests' texts."""
     content = get_content()
     draft = current_draft()
     resume_step = None
@@ -116,13 +118,40 @@ def landing() -> str:
     }
     if request.referrer:
         tracking["referrer"] = request.referrer[:500]
+    experiments = assign.active()
+    if draft is not None and draft.status == "draft":
+        # A returning taker: their draft's variants, and no second visit.
+        assigned = assign.of_response(draft.id) if experiments else {}
+    else:
+        assigned = assign.draw(experiments)
+        headers = {name: request.headers.get(name, "") for name in traffic.HEADERS}
+        if traffic.counts_as_visit(request.method, headers):
+            _count_visit(content, tracking, assigned)
     return render_template(
         "quiz/landing.html",
         content=content,
         minutes=estimated_minutes(content),
         tracking=tracking,
         resume_step=resume_step,
+        variants=assign.encode(assigned),
+        shown=assign.texts(experiments, assigned),
     )
+
+
+def _count_visit(
+    content: Content, tracking: Mapping[str, str], assigned: Mapping[int, int]
+) -> None:
+    """Count this view by day and source, as the start would record them."""
+    stored = responses.tracking_as_stored(tracking)
+    key = (
+        utcnow().date(),
+        stored.get("utm_source") or "",
+        stored.get("utm_medium") or "",
+        stored.get("utm_campaign") or "",
+        traffic.referrer_host(stored.get("referrer"), responses.own_host()),
+        content.version,
+    )
+    visits.record(key, assigned.items())
 
 
 @bp.post("/quiz/start")
@@ -136,7 +165,9 @@ def start() -> BaseResponse:
     tracking = {
         field: request.form.get(field) for field in (*responses.TRACKING_FIELDS, "referrer")
     }
-    new_draft = responses.start_draft(content, tracking)
+    # The variants the landing page showed (drawn afresh where the field does not name one).
+    assigned = assign.draw(assign.active(), assign.decode(request.form.get("variants")))
+    new_draft = responses.start_draft(content, tracking, assigned)
     redirect_response = redirect(url_for(".step", number=1))
     _set_draft_cookie(
         redirect_response,
@@ -428,6 +459,7 @@ def _render_result(
     answers = {answer.question_id: answer.option_id for answer in response.answers}
     return render_template(
         "quiz/result.html",
+        shown=assign.shown_for_response(response.id),
         response=response,
         rows=rows,
         has_norms=any(row["norm"] is not None for row in rows),

@@ -1,0 +1,62 @@
+"""Which landing-page views count as a visit, and the referrer host they came from (issue 25).
+
+Pure rules, so the web layer, the counters and their rebuild apply exactly the same ones.
+
+The visit rule (also in the README and the privacy notice): a GET of the landing page counts
+once, unless the browser says it is only fetching ahead (`Sec-Purpose: prefetch` or
+`prerender`, `Purpose: prefetch`, `X-Moz: prefetch`, `X-Purpose: preview`), or the User-Agent
+is missing or names a bot, crawler, link preview, monitor or HTTP library (`BOT_PATTERN`).
+Nothing about the visitor is kept: no cookie is set, no address or agent is stored, only the
+day's counter per source goes up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+# Case-insensitive; the usual self-declared robots, link previews and tools ("bot" as a word's
+# end, but not the phone maker Cubot).
+BOT_PATTERN = re.compile(
+    r"(?<!cu)bot\b|bot/|crawl|spider|slurp|archiver|preview|facebookexternalhit|embedly|"
+    r"headlesschrome|phantomjs|lighthouse|pingdom|uptime|monitor|curl/|wget/|"
+    r"python-requests|python-urllib|aiohttp|httpx|go-http-client|java/|okhttp|libwww|"
+    r"node-fetch|axios|scrapy|feedfetcher|whatsapp|telegrambot|discordbot|slackbot|"
+    r"skypeuripreview|bingpreview|yahoo! slurp",
+    re.IGNORECASE,
+)
+_PREFETCH_HEADERS = ("Sec-Purpose", "Purpose", "X-Moz", "X-Purpose")
+_PREFETCH_WORDS = ("prefetch", "prerender", "preview")
+# The request headers the rule reads.
+HEADERS = ("User-Agent", *_PREFETCH_HEADERS)
+
+
+def counts_as_visit(method: str, headers: Mapping[str, str]) -> bool:
+    """Whether a request of the landing page is a person's view (see the module's rule)."""
+    if method != "GET":
+        return False
+    for name in _PREFETCH_HEADERS:
+        value = (headers.get(name) or "").lower()
+        if any(word in value for word in _PREFETCH_WORDS):
+            return False
+    agent = headers.get("User-Agent") or ""
+    return bool(agent.strip()) and BOT_PATTERN.search(agent) is None
+
+
+def referrer_host(referrer: str | None, own_host: str | None = None) -> str:
+    """The host a visitor came from: lower case, without `www.`, port and trailing dot; ""
+    for none, for one that cannot be read, and for our own site (a click within it)."""
+    if not referrer:
+        return ""
+    try:
+        host = urlsplit(referrer.strip()).hostname or ""
+    except ValueError:
+        return ""
+    host = host.strip(".").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    own = (own_host or "").split(":")[0].strip(".").lower().removeprefix("www.")
+    if own and host == own:
+        return ""
+    return host[:253]

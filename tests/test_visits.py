@@ -1,0 +1,197 @@
+"""Landing-page visits without cookies, the funnel per source, and its counters (issue 25)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from quiz.app_state import get_consent_texts, get_content
+from quiz.counters import funnel_read
+from quiz.counters.models import FunnelCounter
+from quiz.domain import traffic
+from quiz.domain.scoring import sample_answers
+from quiz.experiments import lifecycle
+from quiz.extensions import db
+from quiz.models import Response
+from quiz.taker import responses, rights
+from tests import quizflow
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140 Safari/537.36"
+
+
+@pytest.mark.dialect_independent
+@pytest.mark.parametrize(
+    ("method", "headers", "counted"),
+    [
+        ("GET", {"User-Agent": BROWSER}, True),
+        ("HEAD", {"User-Agent": BROWSER}, False),
+        ("GET", {}, False),
+        ("GET", {"User-Agent": "  "}, False),
+        ("GET", {"User-Agent": BROWSER, "Sec-Purpose": "prefetch"}, False),
+        ("GET", {"User-Agent": BROWSER, "Sec-Purpose": "prefetch;prerender"}, False),
+        ("GET", {"User-Agent": BROWSER, "Purpose": "prefetch"}, False),
+        ("GET", {"User-Agent": BROWSER, "X-Moz": "prefetch"}, False),
+        ("GET", {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}, False),
+        ("GET", {"User-Agent": "facebookexternalhit/1.1"}, False),
+        ("GET", {"User-Agent": "curl/8.5.0"}, False),
+        ("GET", {"User-Agent": "python-requests/2.32"}, False),
+        ("GET", {"User-Agent": "Mozilla/5.0 HeadlessChrome/140"}, False),
+        ("GET", {"User-Agent": "Mozilla/5.0 (compatible; YandexBot/3.0)"}, False),
+        ("GET", {"User-Agent": "Mozilla/5.0 (Linux; Android 10; CUBOT X19) Chrome/140"}, True),
+        ("GET", {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0) Mobile/15E148"}, True),
+    ],
+)
+def test_which_views_count_as_visits(method: str, headers: dict[str, str], counted: bool) -> None:
+    assert traffic.counts_as_visit(method, headers) is counted
+
+
+@pytest.mark.dialect_independent
+@pytest.mark.parametrize(
+    ("referrer", "host"),
+    [
+        (None, ""),
+        ("", ""),
+        ("https://www.LinkedIn.com/feed/?x=1", "linkedin.com"),
+        ("https://l.facebook.com:443/l.php?u=secret", "l.facebook.com"),
+        ("http://example.org./", "example.org"),
+        ("https://quiz.test/r/token", ""),  # our own site
+        ("not a url", ""),
+        ("http://[::1", ""),
+        ("android-app://com.google.android.gm/", "com.google.android.gm"),
+    ],
+)
+def test_referrer_hosts_are_normalised(referrer: str | None, host: str) -> None:
+    assert traffic.referrer_host(referrer, "quiz.test") == host
+
+
+def browser(app: Flask) -> FlaskClient:
+    """A test client that sends a browser's User-Agent, as a visitor's does."""
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = BROWSER
+    return client
+
+
+def _visits(app: Flask) -> dict[tuple[str, str, str, str], int]:
+    with app.app_context():
+        rows = funnel_read.by_source(funnel_read.Narrowed())
+    return {source: counts["visit"] for source, counts in rows.items() if counts["visit"]}
+
+
+def test_landing_views_are_counted_per_source_without_a_cookie(app: Flask) -> None:
+    client = app.test_client()
+    query = "/?utm_source=linkedin&utm_medium=social&utm_campaign=herbst"
+    for _ in range(3):
+        page = client.get(
+            query, headers={"User-Agent": BROWSER, "Referer": "https://www.linkedin.com/feed/"}
+        )
+        assert page.status_code == 200
+        # Only the session cookie the start form's CSRF token needs (as before): none to count.
+        cookies = {c.split("=", 1)[0] for c in page.headers.getlist("Set-Cookie")}
+        assert cookies <= {app.config.get("SESSION_COOKIE_NAME", "session")}
+    client.get("/", headers={"User-Agent": BROWSER})
+    # Fetched ahead, robots and tools: not counted.
+    client.get("/", headers={"User-Agent": BROWSER, "Sec-Purpose": "prefetch"})
+    client.get("/", headers={"User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"})
+    client.get("/", headers={"User-Agent": ""})
+    assert _visits(app) == {
+        ("linkedin", "social", "herbst", "linkedin.com"): 3,
+        ("", "", "", ""): 1,
+    }
+    with app.app_context():
+        stored = db.session.execute(select(FunnelCounter.__table__)).all()
+    # Only counters: the day, the source, the content version, nothing of the visitor.
+    assert {row.metric for row in stored} == {"visit"}
+    assert {row.day for row in stored} == {datetime.now(UTC).date()}
+
+
+def test_a_returning_taker_is_no_new_visit(app: Flask) -> None:
+    client = browser(app)
+    assert quizflow.start(client, "?utm_source=podcast").status_code == 302
+    client.get("/?utm_source=podcast")
+    client.get("/?utm_source=podcast")
+    assert _visits(app) == {("podcast", "", "", ""): 1}
+
+
+def test_the_start_keeps_the_source_and_host_of_the_visit(app: Flask) -> None:
+    client = browser(app)
+    client.get("/", headers={"Referer": "https://news.ycombinator.com/item?id=1"})
+    landing = client.get(
+        "/?utm_source=hn&utm_campaign=launch",
+        headers={"Referer": "https://news.ycombinator.com/item?id=1"},
+    )
+    fields = dict(quizflow.HIDDEN.findall(landing.text))
+    client.post("/quiz/start", data={"csrf_token": quizflow.csrf_token(landing), **fields})
+    with app.app_context():
+        rows = funnel_read.by_source(funnel_read.Narrowed())
+        host = db.session.scalar(select(Response.referrer_host))
+    assert host == "news.ycombinator.com"
+    assert rows[("hn", "", "launch", "news.ycombinator.com")] == {
+        "visit": 1,
+        "start": 1,
+        "finish": 0,
+        "optin": 0,
+    }
+    assert rows[("", "", "", "news.ycombinator.com")]["visit"] == 1
+
+
+def test_funnel_counters_equal_a_recount_after_random_visits_finishes_and_deletions(
+    app: Flask, client: FlaskClient
+) -> None:
+    rng = random.Random(25)
+    with app.app_context():
+        content = get_content()
+        answers = sample_answers(content, "random", seed=4)
+        experiment = lifecycle.create(
+            "Überschrift",
+            "landing_headline",
+            "start",
+            [lifecycle.VariantInput("A", "Eins"), lifecycle.VariantInput("B", "Zwei")],
+            "test",
+        )
+        lifecycle.change(experiment, "started", "test")
+    for _ in range(30):
+        source = rng.choice(["", "linkedin", "newsletter"])
+        client.get(f"/?utm_source={source}", headers={"User-Agent": BROWSER})
+    ids = []
+    with app.app_context():
+        for n in range(24):
+            tracking = {
+                "utm_source": rng.choice([None, "linkedin", "newsletter"]),
+                "utm_campaign": rng.choice([None, "herbst"]),
+                "referrer": rng.choice([None, "https://www.google.com/", "https://t.co/x"]),
+            }
+            draft = responses.start_draft(content, tracking, {experiment: n % 2})
+            ids.append(draft.id)
+            if rng.random() < 0.3:
+                continue  # a drop-out
+            for step, page in enumerate(content.pages, start=1):
+                responses.save_step(content, draft.id, page, step, answers, completed=True)
+            lead = responses.Lead(
+                first_name=None,
+                email=f"k{n}@example.com",
+                consent_data=True,
+                consent_marketing=rng.random() < 0.6,
+            )
+            responses.finish(content, draft.id, lead, get_consent_texts())
+            if lead.consent_marketing and rng.random() < 0.7:
+                rights.confirm_optin(draft.id)
+                if rng.random() < 0.3:
+                    rights.unsubscribe(draft.id)
+        for response_id in rng.sample(ids, 8):
+            rights.delete_data(response_id)
+    result = app.test_cli_runner().invoke(args=["rebuild-rollups", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "differing before the rebuild: 0" in result.output
+    with app.app_context():
+        totals = funnel_read.totals(funnel_read.Narrowed())
+        left = db.session.scalars(select(Response.id)).all()
+        counts = funnel_read.experiment_counts(experiment)
+    assert totals["visit"] == 30
+    assert totals["start"] == len(left) == 16
+    assert sum(by_metric["start"] for by_metric in counts.values()) == 16
+    assert sum(by_metric["visit"] for by_metric in counts.values()) == 30
