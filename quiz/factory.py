@@ -17,7 +17,7 @@ from quiz.domain.content import ContentError, load_versions
 from quiz.extensions import csrf, db, limiter, migrate
 from quiz.models import SCORED_DIMENSIONS
 from quiz.paths import resource_dir
-from quiz.web import account, coach, errors, pdf, public, security, share, site
+from quiz.web import account, coach, errors, metrics, pdf, public, security, share, site
 from quiz.web.coach import quality as coach_quality
 from quiz.web.coach import settings as coach_settings
 
@@ -38,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_caches(app)
     register_security(app)
+    register_metrics(app)
     register_cli(app)
     return app
 
@@ -126,6 +127,11 @@ def register_caches(app: Flask) -> None:
 def register_security(app: Flask) -> None:
     """Production checks, security headers, rate limits, input checks (after the blueprints)."""
     security.init_app(app)
+
+
+def register_metrics(app: Flask) -> None:
+    """`/metrics` for Prometheus, and the timer around every request (first of the hooks)."""
+    metrics.init_app(app)
 
 
 def register_cli(app: Flask) -> None:
