@@ -12,7 +12,7 @@ export HOST PORT
 # 9.1 min with two workers and 6.6 min with three (4: 9.6 min, before the cheaper test hashing).
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
-.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-coach bench-report bench-backup bench-phone clean
+.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-coach bench-report bench-backup bench-phone bench-two-hosts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,10 @@ bench-backup: $(VENV)/.installed-test
 
 bench-phone: $(VENV)/.installed-test browser-deps
 	$(BIN)/python bench/phone_taps.py
+
+# Root only (network namespaces): two app hosts, one PostgreSQL and one Redis, Caddy in front.
+bench-two-hosts: $(VENV)/.installed-test
+	$(BIN)/python bench/two_hosts.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache tests/e2e/screenshots

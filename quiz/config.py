@@ -153,6 +153,8 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "QUIZ_HSTS_SECONDS": _int(env, "QUIZ_HSTS_SECONDS", 365 * 24 * 3600),
         # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
         "QUIZ_TRUSTED_PROXIES": _int(env, "QUIZ_TRUSTED_PROXIES", 0),
+        # The bearer token Prometheus sends for /metrics; unset, /metrics is a 404.
+        "QUIZ_METRICS_TOKEN": env.get("QUIZ_METRICS_TOKEN", "").strip(),
         # Retention (flask --app quiz purge): unconfirmed opt-ins and personal data expire.
         "QUIZ_OPTIN_DAYS": _int(env, "QUIZ_OPTIN_DAYS", 30),
         "QUIZ_ANONYMISE_DAYS": _int(env, "QUIZ_ANONYMISE_DAYS", 365),

@@ -18,7 +18,19 @@ from quiz.extensions import csrf, db, limiter, migrate
 from quiz.models import SCORED_DIMENSIONS
 from quiz.paths import resource_dir
 from quiz.taker import visits
-from quiz.web import account, coach, cta_redirect, errors, legal, pdf, public, security, share, site
+from quiz.web import (
+    account,
+    coach,
+    cta_redirect,
+    errors,
+    legal,
+    metrics,
+    pdf,
+    public,
+    security,
+    share,
+    site,
+)
 from quiz.web.coach import experiments as coach_experiments
 from quiz.web.coach import quality as coach_quality
 from quiz.web.coach import settings as coach_settings
@@ -40,6 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_caches(app)
     register_security(app)
+    register_metrics(app)
     register_cli(app)
     return app
 
@@ -132,6 +145,11 @@ def register_caches(app: Flask) -> None:
 def register_security(app: Flask) -> None:
     """Production checks, security headers, rate limits, input checks (after the blueprints)."""
     security.init_app(app)
+
+
+def register_metrics(app: Flask) -> None:
+    """`/metrics` for Prometheus, and the timer around every request (first of the hooks)."""
+    metrics.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

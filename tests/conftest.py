@@ -251,8 +251,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 _strict_skips: list[str] = []
-# Tests CI must run: browser, PostgreSQL, and the deployment tools (systemd-analyze, caddy).
-STRICT_MARKS = ("e2e", "postgres", "deploy_tools")
+# Tests CI must run: browser, PostgreSQL, the deployment tools (systemd-analyze, caddy), and the
+# two app hosts (network namespaces, root).
+STRICT_MARKS = ("e2e", "postgres", "deploy_tools", "two_hosts")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

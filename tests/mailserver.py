@@ -68,11 +68,17 @@ class RecordingHandler:
 
 
 class MailServer:
-    """aiosmtpd on 127.0.0.1; start() and stop() may be called more than once."""
+    """aiosmtpd on 127.0.0.1 (or `host`); start() and stop() may be called more than once."""
 
     def __init__(
-        self, port: int | None = None, *, smtputf8: bool = True, password: str | None = None
+        self,
+        port: int | None = None,
+        *,
+        smtputf8: bool = True,
+        password: str | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
+        self.host = host
         self.port = port or free_port()
         self.handler = RecordingHandler()
         self.smtputf8 = smtputf8
@@ -98,7 +104,7 @@ class MailServer:
             options.update(
                 authenticator=self._authenticate, auth_require_tls=False, auth_required=False
             )
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port, **options)
         self._controller.start()
         return self
 

@@ -156,13 +156,22 @@ def test_every_service_runs_as_the_site_user_in_the_same_sandbox() -> None:
         assert "QUIZ_INSTANCE_PATH=/var/lib/engpass-quiz/instance" in environment
 
 
+def test_the_web_servers_metrics_folder_is_one_it_may_write() -> None:
+    web = UNITS / "engpass-quiz-web.service"
+    environment = dict(setting.partition("=")[::2] for setting in values(web, "Environment"))
+    state = {path for line in values(web, "StateDirectory") for path in line.split()}
+    folder = environment["PROMETHEUS_MULTIPROC_DIR"]
+    assert folder.removeprefix("/var/lib/") in state, folder
+
+
 def test_the_admin_command_runs_with_the_units_environment() -> None:
     script = (DEPLOY / "engpass-quiz").read_text(encoding="utf-8")
     assignments = dict(re.findall(r"^([A-Z_]+)=(\S+)$", script, re.MULTILINE))
     web = UNITS / "engpass-quiz-web.service"
     for setting in values(web, "Environment"):
         name, _, value = setting.partition("=")
-        if name != "WEB_CONCURRENCY":
+        # Read by gunicorn and its workers only, never by a command.
+        if name not in {"WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}:
             assert assignments.get(name) == value, name
     assert 'runuser -u "$USER_NAME"' in script and assignments["USER_NAME"] == "engpass-quiz"
     subprocess.run(["sh", "-n", str(DEPLOY / "engpass-quiz")], check=True)

@@ -34,8 +34,11 @@ class Received:
 class Receiver:
     """Records every POST; `secret` (set once the endpoint exists) verifies the signatures."""
 
-    def __init__(self, secret: str | None = None, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, secret: str | None = None, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.secret = secret
+        self.host = host
         # With a server-side TLS context it speaks https and records the SNI names it was sent.
         self.tls = tls
         self.server_names: list[str | None] = []
@@ -93,7 +96,7 @@ class Receiver:
             allow_reuse_address = True
             daemon_threads = True
 
-        self._server = Server(("127.0.0.1", self.port), Handler)
+        self._server = Server((self.host, self.port), Handler)
         if self.tls is not None:
 
             def remember(_sock: Any, name: str | None, _context: Any) -> None:
