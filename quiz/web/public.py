@@ -28,7 +28,6 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz import caches
@@ -443,10 +442,3 @@ def privacy() -> str:
     if path:
         custom = Path(path).read_text(encoding="utf-8")
     return render_template("quiz/privacy.html", custom_text=custom)
-
-
-@bp.get("/healthz")
-def healthz() -> tuple[dict[str, str], int]:
-    """200 when the app and its database answer."""
-    db.session.execute(text("SELECT 1"))
-    return {"status": "ok"}, 200
