@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from quiz.extensions import db
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 
 # Execution option that marks a transaction as one that will write.
 _WRITE = "quiz_write_transaction"
+T = TypeVar("T")
 
 
 def init_app(app: Flask) -> None:
@@ -135,3 +138,51 @@ def begin_write(session: Session | None = None) -> None:
             raise RuntimeError("begin_write() called with unsaved changes in the session")
         session.commit()
     session.connection(execution_options={_WRITE: True})
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether the error says the database cannot be reached now (worth waiting for), rather
+    than that the statement is wrong (a taken key, a bad value)."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def retry_write(
+    block: Callable[[], T],
+    *,
+    what: str,
+    give_up_after: float,
+    trouble: threading.Event | None = None,
+) -> T:
+    """Run `block` (a write transaction of its own) until the database takes it.
+
+    For the delivery rounds: what a receiver or the mail server accepted must be recorded, or it
+    goes out again. While the database cannot be reached (a restart, a dropped connection), the
+    session is discarded and the write tried again, a little less often each time (at most
+    every 2 s), for up to `give_up_after` seconds; then the error is raised. `trouble` is set at
+    the first failure, so the caller can stop starting new work.
+    """
+    deadline = time.monotonic() + give_up_after
+    failures = 0
+    while True:
+        try:
+            result = block()
+        except SQLAlchemyError as error:
+            if not unavailable(error) or time.monotonic() >= deadline:
+                raise
+            failures += 1
+            if trouble is not None:
+                trouble.set()
+            if failures == 1:
+                log.warning(
+                    "database unavailable while %s (%s); trying again until it is back",
+                    what,
+                    type(error).__name__,
+                )
+            discard_session()
+            time.sleep(min(0.1 * failures, 2.0))
+            continue
+        if failures:
+            log.warning("%s: written after %d failed tries", what, failures)
+        return result

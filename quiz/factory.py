@@ -23,7 +23,9 @@ from quiz.web import (
     coach,
     cta_redirect,
     errors,
+    health,
     legal,
+    limit_storage,
     metrics,
     pdf,
     public,
@@ -112,6 +114,9 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     csrf.init_app(app)
+    # A Redis outage must not fail the rate-limited forms: counts fall back to memory meanwhile.
+    uri = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    app.config["RATELIMIT_STORAGE_URI"] = limit_storage.wrap_uri(uri)
     limiter.init_app(app)
     database.init_app(app)
     webhooks.init_app(app)
@@ -120,6 +125,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The public quiz, the taker's account pages, the coach view and the error pages."""
+    app.register_blueprint(health.bp)  # /healthz, /readyz
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(share.bp)

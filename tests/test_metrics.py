@@ -110,11 +110,11 @@ def test_requests_are_counted_by_endpoint_name_never_the_raw_path(client: FlaskC
     def delta(name: str, **labels: str) -> float:
         return value(found, name, **labels) - value(before, name, **labels)
 
-    assert delta("quiz_http_requests_total", endpoint="public.healthz", status="200") == 1
+    assert delta("quiz_http_requests_total", endpoint="health.healthz", status="200") == 1
     assert delta("quiz_http_requests_total", endpoint="public.result", status="404") == 1
     assert delta("quiz_http_requests_total", endpoint="unmatched", status="404") == 1
     assert delta("quiz_http_requests_total", method="other", status="405") == 1
-    assert delta("quiz_http_request_duration_seconds_count", endpoint="public.healthz") == 1
+    assert delta("quiz_http_request_duration_seconds_count", endpoint="health.healthz") == 1
     assert "not-a-real-token" not in after and "secret-path" not in after and "BREW" not in after
 
 
@@ -239,9 +239,9 @@ def test_a_scrape_adds_up_every_gunicorn_workers_counts(two_workers: tuple[int, 
     status, body = get(port, "/metrics", BEARER)
     assert status == 200
     found = samples(body)
-    assert value(found, "quiz_http_requests_total", endpoint="public.healthz") == answered
+    assert value(found, "quiz_http_requests_total", endpoint="health.healthz") == answered
     assert (
-        value(found, "quiz_http_request_duration_seconds_count", endpoint="public.healthz")
+        value(found, "quiz_http_request_duration_seconds_count", endpoint="health.healthz")
         == answered
     )
     # Both workers answered some (each has its counter file), and the scrape, answered by one

@@ -509,9 +509,11 @@ def test_database_unreachable_at_request_time_is_a_503(app: Flask, tmp_path: Pat
 
     missing = tmp_path / "no-such-dir" / "quiz.sqlite3"
     broken = create_app(base_config(f"sqlite:///{missing}", tmp_path))
-    response = broken.test_client().get("/healthz")
+    # A page that reads the database (/healthz asks nothing of it; /readyz says it is down).
+    response = broken.test_client().get("/")
     assert response.status_code == 503
     assert "Gleich wieder da" in response.text
+    assert broken.test_client().get("/readyz").status_code == 503
 
 
 # --- logs ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.models import utcnow
-from quiz.webhooks import endpoints, sender
+from quiz.webhooks import delivery, endpoints, sender
 from quiz.webhooks.models import WebhookDelivery
 from quiz.webhooks.queue import EVENT_TYPES, queue_event
 from quiz.webhooks.transport import Client
@@ -231,7 +231,7 @@ def test_a_receiver_down_for_ten_minutes_loses_nothing(app: Flask, receiver: Rec
 
 def test_the_default_attempts_outlast_a_long_outage() -> None:
     """16 attempts with the default 30 s base and a 12 h cap span more than two days."""
-    total = sum((sender.retry_delay(30, n) for n in range(1, 16)), timedelta())
+    total = sum((delivery.retry_delay(30, n) for n in range(1, 16)), timedelta())
     assert total > timedelta(days=2)
 
 
@@ -273,21 +273,21 @@ def test_only_the_claiming_sender_records_and_a_dead_sender_is_taken_over(
     queue(app)
     start = utcnow()
     with app.app_context():
-        [stale] = sender.claim_due(app, start, 10)  # this sender hangs from now on
+        [stale] = delivery.claim_due(app, start, 10)  # this sender hangs from now on
     assert stale.attempt == 1
     assert sender.deliver_due(app, now=start + timedelta(seconds=599)).claimed == 0
     later = start + timedelta(seconds=600)  # WEBHOOK_LEASE_SECONDS
     with app.app_context():
-        [current] = sender.claim_due(app, later, 10)  # another sender takes it over
+        [current] = delivery.claim_due(app, later, 10)  # another sender takes it over
     assert current.attempt == 2
     # The first sender wakes up and reports a failure: not its attempt any more, so ignored.
-    late = sender.Outcome(False, "late", temporary=True)
+    late = delivery.Outcome(False, "late", temporary=True)
     with app.app_context():
-        sender._record(app, sender.Report(), stale, late, later)
+        delivery.record(app, stale, late, later)
     row = deliveries(app)[0]
     assert (row["status"], row["attempts"], row["last_error"]) == ("sending", 2, None)
     with app.app_context():
-        sender._record(app, sender.Report(), current, sender.Outcome(True, status=204), later)
+        delivery.record(app, current, delivery.Outcome(True, status=204), later)
     row = deliveries(app)[0]
     assert (row["status"], row["attempts"]) == ("delivered", 2)
 
@@ -300,7 +300,7 @@ def test_a_sender_that_died_during_the_last_attempt_leaves_a_failed_delivery(
     queue(app)
     start = utcnow()
     with app.app_context():
-        sender.claim_due(app, start, 10)
+        delivery.claim_due(app, start, 10)
     assert sender.deliver_due(app, now=start + timedelta(hours=1)).claimed == 0
     row = deliveries(app)[0]
     assert row["status"] == "failed" and "stopped" in (row["last_error"] or "")

@@ -9,6 +9,7 @@ or to be slow.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 import time
@@ -133,3 +134,82 @@ class Receiver:
         """The webhook-id of every request, in order."""
         with self.lock:
             return [r.headers.get("webhook-id", "") for r in self.requests]
+
+
+class DrippingReceiver:
+    """A receiver that reads the request, then answers one byte every `interval` seconds.
+
+    A plain socket server in a thread of its own: the status line itself trickles in, so every
+    single read of the sender's gets a byte well within any per-read timeout. It keeps dripping
+    until the sender closes the connection (or `limit` seconds pass); `connections` counts the
+    requests it got, `durations` how long each connection lasted.
+    """
+
+    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+    def __init__(self, interval: float = 2.0, limit: float = 120.0) -> None:
+        self.interval, self.limit = interval, limit
+        self.connections = 0
+        self.durations: list[float] = []
+        self._stop = threading.Event()
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket.settimeout(0.05)
+        self.port = int(self._socket.getsockname()[1])
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str = "/drip") -> str:
+        """The receiver's URL."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _address = self._socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: socket.socket) -> None:
+        began = time.monotonic()
+        with connection:
+            try:
+                _read_request(connection)
+                self.connections += 1
+                for byte in self.ANSWER:
+                    if self._stop.wait(self.interval) or time.monotonic() - began > self.limit:
+                        break
+                    connection.sendall(bytes([byte]))
+            except OSError:
+                pass  # the sender gave up and closed the connection
+        self.durations.append(time.monotonic() - began)
+
+    def stop(self) -> None:
+        """Stop accepting and end every drip."""
+        self._stop.set()
+        self._socket.close()
+        self._thread.join(timeout=5)
+
+
+def _read_request(connection: socket.socket) -> bytes:
+    """Read one HTTP request (headers and a Content-Length body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body

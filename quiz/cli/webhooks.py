@@ -37,7 +37,8 @@ def send_webhooks_command(keep_watching: bool, interval: float) -> None:
         return
     report = sender.deliver_due(app)
     click.echo(
-        f"delivered: {report.delivered}, retried later: {report.retried + report.postponed}, "
+        f"delivered: {report.delivered}, "
+        f"retried later: {report.retried + report.postponed + report.released}, "
         f"failed: {report.failed}"
     )
 

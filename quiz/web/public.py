@@ -27,7 +27,6 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz import caches
@@ -479,8 +478,3 @@ def result_chart(token: str) -> Response:
     return chart
 
 
-@bp.get("/healthz")
-def healthz() -> tuple[dict[str, str], int]:
-    """200 when the app and its database answer."""
-    db.session.execute(text("SELECT 1"))
-    return {"status": "ok"}, 200

@@ -1,63 +1,51 @@
-"""The webhook sender: claim due deliveries, sign and POST them, record each outcome.
+"""The webhook sender: delivery rounds, each endpoint in lanes of its own.
 
-It works like the email outbox (quiz/mail/outbox.py): a sender claims rows in a short write
-transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL; `BEGIN IMMEDIATE` serialises claimers on
-SQLite), marks them `sending` with a fresh attempt number, and only the holder of that attempt
-records the outcome, so two senders never deliver one event twice. A sender that dies mid-send
-leaves its rows `sending`; after WEBHOOK_LEASE_SECONDS they are due again (at least once).
+A round claims what is due (quiz.webhooks.delivery: at most WEBHOOK_ENDPOINT_BATCH per endpoint)
+and sends each endpoint's deliveries in order, in at most WEBHOOK_ENDPOINT_CONCURRENCY lanes per
+endpoint, WEBHOOK_WORKERS lanes at once in all. So a slow receiver holds up only itself: every
+attempt ends within WEBHOOK_TIMEOUT_SECONDS (connect, send and answer together, see
+quiz.webhooks.transport), an endpoint that did not answer has its other deliveries of the round
+postponed with its own backoff, and after WEBHOOK_ROUND_SECONDS no new attempt starts.
+
+Each outcome is recorded as soon as it is known, in a write of its own, tried again while the
+database is away (`database.retry_write`): a delivery whose acceptance was recorded is never
+sent again. Once the database failed, the round starts nothing new and, when it is back, gives its
+untried claims back at once rather than leaving them to the lease. While the round runs, a
+heartbeat renews the lease of the claims it still holds, so no other sender takes over a
+delivery of a slow round; a round whose lease could not be renewed in time starts no attempt
+the lease might not cover. The one window for a duplicate is between the receiver's answer and
+its record (a crash, or a database away for longer than half the lease).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import and_, or_, select, text, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.exc import SQLAlchemyError
 
 from quiz import database
-from quiz.extensions import db
 from quiz.models import utcnow
-from quiz.webhooks import guard
-from quiz.webhooks.models import WebhookDelivery, WebhookEndpoint
-from quiz.webhooks.transport import Client, SendError, retry_after, signed_headers
+from quiz.webhooks.delivery import (
+    Claim,
+    Outcome,
+    attempt,
+    claim_due,
+    postpone,
+    record,
+    release,
+    renew,
+)
+from quiz.webhooks.transport import Client
 
 log = logging.getLogger(__name__)
-
-# Backoff (and a Retry-After) never waits longer than this between two attempts.
-MAX_DELAY = timedelta(hours=12)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A delivery this sender holds: what to send, where, and the attempt that proves it ours."""
-
-    id: int
-    endpoint_id: int
-    url: str
-    secret: str
-    message_id: str
-    payload: str
-    attempt: int
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one attempt came to."""
-
-    delivered: bool
-    error: str | None = None
-    status: int | None = None
-    # A temporary failure (timeout, connection, 5xx, 429) is retried; others are final.
-    temporary: bool = False
-    wait: timedelta | None = None
-    # The endpoint did not answer at all, or asked to slow down (429, 503): its other
-    # deliveries in this round wait as long, without using up an attempt.
-    unreachable: bool = False
 
 
 @dataclass
@@ -68,113 +56,22 @@ class Report:
     retried: int = 0
     failed: int = 0
     postponed: int = 0
+    # Claimed, but given back untried (the round's time was up, or the database failed).
+    released: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def claimed(self) -> int:
         """How many deliveries this round handled."""
-        return self.delivered + self.retried + self.failed + self.postponed
+        return self.delivered + self.retried + self.failed + self.postponed + self.released
 
 
-def retry_delay(base_seconds: int, attempt: int) -> timedelta:
-    """Exponential backoff: `base_seconds` after the first failure, doubling, at most 12 h."""
-    return min(timedelta(seconds=base_seconds * 2 ** min(max(attempt - 1, 0), 20)), MAX_DELAY)
-
-
-def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
-    """Mark up to `limit` due deliveries of enabled endpoints `sending` and return them."""
-    config = app.config
-    lease_cutoff = now - timedelta(seconds=int(config["WEBHOOK_LEASE_SECONDS"]))
-    max_attempts = int(config["WEBHOOK_MAX_ATTEMPTS"])
-    with database.write():
-        rows = db.session.execute(
-            select(
-                WebhookDelivery.id,
-                WebhookDelivery.status,
-                WebhookDelivery.attempts,
-                WebhookDelivery.endpoint_id,
-                WebhookDelivery.message_id,
-                WebhookDelivery.payload,
-                WebhookEndpoint.url,
-                WebhookEndpoint.secret,
-            )
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(
-                WebhookEndpoint.enabled.is_(True),
-                or_(
-                    and_(
-                        WebhookDelivery.status == "queued", WebhookDelivery.next_attempt_at <= now
-                    ),
-                    and_(
-                        WebhookDelivery.status == "sending",
-                        WebhookDelivery.claimed_at <= lease_cutoff,
-                    ),
-                ),
-            )
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=WebhookDelivery)
-        ).all()
-        # Its sender vanished during the last allowed attempt: that counts as the last failure.
-        exhausted = [r.id for r in rows if r.status == "sending" and r.attempts >= max_attempts]
-        if exhausted:
-            db.session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(exhausted))
-                .values(
-                    status="failed",
-                    last_error="the sender stopped during the last attempt",
-                    claimed_at=None,
-                )
-            )
-        claims = [
-            Claim(r.id, r.endpoint_id, r.url, r.secret, r.message_id, r.payload, r.attempts + 1)
-            for r in rows
-            if r.id not in exhausted
-        ]
-        if claims:
-            db.session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_([claim.id for claim in claims]))
-                .values(status="sending", claimed_at=now, attempts=WebhookDelivery.attempts + 1)
-            )
-    return claims
-
-
-def attempt(app: Flask, client: Client, claim: Claim, now: datetime) -> Outcome:
-    """Check the address, sign, POST; classify the answer."""
-    config = app.config
-    try:
-        target = guard.resolve(
-            claim.url,
-            https_only=bool(config["WEBHOOK_HTTPS_ONLY"]),
-            public_only=bool(config["WEBHOOK_PUBLIC_ONLY"]),
-        )
-    except guard.BlockedURL as exc:
-        return Outcome(False, f"refused: {exc}")
-    except (OSError, UnicodeError) as exc:
-        return Outcome(False, f"DNS: {exc}"[:300], temporary=True, unreachable=True)
-    # The signature's timestamp is the real time of this attempt (receivers check it).
-    headers = signed_headers(claim.secret, claim.message_id, claim.payload, utcnow())
-    try:
-        answer = client.post(target, headers, claim.payload.encode("utf-8"))
-    except SendError as exc:
-        return Outcome(False, str(exc), temporary=True, unreachable=True)
-    status = answer.status
-    if 200 <= status < 300:
-        return Outcome(True, status=status)
-    if status == 429 or status >= 500:
-        return Outcome(
-            False,
-            f"HTTP {status}",
-            status=status,
-            temporary=True,
-            wait=retry_after(answer.retry_after, now),
-            # "Too many" and "unavailable" speak for the whole endpoint: its other events wait.
-            unreachable=status in (429, 503),
-        )
-    reason = "redirects are not followed" if 300 <= status < 400 else "refused by the receiver"
-    return Outcome(False, f"HTTP {status} ({reason})", status=status)
+def client_for(app: Flask) -> Client:
+    """A client with the app's attempt deadline and per-endpoint connections."""
+    return Client(
+        float(app.config["WEBHOOK_TIMEOUT_SECONDS"]),
+        connections=int(app.config["WEBHOOK_ENDPOINT_CONCURRENCY"]),
+    )
 
 
 def deliver_due(
@@ -187,89 +84,160 @@ def deliver_due(
     """One delivery round: claim what is due, send it, record each outcome."""
     now = now or utcnow()
     own = client is None
-    client = client or Client(float(app.config["WEBHOOK_TIMEOUT_SECONDS"]))
-    with app.app_context():
+    client = client or client_for(app)
+    try:
+        with app.app_context():
+            try:
+                claims = claim_due(app, now, limit or int(app.config["WEBHOOK_BATCH_SIZE"]))
+            finally:
+                database.discard_session()
+        if not claims:
+            return Report()
+        return _Round(app, client, claims, now).run()
+    finally:
+        if own:
+            client.close()
+
+
+class _Round:
+    """The claims of one round, their lanes, the lease's heartbeat, and what became of them."""
+
+    def __init__(self, app: Flask, client: Client, claims: list[Claim], now: datetime) -> None:
+        config = app.config
+        self.app, self.client, self.now = app, client, now
+        self.report = Report()
+        self.lock = threading.Lock()
+        self.queues: dict[int, deque[Claim]] = {}
+        for claim in claims:
+            self.queues.setdefault(claim.endpoint_id, deque()).append(claim)
+        self.held: dict[int, Claim] = {claim.id: claim for claim in claims}
+        # Endpoints that did not answer this round: their other deliveries wait this long.
+        self.unreachable: dict[int, timedelta] = {}
+        self.trouble = threading.Event()  # the database failed: start nothing new
+        self.started = time.monotonic()
+        self.lease = float(config["WEBHOOK_LEASE_SECONDS"])
+        self.budget = float(config["WEBHOOK_ROUND_SECONDS"])
+        self.timeout = float(config["WEBHOOK_TIMEOUT_SECONDS"])
+        self.renewed = self.started  # the claims' lease runs from here
+        self.lanes = int(config["WEBHOOK_ENDPOINT_CONCURRENCY"])
+        self.workers = int(config["WEBHOOK_WORKERS"])
+
+    def run(self) -> Report:
+        """Send every lane, renewing the lease meanwhile; give back what was not tried."""
+        lanes = [
+            endpoint_id
+            for endpoint_id, queue in self.queues.items()
+            for _ in range(min(self.lanes, len(queue)))
+        ]
+        stop = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
+        heartbeat.start()
         try:
-            report = Report()
-            claims = claim_due(app, now, limit or int(app.config["WEBHOOK_BATCH_SIZE"]))
-            unreachable: dict[int, timedelta] = {}
-            for claim in claims:
-                if claim.endpoint_id in unreachable:
-                    # Its endpoint just failed to answer: wait with it, without using up a try.
-                    _record(app, report, claim, _postpone(unreachable[claim.endpoint_id]), now)
-                    continue
-                try:
-                    outcome = attempt(app, client, claim, now)
-                except Exception as exc:
-                    # A bug or bad data must not stop the others; it is retried like a 5xx.
-                    log.exception("webhook %s: could not send", claim.id)
-                    outcome = Outcome(False, f"{type(exc).__name__}: {exc}"[:300], temporary=True)
-                wait = _record(app, report, claim, outcome, now)
-                if outcome.unreachable and wait is not None:
-                    unreachable[claim.endpoint_id] = wait
-            return report
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(lanes))) as pool:
+                for done in [pool.submit(self._lane, endpoint_id) for endpoint_id in lanes]:
+                    done.result()
         finally:
-            db.session.remove()
-            if own:
-                client.close()
+            stop.set()
+            heartbeat.join()
+        self._give_back()
+        return self.report
 
+    def _lane(self, endpoint_id: int) -> None:
+        with self.app.app_context():
+            try:
+                while (claim := self._next(endpoint_id)) is not None:
+                    self._deliver(claim)
+            finally:
+                database.discard_session()
 
-def _postpone(wait: timedelta) -> Outcome:
-    return Outcome(False, None, temporary=True, wait=wait, unreachable=True)
+    def _next(self, endpoint_id: int) -> Claim | None:
+        """The endpoint's next claim, or None when the round starts nothing more."""
+        now = time.monotonic()
+        if self.trouble.is_set() or now - self.started >= self.budget:
+            return None
+        with self.lock:
+            # The lease must still cover a whole attempt and its record.
+            if now + self.timeout + 1 >= self.renewed + self.lease:
+                return None
+            queue = self.queues[endpoint_id]
+            return queue.popleft() if queue else None
 
-
-def _mine(claim: Claim) -> ColumnElement[bool]:
-    """Only the sender whose attempt this is may record its outcome."""
-    return and_(
-        WebhookDelivery.id == claim.id,
-        WebhookDelivery.status == "sending",
-        WebhookDelivery.attempts == claim.attempt,
-    )
-
-
-def _record(
-    app: Flask, report: Report, claim: Claim, outcome: Outcome, now: datetime
-) -> timedelta | None:
-    """Store the outcome if the claim is still ours; returns the wait before a retry, if any."""
-    wait: timedelta | None = None
-    values: dict[str, object]
-    if outcome.delivered:
-        values = {"status": "delivered", "delivered_at": utcnow(), "last_error": None}
-        values["last_status"] = outcome.status
-        report.delivered += 1
-    elif outcome.error is None:
-        # Postponed, never tried: give the attempt back.
-        wait = outcome.wait or timedelta(0)
-        values = {"status": "queued", "attempts": claim.attempt - 1, "next_attempt_at": now + wait}
-        report.postponed += 1
-    else:
-        last = claim.attempt >= int(app.config["WEBHOOK_MAX_ATTEMPTS"])
-        values = {"last_error": outcome.error, "last_status": outcome.status}
-        report.errors.append(outcome.error)
-        if outcome.temporary and not last:
-            base = retry_delay(int(app.config["WEBHOOK_RETRY_SECONDS"]), claim.attempt)
-            wait = min(outcome.wait, MAX_DELAY) if outcome.wait is not None else base
-            values |= {"status": "queued", "next_attempt_at": now + wait}
-            report.retried += 1
+    def _deliver(self, claim: Claim) -> None:
+        with self.lock:
+            wait = self.unreachable.get(claim.endpoint_id)
+        if wait is not None:
+            # Its endpoint just failed to answer: wait with it, without using up a try.
+            outcome = postpone(wait)
         else:
-            values["status"] = "failed"
-            report.failed += 1
-    with database.write():
-        if db.session.get_bind().dialect.name == "postgresql":
-            # As in the outbox: no disk flush per outcome. A database crash before the flush
-            # sends the event once more after the lease, which at-least-once delivery allows.
-            db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        db.session.execute(update(WebhookDelivery).where(_mine(claim)).values(**values))
-    if outcome.error:
-        log.warning(
-            "webhook %s (%s) attempt %s %s: %s",
-            claim.id,
-            claim.message_id,
-            claim.attempt,
-            "failed" if values["status"] == "failed" else "will be retried",
-            outcome.error,
-        )
-    return wait
+            try:
+                outcome = attempt(self.app, self.client, claim, self.now)
+            except Exception as exc:
+                # A bug or bad data must not stop the others; it is retried like a 5xx.
+                log.exception("webhook %s: could not send", claim.id)
+                outcome = Outcome(False, f"{type(exc).__name__}: {exc}"[:300], temporary=True)
+        try:
+            kind, wait = database.retry_write(
+                lambda: record(self.app, claim, outcome, self.now),
+                what=f"recording webhook {claim.id}",
+                give_up_after=self.lease / 2,
+                trouble=self.trouble,
+            )
+        except SQLAlchemyError:
+            # Unrecorded: due again after the lease (the at-least-once window).
+            log.exception("webhook %s: outcome not recorded", claim.id)
+            self.trouble.set()
+            with self.lock:
+                self.held.pop(claim.id, None)
+            return
+        with self.lock:
+            self.held.pop(claim.id, None)
+            setattr(self.report, kind, getattr(self.report, kind) + 1)
+            if outcome.error:
+                self.report.errors.append(outcome.error)
+            if outcome.unreachable and wait is not None:
+                self.unreachable.setdefault(claim.endpoint_id, wait)
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        """Renew the claims' lease every third of it while the round runs."""
+        with self.app.app_context():
+            try:
+                while not stop.wait(self.lease / 3):
+                    self._renew()
+            finally:
+                database.discard_session()
+
+    def _renew(self) -> None:
+        began = time.monotonic()
+        with self.lock:
+            held = list(self.held.values())
+        try:
+            renew(held, self.now + timedelta(seconds=began - self.started))
+        except SQLAlchemyError as error:
+            log.warning("webhook lease not renewed (%s)", type(error).__name__)
+            database.discard_session()
+            return
+        with self.lock:
+            self.renewed = began
+
+    def _give_back(self) -> None:
+        """Release the claims never tried, at once (when the database is back)."""
+        with self.lock:
+            untried = list(self.held.values())
+        if not untried:
+            return
+        with self.app.app_context():
+            try:
+                database.retry_write(
+                    lambda: release(untried),
+                    what=f"giving back {len(untried)} webhook claim(s)",
+                    give_up_after=self.lease / 2,
+                )
+            except SQLAlchemyError:
+                log.exception("%d webhook claim(s) not given back", len(untried))
+                return
+            finally:
+                database.discard_session()
+        self.report.released += len(untried)
 
 
 def watch(
@@ -278,9 +246,10 @@ def watch(
     stop: threading.Event | None = None,
     on_round: Callable[[Report], None] | None = None,
 ) -> None:
-    """Keep delivering until `stop` is set: a full batch goes again at once, else wait."""
+    """Keep delivering until `stop` is set: after a round that claimed anything the next one
+    starts at once (more may be due), else it waits `interval`."""
     stop = stop or threading.Event()
-    with Client(float(app.config["WEBHOOK_TIMEOUT_SECONDS"])) as client:
+    with client_for(app) as client:
         while not stop.is_set():
             try:
                 report = deliver_due(app, client=client)
@@ -290,5 +259,5 @@ def watch(
                 report = Report()
             if on_round is not None:
                 on_round(report)
-            if report.claimed < int(app.config["WEBHOOK_BATCH_SIZE"]):
+            if report.claimed == 0 or report.delivered + report.retried + report.failed == 0:
                 stop.wait(interval)
