@@ -229,14 +229,13 @@ def recount(*, check: bool) -> Recount:
         item_problems = item_stats_rebuild.check() if check else []
         # Responses never judged are judged first: the rollups count each in its quality class.
         judged = 0 if check else item_stats_rebuild.judge_unjudged()
-        before = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
-        rollup_rebuild.rebuild()
-        after = rollup_rebuild.snapshot()
+        before: dict[Any, Any] = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
         clicks_before = cta_clicks.snapshot()
+        rollup_rebuild.rebuild()
         cta_clicks.rebuild()
-        clicks_after = cta_clicks.snapshot()
         funnel_rebuild.rebuild()
-        after = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
+        after: dict[Any, Any] = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
+        clicks_after = cta_clicks.snapshot()
         if not check:
             judged += item_stats_rebuild.rebuild()
     differing = _differing(before, after) + _differing(clicks_before, clicks_after)

@@ -156,6 +156,8 @@ class CtaClickCount(db.Model):  # type: ignore[name-defined,misc]
     quality: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     bottleneck: Mapped[str] = mapped_column(String(40), primary_key=True)
     placement: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
 class FunnelCounter(db.Model):  # type: ignore[name-defined,misc]
     """The funnel per traffic source (issue 25): visits, starts, finishes and confirmed opt-ins
     per UTC day x utm_source x utm_medium x utm_campaign x referrer host x content version x

@@ -476,5 +476,3 @@ def result_chart(token: str) -> Response:
     chart = make_response(result_chart_png(response))
     chart.headers["Content-Type"] = "image/png"
     return chart
-
-
