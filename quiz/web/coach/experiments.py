@@ -98,13 +98,13 @@ def _detail_page(experiment_id: int, error: str | None = None) -> str:
     )
 
 
-@bp.get("/<int:experiment_id>")
+@bp.get("/<row_id:experiment_id>")
 def detail(experiment_id: int) -> str:
     """One experiment: its variants, counts, the readout and the log."""
     return _detail_page(experiment_id)
 
 
-@bp.post("/<int:experiment_id>/status")
+@bp.post("/<row_id:experiment_id>/status")
 def change(experiment_id: int) -> BaseResponse | tuple[str, int]:
     """Start, pause, resume or end it."""
     action = request.form.get("action", "")
@@ -115,7 +115,7 @@ def change(experiment_id: int) -> BaseResponse | tuple[str, int]:
     return redirect(url_for(".detail", experiment_id=experiment_id))
 
 
-@bp.post("/<int:experiment_id>/gewinner")
+@bp.post("/<row_id:experiment_id>/gewinner")
 def winner(experiment_id: int) -> BaseResponse | tuple[str, int]:
     """Record the chosen winner of an ended experiment."""
     raw = request.form.get("position", "")
