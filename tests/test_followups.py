@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from quiz.app_state import get_content
@@ -23,7 +23,7 @@ from quiz.mail.sender import deliver_due
 from quiz.models import OutboxMessage, Response
 from quiz.site import settings as site_settings
 from quiz.site.durations import parse_durations
-from quiz.taker import rights
+from quiz.taker import clicks, rights
 from tests.factories import finished_response
 from tests.mailserver import MailServer
 
@@ -261,3 +261,38 @@ def test_each_email_quotes_the_next_weakest_answer_of_the_bottleneck(content: Co
     assert first.answer == worst.label
     second = quoted_answer(content, answers, dimension, 2)
     assert second is not None and second.question_id != first.question_id
+
+
+def test_the_call_to_action_of_a_followup_is_counted_and_stops_the_series(
+    smtp_app: Flask, mail_server: MailServer, client: FlaskClient
+) -> None:
+    with smtp_app.app_context():
+        site_settings.update({"cta.url": "https://termine.example.com/erstgespraech"}, "test")
+    _confirmed_taker(smtp_app)
+    deliver_due(smtp_app, now=T0 + timedelta(seconds=1))
+    first = mail_server.handler.messages[-1]
+    text = first.get_body(("plain",)).get_content()
+    link = next(word for word in text.split() if "/weiter/" in word)
+    with smtp_app.app_context():  # the person reads it a while later (a scanner would at once)
+        for row in db.session.scalars(select(OutboxMessage)):
+            row.sent_at = row.sent_at and row.sent_at - timedelta(minutes=5)
+        db.session.commit()
+
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    answer = client.get(
+        path,
+        headers={
+            "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Safari/604.1"
+        },
+    )
+
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "https://termine.example.com/erstgespraech"
+    with smtp_app.app_context():
+        placements = [c["placement"] for c in clicks.for_response(_only_response_id())]
+    assert placements == ["followup-1"]
+    assert [s for s, _n, _r in _followups(smtp_app)] == ["sent", "cancelled", "cancelled"]
+
+
+def _only_response_id() -> int:
+    return int(db.session.scalar(select(Response.id)) or 0)

@@ -21,7 +21,7 @@ from quiz.charts import CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
 from quiz.domain import followups, result_layout
 from quiz.extensions import db
-from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
+from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_cta_token, make_token
 from quiz.mail.headers import (
     AddressError,
     OutgoingMessage,
@@ -143,7 +143,17 @@ def compose_followup(
         "paragraphs": [p.strip() for p in email.text.split("\n") if p.strip()],
         "quote": followups.quoted_answer(content, _answers(app, response), dimension, number),
         "citations": sorted({content.source_by_file[ref.file].citation for ref in email.sources}),
-        "cta_url": site.cta_href,
+        # Through the counted redirect, so the coach sees which email of the series brought a
+        # conversation (and, with followup.stop_on_click, the series stops there).
+        "cta_url": external_url(
+            app,
+            "cta.follow",
+            token=make_cta_token(
+                app.config, response.id, response.result_token or "", f"followup-{number}"
+            ),
+        )
+        if site.cta_href
+        else "",
         "cta_label": site.text("cta.label"),
         "cta_text": site.cta_text(dimension or None),
         **_taker_links(app, response),

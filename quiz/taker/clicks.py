@@ -26,7 +26,9 @@ from sqlalchemy import CursorResult, delete, func, select
 
 from quiz import counters, database
 from quiz.extensions import db
+from quiz.mail import outbox
 from quiz.models import CtaClick, OutboxMessage, Response, utcnow
+from quiz.site import settings as site_settings
 
 DELIVERY_WINDOW = timedelta(seconds=30)
 SCANNER_AGENTS = (
@@ -117,6 +119,9 @@ def record(response_id: int, placement: str, now: datetime | None = None) -> boo
         db.session.add(click)
         db.session.flush()
         counters.on_cta_click(click.id)
+        if site_settings.current().flag("followup.stop_on_click"):
+            # The taker took the step the series leads to: no more follow-ups.
+            outbox.cancel_followups([response_id])
         return True
 
 
