@@ -156,6 +156,7 @@ class CtaClickCount(db.Model):  # type: ignore[name-defined,misc]
     quality: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     bottleneck: Mapped[str] = mapped_column(String(40), primary_key=True)
     placement: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class FunnelCounter(db.Model):  # type: ignore[name-defined,misc]
