@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Date, cast, exists, func
 from sqlalchemy.sql.elements import ColumnElement
 
-from quiz.models import Consent, Response
+from quiz.models import Consent, OutboxMessage, Response
 
 # Duration histogram: fine steps where takers actually are, coarse ones for the stragglers.
 FINE_STEP, FINE_UNTIL = 10, 3600
@@ -195,3 +195,13 @@ def day_sql(column: ColumnElement[datetime], dialect: str) -> ColumnElement[date
     if dialect == "postgresql":
         return cast(func.timezone("UTC", column), Date)
     return func.date(column)
+
+
+# The follow-up series (quiz.mail.outbox.queue_followups) has figures of its own: the dashboard's
+# email counters count the summary and the opt-in emails only, as they always did.
+UNCOUNTED_EMAIL_KINDS = ("followup",)
+
+
+def counted_email() -> ColumnElement[bool]:
+    """The outbox rows the dashboard's email counters count (and their rebuild recounts)."""
+    return OutboxMessage.kind.not_in(UNCOUNTED_EMAIL_KINDS)

@@ -39,6 +39,7 @@ from quiz.counters.rollup_keys import (
     RowKey,
     as_date,
     confirmed_marketing,
+    counted_email,
     day_sql,
     finished_condition,
     quality_sql,
@@ -183,7 +184,7 @@ def count_raw(
         grouped(finish_day, "marketing", blank, zero, zero, [*finished, confirmed_marketing()])
         o = OutboxMessage.__table__
         emails = o.join(Response.__table__, r.id == o.c.response_id)
-        grouped(finish_day, "email", o.c.status, zero, zero, finished, emails)
+        grouped(finish_day, "email", o.c.status, zero, zero, [*finished, counted_email()], emails)
 
 
 def requalify(condition: ColumnElement[bool], session: Session | None = None) -> None:

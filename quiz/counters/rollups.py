@@ -38,12 +38,14 @@ from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from quiz.counters.models import CoachRollup
 from quiz.counters.rollup_keys import (
+    UNCOUNTED_EMAIL_KINDS,
     Key,
     RowKey,
     State,
     as_date,
     confirmed_marketing,
     contributions,
+    counted_email,
     finish_key,
     finished_condition,
     month_of,
@@ -269,7 +271,7 @@ def shift_emails(
     query = (
         select(*keys, func.count())
         .select_from(OutboxMessage.__table__.join(Response.__table__, r.id == o.response_id))
-        .where(*finished_condition(), condition)
+        .where(*finished_condition(), condition, counted_email())
         .group_by(*keys)
     )
     add_counts(_email_deltas(session.execute(query), sign, moved_from), session)
@@ -292,7 +294,7 @@ def delete_emails(
         deleted = session.execute(gone.execution_options(synchronize_session=False))
         assert isinstance(deleted, CursorResult)  # a DELETE's result
         return int(deleted.rowcount or 0)
-    returning = gone.returning(outbox.c.response_id, outbox.c.status)
+    returning = gone.returning(outbox.c.response_id, outbox.c.status, outbox.c.kind)
     return _count_changed(returning, -1, None, session)
 
 
@@ -314,7 +316,7 @@ def move_emails(
             shift_emails(condition, moved_from=moved_from, session=session)
         return int(changed or 0)
     outbox = OutboxMessage.__table__
-    returning = change.returning(outbox.c.response_id, outbox.c.status)
+    returning = change.returning(outbox.c.response_id, outbox.c.status, outbox.c.kind)
     return _count_changed(returning, 1, moved_from, session)
 
 
@@ -324,10 +326,17 @@ def _count_changed(
     moved_from: str | None,
     session: Session,
 ) -> int:
-    """Count the emails a DELETE or UPDATE ... RETURNING (response_id, status) touched."""
+    """Count the emails a DELETE or UPDATE ... RETURNING (response_id, status, kind) touched;
+    return how many rows it touched (the uncounted kinds included)."""
     rows_cte = changed_rows.cte("changed")
     r = Response.__table__.c
-    keys = [*finish_key("postgresql"), r.is_demo, quality_sql(), rows_cte.c.status]
+    keys = [
+        *finish_key("postgresql"),
+        r.is_demo,
+        quality_sql(),
+        rows_cte.c.status,
+        rows_cte.c.kind.in_(UNCOUNTED_EMAIL_KINDS),
+    ]
     query = (
         select(*keys, func.count())
         .select_from(
@@ -338,7 +347,8 @@ def _count_changed(
         .group_by(*keys)
     )
     rows = session.execute(query).all()
-    add_counts(_email_deltas(rows, sign, moved_from), session)
+    counted = [(*row[:-2], row[-1]) for row in rows if not row[-2]]
+    add_counts(_email_deltas(counted, sign, moved_from), session)
     return sum(int(row[-1]) for row in rows)
 
 
