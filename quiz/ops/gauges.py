@@ -25,7 +25,7 @@ from quiz.extensions import db
 from quiz.models import MailSenderState, OutboxMessage, ResultPdf, utcnow
 from quiz.webhooks.models import WebhookDelivery
 
-OUTBOX_STATES = ("queued", "sending", "sent", "failed")
+OUTBOX_STATES = ("queued", "sending", "sent", "failed", "cancelled")
 DELIVERY_STATES = ("queued", "sending", "delivered", "failed")
 # The window of the PDF render times: recent enough to show a slowdown, wide enough to hold some.
 RENDER_WINDOW = timedelta(hours=1)
