@@ -20,6 +20,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from quiz.config import load_config
+from quiz.deploy import problems
 from quiz.extensions import db
 from quiz.mail import pause
 from quiz.models import utcnow
@@ -94,6 +96,17 @@ def test_metrics_with_the_token_has_every_documented_series(client: FlaskClient)
     exposed = {n for n in names if n.startswith("quiz_")}
     exposed = {f"{n}_total" if n == "quiz_http_requests" else n for n in exposed}
     assert sorted(documented - exposed) == [] and sorted(exposed - documented) == []
+
+
+@pytest.mark.dialect_independent
+def test_check_deploy_warns_of_a_short_metrics_token(tmp_path: Path) -> None:
+    def named(token: str) -> list[str]:
+        config = load_config({"QUIZ_METRICS_TOKEN": token}, tmp_path)
+        return [p.setting for p in problems(config, debug=False) if not p.fatal]
+
+    assert "QUIZ_METRICS_TOKEN" in named("kurz")
+    assert "QUIZ_METRICS_TOKEN" not in named(TOKEN)
+    assert "QUIZ_METRICS_TOKEN" not in named("")  # unset: /metrics is off, nothing to guess
 
 
 @pytest.mark.dialect_independent
