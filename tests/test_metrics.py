@@ -158,7 +158,8 @@ def test_the_database_figures_at_scrape_time(app: Flask, client: FlaskClient) ->
     assert value(queued, "quiz_emails", state="sent") == 0
     assert value(queued, "quiz_outbox_due_messages") == 1
     assert value(queued, "quiz_webhook_deliveries", state="queued") == 2
-    assert value(queued, "quiz_webhook_deliveries", state="delivered") == 0
+    assert value(queued, "quiz_webhook_deliveries", state="failed") == 0
+    assert value(queued, "quiz_webhook_delivered_last_day") == 0
     assert value(queued, "quiz_mail_sender_paused") == 1
     assert value(queued, "quiz_mail_sender_failures") == 1
     assert value(queued, "quiz_pdf_queue_length") == 1

@@ -53,6 +53,13 @@ def test_takers_on_two_hosts_finish_and_are_mailed_and_sent_exactly_once(cluster
     # Both hosts answered a share of the requests (Caddy balances round robin).
     per_host = two_hosts.requests_per_host(cluster)
     assert min(per_host.values()) > load.requests / 4, per_host
+    # Either host's /metrics reads the same figures from the shared database.
+    for host in ("a", "b"):
+        figures = two_hosts.scrape(cluster, host)
+        assert figures["quiz_finished_responses"] == result.finished
+        assert figures['quiz_emails{state="sent"}'] == result.finished
+        assert figures["quiz_webhook_delivered_last_day"] == result.finished
+        assert figures["quiz_outbox_oldest_due_seconds"] == 0
     # The settings changed on host a were on host b's very next pages, not before.
     assert changed == [(False, True)]
 

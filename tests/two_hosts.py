@@ -631,23 +631,35 @@ def outcome(cluster: Cluster, load: Load) -> Outcome:
     )
 
 
-def requests_per_host(cluster: Cluster) -> dict[str, int]:
-    """quiz_http_requests_total summed, as each host's /metrics reports it (both workers)."""
-    counts = {}
-    for name, address in cluster.hosts.items():
-        host, _, port = address.rpartition(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+def scrape(cluster: Cluster, host: str) -> dict[str, float]:
+    """A host's /metrics: each series (name and labels as written) and its value."""
+    address, _, port = cluster.hosts[host].rpartition(":")
+    connection = http.client.HTTPConnection(address, int(port), timeout=30)
+    try:
         connection.request("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         body = connection.getresponse().read().decode()
+    finally:
         connection.close()
-        counts[name] = int(
+    return {
+        series: float(number)
+        for line in body.splitlines()
+        if line and not line.startswith("#")
+        for series, _, number in [line.rpartition(" ")]
+    }
+
+
+def requests_per_host(cluster: Cluster) -> dict[str, int]:
+    """quiz_http_requests_total summed, as each host's /metrics reports it (both workers)."""
+    return {
+        name: int(
             sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in body.splitlines()
-                if line.startswith("quiz_http_requests_total{")
+                v
+                for k, v in scrape(cluster, name).items()
+                if k.startswith("quiz_http_requests_total{")
             )
         )
-    return counts
+        for name in cluster.hosts
+    }
 
 
 # --- one browser, talking to each host directly ----------------------------------------------------
