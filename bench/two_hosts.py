@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests import two_hosts
+from tests import two_hosts_checks as checks
 
 
 def main() -> None:
@@ -37,21 +38,21 @@ def main() -> None:
             f"set up in {time.monotonic() - started:.0f} s (namespaces, PostgreSQL, Redis, hosts)"
         )
         changed: list[tuple[bool, bool]] = []
-        load = two_hosts.run_takers(
+        load = checks.run_takers(
             cluster,
             args.takers,
             args.seconds,
             during=lambda: changed.append(
-                two_hosts.settings_change_seen_on_the_other_host(cluster, "Praxis Zwei Hosts")
+                checks.settings_change_seen_on_the_other_host(cluster, "Praxis Zwei Hosts")
             ),
         )
         waited = time.monotonic()
-        two_hosts.settle(cluster)
+        checks.settle(cluster)
         settled = time.monotonic() - waited
-        result = two_hosts.outcome(cluster, load)
-        per_host = two_hosts.requests_per_host(cluster)
-        session = two_hosts.session_on_both_hosts(cluster)
-        limited = two_hosts.failed_logins_until_limited(cluster)
+        result = checks.outcome(cluster, load)
+        per_host = checks.requests_per_host(cluster)
+        session = checks.session_on_both_hosts(cluster)
+        limited = checks.failed_logins_until_limited(cluster)
     first_429 = next((i for i, (_, status) in enumerate(limited, 1) if status == 429), None)
     print(f"\nTwo app hosts, {args.takers} takers through Caddy for {load.seconds:.0f} s")
     print(f"  requests:           {load.requests} ({load.requests / load.seconds:.1f}/s)")

@@ -90,6 +90,16 @@ def problems(config: Mapping[str, Any], debug: bool) -> list[Problem]:
         found.append(
             Problem("SMTP_HOST", "no mail server: emails are only written to MAIL_DIR", False)
         )
+    token = str(config.get("QUIZ_METRICS_TOKEN") or "")
+    if token and len(token) < MIN_SECRET_KEY_LENGTH:
+        found.append(
+            Problem(
+                "QUIZ_METRICS_TOKEN",
+                f"is shorter than {MIN_SECRET_KEY_LENGTH} characters: use a random value, "
+                "/metrics shows the site's traffic to whoever guesses it",
+                False,
+            )
+        )
     if int(config.get("QUIZ_HSTS_SECONDS") or 0) <= 0:
         found.append(Problem("QUIZ_HSTS_SECONDS", "HSTS is switched off", False))
     return sorted(found, key=lambda problem: not problem.fatal)

@@ -20,6 +20,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from quiz.config import load_config
+from quiz.deploy import problems
 from quiz.extensions import db
 from quiz.mail import pause
 from quiz.models import utcnow
@@ -97,6 +99,17 @@ def test_metrics_with_the_token_has_every_documented_series(client: FlaskClient)
 
 
 @pytest.mark.dialect_independent
+def test_check_deploy_warns_of_a_short_metrics_token(tmp_path: Path) -> None:
+    def named(token: str) -> list[str]:
+        config = load_config({"QUIZ_METRICS_TOKEN": token}, tmp_path)
+        return [p.setting for p in problems(config, debug=False) if not p.fatal]
+
+    assert "QUIZ_METRICS_TOKEN" in named("kurz")
+    assert "QUIZ_METRICS_TOKEN" not in named(TOKEN)
+    assert "QUIZ_METRICS_TOKEN" not in named("")  # unset: /metrics is off, nothing to guess
+
+
+@pytest.mark.dialect_independent
 @pytest.mark.app_config(QUIZ_METRICS_TOKEN=TOKEN)
 def test_requests_are_counted_by_endpoint_name_never_the_raw_path(client: FlaskClient) -> None:
     before = samples(client.get("/metrics", headers=BEARER).text)
@@ -145,7 +158,8 @@ def test_the_database_figures_at_scrape_time(app: Flask, client: FlaskClient) ->
     assert value(queued, "quiz_emails", state="sent") == 0
     assert value(queued, "quiz_outbox_due_messages") == 1
     assert value(queued, "quiz_webhook_deliveries", state="queued") == 2
-    assert value(queued, "quiz_webhook_deliveries", state="delivered") == 0
+    assert value(queued, "quiz_webhook_deliveries", state="failed") == 0
+    assert value(queued, "quiz_webhook_delivered_last_day") == 0
     assert value(queued, "quiz_mail_sender_paused") == 1
     assert value(queued, "quiz_mail_sender_failures") == 1
     assert value(queued, "quiz_pdf_queue_length") == 1

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests import two_hosts
+from tests import two_hosts_checks as checks
 from tests.two_hosts import Cluster
 
 REASON = two_hosts.unavailable()
@@ -33,16 +34,16 @@ def cluster() -> Iterator[Cluster]:
 
 def test_takers_on_two_hosts_finish_and_are_mailed_and_sent_exactly_once(cluster: Cluster) -> None:
     changed: list[tuple[bool, bool]] = []
-    load = two_hosts.run_takers(
+    load = checks.run_takers(
         cluster,
         takers=16,
         seconds=15,
         during=lambda: changed.append(
-            two_hosts.settings_change_seen_on_the_other_host(cluster, "Praxis Zwei Hosts")
+            checks.settings_change_seen_on_the_other_host(cluster, "Praxis Zwei Hosts")
         ),
     )
-    two_hosts.settle(cluster)
-    result = two_hosts.outcome(cluster, load)
+    checks.settle(cluster)
+    result = checks.outcome(cluster, load)
     print(f"\n{load.requests} requests, {load.server_errors} 5xx, {result}")
     assert load.errors == [] and load.server_errors == 0, (load.errors[:3], load.statuses)
     assert len(load.results) >= 16, "every taker finished at least once"
@@ -51,20 +52,27 @@ def test_takers_on_two_hosts_finish_and_are_mailed_and_sent_exactly_once(cluster
     assert result.webhooks == result.finished and result.missing_webhooks == 0
     assert result.duplicates == 0
     # Both hosts answered a share of the requests (Caddy balances round robin).
-    per_host = two_hosts.requests_per_host(cluster)
+    per_host = checks.requests_per_host(cluster)
     assert min(per_host.values()) > load.requests / 4, per_host
+    # Either host's /metrics reads the same figures from the shared database.
+    for host in ("a", "b"):
+        figures = checks.scrape(cluster, host)
+        assert figures["quiz_finished_responses"] == result.finished
+        assert figures['quiz_emails{state="sent"}'] == result.finished
+        assert figures["quiz_webhook_delivered_last_day"] == result.finished
+        assert figures["quiz_outbox_oldest_due_seconds"] == 0
     # The settings changed on host a were on host b's very next pages, not before.
     assert changed == [(False, True)]
 
 
 def test_a_coach_session_is_valid_on_either_host(cluster: Cluster) -> None:
-    on_b, on_a, after_logout = two_hosts.session_on_both_hosts(cluster)
+    on_b, on_a, after_logout = checks.session_on_both_hosts(cluster)
     assert (on_b, on_a) == (200, 200)
     assert after_logout == 302  # logged out on b: the session is gone on a too
 
 
 def test_the_login_limit_counts_the_failures_on_both_hosts_together(cluster: Cluster) -> None:
-    seen = two_hosts.failed_logins_until_limited(cluster)
+    seen = checks.failed_logins_until_limited(cluster)
     statuses = [status for _, status in seen]
     # Five failures a minute from one address, wherever they landed: the sixth is refused, on
     # either host (per host, or per worker, it would take 10 or 20).
