@@ -21,7 +21,7 @@ from quiz.charts import CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
 from quiz.domain import result_layout
 from quiz.extensions import db
-from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
+from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_cta_token, make_token
 from quiz.mail.headers import (
     AddressError,
     OutgoingMessage,
@@ -89,6 +89,7 @@ def compose(
     chart_cid = make_msgid(domain="chart.invalid") if chart_png and kind == "result" else None
     if kind == "result":
         context.update(result_context(app, response))
+        context.update(cta_context(app, response, "email"))
         context["chart_cid"] = chart_cid[1:-1] if chart_cid else None
         context["chart_width"] = EMAIL_CHART_WIDTH
         context["chart_height"] = round(
@@ -198,6 +199,22 @@ def result_context(app: Flask, response: Response) -> dict[str, Any]:
         "steps": [step.item for step in summary.steps],
         "bottleneck_id": response.bottleneck,
         "norms": _norms(app, response),
+    }
+
+
+def cta_context(app: Flask, response: Response, placement: str) -> dict[str, Any]:
+    """The call to action of an email: its link through /weiter/ (counted under `placement`),
+    label and text (the bottleneck's own when the coach wrote one); no link without a target."""
+    site = site_settings.current_or_defaults(app)
+    url = None
+    if site.cta_href:
+        token = make_cta_token(app.config, response.id, response.result_token or "", placement)
+        url = external_url(app, "cta.follow", token=token)
+    return {
+        "cta_url": url,
+        "cta_label": site.text("cta.label"),
+        "cta_text": site.cta_text(response.bottleneck),
+        "cta_color": site.color,
     }
 
 

@@ -36,6 +36,7 @@ from quiz.charts import result_bars
 from quiz.counters.norms_read import result_norms
 from quiz.domain.result_layout import build_layout
 from quiz.extensions import db
+from quiz.links import external_url, make_cta_token
 from quiz.models import Response, ResultPdf, utcnow
 from quiz.site import settings as site_settings
 from quiz.site.settings import SiteSettings
@@ -211,7 +212,8 @@ def _job(response: Response) -> pdf_render.RenderJob:
                     "norm": norms.get(dimension.id),
                 }
             )
-    logo, logo_type = _logo(site_settings.current())
+    site = site_settings.current()
+    logo, logo_type = _logo(site)
     finished = (response.finished_at or response.updated_at).astimezone(LOCAL_TIME)
     html = render_template(
         "pdf/pdf.html",
@@ -223,6 +225,8 @@ def _job(response: Response) -> pdf_render.RenderJob:
         has_logo=logo is not None,
         chart_url=pdf_render.CHART_URL,
         logo_url=pdf_render.LOGO_URL,
+        cta_url=_cta_url(app, response, site),
+        cta_text=site.cta_text(response.bottleneck),
     )
     bars = result_bars(content.dimensions, scores, bands, response.bottleneck)
     return pdf_render.RenderJob(
@@ -234,6 +238,14 @@ def _job(response: Response) -> pdf_render.RenderJob:
         lock_dir=app.instance_path,
         slots=app.config["QUIZ_REPORT_RENDERERS"],
     )
+
+
+def _cta_url(app: Flask, response: Response, site: SiteSettings) -> str | None:
+    """The call to action's link under PUBLIC_URL (through /weiter/, counted as `pdf`)."""
+    if not site.cta_href:
+        return None
+    token = make_cta_token(app.config, response.id, response.result_token or "", "pdf")
+    return external_url(app, "cta.follow", token=token)
 
 
 def _logo(site: SiteSettings) -> tuple[bytes | None, str | None]:
