@@ -3,6 +3,7 @@ with a rebuild; scanners not counted; forged or foreign ids 404; the taker's exp
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,8 @@ from quiz.mail.sender import deliver_due
 from quiz.models import CtaClick, OutboxMessage, utcnow
 from quiz.site import settings as site_settings
 from quiz.taker import rights
+from quiz.web.coach import dashboard as coach_dashboard
+from tests.coach_factories import create_test_coach, login
 from tests.factories import Finished, finished_response
 from tests.mailserver import MailServer
 
@@ -178,3 +181,42 @@ def test_export_and_deletion_include_the_clicks(app: Flask) -> None:
 
 def _data_path(app: Flask, taker: Finished) -> str:
     return f"/daten/{make_token(app.config, DATA, taker.id, taker.token)}/export.json"
+
+
+def test_the_dashboard_shows_clicks_and_click_rate_per_placement(app: Flask) -> None:
+    taker = _setup(app)
+    other = finished_response(app, seed=12, tracking={"utm_campaign": "fruehling"})
+    client = app.test_client()
+    for placement in ("result", "result", "email"):
+        client.get(_path(app, taker, placement), headers={"User-Agent": BROWSER})
+    client.get(_path(app, other, "pdf"), headers={"User-Agent": BROWSER})
+    create_test_coach(app)
+    coach = app.test_client()
+    login(coach)
+    coach_dashboard.clear_cache()
+    rows = _cta_rows(coach.get("/coach/").text)
+    assert rows == {
+        "Ergebnisseite": ("2", "100,0 %"),
+        "E-Mail mit dem Ergebnis": ("1", "50,0 %"),
+        "PDF-Bericht": ("1", "50,0 %"),
+        "Zusammen": ("4", "200,0 %"),
+    }
+    coach_dashboard.clear_cache()
+    page = coach.get("/coach/?campaign=herbst").text
+    assert _cta_rows(page)["Zusammen"] == ("3", "300,0 %")
+    assert 'id="kpi-cta">300,0 %<' in page
+    coach_dashboard.clear_cache()
+    tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
+    assert _cta_rows(coach.get(f"/coach/?from={tomorrow}").text)["Zusammen"][0] == "0"
+
+
+def _cta_rows(page: str) -> dict[str, tuple[str, str]]:
+    table = page[
+        page.index('id="cta-clicks"') : page.index("</table>", page.index('id="cta-clicks"'))
+    ]
+    return {
+        name: (count, rate)
+        for name, count, rate in re.findall(
+            r'<th scope="row">([^<]+)</th><td>([^<]+)</td><td>([^<]+)</td>', table
+        )
+    }
