@@ -37,6 +37,8 @@ from quiz.site import settings as site_settings
 KINDS = ("result", "optin")
 # The note to the coach that their login was locked (no response behind it).
 COACH_ALERT = "coach_alert"
+# The note to the coach about a new lead (a confirmed double opt-in; details name the lead).
+NEW_LEAD = "new_lead"
 # Width of the chart in the HTML email, in CSS pixels; the PNG is rendered at a higher resolution.
 EMAIL_CHART_WIDTH = 560
 
@@ -131,6 +133,43 @@ def compose_coach_alert(
         "privacy_url": external_url(app, "public.privacy"),
     }
     return _message(app, COACH_ALERT, context, recipient, "", message_id, now)
+
+
+def compose_new_lead(
+    app: Flask,
+    *,
+    recipient: str,
+    message_id: str,
+    lead: Response,
+    now: datetime | None = None,
+) -> OutgoingMessage:
+    """The note to the coach that a lead confirmed the newsletter: first name, bottleneck,
+    scores and the link to the lead's page (a notice to the coach: no unsubscribe)."""
+    content = get_content_version(lead.content_version, app)
+    bands = lead.bands or {}
+    scores = lead.scores()
+    rows = []
+    for dimension in content.dimensions:
+        if dimension.id in scores:
+            band = {b.id: b.label for b in dimension.bands}.get(bands.get(dimension.id, ""), "")
+            rows.append(
+                {
+                    "name": dimension.name,
+                    "score": scores[dimension.id],
+                    "band_label": band,
+                    "is_bottleneck": dimension.id == lead.bottleneck,
+                }
+            )
+    bottleneck = next((row["name"] for row in rows if row["is_bottleneck"]), None)
+    context: dict[str, Any] = {
+        "coach_name": site_settings.current_or_defaults(app).brand_name,
+        "first_name": usable_name(lead.first_name),
+        "bottleneck": bottleneck,
+        "rows": rows,
+        "lead_url": external_url(app, "coach.lead_detail", response_id=lead.id),
+        "privacy_url": external_url(app, "public.privacy"),
+    }
+    return _message(app, NEW_LEAD, context, recipient, "", message_id, now)
 
 
 def _message(

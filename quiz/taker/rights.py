@@ -28,6 +28,7 @@ from quiz.models import (
     Response,
     utcnow,
 )
+from quiz.site import settings as site_settings
 from quiz.taker import clicks, consents, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.webhooks.queue import sent_about
@@ -51,9 +52,19 @@ def marketing_state(response_id: int) -> OptinState:
 
 
 def confirm_optin(response_id: int, now: datetime | None = None) -> OptinOutcome:
-    """Confirm the marketing consent (double opt-in); a second confirmation changes nothing."""
+    """Confirm the marketing consent (double opt-in); a second confirmation changes nothing.
+
+    With `notify.new_lead` on, the coach gets one note about the new lead (at contact.email),
+    queued in the same transaction: only the confirmation that changed it queues one.
+    """
     with database.write():
-        return consents.confirm(response_id, now)
+        outcome = consents.confirm(response_id, now)
+        if outcome == "confirmed":
+            site = site_settings.current()
+            coach_email = site.text("contact.email")
+            if site.flag("notify.new_lead") and coach_email:
+                outbox.queue_new_lead(coach_email, response_id)
+        return outcome
 
 
 def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome:
@@ -213,6 +224,7 @@ def delete_data(response_id: int) -> bool:
         outbox.delete_for_responses([response_id])
         consents.delete_for_responses([response_id])
         clicks.delete_for_responses([response_id])
+        outbox.delete_new_lead_notes([response_id])
         deletion_log.record("deleted", response)  # a restore re-applies it
         responses.delete(response)
         return True
