@@ -14,6 +14,7 @@ from flask import Flask
 from pypdf import PdfReader
 
 from quiz.links import read_cta_token
+from quiz.mail.compose import compose_followup, new_message_id
 from quiz.mail.sender import deliver_due
 from quiz.site import settings as site_settings
 from quiz.taker import pdf, response_reads
@@ -129,3 +130,26 @@ def test_the_pdf_has_it_on_its_first_content_page(app: Flask) -> None:
     text = " ".join(first_content.extract_text().replace("-\n", "").split())
     assert "Begleitung gewünscht?" in text
     assert "termine.example/erstgespraech" in text  # written out for the printout
+
+
+@pytest.mark.dialect_independent
+def test_each_followup_email_carries_it_as_its_own_placement(app: Flask) -> None:
+    taker = finished_response(app, consent_marketing=True)
+    _configure(app, taker)
+    with app.app_context():
+        response = response_reads.find_result(taker.token)
+        assert response is not None
+        for number in (1, 2, 3):
+            message = compose_followup(
+                app,
+                recipient="kundin@example.com",
+                message_id=new_message_id(app.config),
+                response=response,
+                details={"number": number},
+            )
+            for kind in ("plain", "html"):
+                body = message.get_body((kind,))
+                assert body is not None
+                part = str(body.get_content())  # type: ignore[attr-defined]
+                assert _placements(app, part) == [(taker.id, f"followup-{number}")]
+                assert OWN_TEXT in " ".join(part.split())

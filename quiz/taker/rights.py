@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import func, or_, select
 
 from quiz import database, deletion_log
+from quiz.app_state import get_content
 from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.links import digest_matches
@@ -29,6 +30,7 @@ from quiz.models import (
     utcnow,
 )
 from quiz.site import settings as site_settings
+from quiz.site.durations import parse_durations
 from quiz.taker import clicks, consents, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.webhooks.queue import sent_about
@@ -55,16 +57,41 @@ def confirm_optin(response_id: int, now: datetime | None = None) -> OptinOutcome
     """Confirm the marketing consent (double opt-in); a second confirmation changes nothing.
 
     With `notify.new_lead` on, the coach gets one note about the new lead (at contact.email),
-    queued in the same transaction: only the confirmation that changed it queues one.
+    and the follow-up series is queued (when switched on), both in the same transaction: only the
+    confirmation that changed it queues them.
     """
+    now = now or utcnow()
     with database.write():
         outcome = consents.confirm(response_id, now)
         if outcome == "confirmed":
-            site = site_settings.current()
-            coach_email = site.text("contact.email")
-            if site.flag("notify.new_lead") and coach_email:
-                outbox.queue_new_lead(coach_email, response_id)
+            _notify_coach(response_id)
+            _queue_followups(response_id, now)
         return outcome
+
+
+def _notify_coach(response_id: int) -> None:
+    """One note to the coach about this new lead, when they asked for it."""
+    site = site_settings.current()
+    coach_email = site.text("contact.email")
+    if site.flag("notify.new_lead") and coach_email:
+        outbox.queue_new_lead(coach_email, response_id)
+
+
+def _queue_followups(response_id: int, confirmed_at: datetime) -> None:
+    """The follow-up series for this taker's bottleneck, at the configured times."""
+    site = site_settings.current()
+    if not site.flag("followup.enabled"):
+        return
+    response = db.session.get(Response, response_id)
+    if response is None or not response.bottleneck:
+        return
+    series = get_content().followups.get(response.bottleneck, ())
+    times = parse_durations(site.text("followup.schedule"))
+    outbox.queue_followups(
+        response,
+        confirmed_at,
+        [(email.id, after) for email, after in zip(series, times, strict=False)],
+    )
 
 
 def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome:
@@ -108,6 +135,7 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
         )
         withdrawn = consents.withdraw_marketing(response, same_taker, now)
         outbox.drop_waiting_optins(same_taker)
+        outbox.cancel_followups(same_taker)
         deletion_log.record("unsubscribed", response)  # a restore re-applies it
         return withdrawn
 
