@@ -205,6 +205,9 @@ def test_the_dashboard_shows_clicks_and_click_rate_per_placement(app: Flask) -> 
     page = coach.get("/coach/?campaign=herbst").text
     assert _cta_rows(page)["Zusammen"] == ("3", "300,0 %")
     assert 'id="kpi-cta">300,0 %<' in page
+    lead = coach.get(f"/coach/leads/{taker.id}").text
+    shown = lead[lead.index('id="lead-cta"') : lead.index("</dd>", lead.index('id="lead-cta"'))]
+    assert shown.count("Ergebnisseite, ") == 2 and shown.count("E-Mail mit dem Ergebnis, ") == 1
     coach_dashboard.clear_cache()
     tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
     assert _cta_rows(coach.get(f"/coach/?from={tomorrow}").text)["Zusammen"][0] == "0"
