@@ -20,6 +20,7 @@ from quiz.models import CtaClick, OutboxMessage, utcnow
 from quiz.site import settings as site_settings
 from quiz.taker import rights
 from quiz.web.coach import dashboard as coach_dashboard
+from quiz.web.security import redact
 from tests.coach_factories import create_test_coach, login
 from tests.factories import Finished, finished_response
 from tests.mailserver import MailServer
@@ -223,3 +224,10 @@ def _cta_rows(page: str) -> dict[str, tuple[str, str]]:
             r'<th scope="row">([^<]+)</th><td>([^<]+)</td><td>([^<]+)</td>', table
         )
     }
+
+
+@pytest.mark.dialect_independent
+def test_the_signed_id_stays_out_of_the_logs(app: Flask) -> None:
+    token = make_cta_token(app.config, 7, "a-result-token", "email")
+    line = redact(f'"GET /weiter/{token} HTTP/1.1" 303 -')
+    assert token not in line and "/weiter/…" in line
