@@ -203,8 +203,9 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     response_id: Mapped[int | None] = mapped_column(
         ForeignKey("responses.id", ondelete="CASCADE"), index=True
     )
-    # "result" (the summary), "optin" (the double opt-in confirmation) or "coach_alert" (a note
-    # to the coach, with no response behind it, so the dashboard's email counters never see it).
+    # "result" (the summary), "optin" (the double opt-in confirmation), "coach_alert" or
+    # "new_lead" (notes to the coach, with no response behind them, so the dashboard's email
+    # counters never see them; a new-lead note names its lead in `details`).
     kind: Mapped[str] = mapped_column(String(20))
     recipient: Mapped[str] = mapped_column(String(254))
     # queued -> sending -> sent, or back to queued with a later next_attempt_at, or failed.

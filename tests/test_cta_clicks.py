@@ -3,10 +3,12 @@ with a rebuild; scanners not counted; forged or foreign ids 404; the taker's exp
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select, update
 
@@ -17,7 +19,10 @@ from quiz.links import CTA, DATA, make_cta_token, make_token, token_digest
 from quiz.mail.sender import deliver_due
 from quiz.models import CtaClick, OutboxMessage, utcnow
 from quiz.site import settings as site_settings
-from quiz.taker import rights
+from quiz.taker import retention, rights
+from quiz.web.coach import dashboard as coach_dashboard
+from quiz.web.security import redact
+from tests.coach_factories import create_test_coach, login
 from tests.factories import Finished, finished_response
 from tests.mailserver import MailServer
 
@@ -178,3 +183,69 @@ def test_export_and_deletion_include_the_clicks(app: Flask) -> None:
 
 def _data_path(app: Flask, taker: Finished) -> str:
     return f"/daten/{make_token(app.config, DATA, taker.id, taker.token)}/export.json"
+
+
+def test_the_dashboard_shows_clicks_and_click_rate_per_placement(app: Flask) -> None:
+    taker = _setup(app)
+    other = finished_response(app, seed=12, tracking={"utm_campaign": "fruehling"})
+    client = app.test_client()
+    for placement in ("result", "result", "email"):
+        client.get(_path(app, taker, placement), headers={"User-Agent": BROWSER})
+    client.get(_path(app, other, "pdf"), headers={"User-Agent": BROWSER})
+    create_test_coach(app)
+    coach = app.test_client()
+    login(coach)
+    coach_dashboard.clear_cache()
+    rows = _cta_rows(coach.get("/coach/").text)
+    assert rows == {
+        "Ergebnisseite": ("2", "100,0 %"),
+        "E-Mail mit dem Ergebnis": ("1", "50,0 %"),
+        "PDF-Bericht": ("1", "50,0 %"),
+        "Zusammen": ("4", "200,0 %"),
+    }
+    coach_dashboard.clear_cache()
+    page = coach.get("/coach/?campaign=herbst").text
+    assert _cta_rows(page)["Zusammen"] == ("3", "300,0 %")
+    assert 'id="kpi-cta">300,0 %<' in page
+    lead = coach.get(f"/coach/leads/{taker.id}").text
+    shown = lead[lead.index('id="lead-cta"') : lead.index("</dd>", lead.index('id="lead-cta"'))]
+    assert shown.count("Ergebnisseite, ") == 2 and shown.count("E-Mail mit dem Ergebnis, ") == 1
+    coach_dashboard.clear_cache()
+    tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
+    assert _cta_rows(coach.get(f"/coach/?from={tomorrow}").text)["Zusammen"][0] == "0"
+
+
+def _cta_rows(page: str) -> dict[str, tuple[str, str]]:
+    table = page[
+        page.index('id="cta-clicks"') : page.index("</table>", page.index('id="cta-clicks"'))
+    ]
+    return {
+        name: (count, rate)
+        for name, count, rate in re.findall(
+            r'<th scope="row">([^<]+)</th><td>([^<]+)</td><td>([^<]+)</td>', table
+        )
+    }
+
+
+@pytest.mark.dialect_independent
+def test_the_signed_id_stays_out_of_the_logs(app: Flask) -> None:
+    token = make_cta_token(app.config, 7, "a-result-token", "email")
+    line = redact(f'"GET /weiter/{token} HTTP/1.1" 303 -')
+    assert token not in line and "/weiter/…" in line
+
+
+def test_anonymising_and_the_demo_data_keep_the_counters_equal_to_a_rebuild(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    taker = _setup(app)
+    client = app.test_client()
+    client.get(_path(app, taker, "result"), headers={"User-Agent": BROWSER})
+    assert runner.invoke(args=["seed-demo", "20", "--seed", "3"]).exit_code == 0
+    with app.app_context():
+        retention.purge(optin_days=1, anonymise_days=1, now=utcnow() + timedelta(days=400))
+    _assert_counters_equal_a_rebuild(app)
+    assert sum(_counted(app).values()) == 1  # the anonymised response's click stays counted
+    assert runner.invoke(args=["seed-demo", "--remove"]).exit_code == 0
+    _assert_counters_equal_a_rebuild(app)
+    check = runner.invoke(args=["rebuild-rollups", "--check"])
+    assert check.exit_code == 0 and "differing before the rebuild: 0" in check.output

@@ -21,6 +21,7 @@ from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.links import DATA, make_token
 from quiz.models import Response
+from quiz.site import settings as site_settings
 from tests import coach_factories
 from tests.quizflow import answer_page, csrf_token, lead_step, start
 
@@ -85,6 +86,10 @@ def collect_public_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
     pages["lead-errors"] = lead_step(client, app, email="kaputt").text
     result = lead_step(client, app, email="kundin@example.com", first_name="Ada", consent_data="y")
     pages["result"] = client.get(result.headers["Location"]).text
+    with app.app_context():  # the call to action shows only with a target
+        site_settings.update({"cta.url": "https://termine.example/erstgespraech"}, "test")
+    pages["result-cta"] = client.get(result.headers["Location"]).text
+    assert 'class="card cta"' in pages["result-cta"]
     pages["privacy"] = client.get("/datenschutz").text
     pages["error-404"] = client.get("/gibt-es-nicht").text
     pages["error-405"] = client.get("/quiz/start").text

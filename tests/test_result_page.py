@@ -28,6 +28,7 @@ from quiz.domain.content import Content, load_content
 from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
 from quiz.models import Response, utcnow
+from quiz.site import settings as site_settings
 from tests.conftest import base_config
 from tests.factories import finished_response
 
@@ -180,17 +181,19 @@ def test_first_screen_stays_short_over_many_random_profiles(app: Flask) -> None:
 
 
 @pytest.mark.dialect_independent
-def test_diagnosis_then_steps_then_chart_then_call_to_action_then_details(
+def test_diagnosis_then_steps_then_call_to_action_then_chart_then_details(
     client: FlaskClient, app: Flask
 ) -> None:
     content = get_content(app)
+    with app.app_context():
+        site_settings.update({"cta.url": "https://termine.example/"}, "test")
     html = result_page(client, app, sample_answers(content, "random", seed=TIE_SEED))
     order = [
         html.index('class="card diagnosis'),
         html.index('class="card next-steps"'),
+        html.index('class="card cta"'),
         html.index('class="chart"'),
         html.index('class="scores"'),
-        html.index('class="card cta"'),
         html.index("<details"),
     ]
     assert order == sorted(order)

@@ -17,6 +17,7 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, distinct, func, select
 
+from quiz.coach import cta_stats
 from quiz.counters.models import CoachRollup
 from quiz.counters.rollup_keys import (
     SCORE_BUCKETS,
@@ -89,6 +90,8 @@ class Dashboard:
     marketing_confirmed: int
     marketing_share: float | None
     email_states: Mapping[str, int] = field(default_factory=dict)
+    # Clicks on the call to action per placement (result, email, pdf, followup-N), by click day.
+    cta_clicks: Mapping[str, int] = field(default_factory=dict)
     # Set while the mail sender waits for an unusable SMTP server (nothing is lost meanwhile).
     mail_pause: SenderPause | None = None
 
@@ -259,6 +262,14 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
         marketing_confirmed=confirmed,
         marketing_share=confirmed / completions if completions else None,
         email_states=states,
+        cta_clicks=cta_stats.clicks_by_placement(
+            start=filters.start,
+            end=filters.end,
+            campaign="" if filters.campaign == NO_CAMPAIGN else filters.campaign,
+            version=filters.version,
+            demo=filters.demo,
+            quality=filters.quality,
+        ),
         mail_pause=current_pause(),
     )
 

@@ -37,6 +37,8 @@ from quiz.site import settings as site_settings
 KINDS = ("result", "optin")
 # The note to the coach that their login was locked (no response behind it).
 COACH_ALERT = "coach_alert"
+# The note to the coach about a new lead (a confirmed double opt-in; details name the lead).
+NEW_LEAD = "new_lead"
 # An email of the follow-up series after a confirmed newsletter sign-up (issue 24).
 FOLLOWUP = "followup"
 # Width of the chart in the HTML email, in CSS pixels; the PNG is rendered at a higher resolution.
@@ -84,6 +86,7 @@ def compose(
     chart_cid = make_msgid(domain="chart.invalid") if chart_png and kind == "result" else None
     if kind == "result":
         context.update(result_context(app, response))
+        context.update(cta_context(app, response, "email"))
         context["chart_cid"] = chart_cid[1:-1] if chart_cid else None
         context["chart_width"] = EMAIL_CHART_WIDTH
         context["chart_height"] = round(
@@ -143,19 +146,8 @@ def compose_followup(
         "paragraphs": [p.strip() for p in email.text.split("\n") if p.strip()],
         "quote": followups.quoted_answer(content, _answers(app, response), dimension, number),
         "citations": sorted({content.source_by_file[ref.file].citation for ref in email.sources}),
-        # Through the counted redirect, so the coach sees which email of the series brought a
-        # conversation (and, with followup.stop_on_click, the series stops there).
-        "cta_url": external_url(
-            app,
-            "cta.follow",
-            token=make_cta_token(
-                app.config, response.id, response.result_token or "", f"followup-{number}"
-            ),
-        )
-        if site.cta_href
-        else "",
-        "cta_label": site.text("cta.label"),
-        "cta_text": site.cta_text(dimension or None),
+        # Through /weiter/, counted as followup-N.
+        **cta_context(app, response, f"followup-{min(max(number, 1), 99)}"),
         **_taker_links(app, response),
     }
     message = _message(app, FOLLOWUP, context, recipient, context["first_name"], message_id, now)
@@ -194,6 +186,43 @@ def compose_coach_alert(
         "privacy_url": external_url(app, "legal.privacy"),
     }
     return _message(app, COACH_ALERT, context, recipient, "", message_id, now)
+
+
+def compose_new_lead(
+    app: Flask,
+    *,
+    recipient: str,
+    message_id: str,
+    lead: Response,
+    now: datetime | None = None,
+) -> OutgoingMessage:
+    """The note to the coach that a lead confirmed the newsletter: first name, bottleneck,
+    scores and the link to the lead's page (a notice to the coach: no unsubscribe)."""
+    content = get_content_version(lead.content_version, app)
+    bands = lead.bands or {}
+    scores = lead.scores()
+    rows = []
+    for dimension in content.dimensions:
+        if dimension.id in scores:
+            band = {b.id: b.label for b in dimension.bands}.get(bands.get(dimension.id, ""), "")
+            rows.append(
+                {
+                    "name": dimension.name,
+                    "score": scores[dimension.id],
+                    "band_label": band,
+                    "is_bottleneck": dimension.id == lead.bottleneck,
+                }
+            )
+    bottleneck = next((row["name"] for row in rows if row["is_bottleneck"]), None)
+    context: dict[str, Any] = {
+        "coach_name": site_settings.current_or_defaults(app).brand_name,
+        "first_name": usable_name(lead.first_name),
+        "bottleneck": bottleneck,
+        "rows": rows,
+        "lead_url": external_url(app, "coach.lead_detail", response_id=lead.id),
+        "privacy_url": external_url(app, "public.privacy"),
+    }
+    return _message(app, NEW_LEAD, context, recipient, "", message_id, now)
 
 
 def _message(
@@ -265,6 +294,22 @@ def result_context(app: Flask, response: Response) -> dict[str, Any]:
         "steps": [step.item for step in summary.steps],
         "bottleneck_id": response.bottleneck,
         "norms": _norms(app, response),
+    }
+
+
+def cta_context(app: Flask, response: Response, placement: str) -> dict[str, Any]:
+    """The call to action of an email: its link through /weiter/ (counted under `placement`),
+    label and text (the bottleneck's own when the coach wrote one); no link without a target."""
+    site = site_settings.current_or_defaults(app)
+    url = None
+    if site.cta_href:
+        token = make_cta_token(app.config, response.id, response.result_token or "", placement)
+        url = external_url(app, "cta.follow", token=token)
+    return {
+        "cta_url": url,
+        "cta_label": site.text("cta.label"),
+        "cta_text": site.cta_text(response.bottleneck),
+        "cta_color": site.color,
     }
 
 

@@ -20,14 +20,25 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from quiz import counters, database
 from quiz.counters.rollup_keys import Key
 from quiz.extensions import db
 from quiz.mail import followup_timing
-from quiz.mail.compose import COACH_ALERT, FOLLOWUP, new_message_id
+from quiz.mail.compose import COACH_ALERT, FOLLOWUP, NEW_LEAD, new_message_id
 from quiz.models import OutboxMessage, Response, utcnow
 from quiz.site import settings as site_settings
 from quiz.site.durations import parse_duration
@@ -229,6 +240,44 @@ def queue_coach_alert(coach_email: str, *, locked_minutes: int) -> None:
             )
         )
     log.info("coach alert queued (login locked for %d min)", locked_minutes)
+
+
+def _new_lead_notes(lead_id: int) -> ColumnElement[bool]:
+    """The coach's notes about this lead (they name it in their details, not as response_id)."""
+    return and_(
+        OutboxMessage.kind == NEW_LEAD,
+        OutboxMessage.response_id.is_(None),
+        OutboxMessage.details["lead_id"].as_integer() == lead_id,
+    )
+
+
+def queue_new_lead(coach_email: str, lead_id: int) -> bool:
+    """Queue the note to the coach about a lead who confirmed the double opt-in, in the caller's
+    transaction; never a second one for the same lead (False then).
+
+    Like the coach alert it has no response of its own, so the dashboard's email counters (and
+    their rebuild) never count it; the lead is named in its details and read when it is sent, and
+    the note goes with the lead's data (`delete_new_lead_notes`).
+    """
+    if db.session.scalar(select(func.count(OutboxMessage.id)).where(_new_lead_notes(lead_id))):
+        return False
+    db.session.add(
+        OutboxMessage(
+            kind=NEW_LEAD, recipient=coach_email, response_id=None, details={"lead_id": lead_id}
+        )
+    )
+    log.info("new-lead note queued for lead %d", lead_id)
+    return True
+
+
+def delete_new_lead_notes(lead_ids: Iterable[int]) -> int:
+    """Delete the coach's notes about these leads (with the leads' data); how many went."""
+    gone = 0
+    for lead_id in lead_ids:
+        result = db.session.execute(delete(OutboxMessage.__table__).where(_new_lead_notes(lead_id)))
+        assert isinstance(result, CursorResult)  # a DELETE's result
+        gone += int(result.rowcount or 0)
+    return gone
 
 
 def _kinds_at_finish(

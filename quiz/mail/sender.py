@@ -23,9 +23,11 @@ from quiz.mail import pause as mail_pause
 from quiz.mail.compose import (
     COACH_ALERT,
     FOLLOWUP,
+    NEW_LEAD,
     compose,
     compose_coach_alert,
     compose_followup,
+    compose_new_lead,
 )
 from quiz.mail.headers import OutgoingMessage
 from quiz.mail.outbox import Claim, claim_due, record_failure, record_sent, release
@@ -159,6 +161,14 @@ def _compose(
             now=now,
         )
         return message, None
+    if claim.kind == NEW_LEAD:
+        lead = loaded.get(_lead_id(claim))
+        if lead is None:
+            raise PermanentFailure("the lead no longer exists")
+        message = compose_new_lead(
+            app, recipient=claim.recipient, message_id=claim.message_id, lead=lead, now=now
+        )
+        return message, None
     response = loaded.get(claim.response_id or 0)
     if response is None:
         raise PermanentFailure("the response no longer exists")
@@ -191,6 +201,7 @@ def _compose(
 def _responses(claims: list[Claim]) -> dict[int, Response]:
     """The batch's responses in one query, detached, so no read stays open while sending."""
     ids = {claim.response_id for claim in claims if claim.response_id is not None}
+    ids |= {_lead_id(claim) for claim in claims if claim.kind == NEW_LEAD}
     rows = (
         db.session.execute(
             select(Response).where(Response.id.in_(ids)).options(undefer(Response.chart_png))
@@ -201,6 +212,12 @@ def _responses(claims: list[Claim]) -> dict[int, Response]:
     db.session.expunge_all()
     db.session.rollback()
     return {row.id: row for row in rows}
+
+
+def _lead_id(claim: Claim) -> int:
+    """The lead a note to the coach is about (0: none)."""
+    value = (claim.details or {}).get("lead_id")
+    return value if isinstance(value, int) else 0
 
 
 def _sent(report: Report, claim: Claim, new_chart: bytes | None) -> None:

@@ -85,6 +85,8 @@ class Facts:
     ratelimit_host: str = ""
     ratelimit_seconds: int = 0  # 0: no rate limits
     webhook_hosts: tuple[WebhookHost, ...] = ()
+    # Whether the coach gets an email about each confirmed newsletter sign-up (notify.new_lead).
+    notify_new_lead: bool = False
     # The hosting provider (the setting privacy.hosting), "" when not named.
     hosting: str = ""
 
@@ -333,6 +335,19 @@ PROCESSINGS: tuple[Processing, ...] = (
         basis_note="Das berechtigte Interesse ist, die Texte der Website zu verbessern.",
         storage="Mit Ihren Antworten, bis Sie Ihre Daten löschen; Teil Ihres Datenexports.",
         recipients="Niemand.",
+    ),
+    Processing(
+        key="new_lead",
+        title="Benachrichtigung an {controller} über Ihre Anmeldung",
+        data="Ihr Vorname, Ihr Engpass und Ihre Werte.",
+        purpose="Bestätigen Sie den Newsletter, erhält {controller} eine E-Mail, um sich bei "
+        "Ihnen melden zu können.",
+        bases=("f",),
+        basis_note="Das berechtigte Interesse ist, Anfragen zeitnah zu bearbeiten.",
+        storage="Bei uns, bis Sie Ihre Daten löschen, spätestens nach {anonymise_period}; im "
+        "Postfach von {controller} nach dessen Vorgaben.",
+        recipients="{controller}, zugestellt über den Mailserver dieser Website.",
+        applies=lambda facts: facts.notify_new_lead,
     ),
     Processing(
         key="followups",

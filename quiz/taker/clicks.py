@@ -125,16 +125,21 @@ def record(response_id: int, placement: str, now: datetime | None = None) -> boo
         return True
 
 
-def for_response(response_id: int) -> list[dict[str, Any]]:
-    """This taker's clicks, oldest first, for their data export."""
+def of_response(response_id: int) -> list[tuple[str, datetime]]:
+    """This taker's clicks as (placement, when), oldest first (the coach's lead page)."""
     rows = db.session.execute(
         select(CtaClick.placement, CtaClick.clicked_at)
         .where(CtaClick.response_id == response_id)
         .order_by(CtaClick.id)
     )
+    return [(placement, clicked_at) for placement, clicked_at in rows]
+
+
+def for_response(response_id: int) -> list[dict[str, Any]]:
+    """This taker's clicks, oldest first, for their data export."""
     return [
         {"placement": placement, "clicked_at": clicked_at.isoformat()}
-        for placement, clicked_at in rows
+        for placement, clicked_at in of_response(response_id)
     ]
 
 

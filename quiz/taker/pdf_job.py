@@ -20,7 +20,7 @@ from quiz.app_state import get_content_version
 from quiz.charts import result_bars
 from quiz.counters.norms_read import result_norms
 from quiz.domain.result_layout import build_layout
-from quiz.links import external_url
+from quiz.links import external_url, make_cta_token
 from quiz.models import Response
 from quiz.site import logo as site_logo
 from quiz.site import settings as site_settings
@@ -35,6 +35,7 @@ BRANDING_KEYS = (
     site_logo.KEY,
     "cta.url",
     "cta.label",
+    "cta.text",
     "contact.email",
 )
 
@@ -115,6 +116,8 @@ def build(response: Response, branding: Mapping[str, Any] | None) -> pdf_render.
         logo_url=pdf_render.LOGO_URL,
         impressum_url=external_url(app, "legal.impressum"),
         privacy_url=external_url(app, "legal.privacy"),
+        cta_url=_cta_url(response, site),
+        cta_text=site.cta_text(response.bottleneck),
     )
     bars = result_bars(content.dimensions, scores, bands, response.bottleneck)
     return pdf_render.RenderJob(
@@ -126,6 +129,14 @@ def build(response: Response, branding: Mapping[str, Any] | None) -> pdf_render.
         lock_dir=app.instance_path,
         slots=app.config["QUIZ_REPORT_RENDERERS"],
     )
+
+
+def _cta_url(response: Response, site: SiteSettings) -> str | None:
+    """The call to action's link through /weiter/ (counted as `pdf`); None without a target."""
+    if not site.cta_href:
+        return None
+    token = make_cta_token(current_app.config, response.id, response.result_token or "", "pdf")
+    return external_url(current_app, "cta.follow", token=token)
 
 
 def _default_color() -> str:

@@ -57,14 +57,25 @@ def marketing_state(response_id: int) -> OptinState:
 def confirm_optin(response_id: int, now: datetime | None = None) -> OptinOutcome:
     """Confirm the marketing consent (double opt-in); a second confirmation changes nothing.
 
-    A confirmation queues the follow-up series (when switched on) in the same transaction.
+    With `notify.new_lead` on, the coach gets one note about the new lead (at contact.email),
+    and the follow-up series is queued (when switched on), both in the same transaction: only the
+    confirmation that changed it queues them.
     """
     now = now or utcnow()
     with database.write():
         outcome = consents.confirm(response_id, now)
         if outcome == "confirmed":
+            _notify_coach(response_id)
             _queue_followups(response_id, now)
         return outcome
+
+
+def _notify_coach(response_id: int) -> None:
+    """One note to the coach about this new lead, when they asked for it."""
+    site = site_settings.current()
+    coach_email = site.text("contact.email")
+    if site.flag("notify.new_lead") and coach_email:
+        outbox.queue_new_lead(coach_email, response_id)
 
 
 def _queue_followups(response_id: int, confirmed_at: datetime) -> None:
@@ -245,6 +256,7 @@ def delete_data(response_id: int) -> bool:
         outbox.delete_for_responses([response_id])
         consents.delete_for_responses([response_id])
         clicks.delete_for_responses([response_id])
+        outbox.delete_new_lead_notes([response_id])
         deletion_log.record("deleted", response)  # a restore re-applies it
         responses.delete(response)
         return True

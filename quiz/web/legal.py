@@ -93,6 +93,7 @@ def privacy_facts(config: Mapping[str, Any]) -> privacy.Facts:
         ratelimit_seconds=_longest_limit(config) if config.get("RATELIMIT_ENABLED") else 0,
         webhook_hosts=_webhook_hosts(),
         hosting=site.text("privacy.hosting"),
+        notify_new_lead=site.flag("notify.new_lead"),
     )
 
 

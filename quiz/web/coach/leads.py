@@ -33,7 +33,7 @@ from quiz.domain.scoring import AnswerError, score_answers
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage
 from quiz.models import Response as QuizResponse
-from quiz.taker import rights
+from quiz.taker import clicks, rights
 from quiz.web.coach import params
 
 
@@ -140,6 +140,7 @@ def detail_page(
         mails=mails,
         form=FlaskForm(),
         work=lead_records.work_on(response_id),
+        cta_clicks=clicks.of_response(response_id),
         typed=typed,
         error=error,
     )
