@@ -66,7 +66,7 @@ def queue(response: Response, now: datetime) -> None:
 
 
 def claim_due(limit: int, now: datetime) -> list[Claim]:
-    """Claim up to `limit` queued PDFs that are due, oldest first (the background renderer)."""
+    """Claim up to `limit` queued PDFs that are due, newest first (the background renderer)."""
     with database.write():
         rows = db.session.execute(
             select(
@@ -85,7 +85,10 @@ def claim_due(limit: int, now: datetime) -> list[Claim]:
                 ResultPdf.attempts < MAX_ATTEMPTS,
                 Response.status == "finished",
             )
-            .order_by(ResultPdf.queued_at, ResultPdf.response_id)
+            # Newest first: a taker is most likely to open the PDF right after finishing, and
+            # when finishes outrun the renderer, the oldest wait (or are rendered on demand
+            # when someone asks) rather than everyone's.
+            .order_by(ResultPdf.queued_at.desc(), ResultPdf.response_id.desc())
             .limit(limit)
             .with_for_update(skip_locked=True, of=ResultPdf)
         ).all()
