@@ -66,7 +66,7 @@ def queue(response: Response, now: datetime) -> None:
 
 
 def claim_due(limit: int, now: datetime) -> list[Claim]:
-    """Claim up to `limit` queued PDFs that are due, newest first (the background renderer)."""
+    """Claim up to `limit` queued PDFs that are due, oldest first (the background renderer)."""
     with database.write():
         rows = db.session.execute(
             select(
@@ -85,10 +85,10 @@ def claim_due(limit: int, now: datetime) -> list[Claim]:
                 ResultPdf.attempts < MAX_ATTEMPTS,
                 Response.status == "finished",
             )
-            # Newest first: a taker is most likely to open the PDF right after finishing, and
-            # when finishes outrun the renderer, the oldest wait (or are rendered on demand
-            # when someone asks) rather than everyone's.
-            .order_by(ResultPdf.queued_at.desc(), ResultPdf.response_id.desc())
+            # Oldest first: every PDF waits at most for those queued before it (newest first
+            # rendered a burst's PDFs only after every later finish). A taker who asks before
+            # their turn has theirs rendered on demand at once (quiz.taker.pdf).
+            .order_by(ResultPdf.queued_at, ResultPdf.response_id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=ResultPdf)
         ).all()
