@@ -365,11 +365,13 @@ def burst(server: Server, count: int, takers: int, limit: float) -> None:
 def drain(server: Server, limit: float) -> None:
     """Wait (without load) until the queue is empty, at most `limit` seconds."""
     started = time.perf_counter()
+    waiting = waiting_pdfs(server)
     while waiting_pdfs(server) and time.perf_counter() - started < limit:
         time.sleep(0.5)
+    took = time.perf_counter() - started
     print(
-        f"\n  queue drained without load in {time.perf_counter() - started:.1f} s "
-        f"({waiting_pdfs(server)} left)"
+        f"\n  the {waiting} PDFs still waiting were stored without the load in {took:.1f} s "
+        f"({waiting_pdfs(server)} left; load average {os.getloadavg()[0]:.1f})"
     )
 
 
@@ -398,7 +400,10 @@ def main() -> None:
     finally:
         renderer.terminate()
         renderer.wait(timeout=30)
-        server.stop()
+        try:
+            server.stop()
+        except subprocess.TimeoutExpired:  # a heavily loaded machine: gunicorn ends late
+            server.process.kill()
 
 
 def on_demand(args: argparse.Namespace) -> None:
