@@ -1,7 +1,7 @@
 """pdf render queue: the finish queues its PDF, a background renderer claims it with a lease
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07 04:40:00.000000
 
 Issue 21, finding 10: `result_reports` becomes the durable queue of the background renderer
