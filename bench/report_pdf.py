@@ -385,6 +385,9 @@ def main() -> None:
     parser.add_argument("--first-view-seconds", type=float, default=60)
     parser.add_argument("--burst", type=int, default=30)
     parser.add_argument(
+        "--burst-takers", type=int, default=16, help="takers of the quiz load during the burst"
+    )
+    parser.add_argument(
         "--background-only", action="store_true", help="only part 3: the background renderer"
     )
     args = parser.parse_args()
@@ -396,7 +399,7 @@ def main() -> None:
     try:
         first_views(server, args.takers, args.first_view_seconds, delay=10.0)
         drain(server, 120)
-        burst(server, args.burst, args.takers, limit=120)
+        burst(server, args.burst, args.burst_takers, limit=120)
     finally:
         renderer.terminate()
         renderer.wait(timeout=30)
