@@ -152,4 +152,7 @@ def watch(app: Flask, interval: float, stop: threading.Event | None = None) -> N
                 finally:
                     db.session.remove()
         finally:
-            renderer.stop()
+            try:
+                renderer.stop()
+            finally:
+                pdf_render.shutdown()

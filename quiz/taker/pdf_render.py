@@ -181,6 +181,19 @@ class _Pool:
             self._pid = os.getpid()
         return self._executor
 
+    def shutdown(self) -> None:
+        """End the render processes now, renders in progress included."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # The executor's own shutdown waits for running renders; a stopping renderer has
+        # given their claims back, so they are ended instead.
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            with contextlib.suppress(OSError, ValueError):
+                process.terminate()
+        executor.shutdown(wait=False, cancel_futures=True)
+
 
 _POOLS: dict[int, _Pool] = {}
 _POOLS_LOCK = threading.Lock()
@@ -192,3 +205,11 @@ def submit(job: RenderJob, nice: int = 19, processes: int = 1) -> Future[Rendere
     with _POOLS_LOCK:
         pool = _POOLS.setdefault(max(1, processes), _Pool(max(1, processes)))
     return pool.submit(job, nice)
+
+
+def shutdown() -> None:
+    """End every render process of this process (a background renderer that stops)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+    for pool in pools:
+        pool.shutdown()

@@ -85,6 +85,9 @@ def claim_due(limit: int, now: datetime) -> list[Claim]:
                 ResultPdf.attempts < MAX_ATTEMPTS,
                 Response.status == "finished",
             )
+            # Oldest first: every PDF waits at most for those queued before it (newest first
+            # rendered a burst's PDFs only after every later finish). A taker who asks before
+            # their turn has theirs rendered on demand at once (quiz.taker.pdf).
             .order_by(ResultPdf.queued_at, ResultPdf.response_id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=ResultPdf)
