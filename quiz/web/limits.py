@@ -13,6 +13,9 @@ typed email address and are checked in the view (quiz.web.coach.login).
 | account.resend (sends email)  | QUIZ_LIMIT_MAIL                         |
 | coach.login (failures only)   | LOGIN_PER_ADDRESS                       |
 | coach_settings.change_password| SETTINGS_PER_ADDRESS (wrong passwords)  |
+| every secret-link route       | QUIZ_LIMIT_TOKEN_MISSES (links that lead |
+| (result, its chart and PDF,   | nowhere: 404, or a refused link's 400;   |
+| confirm, unsubscribe, data)   | GETs too, shared by all these routes)    |
 """
 
 from __future__ import annotations
@@ -44,3 +47,23 @@ def posts(
 ) -> RouteLimit:
     """Limit the view's POSTs per client address (counting only those `deduct_when` accepts)."""
     return limiter.limit(limit, methods=["POST"], deduct_when=deduct_when)
+
+
+# The scope that every secret-link route counts its misses in, together.
+TOKEN_MISSES = "token-misses"  # noqa: S105 - a limit scope, not a secret
+
+
+def _missed(response: Any) -> bool:
+    """A secret link that leads nowhere: unknown (404) or not a genuine link (400)."""
+    return int(response.status_code) in (400, 404)
+
+
+def token_misses() -> RouteLimit:
+    """Count a client's requests for secret links that lead nowhere, on every method.
+
+    Guessing a 256-bit token is hopeless, but it is abuse all the same and costs queries: over
+    the limit, every secret-link route answers this client 429 until the window has passed.
+    """
+    return limiter.shared_limit(
+        from_config("QUIZ_LIMIT_TOKEN_MISSES"), scope=TOKEN_MISSES, deduct_when=_missed
+    )
