@@ -144,6 +144,9 @@ class Caches:
         # The site settings by their version (quiz.site.settings): every request reads the
         # version, and reloads only when it moved. Always on: they are data, not templates.
         self.site_settings: Store[Any] = Store(LRUCache(4), True)
+        # Clients over the limit of secret-link misses, until when (quiz.web.limits): this
+        # worker's copy of the shared count's verdict. Always on: it is a limit, not a page.
+        self.token_blocks: Store[float] = Store(TTLCache(65536, 24 * 3600), True)
 
     def _now(self) -> float:
         # Looked up on every call, so a clock set after construction times the TTL caches too.
@@ -161,6 +164,7 @@ class Caches:
             self.report_pdfs,
             self.norms,
             self.site_settings,
+            self.token_blocks,
         ):
             store.clear()
 

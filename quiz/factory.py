@@ -17,7 +17,7 @@ from quiz.domain.content import ContentError, load_versions
 from quiz.extensions import csrf, db, limiter, migrate
 from quiz.models import SCORED_DIMENSIONS
 from quiz.paths import resource_dir
-from quiz.web import account, coach, errors, pdf, public, security, share, site
+from quiz.web import account, coach, errors, limits, pdf, public, security, share, site
 from quiz.web.coach import quality as coach_quality
 from quiz.web.coach import settings as coach_settings
 
@@ -98,6 +98,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    limits.init_app(app)
     database.init_app(app)
     webhooks.init_app(app)
 

@@ -393,13 +393,16 @@ def test_limits_count_per_client_address(limited_app: Flask) -> None:
 
 
 def test_secret_links_that_lead_nowhere_are_limited_per_client(limited_app: Flask) -> None:
-    """Guessing tokens is counted over every secret-link route together, GETs included."""
+    """Guessing tokens is counted over every secret-link route together, GETs included; a
+    genuine link touches no counter."""
     taker = finished_response(limited_app)
     client = _client(limited_app)
     for _ in range(3):  # genuine links count nothing
         assert client.get(taker.path).status_code == 200
     misses = ["/r/geraten-1", "/r/geraten-2/chart.png", "/daten/gefaelscht", "/abmelden/x.y"]
     assert [client.get(path).status_code for path in misses] == [404, 404, 400, 400]
+    # The miss over the limit still gets its answer, and blocks the client from then on.
+    assert client.get("/bestaetigen/x.y").status_code == 400
     limited = client.get("/r/geraten-3")
     assert limited.status_code == 429 and "Einen Moment, bitte" in limited.text
     assert int(limited.headers["Retry-After"]) > 0

@@ -21,7 +21,7 @@ REFRESH_SECONDS = 2
 
 
 @bp.get("/r/<token>/bericht.pdf")
-@limits.token_misses()
+@limits.token_misses
 def download(token: str) -> BaseResponse:
     """The stored PDF as a download, or the page saying it is being prepared."""
     state = pdf.pdf_for(token)
