@@ -147,6 +147,9 @@ class Caches:
         # The running and paused A/B tests with their texts, by the settings' version, which
         # every change of an experiment raises (quiz.experiments.assign). Always on, like them.
         self.experiments: Store[Any] = Store(LRUCache(4), True)
+        # Clients over the limit of secret-link misses, until when (quiz.web.limits): this
+        # worker's copy of the shared count's verdict. Always on: it is a limit, not a page.
+        self.token_blocks: Store[float] = Store(TTLCache(65536, 24 * 3600), True)
 
     def _now(self) -> float:
         # Looked up on every call, so a clock set after construction times the TTL caches too.
@@ -165,6 +168,7 @@ class Caches:
             self.norms,
             self.site_settings,
             self.experiments,
+            self.token_blocks,
         ):
             store.clear()
 

@@ -145,6 +145,10 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "QUIZ_LIMIT_START": env.get("QUIZ_LIMIT_START", "30 per minute; 300 per hour"),
         "QUIZ_LIMIT_STEP": env.get("QUIZ_LIMIT_STEP", "120 per minute; 1500 per hour"),
         "QUIZ_LIMIT_MAIL": env.get("QUIZ_LIMIT_MAIL", "5 per minute; 20 per hour"),
+        # Requests for secret links (/r/, /daten/, ...) that lead nowhere, GETs included.
+        "QUIZ_LIMIT_TOKEN_MISSES": env.get(
+            "QUIZ_LIMIT_TOKEN_MISSES", "20 per minute; 100 per hour"
+        ),
         # Several workers need shared rate-limit storage; say so explicitly to run one with memory.
         "QUIZ_SINGLE_WORKER": _flag(env, "QUIZ_SINGLE_WORKER", False),
         # Who may embed the public quiz in a frame: the first start's value of the site setting

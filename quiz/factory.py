@@ -26,6 +26,7 @@ from quiz.web import (
     health,
     legal,
     limit_storage,
+    limits,
     metrics,
     pdf,
     public,
@@ -118,6 +119,7 @@ def register_extensions(app: Flask) -> None:
     uri = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
     app.config["RATELIMIT_STORAGE_URI"] = limit_storage.wrap_uri(uri)
     limiter.init_app(app)
+    limits.init_app(app)
     database.init_app(app)
     webhooks.init_app(app)
     visits.init_app(app)

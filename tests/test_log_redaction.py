@@ -28,6 +28,9 @@ ADDRESS_SPELLINGS = [
     "kunde%40m%C3%BCller-beratung.de",  # non-ASCII domain, encoded
     "a.b%2Bc%40sub.example.com",
     "kunde@example.org",
+    "o'brien@example.org",  # raw characters every local part may carry (issue 21, finding 9)
+    "kunde!ost@example.org",
+    "{kunde}#1$*^`|~@example.org",
 ]
 
 
@@ -42,6 +45,12 @@ def test_redact_catches_every_spelling_of_an_address(spelling: str) -> None:
         assert spelling not in redacted and "[E-Mail]" in redacted, text
         for piece in ("%40", "%2540", "example", "Beispiel", "beispiel", "kunde", "Kunde"):
             assert piece not in redacted, (text, redacted)
+
+
+def test_redact_covers_the_whole_local_part() -> None:
+    for address in ("o'brien@example.org", "kunde!ost@example.org", "{a}#1$*^`|~b@example.org"):
+        assert redact(f"from {address} today") == "from [E-Mail] today", address
+        assert redact(f"GET /?q={address}&x=1") == "GET /?q=[E-Mail]&x=1", address
 
 
 def test_redact_keeps_text_that_is_no_address() -> None:

@@ -17,6 +17,7 @@ from quiz.deploy import problems
 from quiz.share_image import share_image_png
 from quiz.site import settings as site_settings
 from tests.conftest import TEST_SECRET
+from tests.factories import finished_response
 from tests.quizflow import complete_quiz, csrf_token, start
 
 STRONG = TEST_SECRET
@@ -333,6 +334,7 @@ def limited_app(request: pytest.FixtureRequest, tmp_path: Path) -> Flask:
             "RATELIMIT_STORAGE_URI": request.param,
             "QUIZ_LIMIT_START": "2 per minute",
             "QUIZ_LIMIT_STEP": "3 per minute",
+            "QUIZ_LIMIT_TOKEN_MISSES": "4 per minute",
         }
     )
 
@@ -388,6 +390,27 @@ def test_limits_count_per_client_address(limited_app: Flask) -> None:
         environ_base={"REMOTE_ADDR": f"fd01::{uuid.uuid4().hex[:4]}"},
     )
     assert other.status_code == 302
+
+
+def test_secret_links_that_lead_nowhere_are_limited_per_client(limited_app: Flask) -> None:
+    """Guessing tokens is counted over every secret-link route together, GETs included; a
+    genuine link touches no counter."""
+    taker = finished_response(limited_app)
+    client = _client(limited_app)
+    for _ in range(3):  # genuine links count nothing
+        assert client.get(taker.path).status_code == 200
+    misses = ["/r/geraten-1", "/r/geraten-2/chart.png", "/daten/gefaelscht", "/abmelden/x.y"]
+    assert [client.get(path).status_code for path in misses] == [404, 404, 400, 400]
+    # The miss over the limit still gets its answer, and blocks the client from then on.
+    assert client.get("/bestaetigen/x.y").status_code == 400
+    limited = client.get("/r/geraten-3")
+    assert limited.status_code == 429 and "Einen Moment, bitte" in limited.text
+    assert int(limited.headers["Retry-After"]) > 0
+    # Over the limit, the client's genuine links wait too; everyone else's do not.
+    assert client.get(taker.path).status_code == 429
+    assert client.get(f"{taker.path}/bericht.pdf").status_code == 429
+    assert _client(limited_app).get(taker.path).status_code == 200
+    assert client.get("/").status_code == 200
 
 
 @pytest.mark.dialect_independent

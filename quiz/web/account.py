@@ -111,6 +111,7 @@ def take_data_link_once(result_token: str) -> str | None:
 
 
 @bp.get("/bestaetigen/<token>")
+@limits.token_misses
 def confirm(token: str) -> Page:
     """The confirmation page: one button; an expired link offers a fresh one."""
     try:
@@ -124,6 +125,7 @@ def confirm(token: str) -> Page:
 
 
 @bp.post("/bestaetigen/<token>")
+@limits.token_misses
 def confirm_post(token: str) -> Page:
     """Confirm the marketing consent; confirming twice changes nothing."""
     try:
@@ -135,6 +137,7 @@ def confirm_post(token: str) -> Page:
 
 
 @bp.post("/bestaetigen/neu")
+@limits.token_misses
 @limits.posts(limits.from_config("QUIZ_LIMIT_MAIL"))
 def resend() -> Page:
     """Send a fresh confirmation email for a genuine (possibly expired) link."""
@@ -151,6 +154,7 @@ def resend() -> Page:
 
 
 @bp.get("/abmelden/<token>")
+@limits.token_misses
 def unsubscribe(token: str) -> Page:
     """Ask before unsubscribing (a mail scanner opening the link must not unsubscribe)."""
     response = _response(UNSUBSCRIBE, token)
@@ -160,6 +164,7 @@ def unsubscribe(token: str) -> Page:
 
 @csrf.exempt
 @bp.post("/abmelden/<token>")
+@limits.token_misses
 def unsubscribe_post(token: str) -> Page:
     """Unsubscribe; also the RFC 8058 one-click POST, which mail programs send without a form."""
     response = _response(UNSUBSCRIBE, token)
@@ -171,6 +176,7 @@ def unsubscribe_post(token: str) -> Page:
 
 
 @bp.get("/daten/<token>")
+@limits.token_misses
 def data(token: str) -> Page:
     """Download or delete everything stored about this quiz."""
     response = _response(DATA, token)
@@ -180,6 +186,7 @@ def data(token: str) -> Page:
 
 
 @bp.get("/daten/<token>/export.json")
+@limits.token_misses
 def export(token: str) -> BaseResponse:
     """All stored data of this quiz as a JSON download."""
     response = _response(DATA, token)
@@ -191,6 +198,7 @@ def export(token: str) -> BaseResponse:
 
 
 @bp.get("/daten/<token>/loeschen")
+@limits.token_misses
 def delete(token: str) -> Page:
     """The confirmation step before deleting."""
     _response(DATA, token)
@@ -198,6 +206,7 @@ def delete(token: str) -> Page:
 
 
 @bp.post("/daten/<token>/loeschen")
+@limits.token_misses
 def delete_post(token: str) -> Page:
     """Delete the response, its answers, consents and emails."""
     response = _response(DATA, token)

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from quiz import caches
 from quiz.domain.content import Choice, Content, Page
-from quiz.mail.headers import ENCODED_WORD, unsafe_name
+from quiz.mail.headers import ENCODED_WORD, format_characters, unsafe_name
 
 CHOOSE_ONE = "Bitte wählen Sie eine Antwort."
 INVALID_CHOICE = "Bitte wählen Sie eine der angebotenen Antworten."
@@ -97,6 +97,11 @@ def no_encoded_words(_form: FlaskForm, field: Field) -> None:
             "Bitte geben Sie Ihren Vornamen ohne die Zeichenfolge „=?…?=“ ein: E-Mail-Programme "
             "lesen sie als Steuerbefehl, deshalb können wir sie im Namen leider nicht verwenden."
         )
+    if field.data and format_characters(field.data):
+        raise ValidationError(
+            "Ihr Vorname enthält unsichtbare Steuerzeichen (etwa zur Schreibrichtung), die wir "
+            "nicht verwenden können. Bitte tippen Sie ihn noch einmal von Hand ein."
+        )
     if field.data and unsafe_name(field.data):
         raise ValidationError("Diese Eingabe enthält ungültige Zeichen.")
 
@@ -111,6 +116,11 @@ def valid_email(_form: FlaskForm, field: Field) -> None:
         raise ValidationError(
             "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de."
         ) from None
+    if ENCODED_WORD.search(result.local_part):
+        raise ValidationError(
+            "Bitte geben Sie Ihre E-Mail-Adresse ohne die Zeichenfolge „=?…?=“ an: "
+            "E-Mail-Programme lesen sie als Steuerbefehl und sähen darin eine andere Adresse."
+        )
     field.data = result.normalized
 
 

@@ -13,17 +13,30 @@ typed email address and are checked in the view (quiz.web.coach.login).
 | account.resend (sends email)  | QUIZ_LIMIT_MAIL                         |
 | coach.login (failures only)   | LOGIN_PER_ADDRESS                       |
 | coach_settings.change_password| SETTINGS_PER_ADDRESS (wrong passwords)  |
+| every secret-link route       | QUIZ_LIMIT_TOKEN_MISSES (links that lead |
+| (result, its chart and PDF,   | nowhere: 404, or a refused link's 400;   |
+| confirm, unsubscribe, data)   | GETs too, shared; see `init_app`)        |
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import current_app
+from flask import Flask, current_app, request
 from flask_limiter import RouteLimit
+from flask_limiter.util import get_remote_address
+from limits import parse_many
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response as BaseResponse
 
+from quiz import caches
 from quiz.extensions import limiter
+
+log = logging.getLogger(__name__)
 
 LOGIN_PER_ADDRESS = "5 per minute; 20 per hour"  # failed coach logins
 SETTINGS_PER_ADDRESS = "5 per minute; 20 per hour"  # wrong current passwords (settings)
@@ -44,3 +57,59 @@ def posts(
 ) -> RouteLimit:
     """Limit the view's POSTs per client address (counting only those `deduct_when` accepts)."""
     return limiter.limit(limit, methods=["POST"], deduct_when=deduct_when)
+
+
+# The scope that every secret-link route counts its misses in, together.
+TOKEN_MISSES = "token-misses"  # noqa: S105 - a limit scope, not a secret
+_COUNTS_MISSES = "_quiz_counts_token_misses"
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def token_misses(view: View) -> View:
+    """Count this secret-link view's misses against the client (see `init_app`)."""
+    setattr(view, _COUNTS_MISSES, True)
+    return view
+
+
+def init_app(app: Flask) -> None:
+    """Count misses of the secret-link views, and refuse a client over QUIZ_LIMIT_TOKEN_MISSES.
+
+    Only a miss touches the shared storage (a 404, or the 400 of a link that is not genuine):
+    genuine links, the result page's hot path, cost nothing. A miss over the limit blocks the
+    client in this worker until the window ends (`caches.token_blocks`, a copy of the shared
+    count's verdict); another worker learns it from the client's next miss there. So a client
+    gets at most one more look-up per worker, then 429 on every secret link.
+    """
+    app.before_request(_refuse_blocked_client)
+    app.after_request(_count_miss)
+
+
+def _counts_misses() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, _COUNTS_MISSES, False)) and bool(
+        current_app.config.get("RATELIMIT_ENABLED", True)
+    )
+
+
+def _refuse_blocked_client() -> None:
+    if not _counts_misses():
+        return
+    until = caches.current().token_blocks.get(get_remote_address())
+    if until is not None and until > time.time():
+        raise TooManyRequests(retry_after=max(1, math.ceil(until - time.time())))
+
+
+def _count_miss(response: BaseResponse) -> BaseResponse:
+    if response.status_code not in (400, 404) or not _counts_misses():
+        return response
+    client = get_remote_address()
+    strategy = limiter.limiter
+    for item in parse_many(str(current_app.config["QUIZ_LIMIT_TOKEN_MISSES"])):
+        if not strategy.hit(item, TOKEN_MISSES, client):
+            reset, _remaining = strategy.get_window_stats(item, TOKEN_MISSES, client)
+            caches.current().token_blocks.put(client, reset)
+            log.warning(
+                "secret links: a client is over %s misses, refused until the window ends", item
+            )
+            break
+    return response

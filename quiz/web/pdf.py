@@ -11,6 +11,7 @@ from flask import Blueprint, abort, make_response, render_template
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.taker import pdf
+from quiz.web import limits
 
 bp = Blueprint("pdf", __name__)
 
@@ -20,6 +21,7 @@ REFRESH_SECONDS = 2
 
 
 @bp.get("/r/<token>/bericht.pdf")
+@limits.token_misses
 def download(token: str) -> BaseResponse:
     """The stored PDF as a download, or the page saying it is being prepared."""
     state = pdf.pdf_for(token)

@@ -348,6 +348,7 @@ class _ResultKey:
 
 
 @bp.get("/r/<token>")
+@limits.token_misses
 def result(token: str) -> str:
     """The stored result: diagnosis, next steps, chart, call to action; the rest collapsed."""
     version = response_reads.result_version(token) or abort(404)
@@ -470,6 +471,7 @@ def _render_result(
 
 
 @bp.get("/r/<token>/chart.png")
+@limits.token_misses
 def result_chart(token: str) -> Response:
     """The score chart, rendered once per response and stored for every worker to reuse."""
     response = response_reads.find_result(token) or abort(404)

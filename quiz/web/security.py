@@ -241,7 +241,9 @@ _AT = re.compile(rf"@|{_ENCODED}40")
 _LABEL = rf"(?:[\w-]|{_ENCODED}(?!2[eE]|40)[0-9A-Fa-f]{{2}})++"
 _DOMAIN = re.compile(rf"{_LABEL}(?:(?:\.|{_ENCODED}2[eE]){_LABEL})+")
 # The local part read backwards: "%C3" reads "3C%", "%25C3" reads "3C52%"; it stops at another "@".
-_LOCAL_REVERSED = re.compile(r"(?:(?!04(?:52)*+%)(?:[0-9A-Fa-f]{2}(?:52)*+%|[\w.+-]))++")
+# Every character an address's local part may carry raw (RFC 5322 atext: o'brien, a!b, {x}, ...)
+# but those that also separate a URL's parts ("/", "?", "&", "=", "%"), so `q=` stays readable.
+_LOCAL_REVERSED = re.compile(r"(?:(?!04(?:52)*+%)(?:[0-9A-Fa-f]{2}(?:52)*+%|[\w.+!#$'*^`{|}~-]))++")
 _SLASH = rf"(?:/|{_ENCODED}2[fF])"
 _TOKEN_PATH = re.compile(rf"({_SLASH}(?:r|bestaetigen|abmelden|daten|weiter){_SLASH})[^/%&\s?\"']+")
 
