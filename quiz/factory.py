@@ -17,7 +17,7 @@ from quiz.domain.content import ContentError, load_versions
 from quiz.extensions import csrf, db, limiter, migrate
 from quiz.models import SCORED_DIMENSIONS
 from quiz.paths import resource_dir
-from quiz.web import account, coach, errors, legal, pdf, public, security, share, site
+from quiz.web import account, coach, errors, legal, pdf, public, security, share, site, static_files
 from quiz.web.coach import quality as coach_quality
 from quiz.web.coach import settings as coach_settings
 
@@ -110,6 +110,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(legal.bp)  # /impressum, /datenschutz, /robots.txt, /sitemap.xml
     app.register_blueprint(pdf.bp)  # /r/<token>/bericht.pdf
     site.init_app(app)  # /marke/ (logo, brand colour) and `site` in every template
+    # Static files under hashed names; compression. Its after_request is registered before the
+    # security headers', so it runs after them, on the finished response.
+    static_files.init_app(app)
     errors.init_app(app)
     coach.init_app(app)
     coach_settings.init_app(app)  # /coach/einstellungen (uses the coach login)
