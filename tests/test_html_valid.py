@@ -65,7 +65,7 @@ def vnu_errors(folder: Path) -> list[str]:
 
 
 def collect_public_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
-    """Landing, every step (also with validation errors), lead step, result, privacy, errors."""
+    """Landing, every step (also with validation errors), lead step, result, legal pages, errors."""
     pages: dict[str, str] = {}
     content = get_content(app)
     answers = sample_answers(content, "worst")
@@ -85,6 +85,7 @@ def collect_public_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
     result = lead_step(client, app, email="kundin@example.com", first_name="Ada", consent_data="y")
     pages["result"] = client.get(result.headers["Location"]).text
     pages["privacy"] = client.get("/datenschutz").text
+    pages["impressum"] = client.get("/impressum").text
     pages["error-404"] = client.get("/gibt-es-nicht").text
     pages["error-405"] = client.get("/quiz/start").text
     pages["error-400-invalid"] = client.get("/?utm_source=%00").text
@@ -105,6 +106,7 @@ def collect_other_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
     coach_factories.login(coach)
     pages["coach-dashboard"] = coach.get("/coach/").text
     pages["coach-leads"] = coach.get("/coach/leads").text
+    pages["coach-settings"] = coach.get("/coach/einstellungen").text
     with app.app_context():
         response_id = db.session.scalar(select(Response.id).where(Response.status == "finished"))
     pages["coach-lead"] = coach.get(f"/coach/leads/{response_id}").text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import html
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -17,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
+from quiz.site import settings as site_settings
 from quiz.taker import pdf
 from tests.coach_factories import create_test_coach, login
 from tests.factories import finished_response
@@ -205,3 +207,37 @@ def test_nothing_is_compressed_unasked_nor_images_nor_the_coach_pages(
         answer = client.get(url, headers=gzip)
         assert answer.status_code == 200, url
         assert "Content-Encoding" not in answer.headers, url
+
+
+# --- the embed snippet --------------------------------------------------------------------------
+
+
+@pytest.mark.app_config(PUBLIC_URL="https://quiz.praxis-muster.de")
+def test_the_settings_page_offers_the_snippet_and_the_frame_ancestors_it_needs(
+    app: Flask, client: FlaskClient
+) -> None:
+    create_test_coach(app)
+    login(client)
+    with app.app_context():
+        site_settings.update(
+            {"cta.url": "https://www.praxis-muster.de/termin", "brand.name": 'A & "B"'}, "test"
+        )
+    page = client.get("/coach/einstellungen").get_data(as_text=True)
+    snippet = re.search(r'<textarea id="embed-snippet"[^>]*>(.*?)</textarea>', page, re.S)
+    assert snippet
+    code = html.unescape(snippet.group(1))  # what the coach copies
+    assert (
+        '<iframe id="engpass-quiz" src="https://quiz.praxis-muster.de/?utm_source=website&amp;'
+        'utm_medium=embed" title="Engpass-Quiz von A &amp; &#34;B&#34;"'
+    ) in code
+    assert 'event.origin !== "https://quiz.praxis-muster.de"' in code
+    # The value to allow, guessed from the call to action's site until one is set.
+    assert "<code>'self' https://www.praxis-muster.de</code>" in page
+    assert "Zurzeit darf nur diese Website selbst das Quiz einbetten." in page
+    assert "SameSite=Lax" in page and "<code>quiz.praxis-muster.de</code>" in page
+    with app.app_context():
+        site_settings.update(
+            {"embed.frame_ancestors": "'self' https://www.example.org https://b.example"}, "test"
+        )
+    page = client.get("/coach/einstellungen").get_data(as_text=True)
+    assert "Zurzeit erlaubt: <code>https://www.example.org https://b.example</code>" in page
