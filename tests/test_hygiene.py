@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
 from quiz.site import settings as site_settings
 from quiz.taker import pdf
+from quiz.web.static_files import CompressedBodies, compress
 from tests.coach_factories import create_test_coach, login
 from tests.factories import finished_response
 from tests.quizflow import start
@@ -241,3 +242,28 @@ def test_the_settings_page_offers_the_snippet_and_the_frame_ancestors_it_needs(
         )
     page = client.get("/coach/einstellungen").get_data(as_text=True)
     assert "Zurzeit erlaubt: <code>https://www.example.org https://b.example</code>" in page
+
+
+def _kept_key(compressed: bytes) -> str:
+    body = gzip.decompress(compressed)
+    return "gzip;" + hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def test_a_page_served_again_as_it_was_is_compressed_once(app: Flask, client: FlaskClient) -> None:
+    kept = compress.cache
+    assert isinstance(kept, CompressedBodies)
+    gzip_ = {"Accept-Encoding": "gzip"}
+    first = client.get("/datenschutz", headers=gzip_)
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert kept.get(_kept_key(first.data)) == first.data
+    # Served again from what was kept: the very same bytes.
+    kept.set(_kept_key(first.data), b"kept")
+    try:
+        assert client.get("/datenschutz", headers=gzip_).data == b"kept"
+    finally:
+        kept.set(_kept_key(first.data), first.data)  # the worker's cache outlives this test
+    # A changed page is another body: compressed afresh, never the old bytes.
+    with app.app_context():
+        site_settings.update({"privacy.extra": "Neu hinzugefügt."}, "test")
+    changed = client.get("/datenschutz", headers=gzip_)
+    assert "Neu hinzugefügt." in gzip.decompress(changed.data).decode("utf-8")
