@@ -33,6 +33,7 @@ from quiz.web import (
     security,
     share,
     site,
+    static_files,
 )
 from quiz.web.coach import experiments as coach_experiments
 from quiz.web.coach import quality as coach_quality
@@ -135,6 +136,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pdf.bp)  # /r/<token>/bericht.pdf
     app.register_blueprint(cta_redirect.bp)  # /weiter/<signed id>: the call to action's redirect
     site.init_app(app)  # /marke/ (logo, brand colour) and `site` in every template
+    # Static files under hashed names; compression. Its after_request is registered before the
+    # security headers', so it runs after them, on the finished response.
+    static_files.init_app(app)
     errors.init_app(app)
     coach.init_app(app)
     coach_settings.init_app(app)  # /coach/einstellungen (uses the coach login)

@@ -67,7 +67,7 @@ def vnu_errors(folder: Path) -> list[str]:
 
 
 def collect_public_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
-    """Landing, every step (also with validation errors), lead step, result, privacy, errors."""
+    """Landing, every step (also with validation errors), lead step, result, legal pages, errors."""
     pages: dict[str, str] = {}
     content = get_content(app)
     answers = sample_answers(content, "worst")
@@ -91,6 +91,7 @@ def collect_public_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
     pages["result-cta"] = client.get(result.headers["Location"]).text
     assert 'class="card cta"' in pages["result-cta"]
     pages["privacy"] = client.get("/datenschutz").text
+    pages["impressum"] = client.get("/impressum").text
     pages["error-404"] = client.get("/gibt-es-nicht").text
     pages["error-405"] = client.get("/quiz/start").text
     pages["error-400-invalid"] = client.get("/?utm_source=%00").text
@@ -120,6 +121,7 @@ def collect_other_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
     coach_factories.login(coach)
     pages["coach-dashboard"] = coach.get("/coach/").text
     pages["coach-leads"] = coach.get("/coach/leads").text
+    pages["coach-settings"] = coach.get("/coach/einstellungen").text
     with app.app_context():
         response_id = db.session.scalar(select(Response.id).where(Response.status == "finished"))
     pages["coach-lead"] = coach.get(f"/coach/leads/{response_id}").text

@@ -22,6 +22,7 @@ from quiz.mail.compose import compose, compose_coach_alert, new_message_id
 from quiz.models import Response
 from quiz.site import privacy_notice as privacy
 from quiz.site import settings as site_settings
+from quiz.site.processings import PROCESSINGS
 from quiz.site.schema import DEFAULT_BRAND
 from quiz.taker import pdf
 from quiz.web.legal import _storage_host
@@ -121,7 +122,9 @@ def test_the_privacy_notice_describes_what_this_installation_does(
         endpoints.add_endpoint(
             "https://hooks.crm.example/optin", events=["lead.optin_confirmed", "lead.deleted"]
         )
-        endpoints.add_endpoint("https://n8n.coach.example/hook", events=["lead.deleted"])
+        endpoints.add_endpoint(
+            "https://n8n.coach.example/hook", events=["lead.updated", "lead.deleted"]
+        )
     html = client.get("/datenschutz").get_data(as_text=True)
     text = _plain(html)
     assert "Verantwortlich Dr. Erika Muster Musterweg 1 12345 Musterstadt" in text
@@ -135,6 +138,8 @@ def test_the_privacy_notice_describes_what_this_installation_does(
         "Ihr Bericht als PDF",
         "Ihre E-Mail-Adresse und die Zusammenfassung",
         "Newsletter und Bestätigung der Anmeldung (Double-Opt-in)",
+        "Nachfass-E-Mails zu Ihrem Engpass",
+        "Bearbeitung Ihrer Anfrage",
         "Weitergabe an hooks.crm.example",
         "Weitergabe an n8n.coach.example",
         "E-Mail-Versand über smtp.mailer.example",
@@ -154,6 +159,8 @@ def test_the_privacy_notice_describes_what_this_installation_does(
     assert "Ihr Ergebnis" in crm and "Newsletter-Anmeldung" in crm and "Kennnummer" in crm
     n8n = sections["Weitergabe an n8n.coach.example"]
     assert "Kennnummer" in n8n and "Ihr Ergebnis" not in n8n
+    assert "Bearbeitungsstand und die Schlagwörter Ihres Kontakts (nie die Notizen)" in n8n
+    assert "2 Tage, 5 Tage und 10 Tage danach" in sections["Nachfass-E-Mails zu Ihrem Engpass"]
     assert "Mailservers smtp.mailer.example" in sections["E-Mail-Versand über smtp.mailer.example"]
     email = sections["Ihre E-Mail-Adresse und die Zusammenfassung"]
     assert "smtp.mailer.example" in email and "hooks.crm.example" in email
@@ -174,6 +181,11 @@ def test_without_smtp_webhooks_or_rate_limits_the_notice_names_none(
     html = client.get("/datenschutz").get_data(as_text=True)
     titles = list(_sections(html))
     assert not [t for t in titles if t.startswith(("Weitergabe", "E-Mail-Versand", "Schutz"))]
+    # The follow-up series only while it is switched on.
+    assert "Nachfass-E-Mails zu Ihrem Engpass" in titles
+    with app.app_context():
+        site_settings.update({"followup.enabled": "false"}, "test")
+    assert "Nachfass-E-Mails" not in client.get("/datenschutz").get_data(as_text=True)
     assert "Hosting" not in _plain(html)
     # The controller falls back to the brand until the Impressum names one.
     assert f"Verantwortlich {DEFAULT_BRAND}" in _plain(html)
@@ -193,9 +205,10 @@ def test_every_entry_has_purpose_basis_storage_and_recipients() -> None:
         ratelimit_host="redis.example",
         ratelimit_seconds=3600,
         webhook_hosts=(privacy.WebhookHost("a.example", ("quiz.completed",)),),
+        followup_schedule="2d",
     )
-    entries = privacy.notice(facts)
-    assert {entry.key for entry in entries} == {p.key for p in privacy.PROCESSINGS}
+    entries = privacy.notice(facts, PROCESSINGS)
+    assert {entry.key for entry in entries} == {p.key for p in PROCESSINGS}
     for entry in entries:
         assert entry.data and entry.purpose and entry.bases and entry.storage and entry.recipients
         assert "{" not in entry.title + entry.data + entry.storage + entry.recipients
@@ -208,6 +221,8 @@ def test_every_entry_has_purpose_basis_storage_and_recipients() -> None:
 
 @pytest.mark.dialect_independent
 def test_periods_read_as_german() -> None:
+    assert privacy.schedule("2d 5d 10d") == "2 Tage, 5 Tage und 10 Tage"
+    assert privacy.schedule("1w 36h") == "1 Woche und 36 Stunden"
     assert [privacy.period(d) for d in (1, 7, 365, 730)] == [
         "einem Tag",
         "7 Tagen",

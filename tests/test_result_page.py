@@ -198,7 +198,10 @@ def test_diagnosis_then_steps_then_call_to_action_then_chart_then_details(
     ]
     assert order == sorted(order)
     # The full analysis is collapsed, and needs no script to open.
-    assert "<details open" not in html and "<script" not in html
+    # (The one script, on every public page, only reports the page's height to a frame around it.)
+    assert "<details open" not in html
+    scripts = re.findall(r"<script\b([^>]*)>", html)
+    assert len(scripts) == 1 and "/static/js/embed-height." in scripts[0], scripts
     details = html.count("<details")
     assert details == len(content.dimensions) + 2  # every dimension, two views, sources
 

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from quiz.site import privacy_notice as privacy
 from quiz.site import settings as site_settings
+from quiz.site.processings import PROCESSINGS
 from quiz.web import limits as rate_limits
 from quiz.web.coach.login import LOGIN_LIMIT_PER_ACCOUNT, LOGIN_LIMIT_PER_DEVICE
 from quiz.webhooks.endpoints import list_endpoints
@@ -49,7 +50,9 @@ def impressum() -> str:
 def privacy_notice() -> str:
     """The privacy notice: every processing this installation does, and the taker's rights."""
     facts = privacy_facts(current_app.config)
-    return render_template("legal/privacy.html", facts=facts, entries=privacy.notice(facts))
+    return render_template(
+        "legal/privacy.html", facts=facts, entries=privacy.notice(facts, PROCESSINGS)
+    )
 
 
 @bp.get("/robots.txt")
@@ -94,6 +97,7 @@ def privacy_facts(config: Mapping[str, Any]) -> privacy.Facts:
         webhook_hosts=_webhook_hosts(),
         hosting=site.text("privacy.hosting"),
         notify_new_lead=site.flag("notify.new_lead"),
+        followup_schedule=(site.text("followup.schedule") if site.flag("followup.enabled") else ""),
     )
 
 

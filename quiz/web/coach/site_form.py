@@ -8,13 +8,15 @@ E-Mail-Absender, Benachrichtigungen, Einbetten); the views are quiz.web.coach.se
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import request
+from flask import current_app, request
 from flask_login import current_user
 
 from quiz.site import settings as site_settings
 from quiz.site.logo import MAX_BYTES as LOGO_MAX_BYTES
 from quiz.site.schema import GROUPS
+from quiz.site.settings import SiteSettings
 
 GROUP_IDS = tuple(group for group, _label in GROUPS)
 
@@ -40,7 +42,33 @@ def page_context(
         "site_errors": errors or {},
         "site_history": site_settings.history(),
         "logo_max_mb": LOGO_MAX_BYTES // (1024 * 1024),
+        "embed": embed_context(current),
     }
+
+
+def embed_context(current: SiteSettings) -> dict[str, str]:
+    """What the embed snippet needs: the quiz's address and origin, the coach's site's origin."""
+    public_url = str(current_app.config["PUBLIC_URL"]).rstrip("/")
+    parts = urlsplit(public_url)
+    ancestors = current.text("embed.frame_ancestors").split()
+    others = [source for source in ancestors if source.startswith(("https://", "http://"))]
+    return {
+        "src": f"{public_url}/?utm_source=website&utm_medium=embed",
+        "origin": f"{parts.scheme}://{parts.netloc}",
+        "host": parts.hostname or "",
+        # The site to allow: one already allowed, else a guess from the call to action's target.
+        "site": others[0] if others else _guess_site(current),
+        "allowed": " ".join(others),
+    }
+
+
+def _guess_site(current: SiteSettings) -> str:
+    """The coach's own website's origin as far as the settings tell, else an example."""
+    target = urlsplit(current.text("cta.url"))
+    if target.scheme == "https" and target.hostname:
+        return f"https://{target.netloc}"
+    _, _, domain = current.text("contact.email").rpartition("@")
+    return f"https://www.{domain}" if domain else "https://www.ihre-praxis.de"
 
 
 def submitted(group: str) -> dict[str, str]:
