@@ -97,7 +97,14 @@ def _deliver_due(
     claims = claim_due(app, now, limit or int(app.config["MAIL_BATCH_SIZE"]))
     if not claims:
         return report
-    loaded = _responses(claims)
+    try:
+        loaded = _responses(claims)
+    except SQLAlchemyError:
+        # The database went away right after the claim: give the claims back once it is back.
+        log.warning("outbox: the claimed messages' responses could not be read")
+        database.discard_session()
+        _give_back(app, report, claims)
+        return report
     answered = False  # the server answered about at least one message: it is usable again
     with transport or transport_for(app.config) as sender:
         try:
@@ -117,6 +124,12 @@ def _deliver_due(
                 record = _deliver_one(app, report, sender, claim, loaded, now)
             except ConnectionFailure as exc:
                 _pause_sender(app, report, claims[index:], exc, now)
+                break
+            except SQLAlchemyError as exc:
+                # The database went away while the message was built: not its fault.
+                log.warning("outbox %s: database unavailable (%s)", claim.id, type(exc).__name__)
+                database.discard_session()
+                _give_back(app, report, claims[index:])
                 break
             answered = answered or record.answered
             _write(app, record.write, f"recording outbox {claim.id}", trouble)
@@ -145,6 +158,11 @@ def _deliver_one(
     (the sender pauses, nothing is recorded about the message)."""
     try:
         message, new_chart = _compose(app, claim, loaded, now)
+    except SQLAlchemyError as exc:
+        if database.unavailable(exc):
+            raise
+        log.exception("outbox %s: could not build", claim.id)
+        return _failure(app, report, claim, _error(exc), False, now, answered=False)
     except DeliveryError as exc:
         return _failure(app, report, claim, str(exc), _final(exc), now, answered=False)
     except Exception as exc:
