@@ -12,7 +12,7 @@ export HOST PORT
 # 9.1 min with two workers and 6.6 min with three (4: 9.6 min, before the cheaper test hashing).
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
-.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-coach bench-report bench-backup bench-phone bench-cta bench-two-hosts clean
+.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta bench-two-hosts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,13 +67,16 @@ lint: $(VENV)/.installed-test
 	$(STUBTEST)
 
 # Each benchmark is one command that prints its figures; `make bench` runs them all.
-bench: bench-quiz bench-mail bench-coach bench-report bench-backup bench-phone bench-cta
+bench: bench-quiz bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta
 
 bench-quiz: $(VENV)/.installed-test
 	$(BIN)/python bench/quiz_load.py
 
 bench-mail: $(VENV)/.installed-test
 	$(BIN)/python bench/mail_throughput.py
+
+bench-outage: $(VENV)/.installed-test
+	$(BIN)/python bench/outage.py
 
 bench-coach: $(VENV)/.installed-test
 	$(BIN)/python bench/coach_dashboard.py

@@ -59,12 +59,12 @@ print(handler.count, flush=True)
 class SmtpServer:
     """aiosmtpd in a subprocess on a free port."""
 
-    def __init__(self) -> None:
+    def __init__(self, script: str = SERVER) -> None:
         from tests.mailserver import free_port
 
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(self.port)],
+            [sys.executable, "-c", script, str(self.port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -12,7 +12,13 @@ from typing import Any, TypeVar
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session
 
 from quiz.extensions import db
@@ -145,6 +151,8 @@ def unavailable(error: BaseException) -> bool:
     than that the statement is wrong (a taken key, a bad value)."""
     if isinstance(error, OperationalError | InterfaceError):
         return True
+    if isinstance(error, PendingRollbackError):
+        return True  # a session whose connection was lost before: discarded, it works again
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 

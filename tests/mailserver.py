@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -42,6 +43,8 @@ class RecordingHandler:
         self.always: str | None = None
         self.attempts = 0
         self.lock = threading.Lock()
+        # Called with the number of messages accepted so far, right after each one.
+        self.on_accept: Callable[[int], None] | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """Record the message, or answer with the next scripted reply.
@@ -64,6 +67,8 @@ class RecordingHandler:
                 self.messages.append(message)  # type: ignore[arg-type]
                 self.raw.append(bytes(envelope.original_content or envelope.content))
                 self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+                if self.on_accept is not None:
+                    self.on_accept(len(self.messages))
             return reply
 
 

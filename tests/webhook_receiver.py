@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,6 +49,8 @@ class Receiver:
         self.always: tuple[int, dict[str, str]] | None = None
         self.delay = 0.0
         self.lock = threading.Lock()
+        # Called with the number of requests so far, right before each is answered.
+        self.on_request: Callable[[int], None] | None = None
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -78,6 +81,9 @@ class Receiver:
                         status, extra = receiver.always
                     else:
                         status, extra = 204, {}
+                    count = len(receiver.requests)
+                if receiver.on_request is not None:
+                    receiver.on_request(count)
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 if not verified:

@@ -4,17 +4,26 @@ The outbox (quiz.mail.outbox) owns the rows: this loop claims due messages throu
 them (the result chart comes from quiz.result_chart), hands them to the transport and records
 each outcome through the outbox again. A chart rendered for an email is stored (through
 quiz.result_chart) in the same transaction that records the message as sent.
+
+Each outcome is recorded as soon as the server answered, in a write of its own that is tried
+again while the database is away (`database.retry_write`), so a message whose acceptance was
+recorded is never sent again. Once the database failed, the round sends nothing more and gives
+its other claims back as soon as the database is back, so a database drop costs seconds, not
+MAIL_LEASE_SECONDS. The one window for a duplicate is between the server's "250" and that record
+(the sender crashing there, or the database away for longer than half the lease).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import undefer
 
 from quiz import database, result_chart
@@ -54,6 +63,8 @@ class Report:
     # The sender is paused (SMTP unusable) until then; `waiting` messages went back uncharged.
     paused_until: datetime | None = None
     waiting: int = 0
+    # Claimed, but given back untried after a database failure.
+    released: int = 0
 
     @property
     def claimed(self) -> int:
@@ -88,7 +99,14 @@ def _deliver_due(
     claims = claim_due(app, now, limit or int(app.config["MAIL_BATCH_SIZE"]))
     if not claims:
         return report
-    loaded = _responses(claims)
+    try:
+        loaded = _responses(claims)
+    except SQLAlchemyError:
+        # The database went away right after the claim: give the claims back once it is back.
+        log.warning("outbox: the claimed messages' responses could not be read")
+        database.discard_session()
+        _give_back(app, report, claims)
+        return report
     answered = False  # the server answered about at least one message: it is usable again
     with transport or transport_for(app.config) as sender:
         try:
@@ -99,41 +117,111 @@ def _deliver_due(
         except ConnectionFailure as exc:
             _pause_sender(app, report, claims, exc, now)
             return report
+        trouble = threading.Event()  # the database failed: send nothing more this round
         for index, claim in enumerate(claims):
+            if trouble.is_set():
+                _give_back(app, report, claims[index:])
+                break
             try:
-                message, new_chart = _compose(app, claim, loaded, now)
-            except DeliveryError as exc:
-                _failed(app, report, claim, str(exc), _final(exc), now)
-                continue
-            except Exception as exc:
-                # A bug or bad data must not stop the others; it is retried like a 4xx.
-                log.exception("outbox %s: could not build", claim.id)
-                _failed(app, report, claim, _error(exc), False, now)
-                continue
-            try:
-                sender.send(message)
+                record = _deliver_one(app, report, sender, claim, loaded, now)
             except ConnectionFailure as exc:
                 _pause_sender(app, report, claims[index:], exc, now)
                 break
-            except DeliveryError as exc:
-                answered = True
-                _failed(app, report, claim, str(exc), _final(exc), now)
-            except Exception as exc:
-                log.exception("outbox %s: could not send", claim.id)
-                _failed(app, report, claim, _error(exc), False, now)
-            else:
-                answered = True
-                _sent(report, claim, new_chart)
+            except SQLAlchemyError as exc:
+                # The database went away while the message was built: not its fault.
+                log.warning("outbox %s: database unavailable (%s)", claim.id, type(exc).__name__)
+                database.discard_session()
+                _give_back(app, report, claims[index:])
+                break
+            answered = answered or record.answered
+            _write(app, record.write, f"recording outbox {claim.id}", trouble)
     if answered and pause is not None and report.paused_until is None:
         mail_pause.record_recovery(now)
     return report
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What to write about one message, and whether the server said anything about it."""
+
+    write: Callable[[], None]
+    answered: bool
+
+
+def _deliver_one(
+    app: Flask,
+    report: Report,
+    sender: Transport,
+    claim: Claim,
+    loaded: dict[int, Response],
+    now: datetime,
+) -> _Record:
+    """Compose and send one message: what to record. ConnectionFailure: the server is unusable
+    (the sender pauses, nothing is recorded about the message)."""
+    try:
+        message, new_chart = _compose(app, claim, loaded, now)
+    except SQLAlchemyError as exc:
+        if database.unavailable(exc):
+            raise
+        log.exception("outbox %s: could not build", claim.id)
+        return _failure(app, report, claim, _error(exc), False, now, answered=False)
+    except DeliveryError as exc:
+        return _failure(app, report, claim, str(exc), _final(exc), now, answered=False)
+    except Exception as exc:
+        # A bug or bad data must not stop the others; it is retried like a 4xx.
+        log.exception("outbox %s: could not build", claim.id)
+        return _failure(app, report, claim, _error(exc), False, now, answered=False)
+    try:
+        sender.send(message)
+    except ConnectionFailure:
+        raise
+    except DeliveryError as exc:
+        return _failure(app, report, claim, str(exc), _final(exc), now, answered=True)
+    except Exception as exc:
+        log.exception("outbox %s: could not send", claim.id)
+        return _failure(app, report, claim, _error(exc), False, now, answered=False)
+    return _Record(lambda: _sent(report, claim, new_chart), True)
+
+
+def _failure(
+    app: Flask,
+    report: Report,
+    claim: Claim,
+    error: str,
+    permanent: bool,
+    now: datetime,
+    *,
+    answered: bool,
+) -> _Record:
+    return _Record(lambda: _failed(app, report, claim, error, permanent, now), answered)
+
+
+def _write(app: Flask, block: Callable[[], None], what: str, trouble: threading.Event) -> None:
+    """Record an outcome now, waiting for the database while it is away (half the lease)."""
+    try:
+        database.retry_write(
+            block,
+            what=what,
+            give_up_after=int(app.config["MAIL_LEASE_SECONDS"]) / 2,
+            trouble=trouble,
+        )
+    except SQLAlchemyError:
+        # Unrecorded: due again after the lease (the at-least-once window).
+        log.exception("%s failed", what)
+        trouble.set()
+
+
+def _give_back(app: Flask, report: Report, untried: list[Claim]) -> None:
+    """After a database failure: the claims not tried go back at once, not after the lease."""
+    _write(app, lambda: release(untried), f"giving back {len(untried)} claim(s)", threading.Event())
+    report.released += len(untried)
 
 
 def _pause_sender(
     app: Flask, report: Report, waiting: list[Claim], exc: ConnectionFailure, now: datetime
 ) -> None:
     """Not these messages' fault: they go back uncharged, and the sender as a whole waits."""
-    release(waiting)
+    _write(app, lambda: release(waiting), f"giving back {len(waiting)} claim(s)", threading.Event())
     paused = mail_pause.record_failure(app, str(exc), exc.reason, now, len(waiting))
     report.paused_until, report.waiting = paused.next_attempt_at, len(waiting)
     report.errors.append(str(exc))

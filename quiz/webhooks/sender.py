@@ -147,6 +147,10 @@ class _Round:
             try:
                 while (claim := self._next(endpoint_id)) is not None:
                     self._deliver(claim)
+            except Exception:
+                # Whatever it was, the round ends and gives back what it has not tried.
+                log.exception("webhook lane of endpoint %s stopped", endpoint_id)
+                self.trouble.set()
             finally:
                 database.discard_session()
 
