@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from quiz.cli import backup, coach, content, mail, ops, settings, stats, webhooks
+from quiz.cli import backup, coach, content, experiments, mail, ops, settings, stats, webhooks
 
 
 def init_app(app: Flask) -> None:
     """Register every command on the app."""
-    for module in (content, coach, mail, ops, backup, settings, stats, webhooks):
+    for module in (content, coach, mail, ops, backup, settings, stats, webhooks, experiments):
         for command in module.COMMANDS:
             app.cli.add_command(command)
