@@ -42,15 +42,15 @@ def test_the_table_shows_rates_per_source_and_sorts(app: Flask, client: FlaskCli
     assert _sources(page) == ["linkedin", "newsletter", "=1+2"]  # by visits, most first
     assert "50,0 %" in page and "100,0 %" in page  # linkedin's and newsletter's start rates
     assert "7 Besuche → 4 gestartet" in page
-    by_rate = client.get("/coach/?sort=start_rate&order=desc").text
+    by_rate = client.get("/coach/?by=start_rate&order=desc").text
     assert _sources(by_rate) == ["newsletter", "linkedin", "=1+2"]
     assert 'aria-sort="descending"' in by_rate
-    ascending = client.get("/coach/?sort=start_rate&order=asc").text
+    ascending = client.get("/coach/?by=start_rate&order=asc").text
     assert _sources(ascending) == ["=1+2", "linkedin", "newsletter"]
-    by_name = client.get("/coach/?sort=source&order=asc").text
+    by_name = client.get("/coach/?by=source&order=asc").text
     assert _sources(by_name) == ["=1+2", "linkedin", "newsletter"]
     # An unknown order is the default one; demo-only data has none of these.
-    assert _sources(client.get("/coach/?sort=nonsense").text) == _sources(page)
+    assert _sources(client.get("/coach/?by=nonsense").text) == _sources(page)
     assert "noch keine Besuche oder Starts" in client.get("/coach/?demo=demo").text
 
 
@@ -58,7 +58,7 @@ def test_the_csv_is_safe_for_spreadsheets(app: Flask, client: FlaskClient) -> No
     _traffic(app)
     create_test_coach(app)
     login(client)
-    download = client.get("/coach/quellen.csv?sort=visits&order=desc")
+    download = client.get("/coach/quellen.csv?by=visits&order=desc")
     assert download.status_code == 200
     assert download.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in download.headers["Content-Disposition"]

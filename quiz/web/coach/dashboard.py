@@ -43,8 +43,11 @@ def _figures(filters: stats.Filters) -> stats.Dashboard:
 
 
 def _sort() -> tuple[str, bool]:
-    """The source table's order from the query string (an unknown one: visits, descending)."""
-    sort = request.args.get("sort", sources.DEFAULT_SORT)
+    """The source table's order from the query string (an unknown one: visits, descending).
+
+    Its own names (`by`, `order`): `sort` is the leads list's filter, checked by params.
+    """
+    sort = request.args.get("by", sources.DEFAULT_SORT)
     if sort not in sources.SORT_KEYS:
         sort = sources.DEFAULT_SORT
     return sort, request.args.get("order") != "asc"
