@@ -1,7 +1,7 @@
 """visits and A/B tests: funnel counters per source, experiments, who saw which variant
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07 04:30:00.000000
 
 Issue 25. `funnel_counters` counts landing-page visits (only counted, never stored one by one),
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0015'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
