@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from quiz import caches
 from quiz.app_state import get_consent_texts, get_content
 from quiz.counters import funnel_read
 from quiz.counters.models import FunnelCounter
@@ -195,3 +196,14 @@ def test_funnel_counters_equal_a_recount_after_random_visits_finishes_and_deleti
     assert totals["start"] == len(left) == 16
     assert sum(by_metric["start"] for by_metric in counts.values()) == 16
     assert sum(by_metric["visit"] for by_metric in counts.values()) == 30
+
+
+def test_the_kept_landing_page_carries_each_visitors_own_fields(app: Flask) -> None:
+    first = browser(app).get('/?utm_source="><script>x</script>&utm_campaign=herbst').text
+    second = browser(app).get("/?utm_source=podcast").text
+    assert '<input type="hidden" name="utm_campaign" value="herbst">' in first
+    assert "<script>x" not in first and "&#34;&gt;&lt;script&gt;" in first
+    assert 'name="utm_campaign"' not in second
+    assert '<input type="hidden" name="utm_source" value="podcast">' in second
+    assert quizflow.csrf_token(first) != quizflow.csrf_token(second)
+    assert len(caches.of(app).landing_pages) == 1
