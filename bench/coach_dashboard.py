@@ -154,9 +154,9 @@ def fill_visits() -> dict[str, Any]:
     from quiz import database
     from quiz.counters import funnel
     from quiz.counters.models import FunnelCounter
-    from quiz.experiment_models import Experiment
     from quiz.experiments import lifecycle
     from quiz.extensions import db
+    from quiz.models import Experiment
 
     f = FunnelCounter.__table__.c
     figures: dict[str, Any] = {}
@@ -205,8 +205,8 @@ def funnel_timings(url: str) -> dict[str, Any]:
     with app.app_context():
         from sqlalchemy import func, select
 
-        from quiz.experiment_models import Experiment
         from quiz.extensions import db
+        from quiz.models import Experiment
 
         experiment = db.session.scalar(select(func.min(Experiment.id)))
     readout._analyse.cache_clear()

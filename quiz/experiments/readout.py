@@ -16,8 +16,8 @@ from sqlalchemy import select
 from quiz.counters import funnel_read
 from quiz.domain import ab_stats
 from quiz.domain.ab_stats import Arm, ArmFigures, Decision
-from quiz.experiment_models import Experiment, ExperimentEvent, ExperimentVariant
 from quiz.extensions import db
+from quiz.models import Experiment, ExperimentEvent, ExperimentVariant
 
 # The counter behind each metric of ab_stats.METRICS.
 COUNT_OF = {"start": "starts", "finish": "finishes", "optin": "optins", "click": "clicks"}

@@ -11,8 +11,8 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, u
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.domain import ab_stats
-from quiz.experiment_models import ELEMENTS
 from quiz.experiments import lifecycle, readout
+from quiz.models import ELEMENTS
 from quiz.web.coach.login import require_login
 from quiz.web.coach.params import MAX_ID
 from quiz.web.coach.site_form import changed_by
