@@ -85,7 +85,8 @@ def _id_or_404(experiment_id: int) -> int:
 
 
 def _detail_page(experiment_id: int, error: str | None = None) -> str:
-    result = readout.readout(_id_or_404(experiment_id)) or abort(404)
+    # Only the metric the test is decided by gets its posterior figures (the rest: rates).
+    result = readout.readout(_id_or_404(experiment_id), metrics=()) or abort(404)
     return render_template(
         "coach/experiment.html",
         r=result,
