@@ -104,7 +104,11 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     referrer: Mapped[str | None] = mapped_column(String(500))
     # The referrer's host, normalised (quiz.domain.traffic): statistics, kept when the full
     # referrer (personal: it can carry a path and query) is anonymised; "" for none or our own.
-    referrer_host: Mapped[str | None] = mapped_column(String(253))
+    # Deferred and left to the server's NULL like quality_flags, so the ORM's own inserts and
+    # loads never name it on a database migrated back to before 0015 (the migration tests).
+    referrer_host: Mapped[str | None] = mapped_column(
+        String(253), server_default=text("NULL"), deferred=True
+    )
 
     # The lead (last step). Email is optional when QUIZ_REQUIRE_EMAIL is off.
     first_name: Mapped[str | None] = mapped_column(String(100))
