@@ -16,6 +16,11 @@ database of its own (SQLite `/tmp/quiz-bench/bench-ROWS.sqlite3`, PostgreSQL dat
   a fresh app (new database connection, template compiled), the best of 3 after, and two filtered
   views. `seed-demo` writes takers in bulk without moving the item-statistics counters, so when
   they do not count every finished response, `item_stats_rebuild.rebuild()` fills them first (timed);
+- the funnel per source (issue 25): `seed-demo` writes no visits, so the benchmark adds visit
+  counters (three per start, per day and source) once; the dashboard's timings above include its
+  table of sources; then the sources' CSV, an A/B test with four variants and a million counted
+  visits: its page `/coach/experimente/<id>` cold (a fresh readout: four metrics x four variants
+  of 200,000 posterior draws) and `experiments show --json`;
 - peak RSS (VmHWM) of a subprocess streaming the CSV export of all leads, read after the first
   100,000 rows and at the end, next to the same process's peak before the export began;
 
@@ -111,6 +116,7 @@ def prepare(url: str, rows: int) -> dict[str, Any]:
         figures["responses"] = db.session.scalar(select(func.count()).select_from(Response))
         figures["rollup_rows"] = db.session.scalar(select(func.count()).select_from(CoachRollup))
         figures |= fill_item_stats()
+        figures |= fill_visits()
         if coach_accounts.find_coach("bench@example.com") is None:
             coach_accounts.create_coach("bench@example.com", PASSWORD)
         db.session.remove()
@@ -139,6 +145,91 @@ def fill_item_stats() -> dict[str, Any]:
             item_stats_rebuild.rebuild()
         figures["item_stats_rebuild_seconds"] = round(time.perf_counter() - started, 1)
     return figures
+
+
+def fill_visits() -> dict[str, Any]:
+    """Visit counters for the demo traffic (three per start), once; and an A/B test to read."""
+    from sqlalchemy import func, select
+
+    from quiz import database
+    from quiz.counters import funnel
+    from quiz.counters.models import FunnelCounter
+    from quiz.experiments import lifecycle
+    from quiz.extensions import db
+    from quiz.models import Experiment
+
+    f = FunnelCounter.__table__.c
+    figures: dict[str, Any] = {}
+    if not db.session.scalar(select(func.count()).where(f.metric == "visit")):
+        started = time.perf_counter()
+        keys = [f.day, f.source, f.medium, f.campaign, f.referrer_host, f.content_version]
+        rows = db.session.execute(
+            select(*keys, f.is_demo, func.sum(f.count))
+            .where(f.metric == "start")
+            .group_by(*keys, f.is_demo)
+        ).all()
+        with database.write():
+            funnel.add_funnel(
+                {(*row[:6], bool(row[6]), 0, "visit"): 3 * int(row[7]) for row in rows}
+            )
+        figures["visits_added_seconds"] = round(time.perf_counter() - started, 1)
+    if db.session.scalar(select(func.count()).select_from(Experiment)) == 0:
+        variants = [lifecycle.VariantInput(n, f"Überschrift {n}") for n in "ABCD"]
+        experiment = lifecycle.create("Bench", "landing_headline", "start", variants, "bench")
+        lifecycle.change(experiment, "started", "bench")
+        rates = (0.30, 0.31, 0.29, 0.33)
+        with database.write():
+            funnel.add_experiments(
+                {
+                    key: value
+                    for p, rate in enumerate(rates)
+                    for key, value in (
+                        ((experiment, p, "visit"), 250_000),
+                        ((experiment, p, "start"), int(250_000 * rate)),
+                        ((experiment, p, "finish"), int(250_000 * rate * 0.6)),
+                        ((experiment, p, "optin"), int(250_000 * rate * 0.2)),
+                    )
+                }
+            )
+    figures["funnel_rows"] = db.session.scalar(select(func.count()).select_from(FunnelCounter))
+    return figures
+
+
+def funnel_timings(url: str) -> dict[str, Any]:
+    """The sources' CSV, and an A/B test's page and JSON cold (a fresh app and readout)."""
+    from quiz.experiments import readout
+
+    app = _app(url)
+    client = app.test_client()
+    client.post("/coach/login", data={"email": "bench@example.com", "password": PASSWORD})
+    with app.app_context():
+        from sqlalchemy import func, select
+
+        from quiz.extensions import db
+        from quiz.models import Experiment
+
+        experiment = db.session.scalar(select(func.min(Experiment.id)))
+    readout._analyse.cache_clear()
+    started = time.perf_counter()
+    page = client.get(f"/coach/experimente/{experiment}")
+    experiment_seconds = time.perf_counter() - started
+    assert page.status_code == 200 and "Besuche und Schritte" in page.get_data(as_text=True)
+    readout._analyse.cache_clear()
+    started = time.perf_counter()
+    shown = app.test_cli_runner().invoke(args=["experiments", "show", str(experiment), "--json"])
+    json_seconds = time.perf_counter() - started
+    assert shown.exit_code == 0, shown.output
+    started = time.perf_counter()
+    csv = client.get("/coach/quellen.csv")
+    csv_seconds = time.perf_counter() - started
+    assert csv.status_code == 200
+    return {
+        "experiment_page_cold_s": round(experiment_seconds, 3),
+        "experiments_show_json_s": round(json_seconds, 3),
+        "experiment_recommendation": json.loads(shown.output)["recommendation"],
+        "sources_csv_s": round(csv_seconds, 3),
+        "sources_csv_rows": csv.get_data(as_text=True).count("\n") - 1,
+    }
 
 
 def quality_timings(url: str, runs: int = 3) -> dict[str, Any]:
@@ -281,6 +372,7 @@ def main() -> None:
             figures = prepare(url, rows)
             figures |= quality_timings(url)  # first: its first request is the cold one
             figures |= dashboard_timings(url)
+            figures |= funnel_timings(url)
             figures["csv_export"] = csv_peak(url)
             print(json.dumps(figures, indent=2), flush=True)
             summary.append((name, rows, figures))
@@ -296,6 +388,8 @@ def main() -> None:
             f"{name:10} {rows:>9} takers: {seeded}dashboard cold {best}-{worst} s "
             f"({'under' if best < TARGET_SECONDS else 'OVER'} target), "
             f"without flagged responses {figures['dashboard_cold_filtered_s'][2]} s, "
+            f"experiment page cold {figures['experiment_page_cold_s']} s, "
+            f"sources CSV {figures['sources_csv_s']} s, "
             f"quality page cold {figures['quality_page_first_s']} s "
             f"({'under' if figures['quality_page_first_s'] < TARGET_SECONDS else 'OVER'} target), "
             f"CSV of {csv['rows']} leads peak RSS {csv['vm_hwm_at_end_mb']} MB "

@@ -1,12 +1,14 @@
 """Load benchmark of the public quiz under gunicorn (2 workers) on SQLite.
 
 Run: `.venv/bin/python bench/quiz_load.py` (or `make bench-quiz`). Prints, from one run:
-1. requests/second of /healthz, a quiz page and a result page (chart cached), measured with wrk
-   in interleaved rounds, the pages once uncompressed and once with `Accept-Encoding: gzip` (the
-   site settings read on every request, as always), and their ratios to bare /healthz from the
-   medians (issue 22's goal: at least 70 % for both pages, compressed or not); then the same
-   pages' CPU time per request in this process (WSGI without a server, `time.process_time`),
-   whose ratios say the same as the throughput's on an idle machine and hold on a busy one;
+1. requests/second of /healthz, the landing page (a browser's User-Agent, UTM parameters and a
+   referrer, so every request counts a visit, with an A/B test of its headline running), a quiz
+   page and a result page (chart cached), measured with wrk in interleaved rounds, the pages once
+   uncompressed and once with `Accept-Encoding: gzip` (the site settings read on every request,
+   as always), and their ratios to bare /healthz from the medians (goal: at least 70 %); how many
+   of the landing requests were counted as visits (issue 25); then the same pages' CPU time per
+   request in this process (WSGI without a server, `time.process_time`), whose ratios say the
+   same as the throughput's on an idle machine and hold on a busy one;
 2. a mixed load: 16 concurrent takers each completing the whole quiz for 60 seconds, with errors,
    lost responses and the p99 latency of every step.
 """
@@ -105,9 +107,19 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError("gunicorn did not come up")
 
+    def python(self, code: str) -> str:
+        """Run Python in the app's context against the server's database; its output."""
+        script = "from quiz import create_app\napp = create_app()\nwith app.app_context():\n"
+        script += "".join(f"    {line}\n" for line in code.strip().splitlines())
+        return subprocess.run(
+            [sys.executable, "-c", script], env=self.env, check=True, capture_output=True, text=True
+        ).stdout
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=20)
+
+    def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -200,19 +212,33 @@ class Taker:
         return path
 
 
+BROWSER_HEADERS = (
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/140 Safari/537.36",
+    "Referer: https://www.linkedin.com/feed/",
+)
+LANDING_REQUESTS: list[int] = []
+
+
 def wrk(
-    binary: str, url: str, seconds: int, cookie: str | None = None, gzip: bool = False
+    binary: str,
+    url: str,
+    seconds: int,
+    cookie: str | None = None,
+    headers: tuple[str, ...] = (),
+    gzip: bool = False,
 ) -> float:
     """Requests/second wrk reaches against one URL (8 connections, 2 threads)."""
     command = [binary, "-t2", "-c8", f"-d{seconds}s", url]
-    if cookie:
-        command[1:1] = ["-H", f"Cookie: {cookie}"]
+    for header in (*headers, *([f"Cookie: {cookie}"] if cookie else [])):
+        command[1:1] = ["-H", header]
     if gzip:
         command[1:1] = ["-H", "Accept-Encoding: gzip"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if errors:
         raise RuntimeError(f"wrk saw {errors.group(1)} error responses for {url}")
+    if headers:
+        LANDING_REQUESTS.append(int(re.search(r"(\d+) requests in", output).group(1)))
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
 
 
@@ -230,8 +256,10 @@ def throughput(server: Server, seconds: int, rounds: int) -> None:
         raise RuntimeError(f"the quiz page under test is not a quiz page: {status}")
     cookie = "; ".join(f"{k}={v}" for k, v in draft.cookies.items())
     base = f"http://127.0.0.1:{server.port}"
+    landing = base + "/?utm_source=linkedin&utm_medium=social&utm_campaign=bench"
     targets = {
         "/healthz": (base + "/healthz", None, False),
+        "/ (landing, counted)": (landing, None, False),
         "/quiz/1 (quiz page)": (base + "/quiz/1", cookie, False),
         "/quiz/1, gzip": (base + "/quiz/1", cookie, True),
         "/r/<token> (result)": (base + result_path, None, False),
@@ -246,13 +274,15 @@ def throughput(server: Server, seconds: int, rounds: int) -> None:
     figures: dict[str, list[float]] = defaultdict(list)
     for _ in range(rounds):
         for name, (url, url_cookie, gzip) in targets.items():
-            figures[name].append(wrk(binary, url, seconds, url_cookie, gzip))
+            headers = BROWSER_HEADERS if name.startswith("/ (landing") else ()
+            figures[name].append(wrk(binary, url, seconds, url_cookie, headers, gzip))
     print(
         f"Throughput (wrk, 2 threads, 8 connections, gunicorn -w 2, SQLite; "
         f"{rounds} interleaved rounds of {seconds} s, median req/s)"
     )
     health = statistics.median(figures["/healthz"])
     targets_pct = {
+        "/ (landing, counted)": 70,
         "/quiz/1 (quiz page)": 70,
         "/quiz/1, gzip": 70,
         "/r/<token> (result)": 70,
@@ -386,10 +416,35 @@ def main() -> None:
     args = parser.parse_args()
     server = Server(args.workers)
     try:
+        server.python(START_EXPERIMENT)
         throughput(server, args.seconds, args.rounds)
         mixed_load(server, args.takers, args.mixed_seconds)
     finally:
         server.stop()
+    try:
+        counted = int(server.python(COUNTED_VISITS).strip())
+        print(
+            f"Visits counted: {counted} of the landing page's {sum(LANDING_REQUESTS)} wrk requests "
+            f"(the mixed load's takers send no User-Agent, so they count none; each worker "
+            f"writes its last batch when it exits)"
+        )
+    finally:
+        server.remove()
+
+
+# An A/B test of the landing headline runs during the benchmark (the landing view draws for it).
+START_EXPERIMENT = """
+from quiz.experiments import lifecycle
+variants = [lifecycle.VariantInput("A", "Erste"), lifecycle.VariantInput("B", "Zweite")]
+e = lifecycle.create("Bench", "landing_headline", "start", variants, "bench")
+lifecycle.change(e, "started", "bench")
+"""
+COUNTED_VISITS = """
+from sqlalchemy import text
+from quiz.extensions import db
+q = "SELECT COALESCE(SUM(count), 0) FROM funnel_counters WHERE metric = 'visit'"
+print(db.session.execute(text(q)).scalar())
+"""
 
 
 if __name__ == "__main__":

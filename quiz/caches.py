@@ -124,6 +124,9 @@ class Caches:
         # with a slot for the CSRF token, and result pages as token -> (version, html).
         self.questions: Store[Markup] = Store(LRUCache(4096), enabled, pages=True)
         self.step_pages: Store[str] = Store(LRUCache(1024), enabled, pages=True)
+        # The landing page per settings, content, resume step and A/B variants shown, with
+        # slots for the token and the visitor's tracking fields (quiz.web.prerendered).
+        self.landing_pages: Store[str] = Store(LRUCache(64), enabled, pages=True)
         self.result_pages: Store[tuple[Hashable, str]] = Store(LRUCache(512), enabled, pages=True)
         # The form class of each quiz page (it depends on the content only).
         self.step_forms: Store[type[Any]] = Store(LRUCache(256), enabled)
@@ -160,6 +163,7 @@ class Caches:
         for store in (
             self.questions,
             self.step_pages,
+            self.landing_pages,
             self.result_pages,
             self.step_forms,
             self.coach_charts,

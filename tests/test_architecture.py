@@ -308,6 +308,12 @@ TABLE_WRITERS: dict[str, frozenset[str]] = {
     "coach_rollups": frozenset({"quiz.counters.rollups", "quiz.counters.rollup_rebuild"}),
     "cta_clicks": frozenset({"quiz.taker.clicks"}),
     "cta_click_counts": frozenset({"quiz.counters.cta_clicks"}),
+    "funnel_counters": frozenset({"quiz.counters.funnel", "quiz.counters.funnel_rebuild"}),
+    "experiment_counts": frozenset({"quiz.counters.funnel", "quiz.counters.funnel_rebuild"}),
+    "experiments": frozenset({"quiz.experiments.lifecycle"}),
+    "experiment_variants": frozenset({"quiz.experiments.lifecycle"}),
+    "experiment_events": frozenset({"quiz.experiments.lifecycle"}),
+    "response_variants": frozenset({"quiz.taker.responses"}),
 }
 _DML = {"insert", "update", "delete"}
 _SESSION_WRITES = {"add", "add_all", "delete", "merge"}
@@ -473,12 +479,18 @@ def test_only_the_owners_move_the_counters() -> None:
     """Besides the import-linter contracts: the counters' writers and rebuilds are named only by
     their entry points (quiz.counters), and those only by the writers of the counted tables and
     by `rebuild-rollups`."""
-    entry_points = {"quiz.counters", "quiz.counters.item_stats_rebuild"}
-    for writer in ("rollups", "item_stats", "rollup_rebuild", "item_stats_rebuild", "cta_clicks"):
+    entry_points = {
+        "quiz.counters",
+        "quiz.counters.item_stats_rebuild",
+        "quiz.counters.funnel_rebuild",
+    }
+    writers = ("rollups", "item_stats", "rollup_rebuild", "item_stats_rebuild", "funnel")
+    for writer in (*writers, "funnel_rebuild", "cta_clicks"):
         assert importers_of(f"quiz.counters.{writer}") <= entry_points, writer
     assert importers_of("quiz.counters") == {
         "quiz.taker.responses",
         "quiz.taker.consents",
+        "quiz.taker.visits",
         "quiz.mail.outbox",
         "quiz.taker.clicks",
         "quiz.cli.coach",

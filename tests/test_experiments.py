@@ -11,11 +11,10 @@ from sqlalchemy import select
 
 from quiz.app_state import get_content
 from quiz.counters import funnel_read
-from quiz.experiment_models import ExperimentEvent, ResponseVariant
 from quiz.experiments import assign, lifecycle
 from quiz.experiments.lifecycle import ExperimentError, VariantInput
 from quiz.extensions import db
-from quiz.models import Response
+from quiz.models import ExperimentEvent, Response, ResponseVariant
 from quiz.taker import rights
 from tests import quizflow
 from tests.factories import finished_response

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from quiz import caches
 from quiz.app_state import get_consent_texts, get_content
 from quiz.counters import funnel_read
 from quiz.counters.models import FunnelCounter
@@ -18,7 +19,7 @@ from quiz.domain.scoring import sample_answers
 from quiz.experiments import lifecycle
 from quiz.extensions import db
 from quiz.models import Response
-from quiz.taker import responses, rights
+from quiz.taker import responses, rights, visits
 from tests import quizflow
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140 Safari/537.36"
@@ -195,3 +196,28 @@ def test_funnel_counters_equal_a_recount_after_random_visits_finishes_and_deleti
     assert totals["start"] == len(left) == 16
     assert sum(by_metric["start"] for by_metric in counts.values()) == 16
     assert sum(by_metric["visit"] for by_metric in counts.values()) == 30
+
+
+def test_the_kept_landing_page_carries_each_visitors_own_fields(app: Flask) -> None:
+    first = browser(app).get('/?utm_source="><script>x</script>&utm_campaign=herbst').text
+    second = browser(app).get("/?utm_source=podcast").text
+    assert '<input type="hidden" name="utm_campaign" value="herbst">' in first
+    assert "<script>x" not in first and "&#34;&gt;&lt;script&gt;" in first
+    assert 'name="utm_campaign"' not in second
+    assert '<input type="hidden" name="utm_source" value="podcast">' in second
+    assert quizflow.csrf_token(first) != quizflow.csrf_token(second)
+    assert len(caches.of(app).landing_pages) == 1
+
+
+@pytest.mark.app_config(QUIZ_VISIT_FLUSH_SECONDS=3600)
+def test_visits_wait_in_the_workers_buffer_and_are_written_in_one_go(app: Flask) -> None:
+    for _ in range(3):
+        browser(app).get("/?utm_source=newsletter")
+    assert _visits(app) == {}  # not yet due: kept in this worker's buffer
+    with app.app_context():
+        assert visits.write_pending(app) == 3
+        assert visits.write_pending(app) == 0
+    assert _visits(app) == {("newsletter", "", "", ""): 3}
+    browser(app).get("/?utm_source=newsletter")
+    visits._write_at_exit()  # the worker exits: what it still holds is written
+    assert _visits(app) == {("newsletter", "", "", ""): 4}

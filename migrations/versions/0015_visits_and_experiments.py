@@ -36,7 +36,12 @@ def _host(referrer):
 
 def upgrade():
     # In place (no batch copy of `responses`, whose drop would cascade on SQLite; see 0006).
-    op.add_column('responses', sa.Column('referrer_host', sa.String(length=253), nullable=True))
+    op.add_column(
+        'responses',
+        sa.Column(
+            'referrer_host', sa.String(length=253), nullable=True, server_default=sa.text('NULL')
+        ),
+    )
     op.create_table(
         'funnel_counters',
         sa.Column('day', sa.Date(), nullable=False),

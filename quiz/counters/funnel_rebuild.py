@@ -15,9 +15,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from quiz.counters import funnel
 from quiz.counters.models import ExperimentCount, FunnelCounter
 from quiz.counters.rollup_keys import as_date, confirmed_marketing, day_sql, finished_condition
-from quiz.experiment_models import ResponseVariant
 from quiz.extensions import db
-from quiz.models import Response
+from quiz.models import Response, ResponseVariant
 
 COUNTED = ("start", "finish", "optin")
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from quiz import caches
-from quiz.experiment_models import ACTIVE_STATUSES, Experiment, ExperimentVariant, ResponseVariant
 from quiz.extensions import db
+from quiz.models import ACTIVE_STATUSES, Experiment, ExperimentVariant, ResponseVariant
 from quiz.site import settings as site_settings
 
 MAX_FIELD = 200

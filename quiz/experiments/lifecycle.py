@@ -1,4 +1,4 @@
-"""The one writer of the experiments, their variants and their log (quiz.experiment_models).
+"""The one writer of the experiments, their variants and their log (quiz.models).
 
 A variant's text is fixed once the experiment is created, so the readout is always about exactly
 the text that was shown; a new text is a new experiment. Every change of state (created, started,
@@ -16,9 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from quiz import database
 from quiz.domain.ab_stats import METRICS
-from quiz.experiment_models import ELEMENTS, Experiment, ExperimentEvent, ExperimentVariant
 from quiz.extensions import db
-from quiz.models import utcnow
+from quiz.models import ELEMENTS, Experiment, ExperimentEvent, ExperimentVariant, utcnow
 from quiz.site import settings as site_settings
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 4

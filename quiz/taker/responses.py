@@ -40,11 +40,10 @@ from quiz.domain.analysis import AnalysisItem, build_analysis
 from quiz.domain.consent_texts import ConsentTexts
 from quiz.domain.content import Content, Page
 from quiz.domain.scoring import ScoreResult, score_answers
-from quiz.experiment_models import ResponseVariant
 from quiz.extensions import db
 from quiz.links import external_url
 from quiz.mail import outbox
-from quiz.models import SCORED_DIMENSIONS, Answer, Response, utcnow
+from quiz.models import SCORED_DIMENSIONS, Answer, Response, ResponseVariant, utcnow
 from quiz.taker import consents, pdf_store
 from quiz.taker.bulk import bulk_insert
 from quiz.webhooks import events

@@ -16,18 +16,20 @@ from sqlalchemy import func, or_, select
 from quiz import database, deletion_log
 from quiz.app_state import get_content
 from quiz.domain.content import Content
-from quiz.experiment_models import Experiment, ExperimentVariant, ResponseVariant
 from quiz.extensions import db
 from quiz.links import digest_matches
 from quiz.mail import outbox
 from quiz.models import (
     Answer,
     Consent,
+    Experiment,
+    ExperimentVariant,
     LeadRecord,
     LeadStatusChange,
     LeadTag,
     OutboxMessage,
     Response,
+    ResponseVariant,
     utcnow,
 )
 from quiz.site import settings as site_settings

@@ -12,7 +12,7 @@ per-request value. The result view keeps its pages there too (`result_pages`).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 
 from flask import get_template_attribute
 from flask_wtf.csrf import generate_csrf
@@ -23,6 +23,8 @@ from quiz.domain.content import Content
 
 # Where a cached page gets the request's CSRF token; random, so no content can contain it.
 CSRF_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
+# Where the cached landing page gets the request's hidden tracking fields.
+TRACKING_SLOT = f"tracking-slot-{secrets.token_hex(16)}"
 
 
 def question_html(
@@ -56,3 +58,16 @@ def step_page(key: Hashable, render: Callable[[str], str]) -> str:
     """
     html = caches().step_pages.get_or_make(key, lambda: render(CSRF_SLOT))
     return html.replace(CSRF_SLOT, generate_csrf())
+
+
+def landing_page(
+    key: Hashable, render: Callable[[str, str], str], tracking: Mapping[str, str]
+) -> str:
+    """The landing page for `key`, with this request's tracking fields and CSRF token.
+
+    `render(csrf_value, tracking_slot)` renders it once per key; per request only the hidden
+    fields of where the visitor came from are rendered (a macro) and put in their slot.
+    """
+    html = caches().landing_pages.get_or_make(key, lambda: render(CSRF_SLOT, TRACKING_SLOT))
+    macro = get_template_attribute("_macros.html", "tracking_fields")
+    return html.replace(TRACKING_SLOT, str(macro(tracking))).replace(CSRF_SLOT, generate_csrf())

@@ -126,14 +126,30 @@ def landing() -> str:
         headers = {name: request.headers.get(name, "") for name in traffic.HEADERS}
         if traffic.counts_as_visit(request.method, headers):
             _count_visit(content, tracking, assigned)
-    return render_template(
-        "quiz/landing.html",
-        content=content,
-        minutes=estimated_minutes(content),
-        tracking=tracking,
-        resume_step=resume_step,
-        variants=assign.encode(assigned),
-        shown=assign.texts(experiments, assigned),
+    # The page depends on the settings, the content, where a taker resumes and the variants
+    # shown: rendered once per worker for each, then only the request's own fields go in.
+    variants = assign.encode(assigned)
+    key = (
+        "landing",
+        request.script_root,
+        site_settings.current().version,
+        content.sha256,
+        resume_step,
+        variants,
+    )
+    return prerendered.landing_page(
+        key,
+        lambda csrf_value, tracking_slot: render_template(
+            "quiz/landing.html",
+            content=content,
+            minutes=estimated_minutes(content),
+            resume_step=resume_step,
+            variants=variants,
+            shown=assign.texts(experiments, assigned),
+            csrf_value=csrf_value,
+            tracking_slot=tracking_slot,
+        ),
+        tracking,
     )
 
 

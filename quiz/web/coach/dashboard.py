@@ -6,11 +6,20 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, get_template_attribute, make_response, render_template
+from datetime import date
+
+from flask import (
+    Response,
+    abort,
+    get_template_attribute,
+    make_response,
+    render_template,
+    request,
+)
 
 from quiz import caches, charts
 from quiz.app_state import get_content
-from quiz.coach import stats
+from quiz.coach import sources, stats
 from quiz.web.coach import params
 
 CHART_NAMES = ("funnel", "scores", "bottlenecks", "profile", "timeline")
@@ -33,10 +42,32 @@ def _figures(filters: stats.Filters) -> stats.Dashboard:
     return figures
 
 
+def _sort() -> tuple[str, bool]:
+    """The source table's order from the query string (an unknown one: visits, descending).
+
+    Its own names (`by`, `order`): `sort` is the leads list's filter, checked by params.
+    """
+    sort = request.args.get("by", sources.DEFAULT_SORT)
+    if sort not in sources.SORT_KEYS:
+        sort = sources.DEFAULT_SORT
+    return sort, request.args.get("order") != "asc"
+
+
+def _source_rows(filters: stats.Filters, sort: str, descending: bool) -> list[sources.SourceRow]:
+    rows: list[sources.SourceRow] = caches.current().coach_charts.get_or_make(
+        ("sources", filters.cache_key(), sort, descending),
+        lambda: sources.source_rows(filters, sort, descending),
+    )
+    return rows
+
+
 def dashboard() -> str:
-    """The aggregate view: KPIs, funnel, scores, bottlenecks, profile, timeline, consents, mail."""
+    """The aggregate view: KPIs, funnel, scores, bottlenecks, profile, timeline, consents, mail,
+    and the conversion per traffic source."""
     filters = params.current_filters()
     figures = _figures(filters)
+    sort, descending = _sort()
+    rows = _source_rows(filters, sort, descending)
     campaigns, versions = stats.filter_choices()
     content = get_content()
     return render_template(
@@ -49,7 +80,25 @@ def dashboard() -> str:
         names={d.id: d.name for d in content.dimensions},
         no_campaign=stats.NO_CAMPAIGN,
         chart_names=CHART_NAMES,
+        source_rows=rows,
+        source_total=sources.total(rows),
+        sort=sort,
+        descending=descending,
     )
+
+
+def sources_csv() -> Response:
+    """The conversion per source as CSV (the dashboard's filters and order; 400 on a bad filter)."""
+    filters = params.strict_filters()
+    sort, descending = _sort()
+    rows = sources.source_rows(filters, sort, descending)
+    header = get_template_attribute("coach/labels.html", "SOURCE_CSV_HEADER")
+    none_label = get_template_attribute("coach/labels.html", "NO_SOURCE")
+    response = make_response("".join(sources.csv_text(rows, header, none_label)))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    stamp = date.today().isoformat()
+    response.headers["Content-Disposition"] = f'attachment; filename="quellen-{stamp}.csv"'
+    return response
 
 
 def chart(name: str) -> Response:

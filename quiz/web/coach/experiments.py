@@ -11,8 +11,8 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, u
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.domain import ab_stats
-from quiz.experiment_models import ELEMENTS
 from quiz.experiments import lifecycle, readout
+from quiz.models import ELEMENTS
 from quiz.web.coach.login import require_login
 from quiz.web.coach.params import MAX_ID
 from quiz.web.coach.site_form import changed_by
@@ -85,7 +85,8 @@ def _id_or_404(experiment_id: int) -> int:
 
 
 def _detail_page(experiment_id: int, error: str | None = None) -> str:
-    result = readout.readout(_id_or_404(experiment_id)) or abort(404)
+    # Only the metric the test is decided by gets its posterior figures (the rest: rates).
+    result = readout.readout(_id_or_404(experiment_id), metrics=()) or abort(404)
     return render_template(
         "coach/experiment.html",
         r=result,
