@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from quiz.paths import resource_dir
 
@@ -159,7 +160,16 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # finished responses of the same content version on; demo takers count only if asked.
         "QUIZ_NORMS_MIN": _int(env, "QUIZ_NORMS_MIN", 100),
         "QUIZ_NORMS_INCLUDE_DEMO": _flag(env, "QUIZ_NORMS_INCLUDE_DEMO", False),
+        # Follow-up emails are never sent between 21:00 and 7:00 in this zone (issue 24).
+        "QUIZ_TIMEZONE": env.get("QUIZ_TIMEZONE", "Europe/Berlin").strip() or "Europe/Berlin",
     }
+    try:
+        ZoneInfo(config["QUIZ_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"QUIZ_TIMEZONE must name a time zone such as Europe/Berlin, "
+            f"not {config['QUIZ_TIMEZONE']!r}"
+        ) from None
     if config["SMTP_SECURITY"] not in {"starttls", "ssl", "none"}:
         raise ConfigError(
             f"SMTP_SECURITY must be starttls, ssl or none, not {config['SMTP_SECURITY']!r}"

@@ -279,3 +279,46 @@ class ResultPdf(db.Model):  # type: ignore[name-defined,misc]
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     render_ms: Mapped[int | None]
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+
+# The statuses a coach gives a lead, in the order of a sales conversation; the German labels are
+# in templates/coach/labels.html. A lead without a row in lead_records is "new".
+LEAD_STATUSES: tuple[str, ...] = ("new", "contacted", "meeting", "client", "not_interested")
+
+
+class LeadRecord(db.Model):  # type: ignore[name-defined,misc]
+    """The coach's work on one lead: its status and free notes (never sent anywhere)."""
+
+    __tablename__ = "lead_records"
+
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadTag(db.Model):  # type: ignore[name-defined,misc]
+    """One tag the coach put on a lead (a row each, so the leads list filters by tag in SQL)."""
+
+    __tablename__ = "lead_tags"
+
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+
+
+class LeadStatusChange(db.Model):  # type: ignore[name-defined,misc]
+    """A status change of a lead, with its time: the lead's history."""
+
+    __tablename__ = "lead_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    old_status: Mapped[str] = mapped_column(String(20))
+    new_status: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from quiz.mail import listing
 from quiz.mail.sender import deliver_due, watch
 
 
@@ -38,4 +40,30 @@ def send_mail_command(keep_watching: bool, interval: float) -> None:
         )
 
 
-COMMANDS = [send_mail_command]
+@click.group("mail")
+def mail_group() -> None:
+    """Look into the outbox."""
+
+
+@mail_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list of objects.")
+@click.option("--status", type=click.Choice(listing.STATUSES), help="Only messages in this state.")
+@click.option("--kind", help="Only messages of this kind (result, optin, coach_alert, ...).")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
+@with_appcontext
+def list_command(as_json: bool, status: str | None, kind: str | None, limit: int) -> None:
+    """List outbox messages, oldest due first (the recipient's domain only, never the address)."""
+    rows = listing.messages(status=status, kind=kind, limit=limit)
+    if as_json:
+        click.echo(json.dumps([row.to_json() for row in rows], ensure_ascii=False))
+        return
+    for row in rows:
+        data = row.to_json()
+        click.echo(
+            f"{data['id']:>8}  {row.kind:<12} {row.status:<9} {data['due_at']}  "
+            f"response {row.response_id or '-'}  @{row.recipient_domain}"
+        )
+    click.echo(f"{len(rows)} message(s)")
+
+
+COMMANDS = [send_mail_command, mail_group]

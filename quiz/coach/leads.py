@@ -17,7 +17,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from quiz.coach.stats import Filters, response_conditions
 from quiz.extensions import db
-from quiz.models import SCORED_DIMENSIONS, Consent, OutboxMessage, Response
+from quiz.models import (
+    LEAD_STATUSES,
+    SCORED_DIMENSIONS,
+    Consent,
+    LeadRecord,
+    LeadTag,
+    OutboxMessage,
+    Response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,15 @@ FORMULA_TRIGGERS = frozenset("=+-@")
 # no-break space, vertical tab, line breaks, ...), control and format characters (zero-width
 # space, BOM). Unicode categories, so no list of code points to keep up to date.
 _SKIPPABLE = ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    """The leads list's own choices: the coach's status and tag, and the order."""
+
+    status: str | None = None
+    tag: str | None = None
+    sort: str = ""  # "" newest first; "status": by the stage of the conversation, then newest
 
 
 @dataclass(frozen=True)
@@ -72,13 +89,34 @@ def _email_state() -> Any:
     )
 
 
+def _lead_status() -> Any:
+    """The coach's status of the lead; "new" when the coach has not touched it."""
+    r = Response.__table__.c
+    status = select(LeadRecord.status).where(LeadRecord.response_id == r.id).scalar_subquery()
+    return func.coalesce(status, "new")
+
+
+def _lead_tags() -> Any:
+    """The lead's tags, alphabetically, in one comma-separated text."""
+    r = Response.__table__.c
+    ordered = (
+        select(LeadTag.tag).where(LeadTag.response_id == r.id).order_by(LeadTag.tag).subquery()
+    )
+    return select(func.aggregate_strings(ordered.c.tag, ", ")).scalar_subquery()
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def lead_query(filters: Filters, search: str = "") -> Select[Any]:
-    """The finished responses in the filter, newest first, with consent and email state."""
+def lead_query(
+    filters: Filters, search: str = "", lead_filter: LeadFilter | None = None
+) -> Select[Any]:
+    """The finished responses in the filter, newest first (or by status), with consent and
+    email state and the coach's status and tags."""
+    lead_filter = lead_filter or LeadFilter()
     r = Response.__table__.c
+    status = _lead_status()
     query = (
         select(
             r.id,
@@ -92,10 +130,22 @@ def lead_query(filters: Filters, search: str = "") -> Select[Any]:
             *(r[f"score_{d}"] for d in SCORED_DIMENSIONS),
             _marketing_state().label("marketing"),
             _email_state().label("email_state"),
+            status.label("lead_status"),
+            _lead_tags().label("tags"),
         )
         .where(r.status == "finished", *response_conditions(filters))
         .order_by(r.finished_at.desc(), r.id.desc())
     )
+    if lead_filter.status:
+        query = query.where(status == lead_filter.status)
+    if lead_filter.tag:
+        tagged = select(LeadTag.response_id).where(
+            func.lower(LeadTag.tag) == lead_filter.tag.strip().lower()
+        )
+        query = query.where(r.id.in_(tagged))
+    if lead_filter.sort == "status":
+        stage = case({name: rank for rank, name in enumerate(LEAD_STATUSES)}, value=status)
+        query = query.order_by(None).order_by(stage, r.finished_at.desc(), r.id.desc())
     search = search.strip()[:100]
     if search:
         pattern = f"%{_escape_like(search.lower())}%"
@@ -108,9 +158,11 @@ def lead_query(filters: Filters, search: str = "") -> Select[Any]:
     return query
 
 
-def page_of_leads(filters: Filters, search: str, page: int) -> LeadPage:
+def page_of_leads(
+    filters: Filters, search: str, page: int, lead_filter: LeadFilter | None = None
+) -> LeadPage:
     """One page of leads and how many there are in all."""
-    query = lead_query(filters, search)
+    query = lead_query(filters, search, lead_filter)
     total = db.session.scalar(
         select(func.count()).select_from(
             query.order_by(None).with_only_columns(Response.id).subquery()
@@ -158,12 +210,14 @@ class ExportRows:
     connection back; the response calls it when the body is done or the client went away.
     """
 
-    def __init__(self, filters: Filters, search: str) -> None:
+    def __init__(
+        self, filters: Filters, search: str, lead_filter: LeadFilter | None = None
+    ) -> None:
         self._result: CursorResult[Any] | None = None
         self._connection = db.engine.connect()
         try:
             streamed = self._connection.execution_options(yield_per=FETCH_ROWS)
-            self._result = streamed.execute(lead_query(filters, search))
+            self._result = streamed.execute(lead_query(filters, search, lead_filter))
             self._first = self._result.fetchmany(FETCH_ROWS)
         except BaseException:
             self.close()
@@ -195,7 +249,8 @@ def csv_lines(
 ) -> Iterator[str]:
     """The leads as CSV text (BOM, `;`), yielded in small chunks as `rows` arrive.
 
-    `labels` maps "marketing", "email_state" and "bottleneck" codes to what the coach reads.
+    `labels` maps "marketing", "email_state", "bottleneck" and "lead_status" codes to what the
+    coach reads. The coach's notes are never part of it.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
@@ -215,6 +270,8 @@ def csv_lines(
             labels["email_state"].get(row.email_state or "", row.email_state),
             row.utm_campaign,
             row.content_version,
+            labels["lead_status"].get(row.lead_status, row.lead_status),
+            row.tags,
         ]
         writer.writerow([neutralise(cell) for cell in cells])
         if count % 500 == 0:

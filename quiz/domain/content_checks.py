@@ -55,6 +55,36 @@ def structural_errors(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
     yield from _dimension_errors(data, known_files)
     answer_ids = yield from _page_errors(data, dimension_ids, scale_ids)
     yield from _tip_errors(data, dimension_ids, known_files, answer_ids)
+    yield from _followup_errors(data, dimension_ids, known_files)
+
+
+def _followup_errors(
+    data: dict[str, Any], dimension_ids: set[Any], known_files: set[Any]
+) -> Iterator[tuple[Loc, str]]:
+    """Follow-ups: keyed by known dimensions, unique ids, sources among the articles, one-line
+    subjects."""
+    followups = data.get("followups")
+    if not isinstance(followups, dict):
+        return
+    every: Entries = []
+    for dimension, emails in followups.items():
+        if dimension not in dimension_ids:
+            yield ("followups", dimension), f"unknown dimension {dimension!r}"
+        for index, email in items(emails):
+            loc: Loc = ("followups", dimension, index)
+            every.append((index, {**email, "_loc": loc}))
+            if "\n" in str(email.get("subject", "")):
+                yield (*loc, "subject"), "a subject is one line"
+            for s_index, source in items(email.get("sources")):
+                if source.get("file") not in known_files:
+                    yield (
+                        (*loc, "sources", s_index, "file"),
+                        (f"unknown source file {source.get('file')!r}"),
+                    )
+    seen = Counter(email.get("id") for _, email in every)
+    for _, email in every:
+        if email.get("id") is not None and seen[email.get("id")] > 1:
+            yield (*email["_loc"], "id"), f"duplicate follow-up id {email.get('id')!r}"
 
 
 def _source_errors(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:

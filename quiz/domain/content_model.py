@@ -208,6 +208,19 @@ class Tip(_Strict):
     sources: tuple[SourceRef, ...] = Field(min_length=1)
 
 
+class Followup(_Strict):
+    """One email of the follow-up series for takers whose bottleneck is its dimension.
+
+    Its text speaks of the dimension, never of one answer: the email quotes the question and
+    the answer it builds on before it (`quiz.domain.followups`).
+    """
+
+    id: Id
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=90)]
+    text: Text
+    sources: tuple[SourceRef, ...] = Field(min_length=1)
+
+
 class ResultTexts(_Strict):
     """The sentences a result uses to say how sure it is, with `{placeholders}` filled in.
 
@@ -258,6 +271,8 @@ class Content(_Strict):
     extra: Page | None = None
     tips: tuple[Tip, ...] = ()
     result_texts: ResultTexts | None = None
+    # The follow-up emails by bottleneck dimension (content 2026.3 on), in sending order.
+    followups: dict[Id, tuple[Followup, ...]] = Field(default_factory=dict)
     # Filled by the loader from the file's bytes, never from the YAML itself.
     sha256: str = ""
 
@@ -285,6 +300,13 @@ class Content(_Strict):
     def question_by_id(self) -> dict[str, Question]:
         """Questions by id, the extra ones included."""
         return {question.id: question for question in self.all_questions}
+
+    @cached_property
+    def followups_per_dimension(self) -> int:
+        """How many follow-up emails every dimension has (the fewest any has; 0 without)."""
+        if not self.followups:
+            return 0
+        return min(len(self.followups.get(d.id, ())) for d in self.dimensions)
 
     @cached_property
     def dimension_by_id(self) -> dict[str, Dimension]:

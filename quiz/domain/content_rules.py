@@ -51,6 +51,27 @@ def coverage_errors(content: Content) -> Iterator[tuple[Loc, str]]:
     yield from _tip_trigger_errors(content)
     yield from _result_text_errors(content)
     yield from _repeated_sentence_errors(content)
+    yield from _followup_count_errors(content)
+
+
+MIN_FOLLOWUPS = 3
+
+
+def _followup_count_errors(content: Content) -> Iterator[tuple[Loc, str]]:
+    """Every dimension has the same number of follow-up emails, at least MIN_FOLLOWUPS: the
+    schedule (`followup.schedule`) sends as many to every taker, whatever their bottleneck.
+    A file without `followups` has no series (the site then sends none)."""
+    if not content.followups:
+        return
+    counts = {d.id: len(content.followups.get(d.id, ())) for d in content.dimensions}
+    most = max(counts.values(), default=0)
+    for dimension_id, count in counts.items():
+        if count < max(most, MIN_FOLLOWUPS):
+            yield (
+                ("followups", dimension_id),
+                f"{dimension_id} has {count} follow-up emails; every dimension needs "
+                f"{max(most, MIN_FOLLOWUPS)}",
+            )
 
 
 def question_locs(content: Content) -> dict[str, Loc]:

@@ -16,10 +16,10 @@ from typing import Any, cast
 
 from flask import Flask, has_app_context
 
-from quiz.app_state import get_content_version
+from quiz.app_state import get_content, get_content_version
 from quiz.charts import CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
-from quiz.domain import result_layout
+from quiz.domain import followups, result_layout
 from quiz.extensions import db
 from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_token
 from quiz.mail.headers import (
@@ -30,13 +30,15 @@ from quiz.mail.headers import (
     link_header,
     usable_name,
 )
-from quiz.mail.transport import UndeliverableAddress, redact_reply
+from quiz.mail.transport import PermanentFailure, UndeliverableAddress, redact_reply
 from quiz.models import Answer, Response
 from quiz.site import settings as site_settings
 
 KINDS = ("result", "optin")
 # The note to the coach that their login was locked (no response behind it).
 COACH_ALERT = "coach_alert"
+# An email of the follow-up series after a confirmed newsletter sign-up (issue 24).
+FOLLOWUP = "followup"
 # Width of the chart in the HTML email, in CSS pixels; the PNG is rendered at a higher resolution.
 EMAIL_CHART_WIDTH = 560
 
@@ -76,14 +78,7 @@ def compose(
     context: dict[str, Any] = {
         "coach_name": site_settings.current_or_defaults(app).brand_name,
         "first_name": first_name,
-        "result_url": external_url(app, "public.result", token=token),
-        "unsubscribe_url": external_url(
-            app, "account.unsubscribe", token=make_token(config, UNSUBSCRIBE, response.id, token)
-        ),
-        "data_url": external_url(
-            app, "account.data", token=make_token(config, DATA, response.id, token)
-        ),
-        "privacy_url": external_url(app, "public.privacy"),
+        **_taker_links(app, response),
         "optin_days": config["MAIL_OPTIN_DAYS"],
     }
     chart_cid = make_msgid(domain="chart.invalid") if chart_png and kind == "result" else None
@@ -113,6 +108,65 @@ def compose(
             disposition="inline",
         )
     return message
+
+
+def compose_followup(
+    app: Flask,
+    *,
+    recipient: str,
+    message_id: str,
+    response: Response,
+    details: Mapping[str, Any],
+    now: datetime | None = None,
+) -> OutgoingMessage:
+    """Email n of the taker's follow-up series: its text from the content, the question and
+    answer it builds on quoted first, the call to action, the unsubscribe link."""
+    content = get_content(app)
+    number = int(details.get("number") or 1)
+    dimension = response.bottleneck or ""
+    email = next(
+        (
+            e
+            for series in content.followups.values()
+            for e in series
+            if e.id == details.get("email_id")
+        ),
+        None,
+    ) or followups.email_of(content, dimension, number)
+    if email is None:
+        raise PermanentFailure("the content has no such follow-up email")
+    site = site_settings.current_or_defaults(app)
+    context: dict[str, Any] = {
+        "coach_name": site.brand_name,
+        "first_name": usable_name(response.first_name),
+        "subject": email.subject,
+        "paragraphs": [p.strip() for p in email.text.split("\n") if p.strip()],
+        "quote": followups.quoted_answer(content, _answers(app, response), dimension, number),
+        "citations": sorted({content.source_by_file[ref.file].citation for ref in email.sources}),
+        "cta_url": site.cta_href,
+        "cta_label": site.text("cta.label"),
+        "cta_text": site.cta_text(dimension or None),
+        **_taker_links(app, response),
+    }
+    message = _message(app, FOLLOWUP, context, recipient, context["first_name"], message_id, now)
+    message["List-Unsubscribe"] = link_header("List-Unsubscribe", context["unsubscribe_url"])
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message
+
+
+def _taker_links(app: Flask, response: Response) -> dict[str, str]:
+    """The links every email to a taker carries: result, unsubscribe, data, privacy."""
+    config, token = app.config, response.result_token or ""
+    return {
+        "result_url": external_url(app, "public.result", token=token),
+        "unsubscribe_url": external_url(
+            app, "account.unsubscribe", token=make_token(config, UNSUBSCRIBE, response.id, token)
+        ),
+        "data_url": external_url(
+            app, "account.data", token=make_token(config, DATA, response.id, token)
+        ),
+        "privacy_url": external_url(app, "public.privacy"),
+    }
 
 
 def compose_coach_alert(

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, update
@@ -25,8 +26,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from quiz import counters, database
 from quiz.counters.rollup_keys import Key
 from quiz.extensions import db
-from quiz.mail.compose import COACH_ALERT, new_message_id
+from quiz.mail import followup_timing
+from quiz.mail.compose import COACH_ALERT, FOLLOWUP, new_message_id
 from quiz.models import OutboxMessage, Response, utcnow
+from quiz.site import settings as site_settings
+from quiz.site.durations import parse_duration
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +109,72 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
         # The dashboard counts emails by status: the claimed rows (locked, so nothing else moves
         # them meanwhile) leave the counters of their old status and join those of the new one.
         with counters.emails_changing(OutboxMessage.id.in_([row.id for row in rows])):
-            claims = [_claim(row, now, config, max_attempts) for row in rows]
+            timing = _FollowupTiming(config, now)
+            claims = [
+                _claim(row, now, config, max_attempts)
+                for row in rows
+                if row.kind != FOLLOWUP or timing.may_send(row)
+            ]
     return [claim for claim in claims if claim is not None]
+
+
+class _FollowupTiming:
+    """Decides, for the follow-ups of one claim round, which may go now.
+
+    One that may not is put back with the time it may (quiet hours, the gap since the taker's
+    last follow-up), or cancelled when an email to its address failed for good before; either
+    way it is not claimed and no attempt is counted.
+    """
+
+    def __init__(self, config: Mapping[str, Any], now: datetime) -> None:
+        self.now = now
+        self.zone = ZoneInfo(str(config["QUIZ_TIMEZONE"]))
+        self.min_gap = parse_duration(site_settings.current().text("followup.min_gap") or "0s")
+        self.sending: dict[str, datetime] = {}
+
+    def may_send(self, row: OutboxMessage) -> bool:
+        address = row.recipient.lower()
+        if row.status == "queued" and _failed_for_good(address):
+            row.status = "cancelled"
+            row.last_error = "an earlier email to this address failed for good"
+            return False
+        last = self.sending.get(address) or _last_followup_sent(address, row.id)
+        # From now, not from when it fell due: one due at 20:59 and claimed at 21:01 waits too.
+        due = max(row.next_attempt_at, self.now)
+        allowed = followup_timing.allowed_at(due, last, self.min_gap, self.zone)
+        if allowed > self.now:
+            if row.status == "queued":
+                row.next_attempt_at = allowed
+            return False
+        self.sending[address] = self.now
+        return True
+
+
+def _last_followup_sent(address: str, other_than: int) -> datetime | None:
+    """When the last follow-up to this address went out (or is going out now)."""
+    o = OutboxMessage
+    last: datetime | str | None = db.session.scalar(
+        select(func.max(func.coalesce(o.sent_at, o.claimed_at))).where(
+            func.lower(o.recipient) == address,
+            o.kind == FOLLOWUP,
+            o.status.in_(("sent", "sending")),
+            o.id != other_than,
+        )
+    )
+    # SQLite hands an aggregate of a time column back as text or naive: read it as UTC.
+    if isinstance(last, str):
+        last = datetime.fromisoformat(last)
+    return last.replace(tzinfo=UTC) if last is not None and last.tzinfo is None else last
+
+
+def _failed_for_good(address: str) -> bool:
+    """Whether an email to this address was refused for good (an SMTP 5xx at RCPT or DATA)."""
+    rows = db.session.scalars(
+        select(OutboxMessage.details).where(
+            func.lower(OutboxMessage.recipient) == address, OutboxMessage.status == "failed"
+        )
+    )
+    return any(isinstance(details, dict) and details.get("permanent") for details in rows)
 
 
 def _claim(
@@ -185,6 +253,52 @@ def queue_at_finish(
     for kind in kinds:
         db.session.add(OutboxMessage(response_id=response.id, kind=kind, recipient=response.email))
     counters.on_emails_queued(response, len(kinds))
+
+
+def queue_followups(
+    response: Response, confirmed_at: datetime, series: Sequence[tuple[str, timedelta]]
+) -> int:
+    """Queue the follow-up series of a taker who just confirmed the newsletter (in the
+    confirming transaction): (content email id, time after the confirmation) each; how many."""
+    if not response.email:
+        return 0
+    for number, (email_id, after) in enumerate(series, start=1):
+        db.session.add(
+            OutboxMessage(
+                response_id=response.id,
+                kind=FOLLOWUP,
+                recipient=response.email,
+                next_attempt_at=confirmed_at + after,
+                details={"number": number, "email_id": email_id},
+            )
+        )
+    counters.on_emails_queued(response, len(series))
+    return len(series)
+
+
+def cancel_followups(response_ids: Select[Any] | Sequence[int]) -> int:
+    """Cancel the follow-ups of these responses not sent yet (unsubscribed, a click on the call
+    to action); how many. One being sent right now still goes out."""
+    waiting = list(
+        db.session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.response_id.in_(response_ids),
+                OutboxMessage.kind == FOLLOWUP,
+                OutboxMessage.status == "queued",
+            )
+            .with_for_update()
+        )
+    )
+    if not waiting:
+        return 0
+    return counters.move_emails(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(waiting))
+        .values(status="cancelled", last_error="cancelled"),
+        OutboxMessage.id.in_(waiting),
+        moved_from="queued",
+    )
 
 
 def optin_waiting(response_id: int) -> bool:
@@ -290,6 +404,9 @@ def record_failure(app: Flask, claim: Claim, error: str, permanent: bool, now: d
     last = claim.attempt >= int(app.config["MAIL_MAX_ATTEMPTS"])
     if permanent or last:
         values: dict[str, object] = {"status": "failed", "last_error": error}
+        if permanent:
+            # Follow-ups to this address are cancelled from now on (_failed_for_good).
+            values["details"] = {**(claim.details or {}), "permanent": True}
     else:
         delay = retry_delay(int(app.config["MAIL_RETRY_SECONDS"]), claim.attempt)
         values = {"status": "queued", "last_error": error, "next_attempt_at": now + delay}

@@ -20,7 +20,13 @@ from sqlalchemy.orm import undefer
 from quiz import database, result_chart
 from quiz.extensions import db
 from quiz.mail import pause as mail_pause
-from quiz.mail.compose import COACH_ALERT, compose, compose_coach_alert
+from quiz.mail.compose import (
+    COACH_ALERT,
+    FOLLOWUP,
+    compose,
+    compose_coach_alert,
+    compose_followup,
+)
 from quiz.mail.headers import OutgoingMessage
 from quiz.mail.outbox import Claim, claim_due, record_failure, record_sent, release
 from quiz.mail.transport import (
@@ -156,6 +162,16 @@ def _compose(
     response = loaded.get(claim.response_id or 0)
     if response is None:
         raise PermanentFailure("the response no longer exists")
+    if claim.kind == FOLLOWUP:
+        message = compose_followup(
+            app,
+            recipient=claim.recipient,
+            message_id=claim.message_id,
+            response=response,
+            details=claim.details or {},
+            now=now,
+        )
+        return message, None
     chart, new_chart = response.chart_png, None
     if claim.kind == "result":
         chart, rendered = result_chart.stored_or_rendered(response)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
+
+from quiz.site.durations import parse_duration, parse_durations
 
 # The default brand colour of the stylesheet (static/css/site.css), white text on it: 8.3:1.
 DEFAULT_COLOR = "#0b5563"
@@ -63,6 +66,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("cta", "Handlungsaufforderung"),
     ("mail", "E-Mail-Absender"),
     ("notify", "Benachrichtigungen"),
+    ("followup", "Nachfass-E-Mails"),
     ("embed", "Einbetten"),
 )
 
@@ -172,6 +176,48 @@ def check_frame_ancestors(key: str, raw: str) -> str:
             + ", ".join(bad),
         )
     return text
+
+
+MAX_FOLLOWUPS = 6
+
+
+def check_duration(key: str, raw: str) -> str:
+    """One duration such as 1d (units s, m, h, d, w)."""
+    text = _plain(key, raw, 20)
+    try:
+        parse_duration(text)
+    except ValueError:
+        raise SettingError(
+            key, "Bitte als Zahl mit Einheit angeben, z. B. 1d (s, m, h, d oder w)."
+        ) from None
+    return text
+
+
+def schedule_check(available: int) -> Check:
+    """The check of `followup.schedule`: one to six rising times, at most `available` (the
+    emails the content has for every dimension)."""
+
+    def check(key: str, raw: str) -> str:
+        text = " ".join(_plain(key, raw, 100).split())
+        try:
+            times = parse_durations(text)
+        except ValueError:
+            raise SettingError(
+                key,
+                "Bitte Zeitpunkte wie 2d 5d 10d angeben: je eine Zahl mit Einheit "
+                "(s, m, h, d oder w), durch Leerzeichen getrennt.",
+            ) from None
+        limit = min(MAX_FOLLOWUPS, available)
+        if not 1 <= len(times) <= limit:
+            raise SettingError(
+                key,
+                f"Bitte 1 bis {limit} Zeitpunkte angeben (so viele E-Mails gibt es je Engpass).",
+            )
+        if any(later <= earlier for earlier, later in pairwise(times)):
+            raise SettingError(key, "Bitte die Zeitpunkte aufsteigend angeben, z. B. 2d 5d 10d.")
+        return text
+
+    return check
 
 
 def check_bool(key: str, raw: str) -> bool:
@@ -389,6 +435,50 @@ _BASE: tuple[Setting, ...] = (
 )
 
 
+def followup_settings(available: int) -> tuple[Setting, ...]:
+    """The follow-up series' settings; `available`: emails per dimension in the content."""
+    return (
+        Setting(
+            "followup.enabled",
+            "followup",
+            "Nachfass-E-Mails senden",
+            "bool",
+            True,
+            "Nur an Personen, die den Newsletter per E-Mail bestätigt haben, passend zu ihrem "
+            "Engpass. Wer sich vor dem Einschalten angemeldet hat, erhält keine.",
+            check=check_bool,
+        ),
+        Setting(
+            "followup.schedule",
+            "followup",
+            "Zeitpunkte nach der Bestätigung",
+            "duration_list",
+            "2d 5d 10d",
+            "Eine E-Mail je Zeitpunkt, z. B. 2d 5d 10d (s, m, h, d = Tage, w = Wochen).",
+            max_length=100,
+            check=schedule_check(available),
+        ),
+        Setting(
+            "followup.min_gap",
+            "followup",
+            "Mindestabstand zwischen zwei Nachfass-E-Mails",
+            "duration",
+            "1d",
+            "Auch nach einer Störung nie mehr als eine Nachfass-E-Mail je Person in dieser Zeit.",
+            max_length=20,
+            check=check_duration,
+        ),
+        Setting(
+            "followup.stop_on_click",
+            "followup",
+            "Nach einem Klick auf die Handlungsaufforderung keine weiteren senden",
+            "bool",
+            True,
+            check=check_bool,
+        ),
+    )
+
+
 def cta_text_setting(dimension_id: str, dimension_name: str) -> Setting:
     """The optional text of the call to action when this dimension is the bottleneck."""
     return Setting(
@@ -434,8 +524,18 @@ class Schema:
         return [s for s in self.settings if s.group == group]
 
 
-def build_schema(dimensions: Sequence[tuple[str, str]] = ()) -> Schema:
-    """The schema with an optional call-to-action text per (dimension id, name)."""
+def build_schema(
+    dimensions: Sequence[tuple[str, str]] = (), followups_available: int = MAX_FOLLOWUPS
+) -> Schema:
+    """The schema with an optional call-to-action text per (dimension id, name), and the
+    follow-up settings for as many emails per dimension as the content has."""
     extra = tuple(cta_text_setting(i, name) for i, name in dimensions)
     cta_end = max(i for i, s in enumerate(_BASE) if s.group == "cta") + 1
-    return Schema(_BASE[:cta_end] + extra + _BASE[cta_end:])
+    notify_end = max(i for i, s in enumerate(_BASE) if s.group == "notify") + 1
+    return Schema(
+        _BASE[:cta_end]
+        + extra
+        + _BASE[cta_end:notify_end]
+        + followup_settings(followups_available)
+        + _BASE[notify_end:]
+    )

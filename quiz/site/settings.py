@@ -143,8 +143,11 @@ def schema(app: Flask | None = None) -> Schema:
     app = app or current_app
     found = app.extensions.get(_SCHEMA_KEY)
     if found is None:
-        dimensions = [(d.id, d.name) for d in get_content(app).dimensions]
-        found = app.extensions[_SCHEMA_KEY] = build_schema(dimensions)
+        content = get_content(app)
+        dimensions = [(d.id, d.name) for d in content.dimensions]
+        found = app.extensions[_SCHEMA_KEY] = build_schema(
+            dimensions, content.followups_per_dimension
+        )
     return found
 
 

@@ -14,11 +14,23 @@ from typing import Any, Literal
 from sqlalchemy import func, or_, select
 
 from quiz import database, deletion_log
+from quiz.app_state import get_content
 from quiz.domain.content import Content
 from quiz.extensions import db
 from quiz.links import digest_matches
 from quiz.mail import outbox
-from quiz.models import Answer, Consent, OutboxMessage, Response, utcnow
+from quiz.models import (
+    Answer,
+    Consent,
+    LeadRecord,
+    LeadStatusChange,
+    LeadTag,
+    OutboxMessage,
+    Response,
+    utcnow,
+)
+from quiz.site import settings as site_settings
+from quiz.site.durations import parse_durations
 from quiz.taker import consents, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.webhooks.queue import sent_about
@@ -42,9 +54,33 @@ def marketing_state(response_id: int) -> OptinState:
 
 
 def confirm_optin(response_id: int, now: datetime | None = None) -> OptinOutcome:
-    """Confirm the marketing consent (double opt-in); a second confirmation changes nothing."""
+    """Confirm the marketing consent (double opt-in); a second confirmation changes nothing.
+
+    A confirmation queues the follow-up series (when switched on) in the same transaction.
+    """
+    now = now or utcnow()
     with database.write():
-        return consents.confirm(response_id, now)
+        outcome = consents.confirm(response_id, now)
+        if outcome == "confirmed":
+            _queue_followups(response_id, now)
+        return outcome
+
+
+def _queue_followups(response_id: int, confirmed_at: datetime) -> None:
+    """The follow-up series for this taker's bottleneck, at the configured times."""
+    site = site_settings.current()
+    if not site.flag("followup.enabled"):
+        return
+    response = db.session.get(Response, response_id)
+    if response is None or not response.bottleneck:
+        return
+    series = get_content().followups.get(response.bottleneck, ())
+    times = parse_durations(site.text("followup.schedule"))
+    outbox.queue_followups(
+        response,
+        confirmed_at,
+        [(email.id, after) for email, after in zip(series, times, strict=False)],
+    )
 
 
 def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome:
@@ -88,6 +124,7 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
         )
         withdrawn = consents.withdraw_marketing(response, same_taker, now)
         outbox.drop_waiting_optins(same_taker)
+        outbox.cancel_followups(same_taker)
         deletion_log.record("unsubscribed", response)  # a restore re-applies it
         return withdrawn
 
@@ -165,6 +202,29 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
         ],
         # What the coach's CRM was sent about this taker, and where.
         "webhooks": sent_about(response.id),
+        # What the coach noted about them as a lead (their status, its history, notes, tags).
+        "coach": _lead_work(response.id),
+    }
+
+
+def _lead_work(response_id: int) -> dict[str, Any]:
+    record = db.session.get(LeadRecord, response_id)
+    changes = db.session.scalars(
+        select(LeadStatusChange)
+        .where(LeadStatusChange.response_id == response_id)
+        .order_by(LeadStatusChange.id)
+    )
+    return {
+        "status": record.status if record else "new",
+        "notes": record.notes if record else "",
+        "tags": list(
+            db.session.scalars(
+                select(LeadTag.tag).where(LeadTag.response_id == response_id).order_by(LeadTag.tag)
+            )
+        ),
+        "status_history": [
+            {"from": c.old_status, "to": c.new_status, "at": _iso(c.changed_at)} for c in changes
+        ],
     }
 
 

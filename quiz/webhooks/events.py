@@ -139,6 +139,18 @@ def unsubscribed(
     queue_event("lead.unsubscribed", data, response_id=response.id)
 
 
+def lead_updated(response: Response, *, status: str, tags: list[str], at: datetime) -> None:
+    """Queue `lead.updated`: the coach changed the lead's status or tags (never the notes)."""
+    data = {
+        "response_id": response.id,
+        "status": status,
+        "tags": tags,
+        "updated_at": iso(at),
+        **_person(response),
+    }
+    queue_event("lead.updated", data, response_id=response.id)
+
+
 def lead_deleted(response_id: int, at: datetime | None = None) -> None:
     """Drop every event about this taker and queue `lead.deleted` (ids only).
 

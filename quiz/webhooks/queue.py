@@ -25,6 +25,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "quiz.completed",
     "lead.optin_confirmed",
     "lead.unsubscribed",
+    "lead.updated",
     "lead.deleted",
 )
 # Sent to one endpoint on request ("Test senden"), whatever it subscribed to.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from quiz.web.coach import dashboard, leads, login, params
+from quiz.web.coach import dashboard, lead_work, leads, login, params
 from quiz.web.coach.login import require_login
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
@@ -29,6 +29,11 @@ bp.add_url_rule("/leads/<lead_id:response_id>", view_func=leads.lead_detail)
 bp.add_url_rule("/leads/<lead_id:response_id>/export.json", view_func=leads.lead_export)
 bp.add_url_rule(
     "/leads/<lead_id:response_id>/delete", view_func=leads.lead_delete, methods=["POST"]
+)
+bp.add_url_rule(
+    "/leads/<lead_id:response_id>/bearbeitung",
+    view_func=lead_work.lead_work_save,
+    methods=["POST"],
 )
 
 

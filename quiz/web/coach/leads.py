@@ -25,8 +25,8 @@ from werkzeug.wsgi import ClosingIterator
 
 from quiz import caches
 from quiz.app_state import get_content
+from quiz.coach import lead_records, stats
 from quiz.coach import leads as lead_queries
-from quiz.coach import stats
 from quiz.domain.analysis import build_analysis
 from quiz.domain.content import Content
 from quiz.domain.scoring import AnswerError, score_answers
@@ -41,15 +41,17 @@ def leads_list() -> str:
     """The finished responses, searchable, 50 per page."""
     parsed = params.parsed()
     filters, search = parsed.filters, parsed.search
-    result = lead_queries.page_of_leads(filters, search, parsed.page)
+    result = lead_queries.page_of_leads(filters, search, parsed.page, parsed.leads)
     content = get_content()
     campaigns, versions = stats.filter_choices()
     return render_template(
         "coach/leads.html",
         result=result,
         filters=filters,
-        args=params.filter_args(filters),
+        args={**params.filter_args(filters), **params.lead_args(parsed.leads)},
         search=search,
+        leads=parsed.leads,
+        tags=lead_records.known_tags(),
         dimensions=content.dimensions,
         names={d.id: d.name for d in content.dimensions},
         campaigns=campaigns,
@@ -70,10 +72,11 @@ def leads_csv() -> Response:
         "bottleneck": names,
         "marketing": get_template_attribute("coach/labels.html", "MARKETING"),
         "email_state": get_template_attribute("coach/labels.html", "EMAIL_STATES"),
+        "lead_status": get_template_attribute("coach/labels.html", "LEAD_STATUSES"),
     }
     # The query runs and its first rows arrive now: a database error is a 503 page, not a file
     # that starts and breaks off. Later errors abort the chunked transfer (see leads.export_rows).
-    rows = lead_queries.ExportRows(filters, search)
+    rows = lead_queries.ExportRows(filters, search, params.parsed().leads)
     body = ClosingIterator(
         map(str.encode, lead_queries.csv_lines(rows, header, labels)), rows.close
     )
@@ -92,7 +95,14 @@ def _taker(response_id: int) -> QuizResponse:
 
 
 def lead_detail(response_id: int) -> str:
-    """One taker: their full result, every answer, consents and emails."""
+    """One taker: their full result, every answer, consents and emails, the coach's notes."""
+    return detail_page(response_id)
+
+
+def detail_page(
+    response_id: int, typed: dict[str, str] | None = None, error: str | None = None
+) -> str:
+    """The lead's page; `typed` and `error` when the coach's status form was refused."""
     response = _taker(response_id)
     content = get_content()
     stored = {a.question_id: a for a in db.session.scalars(select_answers(response_id))}
@@ -132,6 +142,9 @@ def lead_detail(response_id: int) -> str:
         consents=consents,
         mails=mails,
         form=FlaskForm(),
+        work=lead_records.work_on(response_id),
+        typed=typed,
+        error=error,
     )
 
 

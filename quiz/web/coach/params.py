@@ -14,9 +14,10 @@ from datetime import date
 from flask import abort, g, request
 from werkzeug.routing import IntegerConverter, Map
 
+from quiz.coach.leads import LeadFilter
 from quiz.coach.stats import DemoFilter, Filters
 from quiz.counters.rollup_keys import QualityFilter
-from quiz.models import Response
+from quiz.models import LEAD_STATUSES, LeadTag, Response
 
 # Days a filter may name. The quiz has no data from before 2000, and staying far from
 # date.max keeps every `end + 1 day` and "first of the next month" the queries compute in range.
@@ -25,6 +26,8 @@ LAST_DAY = date(2199, 12, 31)
 MAX_SEARCH = 100
 MAX_CAMPAIGN = Response.__table__.c.utm_campaign.type.length or 100
 MAX_VERSION = Response.__table__.c.content_version.type.length or 40
+MAX_TAG = LeadTag.__table__.c.tag.type.length or 40
+SORT_CHOICES = ("", "status")
 DEMO_CHOICES: dict[str, DemoFilter] = {"": "all", "all": "all", "real": "real", "demo": "demo"}
 QUALITY_CHOICES: dict[str, QualityFilter] = {
     "": "all",
@@ -56,6 +59,7 @@ class Parsed:
     search: str
     page: int
     problems: tuple[str, ...]  # names of ignored parameters: from, to, campaign, ..., page
+    leads: LeadFilter  # the leads list's status, tag and order
 
 
 def _day(name: str, problems: list[str]) -> date | None:
@@ -106,6 +110,7 @@ def parse() -> Parsed:
         problems.append("quality")
     search = _text("q", MAX_SEARCH, problems) or ""
     page = _page(problems)
+    leads = _lead_filter(problems)
     filters = Filters(
         start=start,
         end=end,
@@ -114,7 +119,25 @@ def parse() -> Parsed:
         demo=demo or "all",
         quality=quality or "all",
     )
-    return Parsed(filters=filters, search=search, page=page, problems=tuple(problems))
+    return Parsed(filters=filters, search=search, page=page, problems=tuple(problems), leads=leads)
+
+
+def _lead_filter(problems: list[str]) -> LeadFilter:
+    status = request.args.get("status", "")
+    if status and status not in LEAD_STATUSES:
+        problems.append("status")
+        status = ""
+    sort = request.args.get("sort", "")
+    if sort not in SORT_CHOICES:
+        problems.append("sort")
+        sort = ""
+    return LeadFilter(status=status or None, tag=_text("tag", MAX_TAG, problems), sort=sort)
+
+
+def lead_args(leads: LeadFilter) -> dict[str, str]:
+    """The query-string form of the leads list's own choices."""
+    args = {"status": leads.status or "", "tag": leads.tag or "", "sort": leads.sort}
+    return {key: value for key, value in args.items() if value}
 
 
 # --- this request's parameters, for the views ----------------------------------------------------
