@@ -1,7 +1,7 @@
 """responses.extra_page: where the taker stands with the extra page of questions
 
 Revision ID: 0016
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07 04:50:00.000000
 
 Issue 23: when the core answers leave the weakest dimensions close, the quiz asks one extra page
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
