@@ -52,3 +52,16 @@ def get_content_version(version: str | None, app: Flask | None = None) -> Conten
     app = app or current_app
     versions: dict[str, Content] = app.extensions.get(VERSIONS_KEY, {})
     return versions.get(version or "") or get_content(app)
+
+
+def extra_question_ids(app: Flask | None = None) -> frozenset[str]:
+    """The extra questions (issue 23) of every content version this app knows.
+
+    Only some takers answer them, so the item statistics keep them out of the sums every
+    complete response adds to (quiz.counters.item_stats); an id stays an extra question in
+    every version (`check-content` refuses a core question with an extra's id).
+    """
+    app = app or current_app
+    versions: dict[str, Content] = app.extensions.get(VERSIONS_KEY, {})
+    contents = [*versions.values(), get_content(app)]
+    return frozenset(q.id for content in contents for q in content.extra_questions)

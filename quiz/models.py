@@ -42,6 +42,9 @@ SCORED_DIMENSIONS: tuple[str, ...] = (
     "kapazitaet",
 )
 
+# responses.extra_page: no extra page due, due and not yet answered, answered.
+EXTRA_NONE, EXTRA_DUE, EXTRA_ANSWERED = 0, 1, 2
+
 
 def utcnow() -> datetime:
     """Now, timezone-aware; a function so each row gets its own time (not one at import)."""
@@ -94,6 +97,11 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     steps_completed: Mapped[int] = mapped_column(default=0)
     # {page_id: ISO timestamp} of when each step was last answered.
     step_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The extra page (issue 23), which only some takers get, so the funnel counts it apart from
+    # the steps: 0 none due, 1 due and not yet answered, 2 answered (EXTRA_* below). Kept by
+    # quiz.taker.responses from the answers. Deferred and left to the server's default like
+    # quality_flags, so the ORM never names it unless asked (test_item_stats_migration).
+    extra_page: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"), deferred=True)
 
     # Where the taker came from (captured on the landing page).
     utm_source: Mapped[str | None] = mapped_column(String(100))
@@ -360,6 +368,8 @@ class CtaClick(db.Model):  # type: ignore[name-defined,misc]
     # result, email, pdf or followup-N (quiz.links.PLACEMENT).
     placement: Mapped[str] = mapped_column(String(20))
     clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # --- A/B tests (issue 25): one writer each, quiz.experiments.lifecycle; a response's assignments
 # are written with it by quiz.taker.responses (and go with it: ON DELETE CASCADE). ---
 

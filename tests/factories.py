@@ -9,6 +9,7 @@ instead of sixteen HTTP requests with their page renders.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from email_validator import validate_email
 from flask import Flask
 
 from quiz.app_state import get_consent_texts, get_content
+from quiz.domain import flow
+from quiz.domain.content import Content
 from quiz.domain.scoring import sample_answers
 from quiz.taker import responses
 
@@ -32,6 +35,19 @@ class Finished:
     def path(self) -> str:
         """The result page's path."""
         return f"/r/{self.token}"
+
+
+def with_extra(content: Content, answers: Mapping[str, str], seed: int = 11) -> dict[str, str]:
+    """The answers with the extra page due for their core answered, where they leave it open:
+    what a taker who gets the extra page gives (random applicable answers of `seed`)."""
+    rng = random.Random(seed)
+    completed = dict(answers)
+    if all(question.id in completed for question in content.questions):
+        for question_id in flow.extra_page(content, completed):
+            if question_id not in completed:
+                choices = [c for c in content.choices(question_id) if c.applicable]
+                completed[question_id] = rng.choice(choices).id
+    return completed
 
 
 def finished_response(
@@ -53,11 +69,15 @@ def finished_response(
     """
     with app.app_context():
         content = get_content()
-        answers = answers or sample_answers(content, "random", seed=seed)
+        answers = with_extra(content, answers or sample_answers(content, "random", seed=seed), seed)
         draft = responses.start_draft(content, tracking or {})
         draft_id, draft_token = draft.id, draft.draft_token
+        due: tuple[str, ...] = ()
         for step, page in enumerate(content.pages, start=1):
-            responses.save_step(content, draft_id, page, step, answers, completed=True)
+            due = responses.save_step(content, draft_id, page, step, answers, completed=True)
+        if due:
+            extra = responses.extra_page_of(content, due)
+            responses.save_step(content, draft_id, extra, None, answers, completed=True)
         lead = responses.Lead(
             first_name=first_name,
             # Normalised as the lead form does (quiz.web.forms.valid_email).

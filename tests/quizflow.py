@@ -10,6 +10,7 @@ from werkzeug.test import TestResponse
 
 from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers
+from tests.factories import with_extra
 
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # The landing page's hidden fields the start form carries on (source, referrer, A/B variants).
@@ -45,11 +46,33 @@ def answer_page(
     return client.post(f"/quiz/{number}", data=data)
 
 
-def answer_all_pages(client: FlaskClient, app: Flask, answers: dict[str, str]) -> None:
-    """Submit every question page in order; each must redirect onward."""
-    for number in range(1, len(get_content(app).pages) + 1):
+def answer_all_pages(
+    client: FlaskClient, app: Flask, answers: dict[str, str], *, extra: bool = True
+) -> None:
+    """Submit every question page in order, each redirecting onward; then, with `extra`, the
+    extra page if one is due (the answers' own extra answers, else those `with_extra` gives)."""
+    content = get_content(app)
+    for number in range(1, len(content.pages) + 1):
         response = answer_page(client, app, number, answers)
         assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    if extra:
+        done = answer_extra(client, with_extra(content, answers))
+        assert done is None or done.status_code == 302, done.status_code
+
+
+def answer_extra(
+    client: FlaskClient, answers: dict[str, str], action: str = "next"
+) -> TestResponse | None:
+    """Submit the extra page with the given answers, if one is due (None: none is)."""
+    form = client.get("/quiz/zusatz")
+    if form.status_code == 302:
+        return None
+    assert form.status_code == 200, form.status_code
+    asked = re.findall(r'<fieldset class="question[^"]*" id="frage-([\w-]+)"', form.text)
+    assert asked, "an extra page without questions"
+    data = {"csrf_token": csrf_token(form), "action": action}
+    data |= {qid: answers[qid] for qid in asked if qid in answers}
+    return client.post("/quiz/zusatz", data=data)
 
 
 def lead_step(client: FlaskClient, app: Flask, **fields: str) -> TestResponse:

@@ -19,6 +19,7 @@ from werkzeug.test import TestResponse
 
 from quiz import caches
 from quiz.app_state import get_content
+from quiz.domain.flow import extra_page
 from quiz.domain.scoring import sample_answers
 from tests.coach_factories import create_test_coach, login
 from tests.quizflow import complete_quiz, csrf_token, start
@@ -134,7 +135,9 @@ def test_the_real_pages_are_cached(app: Flask, client: FlaskClient) -> None:
     assert len(store.step_pages) >= 1
     assert len(store.result_pages) == 1
     assert len(store.questions) >= len(content.pages[0].questions)
-    assert len(store.step_forms) == len(content.pages)
+    # The core pages' forms, and the extra page's (seed 5 gets one).
+    assert extra_page(content, answers)
+    assert len(store.step_forms) == len(content.pages) + 1
 
 
 def test_every_app_has_its_own_caches(app: Flask) -> None:

@@ -23,7 +23,7 @@ from quiz.links import DATA, make_token
 from quiz.models import Response
 from quiz.site import settings as site_settings
 from tests import coach_factories
-from tests.quizflow import answer_page, csrf_token, lead_step, start
+from tests.quizflow import answer_all_pages, answer_page, csrf_token, lead_step, start
 
 pytestmark = pytest.mark.dialect_independent
 
@@ -95,6 +95,14 @@ def collect_public_pages(client: FlaskClient, app: Flask) -> dict[str, str]:
     pages["error-404"] = client.get("/gibt-es-nicht").text
     pages["error-405"] = client.get("/quiz/start").text
     pages["error-400-invalid"] = client.get("/?utm_source=%00").text
+    # The extra page, for answers close after the core (seed 5), also with its errors.
+    close = client.application.test_client()
+    start(close)
+    answer_all_pages(close, app, sample_answers(content, "random", seed=5), extra=False)
+    extra = close.get("/quiz/zusatz")
+    assert extra.status_code == 200
+    pages["extra"] = extra.text
+    pages["extra-errors"] = close.post("/quiz/zusatz", data={"csrf_token": csrf_token(extra)}).text
     return pages
 
 

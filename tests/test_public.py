@@ -14,13 +14,16 @@ from sqlalchemy import func, select
 
 from quiz import caches, create_app
 from quiz.app_state import get_content
+from quiz.domain.flow import extra_page
 from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
 from quiz.models import Answer, Consent, OutboxMessage, Response
 from quiz.web import forms, prerendered, public
 from tests.conftest import base_config
+from tests.factories import with_extra
 from tests.quizflow import (
     answer_all_pages,
+    answer_extra,
     answer_page,
     complete_quiz,
     csrf_token,
@@ -48,7 +51,7 @@ def test_landing_page_says_what_how_long_and_starts(client: FlaskClient, app: Fl
 
 def test_whole_flow_stores_the_result_and_shows_it(client: FlaskClient, app: Flask) -> None:
     content = get_content(app)
-    answers = sample_answers(content, "random", seed=5)
+    answers = with_extra(content, sample_answers(content, "random", seed=5))
     expected = score_answers(content, answers)
     done = complete_quiz(client, app, answers, first_name="Jana", consent_marketing="y")
     assert done.status_code == 302
@@ -82,7 +85,9 @@ def test_whole_flow_stores_the_result_and_shows_it(client: FlaskClient, app: Fla
         assert stored.content_version == content.version
         assert stored.email == "kundin@example.com"
         assert stored.chart_png is not None
-        assert set(stored.step_times) == {page.id for page in content.pages} | {"kontakt"}
+        pages = {page.id for page in content.pages} | {"kontakt"}
+        assert extra_page(content, answers), "seed 5 gets the extra page"
+        assert set(stored.step_times) == pages | {"zusatz"}
         rows = db.session.scalars(select(Answer).where(Answer.response_id == stored.id)).all()
         assert {row.question_id: row.option_id for row in rows} == answers
         kinds = sorted(c.kind for c in db.session.scalars(select(Consent)))
@@ -260,8 +265,15 @@ def test_progress_figures_come_from_the_server(client: FlaskClient, app: Flask) 
     assert f'<progress class="progress-bar" max="{total}" value="{before}"' in text
     assert 'data-question-label="Frage {k} von {n}"' in text
     answer_all_pages(client, app, answers)
+    # Seed 6 gets the extra page: it counts from the core's end, and into the lead step's bar.
+    due = extra_page(content, answers)
+    assert due
+    page = client.get("/quiz/zusatz").get_data(as_text=True)
+    full = total + len(due)
+    assert f'data-questions-before="{total}" data-questions-total="{full}"' in page
+    assert answer_extra(client, with_extra(content, answers)) is not None
     lead = client.get(f"/quiz/{len(content.pages) + 1}").get_data(as_text=True)
-    assert f'<progress class="progress-bar" max="{total}" value="{total}"' in lead
+    assert f'<progress class="progress-bar" max="{full}" value="{full}"' in lead
 
 
 @pytest.mark.dialect_independent
@@ -278,6 +290,8 @@ def test_step_template_counts_the_questions_it_is_given(app: Flask) -> None:
             errors={},
             number=len(content.pages) + 1,
             total=len(content.pages) + 2,
+            action="/quiz/zusatz",
+            numbers=content.question_number,
             progress=extra,
             question_html=prerendered.question_html,
             csrf_value="token",

@@ -278,7 +278,9 @@ def test_migration_0009_keeps_every_count_both_ways(app: Flask) -> None:
         return {(p, m): (int(c), int(s)) for p, m, c, s in rows}
 
     with app.app_context():
-        before = totals()
+        # The extra page's counters (0016) go with its column below 0016: not kept both ways.
+        before = {key: value for key, value in totals().items() if key[1] != "extra"}
+        assert len(before) < len(totals())
         db.session.remove()
         downgrade(revision="0008")
         try:
@@ -290,7 +292,8 @@ def test_migration_0009_keeps_every_count_both_ways(app: Flask) -> None:
         assert totals() == before
         db.session.remove()
     # Upgraded again, the flagged responses are back in their classes.
-    assert assert_rollups_equal_a_rebuild(app) == expected
+    rebuilt = assert_rollups_equal_a_rebuild(app)
+    assert rebuilt == {key: value for key, value in expected.items() if key[4] != "extra"}
     with app.app_context():
         # The straight-liner, and the other web finish (seconds after 30 of ten minutes).
         assert item_stats_read.read(content.version, quality="flagged").finished == 2

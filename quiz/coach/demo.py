@@ -89,18 +89,19 @@ def seed(
     rng = random.Random(seed_value)  # noqa: S311 -- demo data, not security
     now = datetime.now(UTC).replace(microsecond=0)
     profiles = profiles_for(content, rng)
+    # The extra page counts as the page after the core's: a finished taker answered it.
+    page_of = {q.id: i for i, page in enumerate(content.pages) for q in page.questions}
     profile_answers = [
         {
             "profile": number,
-            "page": page_index,
-            "question_id": question.id,
-            "option_id": profile.answers[question.id],
-            "dimension_id": question.dimension,
-            "points": profile.points[question.id],
+            "page": page_of.get(question_id, len(content.pages)),
+            "question_id": question_id,
+            "option_id": option_id,
+            "dimension_id": content.question_by_id[question_id].dimension,
+            "points": profile.points[question_id],
         }
         for number, profile in enumerate(profiles)
-        for page_index, page in enumerate(content.pages)
-        for question in page.questions
+        for question_id, option_id in profile.answers.items()
     ]
     # PostgreSQL: one transaction, so readers see all or nothing while inserts by real takers go
     # on, and the counters go in once at the end (upserting them per batch cost a third of the
@@ -222,6 +223,7 @@ def _counts(
             version=row["content_version"],
             is_demo=True,
             steps=row["steps_completed"],
+            extra=row["extra_page"],
             finish_day=row["finished_at"].date() if finished else None,
             duration=rollup_keys.seconds_between(row["started_at"], row["finished_at"])
             if finished

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from quiz.domain import flow
 from quiz.domain.content import Content
 from quiz.domain.scoring import score_answers
-from quiz.models import SCORED_DIMENSIONS
+from quiz.models import EXTRA_ANSWERED, EXTRA_DUE, SCORED_DIMENSIONS
 
 FIRST_NAMES = (
     "Anna", "Jürgen", "Bärbel", "Sören", "Özlem", "Maximilian", "Lena", "Jörg", "Grete", "Mehmet",
@@ -45,27 +46,27 @@ class Profile:
     bands: dict[str, str]
     bottleneck: str
     runner_up: str
+    # Whether it answered an extra page (quiz.domain.flow).
+    extra: bool = False
 
 
 def profiles_for(content: Content, rng: random.Random) -> list[Profile]:
-    """PROFILE_POOL scored answer sets with varied leanings, shared by all demo takers."""
+    """PROFILE_POOL scored answer sets with varied leanings, shared by all demo takers.
+
+    Each is a taker of `flow.sample_taker`, so a profile whose weakest dimensions are close
+    after the core answers the extra page too, as a real taker does, and is scored with it.
+    """
     profiles = []
     for _ in range(PROFILE_POOL):
         # A leaning per dimension, so bottlenecks vary; noise per question keeps it human.
         leaning = {d.id: rng.betavariate(2.2, 1.8) for d in content.dimensions}
-        answers = {}
-        for question in content.questions:
-            target = leaning[question.dimension] * 4 + rng.gauss(0, 0.9)
-            choices = content.choices(question.id)
-            answers[question.id] = min(choices, key=lambda c: abs(c.points - target)).id
+        answers = flow.sample_taker(content, "random", rng.randrange(2**32), leaning=leaning)
         result = score_answers(content, answers)
         points = {
-            q.id: next(
-                c.points if c.applicable else None
-                for c in content.choices(q.id)
-                if c.id == answers[q.id]
-            )
-            for q in content.questions
+            question_id: content.choice(question_id, option_id).points
+            if content.choice(question_id, option_id).applicable
+            else None
+            for question_id, option_id in answers.items()
         }
         profiles.append(
             Profile(
@@ -75,6 +76,7 @@ def profiles_for(content: Content, rng: random.Random) -> list[Profile]:
                 bands=dict(result.bands),
                 bottleneck=result.bottleneck,
                 runner_up=result.runner_up,
+                extra=len(answers) > len(content.questions),
             )
         )
     return profiles
@@ -112,7 +114,9 @@ def takers(
             "started_at": started,
             "updated_at": started,
             "finished_at": None,
-            "steps_completed": _drop_off_step(rng, len(content.pages)),
+            "steps_completed": (steps := _drop_off_step(rng, len(content.pages))),
+            # Past the core pages, one whose answers get the extra page was shown it.
+            "extra_page": EXTRA_DUE if profile.extra and steps == len(content.pages) else 0,
             "step_times": {},
             "utm_source": source,
             "utm_medium": medium,
@@ -144,6 +148,7 @@ def takers(
                 "finished_at": end,
                 "updated_at": end,
                 "steps_completed": len(content.pages) + 1,
+                "extra_page": EXTRA_ANSWERED if profile.extra else 0,
                 "first_name": first,
                 "email": f"{_ascii(first)}.{rng.choice(LAST_NAMES)}{rng.randrange(10**6)}"
                 "@example.invalid",

@@ -30,7 +30,7 @@ from quiz.counters.rollup_keys import (
 )
 from quiz.extensions import db
 from quiz.mail.pause import SenderPause, current_pause
-from quiz.models import Response
+from quiz.models import EXTRA_ANSWERED, Response
 
 DemoFilter = Literal["all", "real", "demo"]
 NO_CAMPAIGN = "-"  # the filter value for "no UTM campaign"
@@ -92,6 +92,10 @@ class Dashboard:
     email_states: Mapping[str, int] = field(default_factory=dict)
     # Clicks on the call to action per placement (result, email, pdf, followup-N), by click day.
     cta_clicks: Mapping[str, int] = field(default_factory=dict)
+    # The extra page, which only some takers get: how many got it, how many of those answered
+    # it (its share is of those who got it, not of all starts).
+    extra_due: int = 0
+    extra_answered: int = 0
     # Set while the mail sender waits for an unusable SMTP server (nothing is lost meanwhile).
     mail_pause: SenderPause | None = None
 
@@ -203,6 +207,7 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
     rows = _grouped(filters, conditions)
     starts = completions = seconds_total = 0
     reached: dict[int, int] = {}
+    extra: dict[int, int] = {}
     durations: list[tuple[int, int]] = []
     score_buckets: dict[str, list[int]] = {d: [0] * SCORE_BUCKETS for d in dimensions}
     score_sums: dict[str, int] = dict.fromkeys(dimensions, 0)
@@ -214,6 +219,8 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
             starts += count
         elif metric == "reached":
             reached[bucket] = reached.get(bucket, 0) + count
+        elif metric == "extra":
+            extra[bucket] = extra.get(bucket, 0) + count
         elif metric == "finish":
             completions += count
             seconds_total += total
@@ -261,6 +268,8 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
         timeline_unit=unit,
         marketing_confirmed=confirmed,
         marketing_share=confirmed / completions if completions else None,
+        extra_due=sum(extra.values()),
+        extra_answered=extra.get(EXTRA_ANSWERED, 0),
         email_states=states,
         cta_clicks=cta_stats.clicks_by_placement(
             start=filters.start,

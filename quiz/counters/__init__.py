@@ -55,6 +55,11 @@ def on_step(response: Response, step: int) -> None:
     rollups.on_step(response, step)
 
 
+def on_extra(response: Response, state: int) -> None:
+    """Before a draft's extra_page moves to `state` (models.EXTRA_*): move it in that funnel."""
+    rollups.on_extra(response, state)
+
+
 def counted_as(response: Response) -> State:
     """What a response counts for now: read before `finish()` stores its result."""
     return state_of(response)

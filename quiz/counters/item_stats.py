@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
-from quiz.app_state import get_content
+from quiz.app_state import extra_question_ids, get_content
 from quiz.counters.models import (
     NOT_APPLICABLE_POINTS,
     SPEEDER,
@@ -91,14 +91,21 @@ def contributions(
     answers: Iterable[AnswerLike],
     scores: Mapping[str, int],
     seconds: int,
+    extra: Collection[str] = frozenset(),
 ) -> Deltas:
-    """What one finished response adds to each counter table."""
+    """What one finished response adds to each counter table.
+
+    Answers to `extra` questions (the extra page, which only some takers get) count in the
+    option counts alone, so each of them is counted per exposure; the sums behind α and the
+    item-total correlations are over the core questions, which every complete response has.
+    """
     base = (version, bool(is_demo), quality)
     out: Deltas = {name: defaultdict(int) for name in TABLES}
     sums, options = out["item_stat_sums"], out["item_option_counts"]
     by_dimension: dict[str, list[AnswerLike]] = defaultdict(list)
     for answer in answers:
-        by_dimension[answer.dimension_id].append(answer)
+        if answer.question_id not in extra:
+            by_dimension[answer.dimension_id].append(answer)
         points = NOT_APPLICABLE_POINTS if answer.points is None else answer.points
         options[(*base, answer.dimension_id, answer.question_id, answer.option_id, points)] += 1
     for dimension, given in by_dimension.items():
@@ -148,19 +155,23 @@ def on_finish(
     session.flush()
     store_flags(Response.__table__.c.id == response.id, flags, session)
     set_committed_value(response, "quality_flags", flags)
-    add_counts(
-        contributions(
-            response.content_version,
-            response.is_demo,
-            flags,
-            answers,
-            response.scores(),
-            seconds,
-        ),
-        1,
-        session,
-    )
+    add_counts(_of_response(response, flags, answers, seconds), 1, session)
     return flags
+
+
+def _of_response(
+    response: Response, flags: int, answers: Iterable[AnswerLike], seconds: int
+) -> Deltas:
+    """What a finished response with these flags, answers and time counts."""
+    return contributions(
+        response.content_version,
+        response.is_demo,
+        flags,
+        answers,
+        response.scores(),
+        seconds,
+        extra_question_ids(),
+    )
 
 
 def on_delete(
@@ -176,10 +187,7 @@ def on_delete(
     if flags is None or response.status != "finished" or response.finished_at is None:
         return
     seconds = seconds_between(response.started_at, response.finished_at)
-    deltas = contributions(
-        response.content_version, response.is_demo, flags, answers, response.scores(), seconds
-    )
-    add_counts(deltas, -1, session)
+    add_counts(_of_response(response, flags, answers, seconds), -1, session)
 
 
 def store_flags(

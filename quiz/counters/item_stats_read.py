@@ -19,6 +19,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from quiz.app_state import extra_question_ids
 from quiz.counters.models import (
     NOT_APPLICABLE_POINTS,
     SPEEDER,
@@ -59,6 +60,8 @@ class QuestionFigures:
     counts: Mapping[str, int]
     not_applicable: int
     analysis: ps.ItemAnalysis
+    # An extra question: answered only by those who got the extra page; its n is theirs.
+    extra: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class ItemStatistics:
             "questions": {
                 q: {
                     "dimension": f.dimension,
+                    "extra": f.extra,
                     "counts": dict(f.counts),
                     "not_applicable": f.not_applicable,
                     "n": f.analysis.distribution.n,
@@ -168,18 +172,20 @@ def read(
 
     dimensions: dict[str, ps.DimensionAnalysis] = {}
     questions: dict[str, QuestionFigures] = {}
+    # Extra questions were asked of some takers only: counted per exposure, outside α.
+    extra = extra_question_ids()
     for dimension in sorted(set(n_by_dim) | set(dimension_of.values())):
         own = sorted(q for q, d in dimension_of.items() if d == dimension)
         # The items come from the option counts: an item everyone answered with 0 points has
         # no non-zero sum row, yet it counts in alpha's k.
         sums = ps.DimensionSums(
             n=n_by_dim.get(dimension, 0),
-            items=tuple(sorted(set(own) | set(item_sums[dimension]))),
+            items=tuple(sorted({q for q in own if q not in extra} | set(item_sums[dimension]))),
             sums=item_sums[dimension],
             products=products[dimension],
         )
         analysis = ps.analyse_dimension(
-            sums, {q: ps.PointsDistribution(dict(points[q])) for q in own}
+            sums, {q: ps.PointsDistribution(dict(points[q])) for q in own}, extra
         )
         dimensions[dimension] = analysis
         for question in own:
@@ -188,6 +194,7 @@ def read(
                 counts=counts[question],
                 not_applicable=na[question],
                 analysis=analysis.items[question],
+                extra=question in extra,
             )
 
     histograms = score_histograms(session, version, demo, quality)

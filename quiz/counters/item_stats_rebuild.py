@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from quiz.app_state import extra_question_ids
 from quiz.counters.item_stats import TABLES, statement_options, store_flags
 from quiz.counters.models import (
     NOT_APPLICABLE_POINTS,
@@ -75,8 +76,13 @@ def _demo(demo: bool | None) -> list[ColumnElement[bool]]:
     return [] if demo is None else [R.is_demo.is_(demo)]
 
 
-def queries(dialect: str, demo: bool | None = None) -> dict[str, list[Select[Any]]]:
-    """Per counter table, SELECTs giving its primary key columns and value from the raw rows."""
+def queries(
+    dialect: str, demo: bool | None = None, extra: Collection[str] = frozenset()
+) -> dict[str, list[Select[Any]]]:
+    """Per counter table, SELECTs giving its primary key columns and value from the raw rows.
+
+    Answers to `extra` questions count in the option counts only (item_stats.contributions).
+    """
     counted = [*_finished(), R.quality_flags.is_not(None), *_demo(demo)]
     base = [R.content_version, R.is_demo, R.quality_flags]
     answers = Answer.__table__
@@ -84,12 +90,19 @@ def queries(dialect: str, demo: bool | None = None) -> dict[str, list[Select[Any
     # The (response, dimension) pairs with an N/A answer: few, so an anti-join against them is
     # far cheaper than asking NOT EXISTS for each of millions of answer pairs.
     na = answers.c
+    bank = sorted(extra)
     incomplete = (
         select(na.response_id, na.dimension_id)
-        .where(na.points.is_(None))
+        .where(na.points.is_(None), *([na.question_id.not_in(bank)] if bank else []))
         .group_by(na.response_id, na.dimension_id)
         .subquery("incomplete")
     )
+    # The sums are over the core questions alone.
+    if bank:
+        counted_core = [*counted, a1.c.question_id.not_in(bank)]
+        pair_core = [*counted_core, a2.c.question_id.not_in(bank)]
+    else:
+        counted_core = pair_core = counted
     complete = incomplete.c.response_id.is_(None)
     first, second = a1.c.question_id, a2.c.question_id
     if dialect == "postgresql":  # code-point order, as ps.pair() sorts
@@ -117,15 +130,15 @@ def queries(dialect: str, demo: bool | None = None) -> dict[str, list[Select[Any
     sums = [
         select(*keys, blank, blank, func.count(func.distinct(a1.c.response_id)))
         .select_from(complete_only)
-        .where(*counted, complete)
+        .where(*counted_core, complete)
         .group_by(*keys),
         select(*keys, a1.c.question_id, blank, func.sum(a1.c.points))
         .select_from(complete_only)
-        .where(*counted, complete)
+        .where(*counted_core, complete)
         .group_by(*keys, a1.c.question_id),
         select(*keys, a1.c.question_id, a2.c.question_id, func.sum(a1.c.points * a2.c.points))
         .select_from(both)
-        .where(*counted, complete)
+        .where(*pair_core, complete)
         .group_by(*keys, a1.c.question_id, a2.c.question_id),
     ]
     points = func.coalesce(a1.c.points, NOT_APPLICABLE_POINTS)
@@ -223,7 +236,9 @@ def rebuild(
     """
     session = session or db.session()
     judged = judge_unjudged(session, demo=demo, statements=statements)
-    for name, selects in queries(session.get_bind().dialect.name, demo).items():
+    for name, selects in queries(
+        session.get_bind().dialect.name, demo, extra_question_ids()
+    ).items():
         table = TABLES[name]
         cleared = delete(table)
         if demo is not None:
@@ -253,7 +268,9 @@ def recompute(session: Session | None = None) -> Counters:
     """Every non-zero counter as the raw rows give it (judged responses only; nothing written)."""
     session = session or db.session()
     out: Counters = {}
-    for name, selects in queries(session.get_bind().dialect.name).items():
+    for name, selects in queries(
+        session.get_bind().dialect.name, extra=extra_question_ids()
+    ).items():
         counters: dict[tuple[Any, ...], int] = {}
         for query in selects:
             for row in session.execute(query):

@@ -39,6 +39,8 @@ class State:
     version: str
     is_demo: bool
     steps: int
+    # The extra page (responses.extra_page): 0 none due, 1 due, 2 answered. Counted apart from
+    # the steps, as metric "extra" with the state as bucket, since only some takers get it.
     finish_day: date | None = None
     duration: int = 0
     scores: Mapping[str, int] = field(default_factory=dict)
@@ -46,6 +48,7 @@ class State:
     # The quality flags judged at finish (quiz.counters.item_stats): every counter of the response,
     # its start included, is kept in this class, so a filter leaves the whole response out.
     quality: int = 0
+    extra: int = 0
     # What happens after the finish; state_of() leaves these out, the SQL helpers count them.
     marketing: bool = False
     emails: Mapping[str, int] = field(default_factory=dict)
@@ -116,6 +119,8 @@ def state_of(response: Response) -> State:
         version=response.content_version,
         is_demo=bool(response.is_demo),
         steps=response.steps_completed or 0,
+        # Deferred: loaded (one query, unless already loaded) only once a step is completed.
+        extra=(response.extra_page or 0) if response.steps_completed else 0,
         finish_day=finished.date() if finished else None,
         duration=seconds_between(started, finished) if finished else 0,
         scores=scores,
@@ -133,6 +138,8 @@ def contributions(state: State) -> dict[Key, tuple[int, int]]:
         (state.start_day, *base, "start", "", 0, q): (1, 0),
         (state.start_day, *base, "reached", "", state.steps, q): (1, 0),
     }
+    if state.extra:
+        out[(state.start_day, *base, "extra", "", state.extra, q)] = (1, 0)
     if state.finish_day is not None:
         day = state.finish_day
         out[(day, *base, "finish", "", 0, q)] = (1, state.duration)

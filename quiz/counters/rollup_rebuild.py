@@ -160,6 +160,7 @@ def count_raw(
         blank = literal("")
         grouped(start_day, "start", blank, zero, zero, where)
         grouped(start_day, "reached", blank, r.steps_completed, zero, where)
+        grouped(start_day, "extra", blank, r.extra_page, zero, [*where, r.extra_page > 0])
         grouped(finish_day, "finish", blank, zero, seconds, finished)
         grouped(finish_day, "duration", blank, _duration_bucket_sql(seconds), seconds, finished)
         for dimension in SCORED_DIMENSIONS:

@@ -56,7 +56,9 @@ from quiz.extensions import db
 from quiz.models import OutboxMessage, Response
 
 # Which counters each owner moves (the rest of a State's contributions belong to the others).
-RESPONSE_METRICS = frozenset({"start", "reached", "finish", "duration", "score", "bottleneck"})
+RESPONSE_METRICS = frozenset(
+    {"start", "reached", "extra", "finish", "duration", "score", "bottleneck"}
+)
 MARKETING_METRICS = frozenset({"marketing"})
 EMAIL_METRICS = frozenset({"email"})
 
@@ -173,6 +175,14 @@ def on_step(response: Response, step: int) -> None:
         return
     old = state_of(response)
     _apply(old, replace(old, steps=step))
+
+
+def on_extra(response: Response, state: int) -> None:
+    """Before a draft's extra_page moves to `state`: move it in the extra page's funnel."""
+    if response.status != "draft":
+        return
+    old = state_of(response)
+    _apply(old, replace(old, extra=state))
 
 
 def on_finish(was: State, response: Response) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from quiz.domain.content_model import Content
+from quiz.domain.content_model import MAX_POINTS, Content
 from quiz.domain.precision import most_informative
 from quiz.domain.scoring import (
     AnswerError,
@@ -134,9 +134,19 @@ def relevant_answers(content: Content, answers: Mapping[str, str]) -> dict[str, 
 
 
 def sample_taker(
-    content: Content, profile: Literal["best", "worst", "random"], seed: int | None = None
+    content: Content,
+    profile: Literal["best", "worst", "random"],
+    seed: int | None = None,
+    leaning: Mapping[str, float] | None = None,
 ) -> dict[str, str]:
-    """Complete answers of a generated taker: the core sample, then the extra page it gets."""
+    """Complete answers of a generated taker: the core sample, then the extra page it gets.
+
+    With `leaning` (per dimension, 0 weakest to 1 strongest; `profile` is then ignored) each
+    answer lies near that share of the points, with some noise per question, as a person with
+    those levels would answer: the coach's demo takers (quiz.coach.demo_takers).
+    """
+    if leaning is not None:
+        return _leaning_taker(content, leaning, random.Random(seed))  # noqa: S311 -- sample data
     answers = sample_answers(content, profile, seed)
     # Its own stream, so the extra answers do not repeat the core's first picks.
     rng = random.Random(None if seed is None else seed + 1)  # noqa: S311 -- sample data
@@ -148,4 +158,19 @@ def sample_taker(
             answers[question_id] = min(choices, key=lambda c: c.points).id
         else:
             answers[question_id] = rng.choice(choices).id
+    return answers
+
+
+def _leaning_taker(
+    content: Content, leaning: Mapping[str, float], rng: random.Random
+) -> dict[str, str]:
+    def near(question_id: str) -> str:
+        question = content.question_by_id[question_id]
+        target = leaning[question.dimension] * MAX_POINTS + rng.gauss(0, 0.9)
+        choices = [c for c in content.choices(question_id) if c.applicable]
+        return min(choices, key=lambda c: abs(c.points - target)).id
+
+    answers = {question.id: near(question.id) for question in content.questions}
+    for question_id in extra_page(content, answers):
+        answers[question_id] = near(question_id)
     return answers

@@ -17,7 +17,7 @@ items (or 3 for alpha-if-deleted), or a zero variance where a ratio would divide
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -222,13 +222,27 @@ def item_flags(n: int, r: float | None, distribution: PointsDistribution) -> tup
 
 
 def analyse_dimension(
-    sums: DimensionSums, distributions: Mapping[str, PointsDistribution]
+    sums: DimensionSums,
+    distributions: Mapping[str, PointsDistribution],
+    extra: Collection[str] = (),
 ) -> DimensionAnalysis:
-    """Every figure of a dimension and its items; items only answered N/A get no r or α."""
+    """Every figure of a dimension and its items; items only answered N/A get no r or α.
+
+    `extra` items (asked only of some takers) are outside the sums: they get their answers'
+    distribution, on their own n, and no r or α.
+    """
     alpha = cronbach_alpha(sums)
     items: dict[str, ItemAnalysis] = {}
     for item in sorted(set(sums.items) | set(distributions)):
         distribution = distributions.get(item, PointsDistribution({}))
+        if item in extra:
+            items[item] = ItemAnalysis(
+                distribution=distribution,
+                item_total_r=None,
+                alpha_if_deleted=None,
+                flags=item_flags(distribution.n, None, distribution),
+            )
+            continue
         r = item_total_r(sums, item)
         items[item] = ItemAnalysis(
             distribution=distribution,

@@ -119,6 +119,13 @@ class ResultLayout:
     full_marks: bool = False
 
 
+def _budget(step_words: int | None, note: object) -> int | None:
+    """The steps' share of the first screen, less the close-call note's words."""
+    if step_words is None or not isinstance(note, str):
+        return step_words
+    return max(step_words - len(note.split()), step_words // 2)
+
+
 def has_next_steps(analysis: Sequence[Item]) -> bool:
     """Whether a stored analysis carries the ranked next steps (content 2026.2 and later)."""
     return any(item.get("next_step") for item in analysis)
@@ -134,6 +141,8 @@ def build_layout(
     """Arrange a stored analysis; `content` is the version the response was scored with.
 
     `step_words=None` keeps every step's whole text (the email has no first screen to keep short).
+    A close result's note stands in the diagnosis, on the same first screen: the steps give up
+    as many words as it takes.
     """
     citations = _Citations(content)
     entries = [
@@ -161,7 +170,7 @@ def build_layout(
         tied_names=tuple(names.get(d, d) for d in tied),
         tie_rule=_tie_rule(content, answers, bottleneck, tied),
         evidence=_evidence(content, answers, bottleneck),
-        steps=_with_leads(steps, step_words),
+        steps=_with_leads(steps, _budget(step_words, head.get("note"))),
         sections=sections,
         perspectives=perspectives,
         citations=citations.listed(renumber),

@@ -32,18 +32,28 @@ from sqlalchemy import (
 )
 from sqlalchemy import delete as delete_rows
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import undefer
 
 from quiz import counters, database
 from quiz.counters.rollup_keys import Key
-from quiz.domain import traffic
+from quiz.domain import flow, traffic
 from quiz.domain.analysis import AnalysisItem, build_analysis
 from quiz.domain.consent_texts import ConsentTexts
 from quiz.domain.content import Content, Page
-from quiz.domain.scoring import ScoreResult, score_answers
+from quiz.domain.scoring import ScoreResult
 from quiz.extensions import db
 from quiz.links import external_url
 from quiz.mail import outbox
-from quiz.models import SCORED_DIMENSIONS, Answer, Response, ResponseVariant, utcnow
+from quiz.models import (
+    EXTRA_ANSWERED,
+    EXTRA_DUE,
+    EXTRA_NONE,
+    SCORED_DIMENSIONS,
+    Answer,
+    Response,
+    ResponseVariant,
+    utcnow,
+)
 from quiz.taker import consents, pdf_store
 from quiz.taker.bulk import bulk_insert
 from quiz.webhooks import events
@@ -112,23 +122,25 @@ def save_step(
     content: Content,
     response_id: int,
     page: Page,
-    step: int,
+    step: int | None,
     answers: Mapping[str, str],
     *,
     completed: bool,
-) -> None:
-    """Store this page's answers (only valid ones); mark the step done when `completed`."""
+) -> tuple[str, ...]:
+    """Store this page's answers (only valid ones); mark the step done when `completed`.
+
+    `step` None is the extra page (`extra_page_of`), which moves no step: the funnel counts it
+    apart, by `responses.extra_page`, which this keeps in step with the answers. Returns the
+    extra questions due for the answers now stored (empty: none, or the core is not complete).
+    """
     with database.write():
-        response = db.session.get(Response, response_id)
+        response = db.session.get(Response, response_id, options=[undefer(Response.extra_page)])
         if response is None or response.status != "draft":
-            return  # finished (or deleted) in another tab meanwhile: nothing to store
-        existing = {
+            return ()  # finished (or deleted) in another tab meanwhile: nothing to store
+        rows = {
             answer.question_id: answer
             for answer in db.session.execute(
-                select(Answer).where(
-                    Answer.response_id == response.id,
-                    Answer.question_id.in_([q.id for q in page.questions]),
-                )
+                select(Answer).where(Answer.response_id == response.id)
             ).scalars()
         }
         now = utcnow()
@@ -139,26 +151,54 @@ def save_step(
                 continue
             # A not-applicable answer is stored without points, so no sum over points counts it.
             points = choice.points if choice.applicable else None
-            answer = existing.get(question.id)
+            answer = rows.get(question.id)
             if answer is None:
-                db.session.add(
-                    Answer(
-                        response_id=response.id,
-                        question_id=question.id,
-                        option_id=option_id,
-                        dimension_id=question.dimension,
-                        points=points,
-                        answered_at=now,
-                    )
+                rows[question.id] = Answer(
+                    response_id=response.id,
+                    question_id=question.id,
+                    option_id=option_id,
+                    dimension_id=question.dimension,
+                    points=points,
+                    answered_at=now,
                 )
+                db.session.add(rows[question.id])
             elif answer.option_id != option_id:
                 answer.option_id = option_id
                 answer.points = points
                 answer.answered_at = now
+        stored = {question_id: row.option_id for question_id, row in rows.items()}
+        due = _extra_due(content, stored)
+        state = EXTRA_NONE
+        if due:
+            state = EXTRA_ANSWERED if all(q in stored for q in due) else EXTRA_DUE
+        if state != response.extra_page:
+            counters.on_extra(response, state)
+            response.extra_page = state
         if completed:
             response.step_times = {**(response.step_times or {}), page.id: now.isoformat()}
-            counters.on_step(response, step)
-            response.steps_completed = max(response.steps_completed, step)
+            if step is not None:
+                counters.on_step(response, step)
+                response.steps_completed = max(response.steps_completed, step)
+        return due
+
+
+def _extra_due(content: Content, answers: Mapping[str, str]) -> tuple[str, ...]:
+    """The extra page due for these answers; empty while the core is not complete."""
+    if any(question.id not in answers for question in content.questions):
+        return ()
+    return flow.extra_page(content, answers)
+
+
+def extra_page_of(content: Content, question_ids: Sequence[str]) -> Page:
+    """The extra page asking these questions of the bank (`flow.extra_page`)."""
+    bank = content.extra
+    assert bank is not None, "no extra questions in this content"
+    return Page(
+        id=bank.id,
+        title=bank.title,
+        intro=bank.intro,
+        questions=tuple(content.question_by_id[question_id] for question_id in question_ids),
+    )
 
 
 class IncompleteAnswers(Exception):
@@ -179,21 +219,29 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
     with database.write():
         # Load and lock (a second tab waits here, then finds the result of the first).
         response = db.session.execute(
-            select(Response).where(Response.id == response_id).with_for_update()
+            select(Response)
+            .where(Response.id == response_id)
+            .options(undefer(Response.extra_page))
+            .with_for_update()
         ).scalar_one()
         if response.status == "finished" and response.result_token:
             return response.result_token  # nothing written
-        rows = (
-            db.session.execute(select(Answer).where(Answer.response_id == response.id))
-            .scalars()
-            .all()
+        rows = list(
+            db.session.execute(select(Answer).where(Answer.response_id == response.id)).scalars()
         )
-        answers = {row.question_id: row.option_id for row in rows}
-        missing = next((q.id for q in content.questions if q.id not in answers), None)
-        if missing is not None:
-            raise IncompleteAnswers(missing)
+        # The core and the extra page due for it: answers to extra questions no longer due (a
+        # core answer changed after them) are dropped, so nothing counts or keeps them.
+        answers = flow.relevant_answers(content, {r.question_id: r.option_id for r in rows})
+        evaluation = flow.evaluate(content, answers)
+        if evaluation.result is None:
+            raise IncompleteAnswers(evaluation.next_questions[0])
+        bank = {question.id for question in content.extra_questions}
+        for row in rows:
+            if row.question_id in bank and row.question_id not in answers:
+                db.session.delete(row)
+        rows = [row for row in rows if row.question_id not in bank or row.question_id in answers]
         # Score and analyse (pure).
-        result = score_answers(content, answers)
+        result = evaluation.result
         analysis = build_analysis(content, answers, result)
         # Store; then what follows it, all in this transaction: counters, consents, emails, event.
         draft = counters.counted_as(response)

@@ -53,11 +53,13 @@ class StepForm(FlaskForm):
 def build_step_form(content: Content, page: Page, **kwargs: Any) -> StepForm:
     """A form with one required radio group per question of this page.
 
-    The form class depends only on the (immutable) content: it is built once per app
-    (`quiz.caches`), the form itself per request.
+    The form class depends only on the (immutable) content and the page's questions (the extra
+    page's depend on the answers): it is built once per app (`quiz.caches`), the form itself
+    per request.
     """
     form_class: type[StepForm] = caches.current().step_forms.get_or_make(
-        (content.sha256, page.id), lambda: _step_form_class(content, page)
+        (content.sha256, page.id, *(q.id for q in page.questions)),
+        lambda: _step_form_class(content, page),
     )
     return form_class(**kwargs)
 

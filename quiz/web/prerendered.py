@@ -28,19 +28,29 @@ TRACKING_SLOT = f"tracking-slot-{secrets.token_hex(16)}"
 
 
 def question_html(
-    content: Content, question_id: str, chosen: str | None, error: str | None = None
+    content: Content,
+    question_id: str,
+    chosen: str | None,
+    error: str | None = None,
+    number: int | None = None,
 ) -> Markup:
-    """The fieldset of one question with its current answer checked (and its error, if any)."""
+    """The fieldset of one question with its current answer checked (and its error, if any).
+
+    `number`: its number as shown (default: its place in the content; the extra page numbers
+    its questions on from the core's).
+    """
     if not isinstance(chosen, str):
         chosen = None
     question = content.question_by_id[question_id]
+    if number is None:
+        number = content.question_number[question_id]
 
     def render() -> Markup:
         macro = get_template_attribute("_macros.html", "answer_group")
         fieldset: Markup = macro(
             question,
             content.choices(question_id),
-            content.question_number[question_id],
+            number,
             chosen,
             error,
         )
@@ -48,7 +58,7 @@ def question_html(
 
     if error:  # an error shows once; only the plain fieldsets are kept
         return render()
-    return caches().questions.get_or_make((content.sha256, question_id, chosen), render)
+    return caches().questions.get_or_make((content.sha256, question_id, chosen, number), render)
 
 
 def step_page(key: Hashable, render: Callable[[str], str]) -> str:

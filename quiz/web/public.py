@@ -3,8 +3,9 @@
 Views stay thin: the content builds the forms, `quiz.taker.responses` stores and finishes, and the result
 page renders only what was stored. POST/redirect/GET throughout.
 
-About 440 lines: every view of the taker's public path lives here so its hot path (pre-rendered
-pages, one query per request) can be read in one place; the result page's arranging lives in
+About 460 lines: every view of the taker's public path lives here so its hot path (pre-rendered
+pages, one query per request) can be read in one place; where a page of questions stands and
+how it renders lives in quiz.web.quiz_steps, the result page's arranging in
 quiz.domain.result_layout, the chart in quiz.result_chart.
 """
 
@@ -26,7 +27,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz import caches
@@ -34,7 +34,7 @@ from quiz.app_state import get_consent_texts, get_content, get_content_version
 from quiz.charts import CHART_DPI, CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
 from quiz.domain import result_layout, traffic
-from quiz.domain.content import Content, Page
+from quiz.domain.content import Content
 from quiz.experiments import assign
 from quiz.extensions import db
 from quiz.models import Response as QuizResponse
@@ -44,6 +44,16 @@ from quiz.site import settings as site_settings
 from quiz.taker import response_reads, responses, visits
 from quiz.web import account, limits, prerendered
 from quiz.web.forms import LeadForm, build_step_form
+from quiz.web.quiz_steps import (
+    QuestionProgress,
+    StepView,
+    cached_step,
+    core_progress,
+    extra_due,
+    invalid_step,
+    shown_steps,
+    total_steps,
+)
 
 bp = Blueprint("public", __name__)
 
@@ -67,33 +77,9 @@ def estimated_minutes(content: Content) -> int:
     return max(1, math.ceil(seconds / 60))
 
 
-def total_steps(content: Content) -> int:
-    """Question pages plus the lead step."""
-    return len(content.pages) + 1
-
-
 def current_draft() -> response_reads.DraftState | None:
     """The response this browser's draft cookie points at."""
     return response_reads.find_by_draft_token(request.cookies.get(DRAFT_COOKIE))
-
-
-@dataclass(frozen=True)
-class QuestionProgress:
-    """Where a step's questions sit in the whole quiz: the progress bar's figures.
-
-    Rendered by the step template as `data-questions-before` and `data-questions-total`, so the
-    bar (and the one-question-per-screen script, which counts "Frage k von n" from them) always
-    shows what the server knows the taker is asked, extra questions included once they are due.
-    """
-
-    before: int  # questions on the steps before this one
-    total: int  # questions asked in all
-
-
-def core_progress(content: Content, number: int) -> QuestionProgress:
-    """The progress of question page `number` (or the lead step) of the core quiz."""
-    before = sum(len(page.questions) for page in content.pages[: number - 1])
-    return QuestionProgress(before=before, total=len(content.questions))
 
 
 def next_open_step(draft: response_reads.DraftState, content: Content) -> int:
@@ -224,90 +210,118 @@ def _finished_draft(draft: response_reads.DraftState, result_token: str) -> Base
     return gone
 
 
+def _away_from_quiz(draft: response_reads.DraftState | None) -> BaseResponse | None:
+    """Where a quiz page sends a browser without a draft, or with a finished one (None: stay)."""
+    if draft is None:
+        return redirect(url_for(".landing"))
+    if draft.status == "finished" and draft.result_token:
+        return _finished_draft(draft, draft.result_token)
+    return None
+
+
 @bp.route("/quiz/<int:number>", methods=["GET", "POST"])
 @limits.posts(limits.from_config("QUIZ_LIMIT_STEP"))
 def step(number: int) -> BaseResponse | tuple[str, int] | str:
     """One page of questions, or the lead step after the last page."""
     content = get_content()
     draft, draft_answers = response_reads.find_draft_with_answers(request.cookies.get(DRAFT_COOKIE))
-    if draft is None:
-        return redirect(url_for(".landing"))
-    if draft.status == "finished" and draft.result_token:
-        return _finished_draft(draft, draft.result_token)
+    if (elsewhere := _away_from_quiz(draft)) is not None:
+        return elsewhere
+    assert draft is not None  # _away_from_quiz sends a missing draft to the landing page
     if number < 1 or number > total_steps(content):
         abort(404)
     if number > draft.steps_completed + 1:
         return redirect(url_for(".step", number=next_open_step(draft, content)))
+    due = extra_due(content, draft_answers)
     if number == total_steps(content):
-        return _lead_step(content, draft, number)
+        return _lead_step(content, draft, number, draft_answers, due)
 
     page = content.pages[number - 1]
+    view = StepView(
+        page=page,
+        number=number,
+        total=shown_steps(content, due),
+        action=url_for(".step", number=number),
+        numbers=content.question_number,
+        progress=core_progress(content, number, len(due)),
+    )
     if request.method == "GET":
-        # The page's HTML depends only on its own answers: rendered once, then served from cache.
-        key = (
-            number,
-            request.script_root,
-            site_settings.current().version,
-            *(draft_answers.get(q.id) for q in page.questions),
-        )
-        return prerendered.step_page(
-            key,
-            lambda csrf_value: _render_step(
-                content, number, page, draft_answers, {}, csrf_value, core_progress(content, number)
-            ),
-        )
+        return cached_step(content, view, draft_answers)
     form = build_step_form(content, page)
     if request.form.get("action") == "back":
         responses.save_step(content, draft.id, page, number, form.answers(), completed=False)
         return redirect(url_for(".step", number=max(1, number - 1)))
     if form.validate_on_submit():
-        responses.save_step(content, draft.id, page, number, form.answers(), completed=True)
+        due = responses.save_step(content, draft.id, page, number, form.answers(), completed=True)
+        if due and number == len(content.pages):
+            return redirect(url_for(".extra"))
         return redirect(url_for(".step", number=number + 1))
     # Keep what was answered (valid choices only), so the page can truthfully say so and a
     # taker who leaves now finds it again; show it with the first error of each question.
     responses.save_step(content, draft.id, page, number, form.answers(), completed=False)
-    questions = {question.id for question in page.questions}
-    errors = {
-        field.name: field.errors[0] for field in form if field.errors and field.name in questions
-    }
-    progress = core_progress(content, number)
-    html = _render_step(content, number, page, form.answers(), errors, generate_csrf(), progress)
-    return html, 422
+    return invalid_step(content, view, form)
 
 
-def _render_step(
-    content: Content,
-    number: int,
-    page: Page,
-    answers: Mapping[str, str | None],
-    errors: Mapping[str, str],
-    csrf_value: str,
-    progress: QuestionProgress,
-) -> str:
-    """A page of questions as step `number`, with its answers, errors and progress figures."""
-    return render_template(
-        "quiz/step.html",
-        content=content,
+@bp.route("/quiz/zusatz", methods=["GET", "POST"])
+@limits.posts(limits.from_config("QUIZ_LIMIT_STEP"))
+def extra() -> BaseResponse | tuple[str, int] | str:
+    """The extra page: a few more questions of the dimensions that are close, after the last
+    core page and before the lead step, only when `flow.extra_page` says one is due."""
+    content = get_content()
+    draft, draft_answers = response_reads.find_draft_with_answers(request.cookies.get(DRAFT_COOKIE))
+    if (elsewhere := _away_from_quiz(draft)) is not None:
+        return elsewhere
+    assert draft is not None  # _away_from_quiz sends a missing draft to the landing page
+    pages = len(content.pages)
+    missing = next((q for q in content.questions if q.id not in draft_answers), None)
+    if draft.steps_completed < pages or missing is not None:
+        number = next_open_step(draft, content)
+        if missing is not None:
+            number = min(number, content.pages.index(content.page_of_question[missing.id]) + 1)
+        return redirect(url_for(".step", number=number))
+    due = extra_due(content, draft_answers)
+    if not due:
+        return redirect(url_for(".step", number=total_steps(content)))
+    page = responses.extra_page_of(content, due)
+    view = StepView(
         page=page,
-        answers=answers,
-        errors=errors,
-        number=number,
-        total=total_steps(content),
-        progress=progress,
-        question_html=prerendered.question_html,
-        csrf_value=csrf_value,
+        number=pages + 1,
+        total=shown_steps(content, due),
+        action=url_for(".extra"),
+        # Numbered on from the core questions, in the order asked.
+        numbers={q: len(content.questions) + i for i, q in enumerate(due, 1)},
+        progress=QuestionProgress(
+            before=len(content.questions), total=len(content.questions) + len(due)
+        ),
     )
+    if request.method == "GET":
+        return cached_step(content, view, draft_answers)
+    form = build_step_form(content, page)
+    if request.form.get("action") == "back":
+        responses.save_step(content, draft.id, page, None, form.answers(), completed=False)
+        return redirect(url_for(".step", number=pages))
+    if form.validate_on_submit():
+        responses.save_step(content, draft.id, page, None, form.answers(), completed=True)
+        return redirect(url_for(".step", number=total_steps(content)))
+    responses.save_step(content, draft.id, page, None, form.answers(), completed=False)
+    return invalid_step(content, view, form)
 
 
 def _lead_step(
-    content: Content, draft: response_reads.DraftState, number: int
+    content: Content,
+    draft: response_reads.DraftState,
+    number: int,
+    answers: Mapping[str, str],
+    due: tuple[str, ...],
 ) -> BaseResponse | tuple[str, int]:
+    if due and any(question_id not in answers for question_id in due):
+        return redirect(url_for(".extra"))  # the extra page comes first
     require_email = current_app.config["QUIZ_REQUIRE_EMAIL"]
     form = LeadForm(require_email=require_email)
     status = 200
     if request.method == "POST":
         if request.form.get("action") == "back":
-            return redirect(url_for(".step", number=number - 1))
+            return redirect(url_for(".extra") if due else url_for(".step", number=number - 1))
         if form.validate_on_submit():
             if form.is_bot:
                 # Quietly: a bot learns nothing from the answer, and nothing is stored.
@@ -321,7 +335,9 @@ def _lead_step(
             try:
                 token = responses.finish(content, draft.id, lead, get_consent_texts())
             except responses.IncompleteAnswers as missing:
-                page = content.page_of_question[missing.question_id]
+                page = content.page_of_question.get(missing.question_id)
+                if page is None:  # an extra question: the page changed in another tab
+                    return redirect(url_for(".extra"))
                 return redirect(url_for(".step", number=content.pages.index(page) + 1))
             account.offer_data_link_once(draft.id, token)
             finished = redirect(url_for(".result", token=token))
@@ -335,9 +351,10 @@ def _lead_step(
             "quiz/lead.html",
             content=content,
             form=form,
-            number=number,
-            total=total_steps(content),
-            progress=core_progress(content, number),
+            action=url_for(".step", number=number),
+            number=shown_steps(content, due),
+            total=shown_steps(content, due),
+            progress=core_progress(content, number, len(due)),
             consent_texts=get_consent_texts(),
             require_email=require_email,
         ),

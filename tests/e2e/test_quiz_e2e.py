@@ -17,14 +17,16 @@ from sqlalchemy import select
 
 from quiz.app_state import get_content
 from quiz.domain.content import Content
+from quiz.domain.flow import extra_page
 from quiz.domain.scoring import sample_answers, score_answers
 from quiz.extensions import db
 from quiz.models import Answer, Response
 from tests.e2e.conftest import PHONE
+from tests.factories import with_extra
 
 PAUSE_MS = 350  # static/js/quiz-steps.js: from a tap on an option to the next question
 START = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
-STEP_URL = re.compile(r"/quiz/(\d+)$")
+STEP_URL = re.compile(r"/quiz/(\d+|zusatz)$")
 
 
 class Taker:
@@ -103,16 +105,58 @@ def open_taker(live_server: Any, open_tab: Any, phone: bool, javascript: bool, s
     """A taker with random answers in a tab of its own, on the landing page's doorstep."""
     content = get_content(live_server.app)
     tab = open_tab(phone=phone, javascript=javascript)
-    return Taker(tab, live_server.url, content, sample_answers(content, "random", seed=seed))
+    answers = with_extra(content, sample_answers(content, "random", seed=seed), seed)
+    return Taker(tab, live_server.url, content, answers)
 
 
-def finish(taker: Taker, app: Flask, check_accessibility: Any = None) -> None:
-    """The lead step, then the result: its bottleneck and chart, and the answers posted and
-    stored. With `check_accessibility`, axe checks both pages."""
+def extra_page_by_clicks(taker: Taker, javascript: bool) -> int:
+    """The extra page, if the answers get one: with JavaScript one question per screen, counted
+    on from the core's questions; without, the whole page at once. How many it asked."""
     tab, content = taker.tab, taker.content
-    total = len(content.pages) + 1
-    taker.wait_for_step(total)
+    due = extra_page(content, taker.answers)
+    if not due:
+        return 0
+    tab.wait_for_url("**/quiz/zusatz")
+    tab.wait_for_load_state()
+    pages, core = len(content.pages), len(content.questions)
+    assert f"Schritt {pages + 1} von {pages + 2}" in tab.title()
+    assert tab.get_by_role("heading", level=1).inner_text() == "Noch ein paar Fragen"
+    if not javascript:
+        assert taker.visible_questions() == list(due)
+        for question_id in due:
+            taker.option(question_id).click()
+        with tab.expect_navigation():
+            tab.get_by_role("button", name="Weiter").click()
+        return len(due)
+    for k, question_id in enumerate(due, core + 1):
+        assert taker.visible_questions() == [question_id]
+        assert tab.locator(".progress-label").inner_text() == f"Frage {k} von {core + len(due)}"
+        number = tab.locator(f"#frage-{question_id} .question-number").inner_text()
+        assert number == f"{k}."
+        if k == core + len(due):
+            with tab.expect_navigation():
+                taker.option(question_id).click()
+                tab.clock.run_for(PAUSE_MS)
+        else:
+            taker.option(question_id).click()
+            tab.clock.run_for(PAUSE_MS)
+    return len(due)
+
+
+def finish(
+    taker: Taker, app: Flask, check_accessibility: Any = None, *, javascript: bool = True
+) -> None:
+    """The extra page if the answers get one, the lead step, then the result: its bottleneck
+    and chart, and the answers posted and stored. With `check_accessibility`, axe checks both
+    pages."""
+    tab, content = taker.tab, taker.content
+    extra = extra_page_by_clicks(taker, javascript)
+    number = len(content.pages) + 1
+    taker.wait_for_step(number)
+    total = number + (1 if extra else 0)
     assert tab.get_by_text(f"Schritt {total} von {total}").is_visible()
+    bar = tab.locator("progress.progress-bar").evaluate("bar => [bar.value, bar.max]")
+    assert bar == [len(content.questions) + extra] * 2
     if check_accessibility:
         check_accessibility(tab)
     tab.get_by_label("Vorname (optional)").fill("Jana")
@@ -149,6 +193,8 @@ def test_one_question_per_screen_by_taps_on_a_phone(
     app = live_server.app
     taker = open_taker(live_server, open_tab, phone=True, javascript=True, seed=21)
     tab, content = taker.tab, taker.content
+    # Its weakest area stands apart after the core questions: no extra page (finish checks).
+    assert not extra_page(content, taker.answers)
     # The pause after a tap runs on the test's clock: stopped, and moved on by run_for.
     tab.context.clock.install(time=START)
     tab.clock.pause_at(START + timedelta(minutes=1))
@@ -271,6 +317,7 @@ def test_one_question_per_screen_by_keyboard_on_a_desktop(live_server, open_tab)
     """With JavaScript at 1280 × 800: number keys and arrow keys choose, Enter moves on."""
     taker = open_taker(live_server, open_tab, phone=False, javascript=True, seed=8)
     tab, content = taker.tab, taker.content
+    assert extra_page(content, taker.answers), "close after the core: the extra page comes"
     tab.context.clock.install(time=START)
     tab.clock.pause_at(START + timedelta(minutes=1))
     taker.start(keyboard=True)
@@ -351,7 +398,8 @@ def test_page_per_step_by_taps_without_javascript(
             taker.wait_for_step(3)
             assert [taker.checked(q) for q in questions] == [taker.answers[q] for q in questions]
         tab.get_by_role("button", name="Weiter").tap()
-    finish(taker, live_server.app)  # axe: in the JavaScript test (these two have no script)
+    # axe: in the JavaScript test (these two have no script)
+    finish(taker, live_server.app, javascript=False)
 
 
 def test_page_per_step_by_keyboard_without_javascript(live_server, open_tab) -> None:
@@ -375,7 +423,7 @@ def test_page_per_step_by_keyboard_without_javascript(live_server, open_tab) -> 
                 tab.keyboard.press("ArrowDown")
             assert taker.checked(question.id) == taker.answers[question.id]
         tab.keyboard.press("Enter")
-    finish(taker, live_server.app)
+    finish(taker, live_server.app, javascript=False)
 
 
 def test_error_page_is_german_and_accessible(

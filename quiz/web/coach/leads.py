@@ -107,7 +107,9 @@ def detail_page(
     content = get_content()
     stored = {a.question_id: a for a in db.session.scalars(select_answers(response_id))}
     answers = []
-    for question in content.questions:
+    # The core questions, then the extra page's the taker answered (issue 23).
+    asked = [*content.questions, *(q for q in content.extra_questions if q.id in stored)]
+    for question in asked:
         answer = stored.get(question.id)
         label = None
         if answer is not None:
@@ -117,7 +119,8 @@ def detail_page(
             )
         answers.append({"question": question, "answer": answer, "label": label})
     analysis = response.analysis
-    if not analysis and len(stored) == len(content.questions) and response.bottleneck:
+    complete = all(question.id in stored for question in content.questions)
+    if not analysis and complete and response.bottleneck:
         # Demo rows keep no analysis text: rebuild it from the stored answers.
         analysis = _analysis_of(content, {qid: a.option_id for qid, a in stored.items()})
     consents = db.session.scalars(

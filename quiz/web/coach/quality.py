@@ -59,6 +59,8 @@ class QuestionRow:
     text: str | None
     page: int | None  # 1-based page in the content version
     left_on_page: int | None  # drafts that stopped on that page
+    # An extra question (issue 23): asked on the extra page, of some takers only.
+    extra: bool
     figures: QuestionFigures | None
     options: tuple[OptionCount, ...]
 
@@ -108,11 +110,13 @@ def arrange(report: ItemStatistics, content: Content | None) -> list[DimensionBl
         else {}
     )
     numbers = content.question_number if content is not None else {}
+    bank = {q.id for q in content.extra_questions} if content is not None else set()
     blocks = []
     for dimension in order:
         ids = sorted(by_dimension.get(dimension, []))
         if content is not None:
             known = [q.id for q in content.questions_of(dimension)]
+            known += [q.id for q in content.extra_questions_of(dimension) if q.id in ids]
             ids = known + [q for q in ids if q not in known]
         rows = []
         for question_id in ids:
@@ -126,6 +130,7 @@ def arrange(report: ItemStatistics, content: Content | None) -> list[DimensionBl
                     text=question.text if question is not None else None,
                     page=page,
                     left_on_page=None if page is None else report.drafts_by_steps.get(page - 1, 0),
+                    extra=figures.extra if figures is not None else question_id in bank,
                     figures=figures,
                     options=_options(content, question_id, figures),
                 )
