@@ -65,7 +65,9 @@ def test_a_click_is_stored_counted_once_per_click_and_redirected(app: Flask) -> 
         assert answer.status_code == 303
         assert answer.headers["Location"] == TARGET
         assert "Set-Cookie" not in answer.headers
-        assert answer.headers["Cache-Control"] == "no-store"
+        assert (
+            answer.headers["Cache-Control"] == "private, no-store"
+        )  # every non-public route (issue 21, finding 7)
         assert answer.headers["Referrer-Policy"] == "no-referrer"
         assert _click_count(app) == expected
     client.get(_path(app, taker, "pdf"), headers={"User-Agent": BROWSER})

@@ -15,6 +15,7 @@ from quiz.experiments import assign, lifecycle
 from quiz.experiments.lifecycle import ExperimentError, VariantInput
 from quiz.extensions import db
 from quiz.models import ExperimentEvent, Response, ResponseVariant
+from quiz.site import settings as site_settings
 from quiz.taker import rights
 from tests import quizflow
 from tests.factories import finished_response
@@ -83,6 +84,8 @@ def test_visitors_split_evenly_and_keep_their_variant(app: Flask) -> None:
 
 def test_the_result_page_shows_the_recorded_closing_text_and_cta(app: Flask) -> None:
     with app.app_context():
+        # The call to action shows only with a target (quiz/_cta.html).
+        site_settings.update({"cta.url": "https://termine.example.com/"}, changed_by="cli")
         closing = lifecycle.create(
             "Schluss",
             "result_closing",

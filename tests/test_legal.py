@@ -138,6 +138,9 @@ def test_the_privacy_notice_describes_what_this_installation_does(
         "Ihr Bericht als PDF",
         "Ihre E-Mail-Adresse und die Zusammenfassung",
         "Newsletter und Bestätigung der Anmeldung (Double-Opt-in)",
+        "Klicks auf den Knopf zum Gespräch",
+        "Zählung der Aufrufe der Startseite",
+        "Vergleich von Textfassungen (A/B-Test)",
         "Nachfass-E-Mails zu Ihrem Engpass",
         "Bearbeitung Ihrer Anfrage",
         "Weitergabe an hooks.crm.example",
@@ -206,6 +209,7 @@ def test_every_entry_has_purpose_basis_storage_and_recipients() -> None:
         ratelimit_seconds=3600,
         webhook_hosts=(privacy.WebhookHost("a.example", ("quiz.completed",)),),
         followup_schedule="2d",
+        notify_new_lead=True,
     )
     entries = privacy.notice(facts, PROCESSINGS)
     assert {entry.key for entry in entries} == {p.key for p in PROCESSINGS}

@@ -22,11 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from quiz.config import load_config
 from quiz.deploy import problems
-from quiz.extensions import db
 from quiz.mail import pause
 from quiz.models import utcnow
 from quiz.ops import gauges
-from quiz.taker import pdf, pdf_render
+from quiz.taker import pdf_store
 from quiz.webhooks import endpoints
 from tests.conftest import ROOT, TEST_SECRET
 from tests.factories import finished_response
@@ -88,7 +87,9 @@ def test_metrics_with_the_token_has_every_documented_series(client: FlaskClient)
     response = client.get("/metrics", headers=BEARER)
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain; version=")
-    assert response.headers["Cache-Control"] == "no-store"
+    assert (
+        response.headers["Cache-Control"] == "private, no-store"
+    )  # every non-public route (issue 21, finding 7)
     names = {family.name for family in text_string_to_metric_families(response.text)}
     documented = documented_series()
     assert len(documented) >= 14
@@ -139,7 +140,7 @@ def test_the_database_figures_at_scrape_time(app: Flask, client: FlaskClient) ->
     assert value(empty, "quiz_outbox_oldest_due_seconds") == 0
     with app.app_context():
         endpoints.add_endpoint("http://127.0.0.1:9/hook")
-    first = finished_response(app, seed=1)
+    finished_response(app, seed=1)
     finished_response(app, seed=2, email=None)
     with app.app_context():
         now = utcnow()
@@ -148,10 +149,8 @@ def test_the_database_figures_at_scrape_time(app: Flask, client: FlaskClient) ->
         assert later.outbox_due == 1 and 599 <= later.outbox_oldest_due_seconds <= 601
         assert later.deliveries_oldest_due_seconds >= 599
         pause.record_failure(app, "connection refused", "connect", now, waiting=1)
-        response = db.session.get(pdf.Response, first.id)
-        assert response is not None
-        version = response.updated_at
-        assert pdf._claim(first.id, version, now)
+        # Both finishes queued their PDF (the background renderer's queue); one is claimed.
+        [claim] = pdf_store.claim_due(1, now)
     queued = samples(client.get("/metrics", headers=BEARER).text)
     assert value(queued, "quiz_finished_responses") == 2
     assert value(queued, "quiz_emails", state="queued") == 1
@@ -162,13 +161,13 @@ def test_the_database_figures_at_scrape_time(app: Flask, client: FlaskClient) ->
     assert value(queued, "quiz_webhook_delivered_last_day") == 0
     assert value(queued, "quiz_mail_sender_paused") == 1
     assert value(queued, "quiz_mail_sender_failures") == 1
-    assert value(queued, "quiz_pdf_queue_length") == 1
+    assert value(queued, "quiz_pdf_queue_length") == 2
     assert value(queued, "quiz_pdf_renders_last_hour") == 0
     with app.app_context():
-        pdf._store(first.id, version, pdf_render.Rendered(b"%PDF-1.7", 1500))
+        assert pdf_store.store(claim, b"%PDF-1.7", 1500)
         pause.record_recovery(utcnow())
     stored = samples(client.get("/metrics", headers=BEARER).text)
-    assert value(stored, "quiz_pdf_queue_length") == 0
+    assert value(stored, "quiz_pdf_queue_length") == 1
     assert value(stored, "quiz_pdf_renders_last_hour") == 1
     assert value(stored, "quiz_pdf_render_seconds_last_hour", stat="mean") == 1.5
     assert value(stored, "quiz_mail_sender_paused") == 0

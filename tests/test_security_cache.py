@@ -13,6 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from quiz.experiments import lifecycle
+from quiz.experiments.lifecycle import VariantInput
 from quiz.extensions import db
 from quiz.links import DATA, OPTIN, UNSUBSCRIBE, make_token
 from quiz.taker import pdf
@@ -41,6 +43,14 @@ def _values(app: Flask) -> dict[str, Callable[[str], object]]:
     with app.app_context():
         delivery_id = db.session.scalar(select(WebhookDelivery.id))
     assert delivery_id is not None
+    with app.app_context():
+        experiment_id = lifecycle.create(
+            "Überschrift",
+            "landing_headline",
+            "start",
+            [VariantInput("A", "Erste Fassung"), VariantInput("B", "Zweite Fassung")],
+            "coach:c@example.com",
+        )
 
     def token(endpoint: str) -> str:
         if endpoint.startswith("account."):
@@ -54,12 +64,18 @@ def _values(app: Flask) -> dict[str, Callable[[str], object]]:
         "response_id": lambda _endpoint: taker.id,
         "endpoint_id": lambda _endpoint: endpoint_id,
         "delivery_id": lambda _endpoint: delivery_id,
+        "experiment_id": lambda _endpoint: experiment_id,
         "name": lambda _endpoint: "scores",
         "group": lambda _endpoint: "marke",
     }
 
 
+METRICS_TOKEN = "metrics-token-for-the-cache-test-0123456789"
+METRICS_BEARER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 @pytest.mark.dialect_independent
+@pytest.mark.app_config(QUIZ_METRICS_TOKEN=METRICS_TOKEN)
 def test_every_personal_route_forbids_every_cache(app: Flask, client: FlaskClient) -> None:
     create_test_coach(app)
     values_for = _values(app)
@@ -76,8 +92,9 @@ def test_every_personal_route_forbids_every_cache(app: Flask, client: FlaskClien
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):
             # POSTs carry no form token: the refusal must not be cached either, and nothing
             # changes (but the one-click unsubscribe, which needs none).
-            answer = client.open(url, method=method)
-            if method == "GET" and rule.endpoint not in ("coach.login", "public.step"):
+            headers = METRICS_BEARER if rule.endpoint == "metrics.metrics" else {}
+            answer = client.open(url, method=method, headers=headers)
+            if method == "GET" and rule.endpoint not in ("coach.login", "public.step", "public.extra"):
                 assert answer.status_code in (200, 202), (url, answer.status_code)
             assert answer.headers.get("Cache-Control") == NO_STORE, (method, url)
             checked.append(f"{method} {rule.rule}")

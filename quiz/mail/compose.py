@@ -220,7 +220,7 @@ def compose_new_lead(
         "bottleneck": bottleneck,
         "rows": rows,
         "lead_url": external_url(app, "coach.lead_detail", response_id=lead.id),
-        "privacy_url": external_url(app, "public.privacy"),
+        "privacy_url": external_url(app, "legal.privacy"),
     }
     return _message(app, NEW_LEAD, context, recipient, "", message_id, now)
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from quiz.counters.models import CoachRollup
@@ -118,10 +118,12 @@ def read(now: datetime | None = None) -> Snapshot:
             func.count(
                 case(
                     (
+                        # Queued by a finish (or claimed by a download) and not stored yet.
                         and_(
-                            ResultPdf.claimed_at.is_not(None),
                             ResultPdf.rendered_at.is_(None),
-                            ResultPdf.failed_at.is_(None),
+                            or_(
+                                ResultPdf.queued_at.is_not(None), ResultPdf.claimed_at.is_not(None)
+                            ),
                         ),
                         1,
                     )
