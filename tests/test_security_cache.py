@@ -16,7 +16,8 @@ from sqlalchemy import select
 from quiz.experiments import lifecycle
 from quiz.experiments.lifecycle import VariantInput
 from quiz.extensions import db
-from quiz.links import DATA, OPTIN, UNSUBSCRIBE, make_token
+from quiz.links import DATA, OPTIN, UNSUBSCRIBE, make_cta_token, make_token
+from quiz.site import settings as site_settings
 from quiz.taker import pdf
 from quiz.web.security import NO_STORE, PUBLIC_ENDPOINTS
 from quiz.webhooks import endpoints
@@ -52,7 +53,12 @@ def _values(app: Flask) -> dict[str, Callable[[str], object]]:
             "coach:c@example.com",
         )
 
+    with app.app_context():
+        site_settings.update({"cta.url": "https://termine.example.com/"}, changed_by="test")
+
     def token(endpoint: str) -> str:
+        if endpoint == "cta.follow":
+            return make_cta_token(app.config, taker.id, taker.token, "result")
         if endpoint.startswith("account."):
             purpose = TOKEN_PURPOSE.get(endpoint, DATA)
             return make_token(app.config, purpose, taker.id, taker.token)
@@ -94,7 +100,13 @@ def test_every_personal_route_forbids_every_cache(app: Flask, client: FlaskClien
             # changes (but the one-click unsubscribe, which needs none).
             headers = METRICS_BEARER if rule.endpoint == "metrics.metrics" else {}
             answer = client.open(url, method=method, headers=headers)
-            if method == "GET" and rule.endpoint not in ("coach.login", "public.step", "public.extra"):
+            if rule.endpoint == "cta.follow":  # the redirect to the coach's booking page
+                assert answer.status_code == 303, (url, answer.status_code)
+            elif method == "GET" and rule.endpoint not in (
+                "coach.login",
+                "public.step",
+                "public.extra",
+            ):
                 assert answer.status_code in (200, 202), (url, answer.status_code)
             assert answer.headers.get("Cache-Control") == NO_STORE, (method, url)
             checked.append(f"{method} {rule.rule}")
