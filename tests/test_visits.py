@@ -21,6 +21,7 @@ from quiz.extensions import db
 from quiz.models import Response
 from quiz.taker import responses, rights, visits
 from tests import quizflow
+from tests.factories import with_extra
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140 Safari/537.36"
 
@@ -146,7 +147,8 @@ def test_funnel_counters_equal_a_recount_after_random_visits_finishes_and_deleti
     rng = random.Random(25)
     with app.app_context():
         content = get_content()
-        answers = sample_answers(content, "random", seed=4)
+        # With the answers of an extra page too, should these answers call for one.
+        answers = with_extra(content, sample_answers(content, "random", seed=4), 4)
         experiment = lifecycle.create(
             "Überschrift",
             "landing_headline",
@@ -170,8 +172,12 @@ def test_funnel_counters_equal_a_recount_after_random_visits_finishes_and_deleti
             ids.append(draft.id)
             if rng.random() < 0.3:
                 continue  # a drop-out
+            due: tuple[str, ...] = ()
             for step, page in enumerate(content.pages, start=1):
-                responses.save_step(content, draft.id, page, step, answers, completed=True)
+                due = responses.save_step(content, draft.id, page, step, answers, completed=True)
+            if due:
+                extra = responses.extra_page_of(content, due)
+                responses.save_step(content, draft.id, extra, None, answers, completed=True)
             lead = responses.Lead(
                 first_name=None,
                 email=f"k{n}@example.com",

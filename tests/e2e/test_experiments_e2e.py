@@ -12,6 +12,7 @@ import pytest
 
 from quiz import caches
 from quiz.app_state import get_content
+from quiz.domain.flow import extra_page
 from quiz.domain.scoring import sample_answers
 from tests.clock import FakeClock
 from tests.coach_factories import PASSWORD, create_test_coach
@@ -94,8 +95,10 @@ def test_the_coach_reads_the_funnel_and_the_test_in_the_browser(
     seen = visitor.get_by_role("heading", level=1).inner_text()
     assert seen in HEADLINES
     visitor.get_by_role("button", name="Quiz starten").click()
-    answers = sample_answers(get_content(live_server.app), "random", seed=8)
     content = get_content(live_server.app)
+    # Answers that get no extra page (the extra page has tests of its own).
+    answers = sample_answers(content, "random", seed=12)
+    assert not extra_page(content, answers)
     visitor.wait_for_url("**/quiz/1")
     for question in content.pages[0].questions:
         value = answers[question.id]
