@@ -8,11 +8,17 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import func, select
 
 from quiz.coach.leads import neutralise
 from quiz.coach.stats import NO_CAMPAIGN, Filters
 from quiz.counters import funnel_read
 from quiz.counters.funnel_read import Source
+from quiz.counters.rollup_keys import quality_condition
+from quiz.extensions import db
+from quiz.models import CtaClick, Response
 
 SORT_KEYS = (
     "source",
@@ -30,13 +36,47 @@ DEFAULT_SORT = "visits"
 
 
 def cta_clicks_by_source(narrowed: funnel_read.Narrowed) -> dict[Source, int]:
-    """Call-to-action clicks per source under these filters.
+    """Call-to-action clicks per source under these filters: the takers who clicked (each once,
+    so the click rate stays a share of the visits), by the day of their first click (UTC).
 
-    Counted by the call-to-action tracking of branch `cta` (a clicks table with counters per
-    placement), not merged yet: until it is, no click is known and this returns {}. Once merged,
-    this is the one place the table reads them from (by the clicking response's source).
+    Read from the clicks (quiz.taker.clicks: one row per click, a small table) joined to their
+    responses by primary key, so its cost follows the clicks, not the takers.
     """
-    return {}
+    c, r = CtaClick.__table__.c, Response.__table__.c
+    first_click = (
+        select(c.response_id, func.min(c.clicked_at).label("at")).group_by(c.response_id).subquery()
+    )
+    conditions = []
+    if narrowed.start is not None:
+        conditions.append(first_click.c.at >= datetime.combine(narrowed.start, time(), UTC))
+    if narrowed.end is not None:
+        end = datetime.combine(narrowed.end + timedelta(days=1), time(), UTC)
+        conditions.append(first_click.c.at < end)
+    if narrowed.campaign is not None:
+        conditions.append(func.coalesce(r.utm_campaign, "") == narrowed.campaign)
+    if narrowed.version:
+        conditions.append(r.content_version == narrowed.version)
+    if narrowed.demo != "all":
+        conditions.append(r.is_demo.is_(narrowed.demo == "demo"))
+    quality = quality_condition(func.coalesce(r.quality_flags, 0), narrowed.quality)
+    if quality is not None:
+        conditions.append(quality)
+    keys = [
+        func.coalesce(r.utm_source, ""),
+        func.coalesce(r.utm_medium, ""),
+        func.coalesce(r.utm_campaign, ""),
+        func.coalesce(r.referrer_host, ""),
+    ]
+    rows = db.session.execute(
+        select(*keys, func.count())
+        .select_from(first_click.join(Response.__table__, r.id == first_click.c.response_id))
+        .where(*conditions)
+        .group_by(*keys)
+    )
+    return {
+        (source, medium, campaign, referrer): int(n)
+        for source, medium, campaign, referrer, n in rows
+    }
 
 
 @dataclass(frozen=True)

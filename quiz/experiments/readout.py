@@ -12,27 +12,32 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from quiz.counters import funnel_read
 from quiz.domain import ab_stats
 from quiz.domain.ab_stats import Arm, ArmFigures, Decision
 from quiz.extensions import db
-from quiz.models import Experiment, ExperimentEvent, ExperimentVariant
+from quiz.models import CtaClick, Experiment, ExperimentEvent, ExperimentVariant, ResponseVariant
 
 # The counter behind each metric of ab_stats.METRICS.
 COUNT_OF = {"start": "starts", "finish": "finishes", "optin": "optins", "click": "clicks"}
 
 
 def cta_clicks_by_variant(experiment_id: int) -> dict[int, int]:
-    """Call-to-action clicks per variant position of this experiment.
-
-    The clicks are counted by the call-to-action tracking of branch `cta` (a clicks table with
-    counters per placement), which is not merged yet: until it is, no click is known and this
-    returns {}. Once merged, this is the one place to read its counters, by the responses'
-    variants (response_variants).
-    """
-    return {}
+    """Call-to-action clicks per variant position of this experiment: the takers assigned a
+    variant who clicked (each once, so the click rate is a share of the visits, as the
+    Beta-Binomial readout needs), from the clicks joined to the responses' variants."""
+    c, v = CtaClick.__table__.c, ResponseVariant.__table__.c
+    rows = db.session.execute(
+        select(v.position, func.count(func.distinct(c.response_id)))
+        .select_from(
+            CtaClick.__table__.join(ResponseVariant.__table__, v.response_id == c.response_id)
+        )
+        .where(v.experiment_id == experiment_id)
+        .group_by(v.position)
+    )
+    return {int(position): int(n) for position, n in rows}
 
 
 @dataclass(frozen=True)
