@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from quiz.domain.content import load_content  # noqa: E402
-from quiz.domain.scoring import sample_answers  # noqa: E402
+from quiz.domain.flow import extra_page, sample_taker  # noqa: E402
 
 CONTENT = load_content(ROOT / "content" / "questions.yaml")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -161,7 +161,8 @@ class Taker:
     def __init__(self, port: int, seed: int) -> None:
         self.port = port
         self.cookies: dict[str, str] = {}
-        self.answers = sample_answers(CONTENT, "random", seed=seed)
+        # The core answers and, where they leave the weakest areas close, the extra page's.
+        self.answers = sample_taker(CONTENT, "random", seed=seed)
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def call(self, timings, step, method, path, body=None):
@@ -169,6 +170,18 @@ class Taker:
         status, headers, text = request(self.port, method, path, body, self.cookies, self.conn)
         timings[step].append(time.perf_counter() - started)
         return status, headers, text
+
+    def answer_extra_page(self, timings: dict[str, list[float]]) -> None:
+        """The extra page after the core, when these answers get one (quiz.domain.flow)."""
+        due = extra_page(CONTENT, self.answers)
+        if not due:
+            return
+        status, _, form = self.call(timings, "GET extra", "GET", "/quiz/zusatz")
+        token = CSRF.search(form).group(1)
+        body = {"csrf_token": token, "action": "next"} | {q: self.answers[q] for q in due}
+        status, _, _ = self.call(timings, "POST extra", "POST", "/quiz/zusatz", body)
+        if status != 302:
+            raise RuntimeError(f"extra page: {status}")
 
     def run(self, timings: dict[str, list[float]]) -> str:
         status, _, landing = self.call(timings, "landing", "GET", "/")
@@ -188,6 +201,7 @@ class Taker:
             )
             if status != 302:
                 raise RuntimeError(f"step {number}: {status}")
+        self.answer_extra_page(timings)
         last = len(CONTENT.pages) + 1
         status, _, form = self.call(timings, "GET lead", "GET", f"/quiz/{last}")
         token = CSRF.search(form).group(1)
