@@ -156,8 +156,8 @@ PROCESSINGS: tuple[Processing, ...] = (
         bases=("f",),
         basis_note="Das berechtigte Interesse ist, beurteilen zu können, ob das Quiz seinen Zweck "
         "erfüllt.",
-        storage="Bis Sie Ihre Daten löschen, spätestens nach {anonymise_period}; Teil Ihres "
-        "Datenexports.",
+        storage="Bis Sie Ihre Daten löschen; Teil Ihres Datenexports. Nach {anonymise_period} "
+        "bleibt der Klick nur noch ohne Ihren Namen und Ihre E-Mail-Adresse bei Ihrem Ergebnis.",
         recipients="Niemand.",
     ),
     Processing(
@@ -194,7 +194,7 @@ PROCESSINGS: tuple[Processing, ...] = (
         "Ihnen melden zu können.",
         bases=("f",),
         basis_note="Das berechtigte Interesse ist, Anfragen zeitnah zu bearbeiten.",
-        storage="Bei uns, bis Sie Ihre Daten löschen, spätestens nach {anonymise_period}; im "
+        storage="Bei uns nur als Verweis auf Ihre Anfrage, bis Sie Ihre Daten löschen; im "
         "Postfach von {controller} nach dessen Vorgaben.",
         recipients="{controller}, zugestellt über den Mailserver dieser Website.",
         applies=lambda facts: facts.notify_new_lead,
