@@ -26,11 +26,9 @@ from quiz.mail.sender import deliver_due
 from quiz.share_image import share_image_png
 from quiz.site import settings as site_settings
 from quiz.site.models import SiteSettingChange, SiteState
-from quiz.site.schema import (
-    DEFAULT_BRAND,
-    DEFAULT_COLOR,
+from quiz.site.schema import DEFAULT_BRAND, DEFAULT_COLOR, build_schema
+from quiz.site.value_checks import (
     SettingError,
-    build_schema,
     check_color,
     check_cta_url,
     check_frame_ancestors,

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from quiz.site import settings as site_settings
 from quiz.site.logo import KEY as LOGO_KEY
-from quiz.site.schema import SettingError
+from quiz.site.value_checks import SettingError
 
 settings_group = AppGroup("settings", help="Show and change the site settings.")
 

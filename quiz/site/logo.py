@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from quiz.site.schema import SettingError
+from quiz.site.value_checks import SettingError
 
 KEY = "brand.logo"
 MAX_BYTES = 2 * 1024 * 1024

@@ -31,7 +31,8 @@ from quiz.extensions import db
 from quiz.models import utcnow
 from quiz.site import logo as site_logo
 from quiz.site.models import SiteAsset, SiteSetting, SiteSettingChange, SiteState
-from quiz.site.schema import DEFAULT_BRAND, Schema, SettingError, build_schema
+from quiz.site.schema import DEFAULT_BRAND, Schema, build_schema
+from quiz.site.value_checks import SettingError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from flask import Blueprint, Flask, abort, make_response
 from werkzeug.wrappers import Response
 
 from quiz.site import settings as site_settings
-from quiz.site.schema import DEFAULT_COLOR, SettingError, check_color
+from quiz.site.schema import DEFAULT_COLOR
+from quiz.site.value_checks import SettingError, check_color
 
 bp = Blueprint("site", __name__, url_prefix="/marke")
 

@@ -29,7 +29,7 @@ from quiz.extensions import db
 from quiz.site import settings as site_settings
 from quiz.site.logo import KEY as LOGO_KEY
 from quiz.site.logo import MAX_BYTES as LOGO_MAX_BYTES
-from quiz.site.schema import SettingError
+from quiz.site.value_checks import SettingError
 from quiz.web import limits
 from quiz.web.coach import site_form
 from quiz.web.coach.login import CoachUser, require_login
