@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quiz.domain.analysis import MAX_NAMED, Analysis, analyse
+from quiz.domain.analysis import MAX_NAMED, analyse
+from quiz.domain.analysis_items import Analysis
 from quiz.domain.content import Content, load_content
 from quiz.domain.content_rules import named_habits, sentences
 from quiz.domain.result_layout import build_layout

@@ -37,7 +37,8 @@ from sqlalchemy.orm import undefer
 from quiz import counters, database
 from quiz.counters.rollup_keys import Key
 from quiz.domain import flow, traffic
-from quiz.domain.analysis import AnalysisItem, build_analysis
+from quiz.domain.analysis import build_analysis
+from quiz.domain.analysis_items import AnalysisItem
 from quiz.domain.consent_texts import ConsentTexts
 from quiz.domain.content import Content, Page
 from quiz.domain.scoring import ScoreResult
