@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quiz.domain.analysis import analyse, build_analysis, next_steps
-from quiz.domain.next_step_ranking import MAX_TIPS, MAX_TIPS_CLOSE
 from quiz.domain.content import Content, load_content
+from quiz.domain.next_step_ranking import MAX_TIPS, MAX_TIPS_CLOSE
 from quiz.domain.scoring import sample_answers, score_answers
 from tests.conftest import FIXTURES, REAL_CONTENT
 from tests.test_scoring import answer_sets
