@@ -12,7 +12,7 @@ export HOST PORT
 # 9.1 min with two workers and 6.6 min with three (4: 9.6 min, before the cheaper test hashing).
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
-.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta bench-two-hosts clean
+.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta bench-lighthouse bench-two-hosts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,7 +67,7 @@ lint: $(VENV)/.installed-test
 	$(STUBTEST)
 
 # Each benchmark is one command that prints its figures; `make bench` runs them all.
-bench: bench-quiz bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta
+bench: bench-quiz bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta bench-lighthouse
 
 bench-quiz: $(VENV)/.installed-test
 	$(BIN)/python bench/quiz_load.py
@@ -92,6 +92,9 @@ bench-phone: $(VENV)/.installed-test browser-deps
 
 bench-cta: $(VENV)/.installed-test browser-deps
 	$(BIN)/python bench/cta_position.py
+
+bench-lighthouse: $(VENV)/.installed-test browser-deps
+	$(BIN)/python bench/lighthouse_scores.py
 
 # Root only (network namespaces): two app hosts, one PostgreSQL and one Redis, Caddy in front.
 bench-two-hosts: $(VENV)/.installed-test

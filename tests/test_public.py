@@ -357,6 +357,41 @@ def test_back_and_next_keep_answers(client: FlaskClient, app: Flask) -> None:
         assert _is_checked(page_two, question_id, option_id)
 
 
+@pytest.mark.dialect_independent
+def test_only_the_opening_question_shows_before_the_script_runs(
+    client: FlaskClient, app: Flask
+) -> None:
+    """The question the one-per-screen script opens with is marked, so that CSS (with scripting
+    on) hides the others from the first paint and nothing shifts: the first with an error, else
+    the first unanswered, else the last."""
+    content = get_content(app)
+    answers = sample_answers(content, "random", seed=3)
+    questions = [q.id for q in content.pages[0].questions]
+    start(client)
+
+    def opening(html: str) -> list[str]:
+        return re.findall(r'id="frage-([\w-]+)"[^>]*data-step-start', html)
+
+    assert opening(client.get("/quiz/1").text) == [questions[0]]
+    missing = questions[2]
+    partial = {qid: answers[qid] for qid in questions if qid != missing}
+    assert opening(answer_page(client, app, 1, partial).text) == [missing]
+    assert opening(client.get("/quiz/1").text) == [missing]
+    assert answer_page(client, app, 1, answers).status_code == 302
+    assert opening(client.get("/quiz/1").text) == [questions[-1]]
+    css = (Path(app.static_folder or "") / "css" / "site.css").read_text()
+    assert re.search(
+        r"\n\.has-script form\[data-quiz-steps\]:not\(\.is-stepped\) "
+        r"\.question:not\(\[data-step-start\]\) \{ display: none; \}",
+        css,
+    )
+    marker = (Path(app.static_folder or "") / "js" / "scripting.js").read_text()
+    assert 'document.documentElement.classList.add("has-script");' in marker
+    # Render-blocking in the head (neither deferred nor a module), before the first paint.
+    head = client.get("/quiz/1").text.split("</head>")[0]
+    assert re.search(r'<script src="/static/js/scripting\.[\w.]*js"></script>', head), head
+
+
 def test_resume_after_reload_keeps_answers(client: FlaskClient, app: Flask) -> None:
     content = get_content(app)
     answers = sample_answers(content, "random", seed=4)

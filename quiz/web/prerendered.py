@@ -33,11 +33,13 @@ def question_html(
     chosen: str | None,
     error: str | None = None,
     number: int | None = None,
+    start: bool = False,
 ) -> Markup:
     """The fieldset of one question with its current answer checked (and its error, if any).
 
     `number`: its number as shown (default: its place in the content; the extra page numbers
-    its questions on from the core's).
+    its questions on from the core's). `start`: the question the one-per-screen script opens
+    the page with, the only one shown before the script has run (no layout shift).
     """
     if not isinstance(chosen, str):
         chosen = None
@@ -53,12 +55,15 @@ def question_html(
             number,
             chosen,
             error,
+            start,
         )
         return fieldset
 
     if error:  # an error shows once; only the plain fieldsets are kept
         return render()
-    return caches().questions.get_or_make((content.sha256, question_id, chosen, number), render)
+    return caches().questions.get_or_make(
+        (content.sha256, question_id, chosen, number, start), render
+    )
 
 
 def step_page(key: Hashable, render: Callable[[str], str]) -> str:
