@@ -1,22 +1,22 @@
 """Leads the coach can work: status with history, notes and tags on the lead's page, the leads
 list filtered and sorted by them, the CSV and `lead.updated` carrying status and tags (never the
-notes), and the taker's export and deletion covering all of it."""
+notes), and the taker's export, deletion and anonymising covering all of it."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from quiz.coach import lead_records
 from quiz.extensions import db
-from quiz.models import LeadRecord, LeadStatusChange, LeadTag
-from quiz.taker import rights
+from quiz.models import LeadRecord, LeadStatusChange, LeadTag, Response, utcnow
+from quiz.taker import lead_records, retention, rights
 from quiz.webhooks import endpoints
 from quiz.webhooks.models import WebhookDelivery
 from tests.coach_factories import create_test_coach, csrf_token, login
@@ -170,7 +170,6 @@ def test_the_taker_export_and_deletion_cover_status_history_notes_and_tags(app: 
         lead_records.update(taker.id, status="contacted", notes="Notiz", tags=["Workshop"])
         lead_records.update(taker.id, status="client", notes="Notiz 2", tags=["Workshop"])
         from quiz.app_state import get_content
-        from quiz.models import Response
 
         exported = rights.export_data(get_content(), db.session.get(Response, taker.id))
 
@@ -185,3 +184,31 @@ def test_the_taker_export_and_deletion_cover_status_history_notes_and_tags(app: 
         assert rights.delete_data(taker.id)
         for model in (LeadRecord, LeadTag, LeadStatusChange):
             assert db.session.scalar(select(func.count()).select_from(model)) == 0
+
+
+def test_anonymising_clears_the_notes_and_tags_and_keeps_the_status_and_its_history(
+    app: Flask,
+) -> None:
+    """Notes and tags are free text that may name the person: they go when the response is
+    anonymised; a lead finished after the cutoff keeps everything."""
+    old, recent = finished_response(app), finished_response(app)
+    with app.app_context():
+        for taker in (old, recent):
+            lead_records.update(
+                taker.id, status="contacted", notes="Frau M., Tel. 0171", tags=["M."]
+            )
+    later = utcnow() + timedelta(days=400)
+    with app.app_context():
+        db.session.execute(
+            update(Response)
+            .where(Response.id == recent.id)
+            .values(finished_at=later - timedelta(days=1))
+        )
+        db.session.commit()
+        report = retention.purge(optin_days=30, anonymise_days=365, now=later)
+        assert report.responses_anonymised == 1
+        db.session.expire_all()
+        gone, kept = lead_records.work_on(old.id), lead_records.work_on(recent.id)
+    assert (gone.notes, gone.tags, gone.status) == ("", (), "contacted")
+    assert [(c.old_status, c.new_status) for c in gone.history] == [("new", "contacted")]
+    assert (kept.notes, kept.tags, kept.status) == ("Frau M., Tel. 0171", ("M.",), "contacted")

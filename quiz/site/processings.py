@@ -222,8 +222,9 @@ PROCESSINGS: tuple[Processing, ...] = (
         purpose="Ihre Anfrage bearbeiten und nachhalten, wer wann mit Ihnen in Kontakt war.",
         bases=("f",),
         basis_note="Das berechtigte Interesse ist, Anfragen geordnet zu bearbeiten.",
-        storage="Bis Sie Ihre Daten löschen oder {controller} die Angaben entfernt; sie sind "
-        "Teil Ihres Datenexports.",
+        storage="Bis Sie Ihre Daten löschen oder {controller} die Angaben entfernt, spätestens "
+        "nach {anonymise_period}: dann werden Notizen und Schlagwörter gelöscht, der "
+        "Bearbeitungsstand bleibt ohne Bezug zu Ihrer Person. Alles ist Teil Ihres Datenexports.",
         recipients="Niemand; Bearbeitungsstand und Schlagwörter auch an angebundene Werkzeuge "
         "(siehe „Weitergabe an …“), wenn {controller} das eingerichtet hat, die Notizen nie.",
     ),

@@ -2,8 +2,9 @@
 
 Anonymising keeps what the statistics need (scores, bands, answers, campaign, timestamps) and
 removes what identifies a person (email, first name, referrer, free-form UTM fields, emails in the
-outbox). Both steps are idempotent: a second run finds nothing left to do. Orchestration only: the
-writers of the outbox, the consents and the responses change the rows (and any counters).
+outbox, the coach's notes and tags on the lead). Both steps are idempotent: a second run finds nothing left to do. Orchestration only: the
+writers of the outbox, the consents, the lead records and the responses change the rows (and any
+counters).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from quiz import database, deletion_log
 from quiz.extensions import db
 from quiz.mail import outbox
 from quiz.models import Consent, Response, utcnow
-from quiz.taker import consents, pdf_store, responses
+from quiz.taker import consents, lead_records, pdf_store, responses
 from quiz.webhooks.models import WebhookDelivery
 from quiz.webhooks.queue import forget_older_than
 
@@ -68,6 +69,7 @@ def purge(
         emails = outbox.purge_for_retention(stale_optins, due)
         optins = consents.purge_stale_optins(optin_cutoff)
         pdf_store.forget(due)  # a stored PDF carries the first name
+        lead_records.forget_for_retention(due)  # the coach's notes and tags may name them
         anonymised = responses.anonymise(anonymise_cutoff, now, PERSONAL_COLUMNS)
         webhooks = forget_older_than(anonymise_cutoff)
         deletion_log.record_purge(now, optin_days, anonymise_days)  # a restore re-applies it

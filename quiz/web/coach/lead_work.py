@@ -6,7 +6,7 @@ from flask import abort, redirect, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 
-from quiz.coach import lead_records
+from quiz.taker import lead_records
 from quiz.web.coach.leads import detail_page
 
 

@@ -25,15 +25,15 @@ from werkzeug.wsgi import ClosingIterator
 
 from quiz import caches
 from quiz.app_state import get_content
-from quiz.coach import lead_records, stats
 from quiz.coach import leads as lead_queries
+from quiz.coach import stats
 from quiz.domain.analysis import build_analysis
 from quiz.domain.content import Content
 from quiz.domain.scoring import AnswerError, score_answers
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage
 from quiz.models import Response as QuizResponse
-from quiz.taker import clicks, rights
+from quiz.taker import clicks, lead_records, rights
 from quiz.web.coach import params
 
 

@@ -3,7 +3,8 @@
 The only writer of `lead_records`, `lead_tags` and `lead_status_changes`. A change of status or
 tags queues `lead.updated` for the CRM in the same transaction; the notes are the coach's own and
 never leave the site (not in a webhook, not in the CSV). Everything here belongs to the response
-and is deleted with it (ON DELETE CASCADE) and exported with it (quiz.taker.rights).
+and is deleted with it (ON DELETE CASCADE), exported with it (quiz.taker.rights) and, when the
+response is anonymised, loses what may name the person: the notes and the tags (retention).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
+from sqlalchemy import update as update_rows
 
 from quiz import database
 from quiz.extensions import db
@@ -167,3 +170,20 @@ def update(
 def _replace_tags(response_id: int, tags: Iterable[str]) -> None:
     db.session.execute(delete(LeadTag).where(LeadTag.response_id == response_id))
     db.session.add_all(LeadTag(response_id=response_id, tag=tag) for tag in tags)
+
+
+def forget_for_retention(due: Select[Any]) -> None:
+    """Clear the notes and drop the tags of the leads among `due` (the ids of the responses
+    about to be anonymised; caller's transaction): both are free text that may name the person.
+    The status and its history stay, like the scores."""
+    db.session.execute(
+        update_rows(LeadRecord)
+        .where(LeadRecord.response_id.in_(due), LeadRecord.notes != "")
+        .values(notes="")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        delete(LeadTag)
+        .where(LeadTag.response_id.in_(due))
+        .execution_options(synchronize_session=False)
+    )
