@@ -308,6 +308,7 @@ TABLE_WRITERS: dict[str, frozenset[str]] = {
     "coach_rollups": frozenset({"quiz.counters.rollups", "quiz.counters.rollup_rebuild"}),
     "cta_clicks": frozenset({"quiz.taker.clicks"}),
     "cta_click_counts": frozenset({"quiz.counters.cta_clicks"}),
+    "followup_counts": frozenset({"quiz.counters.followups"}),
     "funnel_counters": frozenset({"quiz.counters.funnel", "quiz.counters.funnel_rebuild"}),
     "experiment_counts": frozenset({"quiz.counters.funnel", "quiz.counters.funnel_rebuild"}),
     "experiments": frozenset({"quiz.experiments.lifecycle"}),

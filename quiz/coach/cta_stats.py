@@ -7,43 +7,20 @@ every other figure. Scanners' opens were never counted (quiz.taker.clicks).
 
 from __future__ import annotations
 
-from datetime import date
+from sqlalchemy import func, select
 
-from sqlalchemy import ColumnElement, func, select
-
+from quiz.coach.counter_filters import CounterFilters
 from quiz.counters.models import CtaClickCount
-from quiz.counters.rollup_keys import QualityFilter, quality_condition
 from quiz.extensions import db
 
 # The placements in the order the dashboard lists them; follow-ups after these, by number.
 PLACEMENTS = ("result", "email", "pdf")
 
 
-def clicks_by_placement(
-    *,
-    start: date | None,
-    end: date | None,
-    campaign: str | None,
-    version: str | None,
-    demo: str,
-    quality: QualityFilter,
-) -> dict[str, int]:
+def clicks_by_placement(filters: CounterFilters) -> dict[str, int]:
     """Clicks per placement under the dashboard's filters (campaign "" is "no campaign")."""
     t = CtaClickCount.__table__.c
-    conditions: list[ColumnElement[bool]] = []
-    if start is not None:
-        conditions.append(t.day >= start)
-    if end is not None:
-        conditions.append(t.day <= end)
-    if campaign is not None:
-        conditions.append(t.utm_campaign == campaign)
-    if version:
-        conditions.append(t.content_version == version)
-    if demo != "all":
-        conditions.append(t.is_demo.is_(demo == "demo"))
-    by_quality = quality_condition(t.quality, quality)
-    if by_quality is not None:
-        conditions.append(by_quality)
+    conditions = filters.conditions(CtaClickCount.__table__, "utm_campaign")
     rows = db.session.execute(
         select(t.placement, func.sum(t.count)).where(*conditions).group_by(t.placement)
     )

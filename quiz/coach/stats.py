@@ -17,7 +17,8 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, distinct, func, select
 
-from quiz.coach import cta_stats
+from quiz.coach import cta_stats, followup_stats
+from quiz.coach.counter_filters import CounterFilters
 from quiz.counters.models import CoachRollup
 from quiz.counters.rollup_keys import (
     SCORE_BUCKETS,
@@ -92,6 +93,8 @@ class Dashboard:
     email_states: Mapping[str, int] = field(default_factory=dict)
     # Clicks on the call to action per placement (result, email, pdf, followup-N), by click day.
     cta_clicks: Mapping[str, int] = field(default_factory=dict)
+    # The follow-up series per email: sent, clicked, unsubscribed after it, by day of each.
+    followups: tuple[followup_stats.FollowupFigures, ...] = ()
     # The extra page, which only some takers get: how many got it, how many of those answered
     # it (its share is of those who got it, not of all starts).
     extra_due: int = 0
@@ -271,15 +274,17 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
         extra_due=sum(extra.values()),
         extra_answered=extra.get(EXTRA_ANSWERED, 0),
         email_states=states,
-        cta_clicks=cta_stats.clicks_by_placement(
-            start=filters.start,
-            end=filters.end,
-            campaign="" if filters.campaign == NO_CAMPAIGN else filters.campaign,
-            version=filters.version,
-            demo=filters.demo,
-            quality=filters.quality,
-        ),
+        cta_clicks=cta_stats.clicks_by_placement(_counter_filters(filters)),
+        followups=followup_stats.by_email(_counter_filters(filters)),
         mail_pause=current_pause(),
+    )
+
+
+def _counter_filters(filters: Filters) -> CounterFilters:
+    """The filters as the counters kept by event day take them (campaign "" is none)."""
+    campaign = "" if filters.campaign == NO_CAMPAIGN else filters.campaign
+    return CounterFilters(
+        filters.start, filters.end, campaign, filters.version, filters.demo, filters.quality
     )
 
 

@@ -7,7 +7,8 @@ histograms behind the norms (quiz.counters.item_stats, quiz.counters.item_stats_
 The writers of the counted tables move them through the functions below, one per event, inside
 their own functions and write transactions: quiz.taker.responses (start, step, finish, delete,
 the demo rows), quiz.taker.consents (the marketing consents), quiz.mail.outbox (the emails) and
-quiz.taker.clicks (the call to action's clicks, quiz.counters.cta_clicks).
+quiz.taker.clicks (the call to action's clicks, quiz.counters.cta_clicks). The follow-up series'
+figures (quiz.counters.followups) follow the emails, clicks and consents they count.
 An import-linter contract (pyproject.toml) lets nothing else call the two counter writers.
 `recount()` is `rebuild-rollups [--check]`.
 """
@@ -27,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from quiz import database
 from quiz.counters import (
     cta_clicks,
+    followups,
     funnel,
     funnel_rebuild,
     item_stats,
@@ -120,6 +122,7 @@ def on_demo_deleted() -> None:
     rollup_rebuild.rebuild(demo=True)
     item_stats_rebuild.rebuild(demo=True)
     cta_clicks.rebuild(demo=True)
+    followups.rebuild(demo=True)
     funnel_rebuild.rebuild(demo=True)
 
 
@@ -133,7 +136,7 @@ def marketing_change(condition: ColumnElement[bool]) -> Iterator[None]:
     The caller has locked those consents first, so the count before is the one it changes.
     """
     funnel.shift_optins(condition, -1)
-    with rollups.marketing_recount(condition):
+    with rollups.marketing_recount(condition), followups.consents_changing(condition):
         yield
     db.session.flush()
     funnel.shift_optins(condition, 1)
@@ -143,6 +146,7 @@ def before_consents_deleted(condition: ColumnElement[bool]) -> None:
     """Before the consents of the responses matching `condition` go (locked by the caller)."""
     rollups.shift_marketing(condition, -1)
     funnel.shift_optins(condition, -1)
+    followups.before_consents_deleted(condition)
 
 
 def on_demo_consents(deltas: Mapping[Key, Sequence[int]]) -> None:
@@ -176,7 +180,13 @@ def move_emails(change: Update, condition: ColumnElement[bool], moved_from: str)
 def delete_emails(gone: Delete, condition: ColumnElement[bool]) -> int:
     """Run `gone`, the DELETE of the emails matching `condition`, taking back their counts;
     how many went."""
+    followups.before_emails_deleted(condition)
     return rollups.delete_emails(gone, condition)
+
+
+def on_followup_sent(outbox_id: int) -> None:
+    """A follow-up email was just marked sent: count it for its number."""
+    followups.on_sent(outbox_id)
 
 
 def on_demo_emails(deltas: Mapping[Key, Sequence[int]]) -> None:
@@ -188,13 +198,16 @@ def on_demo_emails(deltas: Mapping[Key, Sequence[int]]) -> None:
 
 
 def on_cta_click(click_id: int) -> None:
-    """A click on the call to action was just inserted and flushed: count it."""
+    """A click on the call to action was just inserted and flushed: count it (and, the taker's
+    first in a follow-up email, as that email's click)."""
     cta_clicks.on_click(click_id)
+    followups.on_click(click_id)
 
 
 def before_clicks_deleted(condition: ColumnElement[bool]) -> None:
     """Before the clicks matching `condition` (over cta_clicks) go: take back their counts."""
     cta_clicks.forget(condition)
+    followups.before_clicks_deleted(condition)
 
 
 # --- the landing page's visits (quiz.taker.visits) -----------------------------------------
@@ -216,9 +229,10 @@ def on_visits(
 class Recount:
     """What `rebuild-rollups [--check]` found."""
 
-    # Rows of the rollups and of the call to action's click counters.
+    # Rows of the rollups, of the call to action's click counters and of the follow-ups'.
     rollup_rows: int
-    # Rollup and click-counter rows that differed from the recount before it (0: they were in step).
+    # Rollup, click- and follow-up-counter rows that differed from the recount before it (0: they
+    # were in step).
     differing: int
     # With --check: where the item statistics differ from the raw rows, one line each.
     item_problems: list[str]
@@ -235,16 +249,22 @@ def recount(*, check: bool) -> Recount:
         # Responses never judged are judged first: the rollups count each in its quality class.
         judged = 0 if check else item_stats_rebuild.judge_unjudged()
         before: dict[Any, Any] = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
-        clicks_before = cta_clicks.snapshot()
+        clicks_before: dict[Any, Any] = {**cta_clicks.snapshot(), **_followups_snapshot()}
         rollup_rebuild.rebuild()
         cta_clicks.rebuild()
+        followups.rebuild()
         funnel_rebuild.rebuild()
         after: dict[Any, Any] = {**rollup_rebuild.snapshot(), **funnel_rebuild.snapshot()}
-        clicks_after = cta_clicks.snapshot()
+        clicks_after: dict[Any, Any] = {**cta_clicks.snapshot(), **_followups_snapshot()}
         if not check:
             judged += item_stats_rebuild.rebuild()
     differing = _differing(before, after) + _differing(clicks_before, clicks_after)
     return Recount(len(after) + len(clicks_after), differing, item_problems, judged)
+
+
+def _followups_snapshot() -> dict[Any, int]:
+    # Tagged, so no follow-up key can meet a click key of the same shape.
+    return {("followup", *key): n for key, n in followups.snapshot().items()}
 
 
 def _differing(before: Mapping[Any, Any], after: Mapping[Any, Any]) -> int:

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from datetime import date
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from quiz.counters.models import CtaClickCount
 from quiz.counters.rollup_keys import as_date, quality_sql
+from quiz.counters.upsert import add_counts
 from quiz.extensions import db
 from quiz.models import CtaClick, Response
 
@@ -78,22 +78,7 @@ def counts_of(condition: ColumnElement[bool]) -> Counter[ClickKey]:
 
 def add(deltas: Mapping[ClickKey, int]) -> None:
     """Add these deltas to the counters (an upsert: atomic on PostgreSQL under concurrency)."""
-    rows = [
-        {**dict(zip(_KEY_COLUMNS, key, strict=True)), "count": count}
-        for key, count in sorted(deltas.items())
-        if count
-    ]
-    if not rows:
-        return
-    table = CtaClickCount.__table__
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(_KEY_COLUMNS),
-        set_={"count": table.c.count + statement.excluded.count},
-    )
-    db.session.execute(statement, rows)
+    add_counts(CtaClickCount.__table__, _KEY_COLUMNS, deltas)
 
 
 def on_click(click_id: int) -> None:

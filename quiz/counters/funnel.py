@@ -18,11 +18,11 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from quiz.counters.models import ExperimentCount, FunnelCounter
 from quiz.counters.rollup_keys import as_date, confirmed_marketing, day_sql, finished_condition
+from quiz.counters.upsert import add_counts
 from quiz.extensions import db
 from quiz.models import Response, ResponseVariant
 
@@ -69,34 +69,12 @@ def source_sql() -> list[ColumnElement[Any]]:
 
 def add_funnel(deltas: Mapping[FunnelKey, int]) -> None:
     """Add these deltas to the funnel counters (an upsert per key, in a fixed order)."""
-    rows = [
-        {**dict(zip(FUNNEL_KEY_COLUMNS, key, strict=True)), "count": count}
-        for key, count in sorted(deltas.items())
-        if count
-    ]
-    _upsert(FunnelCounter.__table__, rows, FUNNEL_KEY_COLUMNS)
+    add_counts(FunnelCounter.__table__, FUNNEL_KEY_COLUMNS, deltas)
 
 
 def add_experiments(deltas: Mapping[ExperimentKey, int]) -> None:
     """Add these deltas to the experiments' counts."""
-    rows = [
-        {"experiment_id": e, "position": p, "metric": m, "count": count}
-        for (e, p, m), count in sorted(deltas.items())
-        if count
-    ]
-    _upsert(ExperimentCount.__table__, rows, ("experiment_id", "position", "metric"))
-
-
-def _upsert(table: Any, rows: list[dict[str, Any]], key: Iterable[str]) -> None:
-    if not rows:
-        return
-    session = db.session()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    statement = insert.on_conflict_do_update(
-        index_elements=list(key), set_={"count": table.c.count + insert.excluded.count}
-    )
-    session.execute(statement, rows)
+    add_counts(ExperimentCount.__table__, ("experiment_id", "position", "metric"), deltas)
 
 
 def _assignments(response_id: int) -> list[tuple[int, int]]:

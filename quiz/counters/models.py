@@ -200,3 +200,25 @@ class ExperimentCount(db.Model):  # type: ignore[name-defined,misc]
     # visit, start, finish, optin
     metric: Mapped[str] = mapped_column(String(8), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FollowupCount(db.Model):  # type: ignore[name-defined,misc]
+    """The follow-up series' figures (issue 24) per UTC day x the response's utm_campaign ("" for
+    none) x content version x demo flag x quality class x follow-up number x metric: `sent` (on
+    the day it was sent), `clicked` (the taker's first click in that email, on its day) and
+    `unsubscribed` (the newsletter withdrawn with this one the last sent, on the day of the
+    withdrawal). quiz.counters.followups is the only writer and rebuilds it from the raw rows.
+    """
+
+    __tablename__ = "followup_counts"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content_version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    is_demo: Mapped[bool] = mapped_column(primary_key=True)
+    quality: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    number: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    # sent, clicked, unsubscribed
+    metric: Mapped[str] = mapped_column(String(12), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -444,6 +444,9 @@ def record_sent(claim: Claim) -> bool:
         OutboxMessage.id == claim.id,
         moved_from="sending",
     )
+    if moved and claim.kind == FOLLOWUP:
+        # The series has figures of its own per email (quiz.counters.followups).
+        counters.on_followup_sent(claim.id)
     log.info("outbox %s sent (%s, %s)", claim.id, claim.kind, claim.message_id)
     return bool(moved)
 
