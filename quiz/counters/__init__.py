@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_
@@ -184,9 +184,10 @@ def delete_emails(gone: Delete, condition: ColumnElement[bool]) -> int:
     return rollups.delete_emails(gone, condition)
 
 
-def on_followup_sent(outbox_id: int) -> None:
-    """A follow-up email was just marked sent: count it for its number."""
-    followups.on_sent(outbox_id)
+def on_followup_sent(response_id: int, number: object, sent_at: datetime) -> None:
+    """Follow-up email `number` (its details' number) of this response was just marked sent at
+    `sent_at`: count it."""
+    followups.on_sent(response_id, number, sent_at)
 
 
 def on_demo_emails(deltas: Mapping[Key, Sequence[int]]) -> None:

@@ -437,16 +437,17 @@ def _mine(claim: Claim) -> ColumnElement[bool]:
 
 def record_sent(claim: Claim) -> bool:
     """Mark a claim sent, in the caller's write transaction; False if it was no longer ours."""
+    sent_at = utcnow()
     moved = counters.move_emails(
         update(OutboxMessage)
         .where(_mine(claim))
-        .values(status="sent", sent_at=utcnow(), last_error=None),
+        .values(status="sent", sent_at=sent_at, last_error=None),
         OutboxMessage.id == claim.id,
         moved_from="sending",
     )
-    if moved and claim.kind == FOLLOWUP:
+    if moved and claim.kind == FOLLOWUP and claim.response_id is not None:
         # The series has figures of its own per email (quiz.counters.followups).
-        counters.on_followup_sent(claim.id)
+        counters.on_followup_sent(claim.response_id, (claim.details or {}).get("number"), sent_at)
     log.info("outbox %s sent (%s, %s)", claim.id, claim.kind, claim.message_id)
     return bool(moved)
 
