@@ -23,6 +23,12 @@ database of its own (SQLite `/tmp/quiz-bench/bench-ROWS.sqlite3`, PostgreSQL dat
   of 200,000 posterior draws) and `experiments show --json`;
 - peak RSS (VmHWM) of a subprocess streaming the CSV export of all leads, read after the first
   100,000 rows and at the end, next to the same process's peak before the export began;
+- the follow-up series' figures (issue 24): `seed-demo` queues no follow-ups, so the benchmark
+  adds their counters once, from the confirmed opt-ins the rollups count per day (each gets three
+  follow-ups 2, 5 and 10 days later, of which a few per cent are clicked or followed by an
+  unsubscribe); then `followup_stats.by_email` cold in a fresh app, unfiltered and filtered
+  (the dashboard's timings above include them). `--only followups` runs just this part (after
+  seeding, when the database does not hold ROWS takers yet);
 
 and at the end one summary line per database and size. The files and databases stay for the
 next run; delete them when done (a million takers take about 4.5 GB in SQLite).
@@ -33,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -89,8 +96,9 @@ def _ensure_pg_database(url: str) -> None:
     engine.dispose()
 
 
-def prepare(url: str, rows: int) -> dict[str, Any]:
-    """Migrate, seed ROWS demo takers unless present, make sure the coach exists."""
+def prepare(url: str, rows: int, only: str = "all") -> dict[str, Any]:
+    """Migrate, seed ROWS demo takers unless present, make sure the coach exists; fill the
+    counters seed-demo leaves out (with `only="followups"` just the follow-ups')."""
     from flask_migrate import upgrade
     from sqlalchemy import func, select
 
@@ -115,8 +123,10 @@ def prepare(url: str, rows: int) -> dict[str, Any]:
             figures["seed_seconds"] = round(time.perf_counter() - started, 1)
         figures["responses"] = db.session.scalar(select(func.count()).select_from(Response))
         figures["rollup_rows"] = db.session.scalar(select(func.count()).select_from(CoachRollup))
-        figures |= fill_item_stats()
-        figures |= fill_visits()
+        if only == "all":
+            figures |= fill_item_stats()
+            figures |= fill_visits()
+        figures |= fill_followups()
         if coach_accounts.find_coach("bench@example.com") is None:
             coach_accounts.create_coach("bench@example.com", PASSWORD)
         db.session.remove()
@@ -193,6 +203,88 @@ def fill_visits() -> dict[str, Any]:
             )
     figures["funnel_rows"] = db.session.scalar(select(func.count()).select_from(FunnelCounter))
     return figures
+
+
+def fill_followups() -> dict[str, Any]:
+    """Follow-up counters for the demo takers' confirmed opt-ins, once (seed-demo sends none)."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from quiz import database
+    from quiz.counters import followups
+    from quiz.counters.models import CoachRollup, FollowupCount
+    from quiz.counters.rollup_keys import as_date
+    from quiz.extensions import db
+
+    figures: dict[str, Any] = {}
+    if not db.session.scalar(select(func.count()).select_from(FollowupCount)):
+        started = time.perf_counter()
+        t = CoachRollup.__table__.c
+        keys = [t.day, t.campaign, t.content_version, t.is_demo, t.quality]
+        rows = db.session.execute(
+            select(*keys, func.sum(t.count))
+            .where(t.metric == "marketing", t.period == "day")
+            .group_by(*keys)
+        ).all()
+        deltas: Counter[Any] = Counter()
+        rng = random.Random(24)
+        for day, campaign, version, demo, quality, count in rows:
+            remaining = int(count)
+            for number, after in ((1, 2), (2, 5), (3, 10)):
+                key = (campaign, version, bool(demo), int(quality), number)
+                sent_day = as_date(day) + timedelta(days=after)
+                clicked = sum(rng.random() < 0.06 for _ in range(remaining))
+                unsubscribed = sum(rng.random() < 0.03 for _ in range(remaining))
+                deltas[(sent_day, *key[:4], number, "sent")] += remaining
+                deltas[(sent_day + timedelta(days=1), *key[:4], number, "clicked")] += clicked
+                deltas[(sent_day + timedelta(days=2), *key[:4], number, "unsubscribed")] += (
+                    unsubscribed
+                )
+                remaining -= unsubscribed
+        with database.write():
+            followups.add(deltas)
+        figures["followups_added_seconds"] = round(time.perf_counter() - started, 1)
+    figures["followup_rows"] = db.session.scalar(select(func.count()).select_from(FollowupCount))
+    figures["followups_sent"] = db.session.scalar(
+        select(func.sum(FollowupCount.count)).where(FollowupCount.metric == "sent")
+    )
+    return figures
+
+
+def followup_timings(url: str) -> dict[str, Any]:
+    """The dashboard's follow-up figures, cold in a fresh app: all, a quarter, a campaign."""
+    from datetime import date
+
+    from quiz.coach import followup_stats
+    from quiz.coach.counter_filters import CounterFilters
+    from quiz.extensions import db
+
+    app = _app(url)
+    timings: dict[str, Any] = {}
+    with app.app_context():
+        for name, filters in (
+            ("all", CounterFilters(None, None, None, None, "all", "all")),
+            (
+                "quarter",
+                CounterFilters(date(2026, 1, 1), date(2026, 3, 31), None, None, "all", "all"),
+            ),
+            (
+                "campaign_clean",
+                CounterFilters(None, None, "linkedin-engpass", None, "demo", "clean"),
+            ),
+        ):
+            started = time.perf_counter()
+            rows = followup_stats.by_email(filters)
+            timings[name] = round(time.perf_counter() - started, 3)
+            if name == "all":
+                timings["emails_shown"] = [
+                    (r.number, r.sent, r.clicked, r.unsubscribed) for r in rows
+                ]
+        db.session.remove()
+        db.engine.dispose()
+    return {"followup_figures_cold_s": timings}
 
 
 def funnel_timings(url: str) -> dict[str, Any]:
@@ -351,6 +443,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated sizes")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--only", choices=["all", "followups"], default="all", help="followups: only issue 24's"
+    )
     parser.add_argument("--csv-child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.csv_child:
@@ -369,13 +464,20 @@ def main() -> None:
                 url = _pg_url(rows)
                 _ensure_pg_database(url)
             print(f"== {name}: {rows} demo takers", flush=True)
-            figures = prepare(url, rows)
-            figures |= quality_timings(url)  # first: its first request is the cold one
+            figures = prepare(url, rows, args.only)
+            if args.only == "followups":
+                figures |= followup_timings(url)
+                print(json.dumps(figures, indent=2), flush=True)
+                continue
+            figures |= followup_timings(url)  # first: a fresh process, nothing cached
+            figures |= quality_timings(url)  # first of the pages: its first request is cold
             figures |= dashboard_timings(url)
             figures |= funnel_timings(url)
             figures["csv_export"] = csv_peak(url)
             print(json.dumps(figures, indent=2), flush=True)
             summary.append((name, rows, figures))
+    if not summary:
+        return
     print(
         "\n== summary (target: cold dashboard and quality page under 1 s; "
         "CSV peak RSS flat in the row count)"
@@ -390,6 +492,7 @@ def main() -> None:
             f"without flagged responses {figures['dashboard_cold_filtered_s'][2]} s, "
             f"experiment page cold {figures['experiment_page_cold_s']} s, "
             f"sources CSV {figures['sources_csv_s']} s, "
+            f"follow-up figures cold {figures['followup_figures_cold_s']['all']} s, "
             f"quality page cold {figures['quality_page_first_s']} s "
             f"({'under' if figures['quality_page_first_s'] < TARGET_SECONDS else 'OVER'} target), "
             f"CSV of {csv['rows']} leads peak RSS {csv['vm_hwm_at_end_mb']} MB "
