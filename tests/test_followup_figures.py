@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import update
 
 from quiz.coach import stats
 from quiz.counters import followups, recount
+from quiz.counters.models import FollowupCount
 from quiz.database import begin_write
 from quiz.extensions import db
 from quiz.mail.sender import deliver_due
@@ -25,6 +27,7 @@ from quiz.models import utcnow
 from quiz.site import settings as site_settings
 from quiz.taker import clicks, rights
 from quiz.taker.retention import purge
+from quiz.web.coach.dashboard import clear_cache
 from tests import coach_factories
 from tests.factories import finished_response
 from tests.mailserver import MailServer
@@ -183,8 +186,6 @@ def test_the_dashboard_shows_the_series_in_an_accessible_valid_table(
     deliver_due(smtp_app, now=T0 + timedelta(seconds=1))
     with smtp_app.app_context():
         assert clicks.record(emil, "followup-1")
-    from quiz.web.coach.dashboard import clear_cache
-
     with smtp_app.app_context():
         clear_cache()
     page = coach.get("/coach/").text
@@ -197,3 +198,21 @@ def test_the_dashboard_shows_the_series_in_an_accessible_valid_table(
     assert row in page
     (tmp_path / "dashboard.html").write_text(page, encoding="utf-8")
     assert vnu_errors(tmp_path) == []
+
+
+def test_rebuild_rollups_check_finds_and_repairs_a_follow_up_counter_out_of_step(
+    smtp_app: Flask, mail_server: MailServer, runner: FlaskCliRunner
+) -> None:
+    gerda = _confirmed(smtp_app, "gerda@example.com", 17)
+    deliver_due(smtp_app, now=T0 + timedelta(seconds=1))
+    with smtp_app.app_context():
+        assert clicks.record(gerda, "followup-1")
+        begin_write()
+        db.session.execute(update(FollowupCount).values(count=FollowupCount.count + 5))
+        db.session.commit()
+    assert _shown(smtp_app) == {1: (6, 6, 0)}
+
+    check = runner.invoke(args=["rebuild-rollups", "--check"])
+    assert check.exit_code == 1 and "differing before the rebuild: 2" in check.output
+    assert runner.invoke(args=["rebuild-rollups"]).exit_code == 0
+    _check(smtp_app, {1: (1, 1, 0)})
