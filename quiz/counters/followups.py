@@ -108,29 +108,35 @@ def _sent(response_ids: Collection[int] | None, without: Collection[int] = ()) -
 
 
 def contributions(
-    response_ids: Collection[int] | None,
-    *,
-    without_emails: Collection[int] = (),
-    without_clicks: Collection[int] = (),
-    without_consents: bool = False,
+    response_ids: Collection[int] | None, *, without_emails: Collection[int] = ()
 ) -> Counter[FollowupKey]:
-    """What these responses (None: all) count now, leaving out the given emails and clicks (and
-    all their consents): the counters a change of them moves from or to."""
+    """What these responses (None: all) count now, leaving out the given emails: the counters a
+    change of them moves from or to. In chunks, so a retention run over many takers stays
+    within the database's limit of bound parameters."""
+    if response_ids is None:
+        return _contributions(None, without_emails)
+    ordered = sorted(response_ids)
+    out: Counter[FollowupKey] = Counter()
+    for start in range(0, len(ordered), _CHUNK):
+        out.update(_contributions(ordered[start : start + _CHUNK], without_emails))
+    return out
+
+
+def _contributions(
+    response_ids: Collection[int] | None, without_emails: Collection[int]
+) -> Counter[FollowupKey]:
     sent = _sent(response_ids, without_emails)
     found: Counter[tuple[int, date, int, str]] = Counter()  # (response, day, number, metric)
     last_sent: dict[int, list[tuple[datetime, int]]] = {}
     for rid, _oid, number, sent_at in sent:
         found[(rid, _day(sent_at), number, "sent")] += 1
         last_sent.setdefault(rid, []).append((sent_at, number))
-    for (rid, number), first in _first_clicks(response_ids, without_clicks).items():
+    for (rid, number), first in _first_clicks(response_ids, ()).items():
         found[(rid, _day(first), number, "clicked")] += 1
-    if not without_consents:
-        for rid, withdrawn_at in _withdrawals(response_ids).items():
-            before = [
-                number for sent_at, number in last_sent.get(rid, ()) if sent_at <= withdrawn_at
-            ]
-            if before:
-                found[(rid, _day(withdrawn_at), max(before), "unsubscribed")] += 1
+    for rid, withdrawn_at in _withdrawals(response_ids).items():
+        before = [number for sent_at, number in last_sent.get(rid, ()) if sent_at <= withdrawn_at]
+        if before:
+            found[(rid, _day(withdrawn_at), max(before), "unsubscribed")] += 1
     bases = _bases({key[0] for key in found})
     out: Counter[FollowupKey] = Counter()
     for (rid, day, number, metric), count in found.items():
@@ -171,6 +177,13 @@ def _withdrawals(response_ids: Collection[int] | None) -> dict[int, datetime]:
     )
     if response_ids is not None:
         query = query.where(c.response_id.in_(list(response_ids)))
+    else:  # the rebuild: only takers who were sent a follow-up can count
+        o = OutboxMessage.__table__.c
+        query = query.where(
+            c.response_id.in_(
+                select(o.response_id).where(o.kind == FOLLOWUP_KIND, o.status == "sent")
+            )
+        )
     latest: dict[int, datetime | None] = {}
     for rid, withdrawn_at in db.session.execute(query):
         latest[int(rid)] = withdrawn_at  # ordered: the last one wins
