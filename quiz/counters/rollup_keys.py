@@ -204,8 +204,9 @@ def day_sql(column: ColumnElement[datetime], dialect: str) -> ColumnElement[date
     return func.date(column)
 
 
-# The follow-up series (quiz.mail.outbox.queue_followups) has figures of its own: the dashboard's
-# email counters count the summary and the opt-in emails only, as they always did.
+# The follow-up series (quiz.mail.outbox.queue_followups) has figures of its own per email
+# (quiz.counters.followups): the dashboard's email counters count the summary and the opt-in
+# emails only, as they always did.
 UNCOUNTED_EMAIL_KINDS = ("followup",)
 
 
