@@ -28,7 +28,11 @@ database of its own (SQLite `/tmp/quiz-bench/bench-ROWS.sqlite3`, PostgreSQL dat
   follow-ups 2, 5 and 10 days later, of which a few per cent are clicked or followed by an
   unsubscribe); then `followup_stats.by_email` cold in a fresh app, unfiltered and filtered
   (the dashboard's timings above include them). `--only followups` runs just this part (after
-  seeding, when the database does not hold ROWS takers yet);
+  seeding, when the database does not hold ROWS takers yet). Seeding a million takers takes over
+  an hour on a busy 2-core machine, so `--followup-takers N` instead writes the follow-up
+  counters N takers would leave (a fifth confirm the newsletter over the last 365 days, spread
+  over the demo's campaigns, two content versions and four quality classes: every key filled, as
+  at a million), e.g. `--rows 0 --only followups --followup-takers 1000000`;
 
 and at the end one summary line per database and size. The files and databases stay for the
 next run; delete them when done (a million takers take about 4.5 GB in SQLite).
@@ -96,7 +100,9 @@ def _ensure_pg_database(url: str) -> None:
     engine.dispose()
 
 
-def prepare(url: str, rows: int, only: str = "all") -> dict[str, Any]:
+def prepare(
+    url: str, rows: int, only: str = "all", followup_takers: int | None = None
+) -> dict[str, Any]:
     """Migrate, seed ROWS demo takers unless present, make sure the coach exists; fill the
     counters seed-demo leaves out (with `only="followups"` just the follow-ups')."""
     from flask_migrate import upgrade
@@ -126,7 +132,7 @@ def prepare(url: str, rows: int, only: str = "all") -> dict[str, Any]:
         if only == "all":
             figures |= fill_item_stats()
             figures |= fill_visits()
-        figures |= fill_followups()
+        figures |= fill_followups(followup_takers)
         if coach_accounts.find_coach("bench@example.com") is None:
             coach_accounts.create_coach("bench@example.com", PASSWORD)
         db.session.remove()
@@ -205,8 +211,35 @@ def fill_visits() -> dict[str, Any]:
     return figures
 
 
-def fill_followups() -> dict[str, Any]:
-    """Follow-up counters for the demo takers' confirmed opt-ins, once (seed-demo sends none)."""
+def _synthetic_optins(takers: int) -> list[tuple[Any, ...]]:
+    """(day, campaign, version, demo, quality, confirmed opt-ins) as `takers` takers leave them."""
+    from datetime import UTC, datetime, timedelta
+
+    from quiz.app_state import get_content
+    from quiz.coach.demo_takers import OLD_VERSION, SOURCES
+
+    rng = random.Random(24)
+    today = datetime.now(UTC).date()
+    campaigns = [(campaign or "", weight / 100) for _s, _m, campaign, weight in SOURCES]
+    versions = [(get_content().version, 0.85), (OLD_VERSION, 0.15)]
+    qualities = [(0, 0.85), (1, 0.07), (2, 0.06), (3, 0.02)]
+    per_day = takers / 5 / 365
+    rows = []
+    for age in range(365):
+        day = today - timedelta(days=age)
+        for campaign, cw in campaigns:
+            for version, vw in versions:
+                for quality, qw in qualities:
+                    expected = per_day * cw * vw * qw
+                    count = int(expected) + (rng.random() < expected - int(expected))
+                    if count:
+                        rows.append((day, campaign, version, True, quality, count))
+    return rows
+
+
+def fill_followups(takers: int | None = None) -> dict[str, Any]:
+    """Follow-up counters for the demo takers' confirmed opt-ins (or those `takers` would
+    leave), once (seed-demo sends none)."""
     from collections import Counter
     from datetime import timedelta
 
@@ -223,11 +256,15 @@ def fill_followups() -> dict[str, Any]:
         started = time.perf_counter()
         t = CoachRollup.__table__.c
         keys = [t.day, t.campaign, t.content_version, t.is_demo, t.quality]
-        rows = db.session.execute(
-            select(*keys, func.sum(t.count))
-            .where(t.metric == "marketing", t.period == "day")
-            .group_by(*keys)
-        ).all()
+        rows = (
+            _synthetic_optins(takers)
+            if takers
+            else db.session.execute(
+                select(*keys, func.sum(t.count))
+                .where(t.metric == "marketing", t.period == "day")
+                .group_by(*keys)
+            ).all()
+        )
         deltas: Counter[Any] = Counter()
         rng = random.Random(24)
         for day, campaign, version, demo, quality, count in rows:
@@ -446,6 +483,11 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["all", "followups"], default="all", help="followups: only issue 24's"
     )
+    parser.add_argument(
+        "--followup-takers",
+        type=int,
+        help="write the follow-up counters this many takers would leave (see above)",
+    )
     parser.add_argument("--csv-child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.csv_child:
@@ -464,7 +506,7 @@ def main() -> None:
                 url = _pg_url(rows)
                 _ensure_pg_database(url)
             print(f"== {name}: {rows} demo takers", flush=True)
-            figures = prepare(url, rows, args.only)
+            figures = prepare(url, rows, args.only, args.followup_takers)
             if args.only == "followups":
                 figures |= followup_timings(url)
                 print(json.dumps(figures, indent=2), flush=True)
