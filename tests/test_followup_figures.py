@@ -17,11 +17,13 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import update
 
+from quiz import database
 from quiz.coach import stats
 from quiz.counters import followups, recount
 from quiz.counters.models import FollowupCount
 from quiz.database import begin_write
 from quiz.extensions import db
+from quiz.mail.outbox import claim_due, record_sent
 from quiz.mail.sender import deliver_due
 from quiz.models import utcnow
 from quiz.site import settings as site_settings
@@ -216,3 +218,22 @@ def test_rebuild_rollups_check_finds_and_repairs_a_follow_up_counter_out_of_step
     assert check.exit_code == 1 and "differing before the rebuild: 2" in check.output
     assert runner.invoke(args=["rebuild-rollups"]).exit_code == 0
     _check(smtp_app, {1: (1, 1, 0)})
+
+
+def test_a_follow_up_recorded_sent_after_a_withdrawal_moves_it_to_this_email(
+    smtp_app: Flask,
+) -> None:
+    """The sender held follow-up 1 while the taker unsubscribed (dated after the send): when it
+    records the send, the withdrawal counts after this email, as the rebuild has it."""
+    hanna = _confirmed(smtp_app, "hanna@example.com", 18)
+    with smtp_app.app_context():
+        for claim in claim_due(smtp_app, T0, 10):  # the summary and the opt-in mail go first
+            with database.write():
+                record_sent(claim)
+        [claim] = claim_due(smtp_app, T0 + timedelta(seconds=1), 10)
+        assert claim.kind == "followup"
+        assert rights.unsubscribe(hanna, now=T0 + timedelta(days=1)) == 1
+    _check(smtp_app, {})
+    with smtp_app.app_context(), database.write():
+        assert record_sent(claim)
+    _check(smtp_app, {1: (1, 0, 1)})

@@ -184,10 +184,10 @@ def delete_emails(gone: Delete, condition: ColumnElement[bool]) -> int:
     return rollups.delete_emails(gone, condition)
 
 
-def on_followup_sent(response_id: int, number: object, sent_at: datetime) -> None:
-    """Follow-up email `number` (its details' number) of this response was just marked sent at
-    `sent_at`: count it."""
-    followups.on_sent(response_id, number, sent_at)
+def on_followup_sent(response_id: int, outbox_id: int, number: object, sent_at: datetime) -> None:
+    """Follow-up email `number` (its details' number; outbox row `outbox_id`) of this response
+    was just marked sent at `sent_at`: count it."""
+    followups.on_sent(response_id, outbox_id, number, sent_at)
 
 
 def on_demo_emails(deltas: Mapping[Key, Sequence[int]]) -> None:

@@ -9,7 +9,8 @@ that makes it, by the writers of the raw rows through the counters' entry points
   quiz.taker.clicks), on the day of that click, so each clicking taker counts once per email;
 - `unsubscribed`: the taker withdrew the newsletter consent (quiz.taker.consents) when follow-up
   N was the last one sent to them (the highest number sent at or before the withdrawal), on the
-  day of the withdrawal.
+  day of the withdrawal. A follow-up the sender was delivering during the withdrawal is recorded
+  after it, so the sender's count recounts the taker's withdrawal too (on_sent).
 
 Each counter is a function of a few raw rows of one response, so every change is counted as
 "what these responses contribute now minus what they contributed before", computed from the raw
@@ -205,15 +206,29 @@ def _move(before: Counter[FollowupKey], after: Counter[FollowupKey]) -> None:
     add(deltas)
 
 
-def on_sent(response_id: int, number: object, sent_at: datetime) -> None:
-    """Follow-up `number` of this response was just marked sent at `sent_at`: count it (a
-    withdrawal before it cannot move, as it was sent after). One lookup of the response and one
-    upsert: the sender records every follow-up this way."""
+def on_sent(response_id: int, outbox_id: int, number: object, sent_at: datetime) -> None:
+    """Follow-up `number` (outbox row `outbox_id`) of this response was just marked sent at
+    `sent_at`: count it.
+
+    The taker's newsletter consent is read with a share lock first: a withdrawal running at the
+    same time (it locks the consent to change it) either committed before, and is then recounted
+    here with this follow-up, or waits and sees it. Without a withdrawal that is all it costs:
+    the sender records every follow-up this way.
+    """
     if not isinstance(number, int) or isinstance(number, bool):
         return  # not counted by the rebuild either (_number_of)
+    c = Consent.__table__.c
+    withdrawals = db.session.scalars(
+        select(c.withdrawn_at)
+        .where(c.response_id == response_id, c.kind == "marketing")
+        .with_for_update(read=True)
+    ).all()
     base = _bases([response_id]).get(response_id)
     if base is not None:
         add({(_day(sent_at), *base, number, "sent"): 1})
+    if any(moment is not None for moment in withdrawals):
+        ids = [response_id]
+        _move(_only_unsubscribed(ids, without_emails={outbox_id}), _only_unsubscribed(ids))
 
 
 def on_click(click_id: int) -> None:
@@ -282,10 +297,12 @@ def before_consents_deleted(condition: ColumnElement[bool]) -> None:
     add({key: -count for key, count in _only_unsubscribed(ids).items()})
 
 
-def _only_unsubscribed(ids: Collection[int]) -> Counter[FollowupKey]:
+def _only_unsubscribed(
+    ids: Collection[int], without_emails: Collection[int] = ()
+) -> Counter[FollowupKey]:
     if not ids:
         return Counter()
-    everything = contributions(ids)
+    everything = contributions(ids, without_emails=without_emails)
     return Counter({key: n for key, n in everything.items() if key[-1] == "unsubscribed"})
 
 

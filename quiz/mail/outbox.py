@@ -447,7 +447,8 @@ def record_sent(claim: Claim) -> bool:
     )
     if moved and claim.kind == FOLLOWUP and claim.response_id is not None:
         # The series has figures of its own per email (quiz.counters.followups).
-        counters.on_followup_sent(claim.response_id, (claim.details or {}).get("number"), sent_at)
+        number = (claim.details or {}).get("number")
+        counters.on_followup_sent(claim.response_id, claim.id, number, sent_at)
     log.info("outbox %s sent (%s, %s)", claim.id, claim.kind, claim.message_id)
     return bool(moved)
 
