@@ -34,7 +34,7 @@ from quiz.models import (
 )
 from quiz.site import settings as site_settings
 from quiz.site.durations import parse_durations
-from quiz.taker import clicks, consents, responses
+from quiz.taker import clicks, consents, reassessments, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.webhooks.queue import sent_about
 
@@ -223,7 +223,29 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
         "cta_clicks": clicks.for_response(response.id),
         # What the coach noted about them as a lead (their status, its history, notes, tags).
         "coach": _lead_work(response.id),
+        # Their quizzes before and after this one (re-assessments), this one marked.
+        "reassessment_chain": _chain(response.id),
     }
+
+
+def _chain(response_id: int) -> list[dict[str, Any]]:
+    chain = reassessments.chain_ids(response_id)
+    if len(chain) == 1:
+        return []
+    rows = db.session.scalars(select(Response).where(Response.id.in_(chain)).order_by(Response.id))
+    return [
+        {
+            "this_quiz": row.id == response_id,
+            "re_assessment": row.previous_response_id is not None,
+            "status": row.status,
+            "started_at": _iso(row.started_at),
+            "finished_at": _iso(row.finished_at),
+            "content_version": row.content_version,
+            "scores": row.scores(),
+            "bottleneck": row.bottleneck,
+        }
+        for row in rows
+    ]
 
 
 def _lead_work(response_id: int) -> dict[str, Any]:
@@ -248,19 +270,22 @@ def _lead_work(response_id: int) -> dict[str, Any]:
 
 
 def delete_data(response_id: int) -> bool:
-    """Delete one taker's response with its answers, consents, emails and clicks; False if gone
-    already."""
+    """Delete one taker's response with its answers, consents, emails and clicks, and the rest
+    of its re-assessment chain (every quiz before and after it); False if gone already."""
     with database.write():
-        response = db.session.get(Response, response_id)
-        if response is None:
+        if db.session.get(Response, response_id) is None:
             return False
-        # Emails and consents first: their counters are found through the response.
-        outbox.delete_for_responses([response_id])
-        consents.delete_for_responses([response_id])
-        clicks.delete_for_responses([response_id])
-        outbox.delete_new_lead_notes([response_id])
-        deletion_log.record("deleted", response)  # a restore re-applies it
-        responses.delete(response)
+        # The latest first, so no foreign key's cascade ever deletes past the counters.
+        for link_id in reversed(reassessments.chain_ids(response_id)):
+            response = db.session.get(Response, link_id)
+            assert response is not None
+            # Emails and consents first: their counters are found through the response.
+            outbox.delete_for_responses([link_id])
+            consents.delete_for_responses([link_id])
+            clicks.delete_for_responses([link_id])
+            outbox.delete_new_lead_notes([link_id])
+            deletion_log.record("deleted", response)  # a restore re-applies it
+            responses.delete(response)
         return True
 
 

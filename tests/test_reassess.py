@@ -1,0 +1,137 @@
+"""Re-assessment (issue 24, item 2): the invitation's signed link starts a new quiz linked to the
+earlier one, with its address and consents; the norms and item statistics leave it out, the
+dashboard counts it apart, and deleting the taker's data removes the whole chain."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from itsdangerous import TimestampSigner
+from sqlalchemy import func, select
+
+from quiz.app_state import get_content
+from quiz.counters import item_stats_read, item_stats_rebuild
+from quiz.counters.models import CoachRollup
+from quiz.domain.scoring import sample_answers
+from quiz.extensions import db
+from quiz.links import REASSESS, make_token
+from quiz.models import Consent, OutboxMessage, Response
+from quiz.site import settings as site_settings
+from quiz.taker import rights
+from tests.coach_factories import assert_rollups_equal_a_rebuild
+from tests.factories import Finished, finished_response
+from tests.quizflow import answer_all_pages, csrf_token, lead_step
+
+
+def invitation(app: Flask, earlier: Finished) -> str:
+    """The path of the invitation's link for this earlier response."""
+    with app.app_context():
+        token = make_token(app.config, REASSESS, earlier.id, earlier.token)
+    return f"/wieder/{token}"
+
+
+def confirmed_taker(app: Flask, seed: int = 11) -> Finished:
+    earlier = finished_response(app, first_name="Jana", consent_marketing=True, seed=seed)
+    with app.app_context():
+        assert rights.confirm_optin(earlier.id) == "confirmed"
+    return earlier
+
+
+def reassess_through_link(client: FlaskClient, app: Flask, earlier: Finished, seed: int = 5) -> str:
+    """Take the quiz again through the invitation's link; the new result's path."""
+    path = invitation(app, earlier)
+    page = client.get(path)
+    assert page.status_code == 200 and "Quiz erneut starten" in page.text
+    started = client.post(path, data={"csrf_token": csrf_token(page)})
+    assert started.status_code == 302 and started.location.endswith("/quiz/1")
+    answer_all_pages(client, app, sample_answers(get_content(app), "random", seed=seed))
+    finished = lead_step(client, app)
+    assert finished.status_code == 302, finished.text[:500]
+    return finished.location
+
+
+def test_the_link_starts_a_linked_quiz_with_the_address_and_consents_carried_over(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    earlier = confirmed_taker(app)
+    path = invitation(app, earlier)
+    with app.app_context():
+        responses_before = db.session.scalar(select(func.count(Response.id)))
+    # A GET (a mail scanner) starts nothing.
+    assert client.get(path).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Response.id))) == responses_before
+    # The last step asks for nothing: the address comes with the link.
+    result_path = reassess_through_link(client, app, earlier)
+    with app.app_context():
+        new = db.session.scalars(select(Response).order_by(Response.id.desc())).first()
+        assert new is not None and new.status == "finished" and new.id != earlier.id
+        assert result_path == f"/r/{new.result_token}"
+        assert new.previous_response_id == earlier.id
+        assert (new.email, new.first_name) == ("kundin@example.com", "Jana")
+        kinds = {
+            (c.kind, c.confirmed_at is not None)
+            for c in db.session.scalars(select(Consent).where(Consent.response_id == new.id))
+        }
+        assert kinds == {("data", False), ("marketing", True)}
+        mails = list(
+            db.session.scalars(
+                select(OutboxMessage.kind).where(OutboxMessage.response_id == new.id)
+            )
+        )
+        assert mails == ["result"]  # the summary, no second opt-in
+        # Left out of the item statistics and the norms; counted apart on the dashboard.
+        assert item_stats_read.read(new.content_version, demo="include").finished == 1
+        assert item_stats_rebuild.check() == []
+        reassessed = db.session.scalar(
+            select(func.sum(CoachRollup.count)).where(
+                CoachRollup.metric == "reassess", CoachRollup.period == "day"
+            )
+        )
+        assert reassessed == 1
+    assert_rollups_equal_a_rebuild(app)
+    assert runner.invoke(args=["rebuild-rollups", "--check"]).exit_code == 0
+
+
+@pytest.mark.dialect_independent
+def test_an_expired_tampered_or_orphaned_link_gets_a_clear_page(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    earlier = confirmed_taker(app)
+    assert client.get(invitation(app, earlier) + "x").status_code == 400
+    with app.app_context():
+        site_settings.update({"followup.link_days": "1"}, changed_by="test")
+    two_days_ago = int(time.time()) - 2 * 24 * 3600
+    with monkeypatch.context() as patch:
+        patch.setattr(TimestampSigner, "get_timestamp", lambda self: two_days_ago)
+        old = invitation(app, earlier)
+    expired = client.get(old)
+    assert expired.status_code == 410 and "abgelaufen" in expired.text
+    assert client.post(old, data={"csrf_token": csrf_token(client.get("/"))}).status_code == 410
+    with app.app_context():
+        rights.delete_data(earlier.id)
+    assert client.get(invitation(app, earlier)).status_code == 404
+    assert client.get(old).status_code == 404  # expired, and gone too
+
+
+@pytest.mark.parametrize("delete_from", ["earlier", "later"])
+def test_deleting_either_quiz_removes_the_whole_chain(
+    app: Flask, client: FlaskClient, delete_from: str
+) -> None:
+    earlier = confirmed_taker(app)
+    reassess_through_link(client, app, earlier)
+    with app.app_context():
+        later_id = db.session.scalar(
+            select(Response.id).where(Response.previous_response_id == earlier.id)
+        )
+        assert later_id is not None
+        export = rights.export_data(get_content(), db.session.get(Response, earlier.id))
+        assert [link["this_quiz"] for link in export["reassessment_chain"]] == [True, False]
+        assert rights.delete_data(earlier.id if delete_from == "earlier" else later_id)
+        assert db.session.scalar(select(func.count(Response.id))) == 0
+        assert db.session.scalar(select(func.count(Consent.id))) == 0
+        assert item_stats_rebuild.check() == []
+    assert_rollups_equal_a_rebuild(app)
