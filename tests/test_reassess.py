@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from itsdangerous import TimestampSigner
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from quiz.app_state import get_content
@@ -135,3 +136,37 @@ def test_deleting_either_quiz_removes_the_whole_chain(
         assert db.session.scalar(select(func.count(Consent.id))) == 0
         assert item_stats_rebuild.check() == []
     assert_rollups_equal_a_rebuild(app)
+
+
+def test_the_new_result_page_shows_before_and_after_with_a_chart_of_both(
+    app: Flask, client: FlaskClient
+) -> None:
+    earlier = confirmed_taker(app)
+    result_path = reassess_through_link(client, app, earlier)
+    page = client.get(result_path)
+    assert page.status_code == 200
+    assert "Vorher und nachher" in page.text and "Veränderung" in page.text
+    with app.app_context():
+        before = db.session.get(Response, earlier.id)
+        after = db.session.scalar(
+            select(Response).where(Response.previous_response_id == earlier.id)
+        )
+        assert before is not None and after is not None
+        content = get_content()
+        for dimension in content.dimensions:
+            old, new = before.scores()[dimension.id], after.scores()[dimension.id]
+            change = new - old
+            shown = f"+{change}" if change > 0 else (f"−{-change}" if change < 0 else "±0")
+            row = (
+                f'<th scope="row">{escape(dimension.name)}</th>\n        <td>{old}</td>\n'
+                f"        <td>{new}</td>\n        <td>{shown}</td>"
+            )
+            assert row in page.text
+        names = {d.id: d.name for d in content.dimensions}
+        assert str(escape(names[after.bottleneck])) in page.text
+        assert str(escape(names[before.bottleneck])) in page.text
+    chart = client.get(f"{result_path}/vorher-nachher.png")
+    assert chart.status_code == 200 and chart.data.startswith(b"\x89PNG")
+    # A first quiz has no comparison and no such chart.
+    assert "Vorher und nachher" not in client.get(earlier.path).text
+    assert client.get(f"{earlier.path}/vorher-nachher.png").status_code == 404

@@ -42,7 +42,7 @@ from quiz.models import utcnow
 from quiz.result_chart import result_chart_png
 from quiz.site import settings as site_settings
 from quiz.taker import response_reads, responses, visits
-from quiz.web import account, limits, prerendered
+from quiz.web import account, limits, prerendered, progress_view
 from quiz.web.forms import CarriedLeadForm, LeadForm, build_step_form
 from quiz.web.quiz_steps import (
     QuestionProgress,
@@ -492,6 +492,7 @@ def _render_result(
     answers = {answer.question_id: answer.option_id for answer in response.answers}
     return render_template(
         "quiz/result.html",
+        **progress_view.progress_context(response),
         shown=assign.shown_for_response(response.id),
         response=response,
         rows=rows,

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from quiz.app_state import get_content
 from quiz.links import REASSESS, LinkError, LinkExpired, read_token, reassess_max_age
 from quiz.models import Response as QuizResponse
+from quiz.progress_chart import progress_chart_png
 from quiz.site import settings as site_settings
-from quiz.taker import responses, rights
-from quiz.web import limits
+from quiz.taker import reassessments, response_reads, responses, rights
+from quiz.web import limits, public
 from quiz.web.account import link_error
-from quiz.web.public import set_draft_cookie
 
 bp = Blueprint("reassess", __name__)
 
@@ -54,6 +62,19 @@ def start(token: str) -> Page:
     return render_template("reassess/start.html", state="start", earlier=earlier, token=token), 200
 
 
+@bp.get("/r/<token>/vorher-nachher.png")
+@limits.token_misses
+def progress_chart(token: str) -> BaseResponse:
+    """The before-and-after chart of a re-assessment's result (404 for a first quiz)."""
+    response = response_reads.find_result(token) or abort(404)
+    progress = reassessments.progress_of(response)
+    if progress is None or not progress.rows:
+        abort(404)
+    chart = make_response(progress_chart_png(progress.rows))
+    chart.headers["Content-Type"] = "image/png"
+    return chart
+
+
 @bp.post("/wieder/<token>")
 @limits.token_misses
 @limits.posts(limits.from_config("QUIZ_LIMIT_START"))
@@ -65,5 +86,5 @@ def start_post(token: str) -> BaseResponse | Page:
     draft = responses.start_draft(get_content(), {}, previous=earlier)
     started = redirect(url_for("public.step", number=1))
     lifetime = timedelta(days=current_app.config["DRAFT_COOKIE_DAYS"])
-    set_draft_cookie(started, draft.draft_token, lifetime)
+    public.set_draft_cookie(started, draft.draft_token, lifetime)
     return started

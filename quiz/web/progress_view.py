@@ -1,0 +1,28 @@
+"""The result page's before and after of a re-assessment (issue 24): what its template needs.
+
+The comparison itself is quiz.domain.progress, read through quiz.taker.reassessments; the
+chart is served by quiz.web.reassess.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quiz.charts import CHART_DPI, CHART_WIDTH_IN
+from quiz.models import Response as QuizResponse
+from quiz.progress_chart import progress_chart_height_in
+from quiz.taker import reassessments
+
+
+def progress_context(response: QuizResponse) -> dict[str, Any]:
+    """What the result page needs for its before and after (nothing for a first quiz)."""
+    progress = reassessments.progress_of(response)
+    earlier = reassessments.earlier_of(response)
+    if progress is None or earlier is None:
+        return {"progress": None}
+    size = (CHART_WIDTH_IN * CHART_DPI, progress_chart_height_in(len(progress.rows)) * CHART_DPI)
+    return {
+        "progress": progress,
+        "earlier_finished": earlier.finished_at,
+        "progress_size": tuple(round(side) for side in size),
+    }
