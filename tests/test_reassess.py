@@ -5,6 +5,7 @@ dashboard counts it apart, and deleting the taker's data removes the whole chain
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -19,12 +20,15 @@ from quiz.counters.models import CoachRollup
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.links import REASSESS, make_token
+from quiz.mail.sender import deliver_due
 from quiz.models import Consent, OutboxMessage, Response
 from quiz.site import settings as site_settings
 from quiz.taker import rights
 from tests.coach_factories import assert_rollups_equal_a_rebuild
 from tests.factories import Finished, finished_response
+from tests.mailserver import MailServer
 from tests.quizflow import answer_all_pages, csrf_token, lead_step
+from tests.test_report_pdf import _download, _pdf_text
 
 
 def invitation(app: Flask, earlier: Finished) -> str:
@@ -170,3 +174,59 @@ def test_the_new_result_page_shows_before_and_after_with_a_chart_of_both(
     # A first quiz has no comparison and no such chart.
     assert "Vorher und nachher" not in client.get(earlier.path).text
     assert client.get(f"{earlier.path}/vorher-nachher.png").status_code == 404
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    server = MailServer().start()
+    yield server
+    server.stop()
+
+
+def _signed(change: int) -> str:
+    return f"+{change}" if change > 0 else (f"−{-change}" if change < 0 else "±0")
+
+
+def _before_after(app: Flask, earlier_id: int) -> list[tuple[str, int, int]]:
+    """(name, before, after) of every dimension, from the stored scores."""
+    with app.app_context():
+        before = db.session.get(Response, earlier_id)
+        after = db.session.scalar(
+            select(Response).where(Response.previous_response_id == earlier_id)
+        )
+        assert before is not None and after is not None
+        return [
+            (d.name, before.scores()[d.id], after.scores()[d.id]) for d in get_content().dimensions
+        ]
+
+
+def test_the_summary_email_and_the_pdf_show_before_and_after(
+    app: Flask, client: FlaskClient, mail_server: MailServer
+) -> None:
+    app.config.update(mail_server.smtp_config())
+    earlier = confirmed_taker(app)
+    deliver_due(app)
+    seen = len(mail_server.wait_for(2))  # the first quiz's summary and opt-in
+    result_path = reassess_through_link(client, app, earlier)
+    deliver_due(app)
+    [summary] = mail_server.wait_for(seen + 1)[seen:]
+    assert summary["To"] == "Jana <kundin@example.com>"
+    parts = {part.get_content_type(): part for part in summary.walk()}
+    text = parts["text/plain"].get_content()  # type: ignore[attr-defined]
+    html = parts["text/html"].get_content()  # type: ignore[attr-defined]
+    assert "VORHER UND NACHHER" in text and "Vorher und nachher" in html
+    images = [p.get_filename() for p in summary.walk() if p.get_content_type() == "image/png"]
+    assert "vorher-nachher.png" in images
+    rows = _before_after(app, earlier.id)
+    for name, old, new in rows:
+        assert f"- {name}: vorher {old}, heute {new} ({_signed(new - old)})" in text
+    report = _download_pdf(client, app, result_path.removeprefix("/r/"))
+    assert "Vorher und nachher" in report
+    for name, old, new in rows:
+        assert f"{name} {old} {new} {_signed(new - old)}" in report
+
+
+def _download_pdf(client: FlaskClient, app: Flask, token: str) -> str:
+    answer = _download(client, app, token)
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    return _pdf_text(answer.data)

@@ -292,7 +292,10 @@ def _responses(claims: list[Claim]) -> dict[int, Response]:
     ids |= {_lead_id(claim) for claim in claims if claim.kind == NEW_LEAD}
     rows = (
         db.session.execute(
-            select(Response).where(Response.id.in_(ids)).options(undefer(Response.chart_png))
+            select(Response)
+            .where(Response.id.in_(ids))
+            # The summary of a re-assessment compares it with the earlier one (issue 24).
+            .options(undefer(Response.chart_png), undefer(Response.previous_response_id))
         )
         .scalars()
         .all()

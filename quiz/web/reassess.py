@@ -21,12 +21,13 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from quiz import result_progress
 from quiz.app_state import get_content
 from quiz.links import REASSESS, LinkError, LinkExpired, read_token, reassess_max_age
 from quiz.models import Response as QuizResponse
 from quiz.progress_chart import progress_chart_png
 from quiz.site import settings as site_settings
-from quiz.taker import reassessments, response_reads, responses, rights
+from quiz.taker import response_reads, responses, rights
 from quiz.web import limits, public
 from quiz.web.account import link_error
 
@@ -67,7 +68,7 @@ def start(token: str) -> Page:
 def progress_chart(token: str) -> BaseResponse:
     """The before-and-after chart of a re-assessment's result (404 for a first quiz)."""
     response = response_reads.find_result(token) or abort(404)
-    progress = reassessments.progress_of(response)
+    progress = result_progress.progress_of(response)
     if progress is None or not progress.rows:
         abort(404)
     chart = make_response(progress_chart_png(progress.rows))
