@@ -4,8 +4,12 @@ dashboard counts it apart, and deleting the taker's data removes the whole chain
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
+from email.message import EmailMessage
 
 import pytest
 from flask import Flask
@@ -21,7 +25,7 @@ from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.links import REASSESS, make_token
 from quiz.mail.sender import deliver_due
-from quiz.models import Consent, OutboxMessage, Response
+from quiz.models import Consent, OutboxMessage, Response, utcnow
 from quiz.site import settings as site_settings
 from quiz.taker import rights
 from tests.coach_factories import assert_rollups_equal_a_rebuild
@@ -200,30 +204,84 @@ def _before_after(app: Flask, earlier_id: int) -> list[tuple[str, int, int]]:
         ]
 
 
-def test_the_summary_email_and_the_pdf_show_before_and_after(
-    app: Flask, client: FlaskClient, mail_server: MailServer
+def test_the_emailed_invitation_leads_to_before_and_after_on_page_email_and_pdf(
+    app: Flask, client: FlaskClient, mail_server: MailServer, runner: FlaskCliRunner
 ) -> None:
     app.config.update(mail_server.smtp_config())
+    with app.app_context():
+        site_settings.update(
+            {"followup.reassess_after": "1h", "followup.enabled": "false"}, changed_by="test"
+        )
     earlier = confirmed_taker(app)
+    with app.app_context():
+        [invite] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "reassess"))
+        confirmed = db.session.scalar(
+            select(Consent.confirmed_at).where(
+                Consent.response_id == earlier.id, Consent.kind == "marketing"
+            )
+        )
+        assert confirmed is not None and invite.next_attempt_at == confirmed + timedelta(hours=1)
+    listed = runner.invoke(args=["mail", "list", "--kind", "reassess", "--json"])
+    assert [row["kind"] for row in json.loads(listed.output)] == ["reassess"]
     deliver_due(app)
-    seen = len(mail_server.wait_for(2))  # the first quiz's summary and opt-in
-    result_path = reassess_through_link(client, app, earlier)
+    assert len(mail_server.wait_for(2)) == 2  # the summary and the opt-in, not yet the invitation
+    deliver_due(app, now=utcnow() + timedelta(hours=1, seconds=1))
+    invitation_mail = mail_server.wait_for(3)[2]
+    assert "Quiz erneut machen" in str(invitation_mail)
+    text = _parts(invitation_mail)["text/plain"]
+    [link] = re.findall(r"https?://\S+(/wieder/\S+)", text)
+    result_path = reassess_through_link(client, app, earlier, link)
+    # The page.
+    assert "Vorher und nachher" in client.get(result_path).text
+    # The email.
     deliver_due(app)
-    [summary] = mail_server.wait_for(seen + 1)[seen:]
+    summary = mail_server.wait_for(4)[3]
     assert summary["To"] == "Jana <kundin@example.com>"
-    parts = {part.get_content_type(): part for part in summary.walk()}
-    text = parts["text/plain"].get_content()  # type: ignore[attr-defined]
-    html = parts["text/html"].get_content()  # type: ignore[attr-defined]
-    assert "VORHER UND NACHHER" in text and "Vorher und nachher" in html
+    parts = _parts(summary)
+    assert (
+        "VORHER UND NACHHER" in parts["text/plain"] and "Vorher und nachher" in parts["text/html"]
+    )
     images = [p.get_filename() for p in summary.walk() if p.get_content_type() == "image/png"]
     assert "vorher-nachher.png" in images
     rows = _before_after(app, earlier.id)
     for name, old, new in rows:
-        assert f"- {name}: vorher {old}, heute {new} ({_signed(new - old)})" in text
+        assert f"- {name}: vorher {old}, heute {new} ({_signed(new - old)})" in parts["text/plain"]
+    # The PDF.
     report = _download_pdf(client, app, result_path.removeprefix("/r/"))
     assert "Vorher und nachher" in report
     for name, old, new in rows:
         assert f"{name} {old} {new} {_signed(new - old)}" in report
+
+
+def _parts(message: EmailMessage) -> dict[str, str]:
+    return {
+        part.get_content_type(): part.get_content()  # type: ignore[attr-defined]
+        for part in message.walk()
+        if part.get_content_type() in ("text/plain", "text/html")
+    }
+
+
+@pytest.mark.dialect_independent
+def test_unsubscribing_cancels_the_invitation_and_an_empty_setting_queues_none(
+    app: Flask,
+) -> None:
+    earlier = confirmed_taker(app)
+    with app.app_context():
+        rights.unsubscribe(earlier.id)
+        kinds = db.session.execute(
+            select(OutboxMessage.status).where(OutboxMessage.kind == "reassess")
+        ).scalars()
+        assert list(kinds) == ["cancelled"]
+        site_settings.update({"followup.reassess_after": ""}, changed_by="test")
+        assert site_settings.current().text("followup.reassess_after") == ""
+    confirmed_taker(app, seed=3)
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count(OutboxMessage.id)).where(OutboxMessage.kind == "reassess")
+            )
+            == 1
+        )
 
 
 def _download_pdf(client: FlaskClient, app: Flask, token: str) -> str:

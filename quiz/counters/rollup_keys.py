@@ -210,9 +210,10 @@ def day_sql(column: ColumnElement[datetime], dialect: str) -> ColumnElement[date
     return func.date(column)
 
 
-# The follow-up series (quiz.mail.outbox.queue_followups) has figures of its own: the dashboard's
-# email counters count the summary and the opt-in emails only, as they always did.
-UNCOUNTED_EMAIL_KINDS = ("followup",)
+# The follow-up series (quiz.mail.outbox.queue_followups) has figures of its own, and the
+# invitation to take the quiz again (queue_reassess_invitation) shows as the re-assessments it
+# brings: the dashboard's email counters count the summary and the opt-in emails only.
+UNCOUNTED_EMAIL_KINDS = ("followup", "reassess")
 
 
 def counted_email() -> ColumnElement[bool]:

@@ -23,6 +23,7 @@ from quiz.counters import norms_read
 from quiz.domain import followups, result_layout
 from quiz.extensions import db
 from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_cta_token, make_token
+from quiz.links import REASSESS as REASSESS_LINK
 from quiz.mail.headers import (
     AddressError,
     OutgoingMessage,
@@ -43,6 +44,8 @@ COACH_ALERT = "coach_alert"
 NEW_LEAD = "new_lead"
 # An email of the follow-up series after a confirmed newsletter sign-up (issue 24).
 FOLLOWUP = "followup"
+# The invitation to take the quiz again, with the before-and-after link /wieder/ (issue 24).
+REASSESS = "reassess"
 # Width of the chart in the HTML email, in CSS pixels; the PNG is rendered at a higher resolution.
 EMAIL_CHART_WIDTH = 560
 
@@ -189,6 +192,32 @@ def compose_followup(
         **_taker_links(app, response),
     }
     message = _message(app, FOLLOWUP, context, recipient, context["first_name"], message_id, now)
+    message["List-Unsubscribe"] = link_header("List-Unsubscribe", context["unsubscribe_url"])
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message
+
+
+def compose_reassess(
+    app: Flask, *, recipient: str, message_id: str, response: Response, now: datetime | None = None
+) -> OutgoingMessage:
+    """The invitation to take the quiz again: the signed /wieder/ link (valid for
+    `followup.link_days` from now), the earlier bottleneck, the unsubscribe link."""
+    site = site_settings.current_or_defaults(app)
+    link_days = site.text("followup.link_days")
+    content = get_content_version(response.content_version, app)
+    token = make_token(app.config, REASSESS_LINK, response.id, response.result_token or "")
+    context: dict[str, Any] = {
+        "coach_name": site.brand_name,
+        "first_name": usable_name(response.first_name),
+        "finished": response.finished_at,
+        "bottleneck": next(
+            (d.name for d in content.dimensions if d.id == response.bottleneck), None
+        ),
+        "reassess_url": external_url(app, "reassess.start", token=token),
+        "link_days": link_days,
+        **_taker_links(app, response),
+    }
+    message = _message(app, REASSESS, context, recipient, context["first_name"], message_id, now)
     message["List-Unsubscribe"] = link_header("List-Unsubscribe", context["unsubscribe_url"])
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message

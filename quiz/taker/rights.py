@@ -33,7 +33,7 @@ from quiz.models import (
     utcnow,
 )
 from quiz.site import settings as site_settings
-from quiz.site.durations import parse_durations
+from quiz.site.durations import parse_duration, parse_durations
 from quiz.taker import clicks, consents, reassessments, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.webhooks.queue import sent_about
@@ -69,6 +69,7 @@ def confirm_optin(response_id: int, now: datetime | None = None) -> OptinOutcome
         if outcome == "confirmed":
             _notify_coach(response_id)
             _queue_followups(response_id, now)
+            _queue_reassess_invitation(response_id, now)
         return outcome
 
 
@@ -95,6 +96,15 @@ def _queue_followups(response_id: int, confirmed_at: datetime) -> None:
         confirmed_at,
         [(email.id, after) for email, after in zip(series, times, strict=False)],
     )
+
+
+def _queue_reassess_invitation(response_id: int, confirmed_at: datetime) -> None:
+    """The invitation to take the quiz again, `followup.reassess_after` after the confirmation
+    (none while that setting is empty)."""
+    after = site_settings.current().text("followup.reassess_after")
+    response = db.session.get(Response, response_id)
+    if after and response is not None:
+        outbox.queue_reassess_invitation(response, confirmed_at + parse_duration(after))
 
 
 def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome:
@@ -138,7 +148,7 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
         )
         withdrawn = consents.withdraw_marketing(response, same_taker, now)
         outbox.drop_waiting_optins(same_taker)
-        outbox.cancel_followups(same_taker)
+        outbox.cancel_followups(same_taker, with_invitation=True)
         deletion_log.record("unsubscribed", response)  # a restore re-applies it
         return withdrawn
 
