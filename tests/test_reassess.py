@@ -28,7 +28,7 @@ from quiz.mail.sender import deliver_due
 from quiz.models import Consent, OutboxMessage, Response, utcnow
 from quiz.site import settings as site_settings
 from quiz.taker import rights
-from tests.coach_factories import assert_rollups_equal_a_rebuild
+from tests.coach_factories import assert_rollups_equal_a_rebuild, create_test_coach, login
 from tests.factories import Finished, finished_response
 from tests.mailserver import MailServer
 from tests.quizflow import answer_all_pages, csrf_token, lead_step
@@ -288,3 +288,27 @@ def _download_pdf(client: FlaskClient, app: Flask, token: str) -> str:
     answer = _download(client, app, token)
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"
     return _pdf_text(answer.data)
+
+
+def test_the_lead_page_dashboard_and_privacy_notice_show_the_re_assessment(
+    app: Flask, client: FlaskClient
+) -> None:
+    earlier = confirmed_taker(app)
+    reassess_through_link(client, app, earlier)
+    rows = _before_after(app, earlier.id)
+    notice = client.get("/datenschutz").text
+    assert "Erneute Einschätzung (vorher und nachher)" in notice
+    assert "8 Wochen danach" in notice and "Art. 6 Abs. 1 lit. a DSGVO" in notice
+    create_test_coach(app)
+    coach = app.test_client()
+    login(coach)
+    page = coach.get(f"/coach/leads/{earlier.id}").text
+    assert "Erneute Einschätzungen" in page
+    for name, old, new in rows:
+        shown = (
+            f'<th scope="row">{escape(name)}</th><td>{old}</td><td>{new}</td>'
+            f"<td>{_signed(new - old)}</td>"
+        )
+        assert shown in page
+    dashboard = coach.get("/coach/").text
+    assert re.search(r'id="kpi-reassessments">1<', dashboard)
