@@ -17,6 +17,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from itsdangerous import TimestampSigner
 from markupsafe import escape
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 
 from quiz.app_state import get_content
 from quiz.counters import item_stats_read, item_stats_rebuild
@@ -312,3 +313,63 @@ def test_the_lead_page_dashboard_and_privacy_notice_show_the_re_assessment(
         assert shown in page
     dashboard = coach.get("/coach/").text
     assert re.search(r'id="kpi-reassessments">1<', dashboard)
+
+
+def _again_from_result_page(
+    client: FlaskClient, app: Flask, earlier: Finished, email: str
+) -> Response:
+    """Start again from the earlier result page and finish with this address; the new row."""
+    offer = client.get(earlier.path)
+    assert f'href="{earlier.path}/wieder"' in offer.text
+    page = client.get(f"{earlier.path}/wieder")
+    assert page.status_code == 200 and "dieselbe Adresse" in page.text
+    started = client.post(f"{earlier.path}/wieder", data={"csrf_token": csrf_token(page)})
+    assert started.status_code == 302 and started.location.endswith("/quiz/1")
+    answer_all_pages(client, app, sample_answers(get_content(app), "random", seed=5))
+    # The last step asks for the address and the consents as on a first quiz.
+    form = client.get(f"/quiz/{len(get_content(app).pages) + 1}")
+    assert 'name="email"' in form.text and 'name="consent_marketing"' in form.text
+    done = lead_step(client, app, email=email, consent_data="y", consent_marketing="y")
+    assert done.status_code == 302
+    with app.app_context():
+        new = db.session.scalar(
+            select(Response)
+            .order_by(Response.id.desc())
+            .limit(1)
+            .options(undefer(Response.previous_response_id))
+        )
+        assert new is not None and done.location == f"/r/{new.result_token}"
+        db.session.expunge(new)
+        return new
+
+
+@pytest.mark.dialect_independent
+def test_from_the_result_page_the_address_is_asked_again_and_confirmed_like_a_first_quiz(
+    app: Flask, client: FlaskClient
+) -> None:
+    earlier = confirmed_taker(app)
+    before = client.get("/r/" + earlier.token).text
+    assert "Vorher und nachher" not in before
+    # The same address (in other case): linked, compared, and a fresh opt-in to confirm.
+    new = _again_from_result_page(client, app, earlier, "Kundin@Example.com")
+    assert new.previous_response_id == earlier.id
+    assert "Vorher und nachher" in client.get(f"/r/{new.result_token}").text
+    with app.app_context():
+        kinds = sorted(
+            db.session.scalars(
+                select(OutboxMessage.kind).where(OutboxMessage.response_id == new.id)
+            )
+        )
+        assert kinds == ["optin", "result"]
+        states = db.session.execute(
+            select(Consent.kind, Consent.confirmed_at).where(Consent.response_id == new.id)
+        ).all()
+        assert sorted(kind for kind, _ in states) == ["data", "marketing"]
+        assert all(confirmed is None for _, confirmed in states)
+    # Another address: a first quiz of its own, no comparison with someone else's result.
+    other = _again_from_result_page(app.test_client(), app, earlier, "jemand@example.org")
+    assert other.previous_response_id is None
+    assert "Vorher und nachher" not in client.get(f"/r/{other.result_token}").text
+    with app.app_context():
+        assert item_stats_rebuild.check() == []
+    assert_rollups_equal_a_rebuild(app)

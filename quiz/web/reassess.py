@@ -85,7 +85,33 @@ def start_post(token: str) -> BaseResponse | Page:
     if isinstance(earlier, tuple):
         return earlier
     draft = responses.start_draft(get_content(), {}, previous=earlier)
+    return _to_first_step(draft.draft_token)
+
+
+# --- from the earlier result page: no proof of the mailbox ---------------------------------------
+
+
+@bp.get("/r/<token>/wieder")
+@limits.token_misses
+def from_result(token: str) -> Page:
+    """Offer to take the quiz again from a result page: the address is asked for again."""
+    earlier = response_reads.find_result(token) or abort(404)
+    return render_template("reassess/start.html", state="from_result", earlier=earlier), 200
+
+
+@bp.post("/r/<token>/wieder")
+@limits.token_misses
+@limits.posts(limits.from_config("QUIZ_LIMIT_START"))
+def from_result_post(token: str) -> BaseResponse:
+    """Start a draft linked to this result; its lead step asks for the address and consents as
+    on a first quiz, and the link holds only for the earlier address (responses.finish)."""
+    earlier = response_reads.find_result(token) or abort(404)
+    draft = responses.start_draft(get_content(), {}, previous=earlier, carry_contact=False)
+    return _to_first_step(draft.draft_token)
+
+
+def _to_first_step(draft_token: str) -> BaseResponse:
     started = redirect(url_for("public.step", number=1))
     lifetime = timedelta(days=current_app.config["DRAFT_COOKIE_DAYS"])
-    public.set_draft_cookie(started, draft.draft_token, lifetime)
+    public.set_draft_cookie(started, draft_token, lifetime)
     return started
