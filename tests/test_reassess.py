@@ -373,3 +373,26 @@ def test_from_the_result_page_the_address_is_asked_again_and_confirmed_like_a_fi
     with app.app_context():
         assert item_stats_rebuild.check() == []
     assert_rollups_equal_a_rebuild(app)
+
+
+@pytest.mark.dialect_independent
+def test_the_settings_check_the_invitation_time_and_the_link_days(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    def setting(key: str) -> str:
+        with app.app_context():
+            return site_settings.current().text(key)
+
+    assert (setting("followup.reassess_after"), setting("followup.link_days")) == ("8w", "30")
+    assert runner.invoke(args=["settings", "set", "followup.reassess_after", "6w"]).exit_code == 0
+    assert runner.invoke(args=["settings", "set", "followup.reassess_after", "bald"]).exit_code == 1
+    # Empty switches the invitation off instead of restoring the default.
+    assert runner.invoke(args=["settings", "set", "followup.reassess_after", ""]).exit_code == 0
+    assert setting("followup.reassess_after") == ""
+    for bad in ("0", "366", "3.5", "zehn"):
+        assert runner.invoke(args=["settings", "set", "followup.link_days", bad]).exit_code == 1
+    assert runner.invoke(args=["settings", "set", "followup.link_days", "14"]).exit_code == 0
+    assert setting("followup.link_days") == "14"
+    # Here an empty value restores the default, as for every other setting.
+    assert runner.invoke(args=["settings", "set", "followup.link_days", ""]).exit_code == 0
+    assert setting("followup.link_days") == "30"
