@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -33,6 +34,7 @@ from tests.coach_factories import assert_rollups_equal_a_rebuild, create_test_co
 from tests.factories import Finished, finished_response
 from tests.mailserver import MailServer
 from tests.quizflow import answer_all_pages, csrf_token, lead_step
+from tests.test_html_valid import vnu_errors
 from tests.test_report_pdf import _download, _pdf_text
 
 
@@ -396,3 +398,30 @@ def test_the_settings_check_the_invitation_time_and_the_link_days(
     # Here an empty value restores the default, as for every other setting.
     assert runner.invoke(args=["settings", "set", "followup.link_days", ""]).exit_code == 0
     assert setting("followup.link_days") == "30"
+
+
+@pytest.mark.dialect_independent
+def test_the_re_assessment_pages_are_valid_html(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    earlier = confirmed_taker(app)
+    path = invitation(app, earlier)
+    pages = {
+        "invitation": client.get(path).text,
+        "again": client.get(f"{earlier.path}/wieder").text,
+    }
+    client.post(path, data={"csrf_token": csrf_token(pages["invitation"])})
+    answer_all_pages(client, app, sample_answers(get_content(app), "random", seed=5))
+    lead_path = f"/quiz/{len(get_content(app).pages) + 1}"
+    pages["lead"] = client.get(lead_path).text
+    assert "Vorher-nachher-Vergleich" in pages["lead"]
+    result = lead_step(client, app)
+    pages["result"] = client.get(result.location).text
+    create_test_coach(app)
+    coach = app.test_client()
+    login(coach)
+    pages["coach-lead"] = coach.get(f"/coach/leads/{earlier.id}").text
+    pages["coach-dashboard"] = coach.get("/coach/").text
+    for name, html in pages.items():
+        (tmp_path / f"{name}.html").write_text(html, encoding="utf-8")
+    assert vnu_errors(tmp_path) == []
