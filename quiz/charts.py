@@ -82,10 +82,15 @@ def score_chart_png(bars: Sequence[Bar]) -> bytes:
 
 def score_chart_svg(bars: Sequence[Bar]) -> bytes:
     """The same chart as SVG, for the PDF report: vector shapes, and text kept as text."""
+    return svg_of(score_chart(bars))
+
+
+def svg_of(figure: Figure) -> bytes:
+    """A figure as SVG for the PDF report."""
     buffer = io.BytesIO()
     # fonttype "none": labels stay selectable text in the PDF; a fixed hash salt keeps ids stable.
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "engpass-quiz"}):
-        score_chart(bars).savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return buffer.getvalue()
 
 
@@ -151,6 +156,11 @@ def _score_text(axes: Axes, renderer: Any, bar: Bar, position: float) -> None:
         text.set(x=bar.score + pad, ha="left", color=INK)
     else:
         text.set(x=bar.score - pad, ha="right", color="#ffffff")
+
+
+def png_of(figure: Figure) -> bytes:
+    """A figure as PNG."""
+    return _png(figure)
 
 
 def _png(figure: Figure) -> bytes:

@@ -30,6 +30,7 @@ from quiz.web import (
     metrics,
     pdf,
     public,
+    reassess,
     security,
     share,
     site,
@@ -135,6 +136,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(legal.bp)  # /impressum, /datenschutz, /robots.txt, /sitemap.xml
     app.register_blueprint(pdf.bp)  # /r/<token>/bericht.pdf
     app.register_blueprint(cta_redirect.bp)  # /weiter/<signed id>: the call to action's redirect
+    app.register_blueprint(reassess.bp)  # /wieder/<signed id>: the invitation to take it again
     site.init_app(app)  # /marke/ (logo, brand colour) and `site` in every template
     # Static files under hashed names; compression. Its after_request is registered before the
     # security headers', so it runs after them, on the finished response.

@@ -21,7 +21,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 OPTIN = "quiz.optin"
 UNSUBSCRIBE = "quiz.unsubscribe"
 DATA = "quiz.data"
-PURPOSES = (OPTIN, UNSUBSCRIBE, DATA)
+# The invitation to take the quiz again (/wieder/...): proof of the mailbox, expiring after
+# `followup.link_days` (reassess_max_age).
+REASSESS = "quiz.reassess"
+PURPOSES = (OPTIN, UNSUBSCRIBE, DATA, REASSESS)
 # The call to action's redirect (/weiter/...): never expires, as a printed PDF keeps its link.
 CTA = "quiz.cta"
 # Where a call to action was shown: the result page, the summary email, the PDF, follow-up N.
@@ -121,6 +124,11 @@ def read_cta_token(config: Mapping[str, Any], token: str) -> tuple[int, str, str
 def optin_max_age(config: Mapping[str, Any]) -> int:
     """How long a confirmation link stays valid, in seconds."""
     return int(config["MAIL_OPTIN_DAYS"]) * 24 * 3600
+
+
+def reassess_max_age(link_days: str) -> int:
+    """How long an invitation to take the quiz again stays valid, in seconds."""
+    return int(link_days or "30") * 24 * 3600
 
 
 def external_url(app: Flask, endpoint: str, **values: Any) -> str:

@@ -147,6 +147,17 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     )
 
     is_demo: Mapped[bool] = mapped_column(default=False, index=True)
+    # A re-assessment (issue 24) names the earlier response it follows (the chain of one
+    # person's quizzes): its result shows before and after, the norms and item statistics leave
+    # it out. Deleting a taker's data deletes the whole chain (quiz.taker.rights); the cascade
+    # is the database's guarantee. Deferred and left to the server's NULL like referrer_host, so
+    # the ORM never names it on a database migrated back to before 0017.
+    previous_response_id: Mapped[int | None] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"),
+        index=True,
+        server_default=text("NULL"),
+        deferred=True,
+    )
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     answers: Mapped[list[Answer]] = relationship(

@@ -20,6 +20,8 @@ from quiz.app_state import get_consent_texts, get_content
 from quiz.domain import flow
 from quiz.domain.content import Content
 from quiz.domain.scoring import sample_answers
+from quiz.extensions import db
+from quiz.models import Response
 from quiz.taker import responses
 
 
@@ -72,12 +74,7 @@ def finished_response(
         answers = with_extra(content, answers or sample_answers(content, "random", seed=seed), seed)
         draft = responses.start_draft(content, tracking or {})
         draft_id, draft_token = draft.id, draft.draft_token
-        due: tuple[str, ...] = ()
-        for step, page in enumerate(content.pages, start=1):
-            due = responses.save_step(content, draft_id, page, step, answers, completed=True)
-        if due:
-            extra = responses.extra_page_of(content, due)
-            responses.save_step(content, draft_id, extra, None, answers, completed=True)
+        _answer_every_page(content, draft_id, answers)
         lead = responses.Lead(
             first_name=first_name,
             # Normalised as the lead form does (quiz.web.forms.valid_email).
@@ -87,3 +84,31 @@ def finished_response(
         )
         token = responses.finish(content, draft_id, lead, get_consent_texts())
     return Finished(id=draft_id, token=token, draft_token=draft_token)
+
+
+def reassessment(app: Flask, earlier: Finished, *, seed: int = 5) -> Finished:
+    """A re-assessment of `earlier`, as its invitation's link starts it (address and consents
+    carried over), made through the writers like `finished_response`."""
+    with app.app_context():
+        content = get_content()
+        answers = with_extra(content, sample_answers(content, "random", seed=seed), seed)
+        previous = db.session.get(Response, earlier.id)
+        assert previous is not None
+        draft = responses.start_draft(content, {}, previous=previous)
+        draft_id, draft_token = draft.id, draft.draft_token
+        _answer_every_page(content, draft_id, answers)
+        lead = responses.Lead(
+            first_name=None, email=None, consent_data=True, consent_marketing=False
+        )
+        token = responses.finish(content, draft_id, lead, get_consent_texts())
+    return Finished(id=draft_id, token=token, draft_token=draft_token)
+
+
+def _answer_every_page(content: Content, draft_id: int, answers: Mapping[str, str]) -> None:
+    """Save every page of the draft, the extra page too when one is due (in an app context)."""
+    due: tuple[str, ...] = ()
+    for step, page in enumerate(content.pages, start=1):
+        due = responses.save_step(content, draft_id, page, step, answers, completed=True)
+    if due:
+        extra = responses.extra_page_of(content, due)
+        responses.save_step(content, draft_id, extra, None, answers, completed=True)

@@ -137,5 +137,6 @@ def test_consent_and_email_counters_follow_every_change(app: Flask) -> None:
     # consent stays (only unconfirmed opt-ins expire).
     with app.app_context():
         report = purge(optin_days=30, anonymise_days=365, now=utcnow() + timedelta(days=400))
-    assert report.emails_deleted == 6 + 6  # the counted ones and the two series of follow-ups
+    # The counted ones, the two series of follow-ups and the two invitations to take it again.
+    assert report.emails_deleted == 6 + 6 + 2
     _check(app, marketing=1)

@@ -142,6 +142,7 @@ def test_the_privacy_notice_describes_what_this_installation_does(
         "Zählung der Aufrufe der Startseite",
         "Vergleich von Textfassungen (A/B-Test)",
         "Nachfass-E-Mails zu Ihrem Engpass",
+        "Erneute Einschätzung (vorher und nachher)",
         "Bearbeitung Ihrer Anfrage",
         "Weitergabe an hooks.crm.example",
         "Weitergabe an n8n.coach.example",

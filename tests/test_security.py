@@ -86,7 +86,13 @@ def test_token_pages_send_no_referrer(client: FlaskClient, app: Flask) -> None:
     result = complete_quiz(client, app)
     token_page = client.get(result.headers["Location"])
     assert token_page.headers["Referrer-Policy"] == "no-referrer"
-    for path in ("/r/unbekannt", "/daten/falsch", "/bestaetigen/falsch", "/abmelden/falsch"):
+    for path in (
+        "/r/unbekannt",
+        "/daten/falsch",
+        "/bestaetigen/falsch",
+        "/abmelden/falsch",
+        "/wieder/falsch",
+    ):
         assert client.get(path).headers["Referrer-Policy"] == "no-referrer", path
 
 

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from quiz.experiments import lifecycle
 from quiz.experiments.lifecycle import VariantInput
 from quiz.extensions import db
-from quiz.links import DATA, OPTIN, UNSUBSCRIBE, make_cta_token, make_token
+from quiz.links import DATA, OPTIN, REASSESS, UNSUBSCRIBE, make_cta_token, make_token
 from quiz.site import settings as site_settings
 from quiz.taker import pdf
 from quiz.web.security import NO_STORE, PUBLIC_ENDPOINTS
 from quiz.webhooks import endpoints
 from quiz.webhooks.models import WebhookDelivery
 from tests.coach_factories import create_test_coach, login
-from tests.factories import finished_response
+from tests.factories import finished_response, reassessment
 
 # The link purpose of each blueprint's `token`; the public and PDF routes take the result token.
 TOKEN_PURPOSE = {
@@ -41,6 +41,8 @@ def _values(app: Flask) -> dict[str, Callable[[str], object]]:
         endpoint_id = endpoint.id
     # The finish queues a delivery to that endpoint, for the delivery log's routes.
     taker = finished_response(app, first_name="Anna")
+    # Its re-assessment, for the before-and-after chart (issue 24).
+    again = reassessment(app, taker)
     with app.app_context():
         delivery_id = db.session.scalar(select(WebhookDelivery.id))
     assert delivery_id is not None
@@ -59,6 +61,10 @@ def _values(app: Flask) -> dict[str, Callable[[str], object]]:
     def token(endpoint: str) -> str:
         if endpoint == "cta.follow":
             return make_cta_token(app.config, taker.id, taker.token, "result")
+        if endpoint.startswith("reassess.start"):
+            return make_token(app.config, REASSESS, taker.id, taker.token)
+        if endpoint == "reassess.progress_chart":
+            return again.token
         if endpoint.startswith("account."):
             purpose = TOKEN_PURPOSE.get(endpoint, DATA)
             return make_token(app.config, purpose, taker.id, taker.token)

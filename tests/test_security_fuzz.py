@@ -66,6 +66,7 @@ def _endpoints(app: Flask) -> list[str]:
         "/bestaetigen/x.y",
         "/abmelden/x.y",
         "/daten/x.y/loeschen",
+        "/wieder/x.y",
     ]
 
 

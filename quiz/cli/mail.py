@@ -49,7 +49,8 @@ def mail_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON list of objects.")
 @click.option("--status", type=click.Choice(listing.STATUSES), help="Only messages in this state.")
 @click.option(
-    "--kind", help="Only messages of this kind (result, optin, followup, coach_alert, new_lead)."
+    "--kind",
+    help="Only messages of this kind (result, optin, followup, reassess, coach_alert, new_lead).",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
 @with_appcontext

@@ -99,6 +99,9 @@ class Dashboard:
     # it (its share is of those who got it, not of all starts).
     extra_due: int = 0
     extra_answered: int = 0
+    # Re-assessments finished (issue 24): among the completions, counted apart here; the norms
+    # and item statistics leave them out.
+    reassessments: int = 0
     # Set while the mail sender waits for an unusable SMTP server (nothing is lost meanwhile).
     mail_pause: SenderPause | None = None
 
@@ -215,7 +218,7 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
     score_buckets: dict[str, list[int]] = {d: [0] * SCORE_BUCKETS for d in dimensions}
     score_sums: dict[str, int] = dict.fromkeys(dimensions, 0)
     bottlenecks: dict[str, int] = dict.fromkeys(dimensions, 0)
-    confirmed = 0
+    confirmed = reassessed = 0
     states = dict.fromkeys(EMAIL_STATES, 0)
     for (metric, dimension, bucket), (count, total) in rows.items():
         if metric == "start":
@@ -236,6 +239,8 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
             bottlenecks[dimension] += count
         elif metric == "marketing":
             confirmed += count
+        elif metric == "reassess":
+            reassessed += count
         elif metric == "email":
             states[dimension] = states.get(dimension, 0) + count
 
@@ -273,6 +278,7 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
         marketing_share=confirmed / completions if completions else None,
         extra_due=sum(extra.values()),
         extra_answered=extra.get(EXTRA_ANSWERED, 0),
+        reassessments=reassessed,
         email_states=states,
         cta_clicks=cta_stats.clicks_by_placement(_counter_filters(filters)),
         followups=followup_stats.by_email(_counter_filters(filters)),

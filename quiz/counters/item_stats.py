@@ -155,7 +155,9 @@ def on_finish(
     session.flush()
     store_flags(Response.__table__.c.id == response.id, flags, session)
     set_committed_value(response, "quality_flags", flags)
-    add_counts(_of_response(response, flags, answers, seconds), 1, session)
+    if response.previous_response_id is None:
+        # A re-assessment stays out of the item statistics and norms: its taker counts once.
+        add_counts(_of_response(response, flags, answers, seconds), 1, session)
     return flags
 
 
@@ -186,6 +188,8 @@ def on_delete(
     flags = session.execute(select(r.quality_flags).where(r.id == response.id)).scalar()
     if flags is None or response.status != "finished" or response.finished_at is None:
         return
+    if response.previous_response_id is not None:
+        return  # a re-assessment was never counted (on_finish)
     seconds = seconds_between(response.started_at, response.finished_at)
     add_counts(_of_response(response, flags, answers, seconds), -1, session)
 

@@ -83,7 +83,13 @@ def queries(
 
     Answers to `extra` questions count in the option counts only (item_stats.contributions).
     """
-    counted = [*_finished(), R.quality_flags.is_not(None), *_demo(demo)]
+    # Re-assessments are judged but never counted (item_stats.on_finish).
+    counted = [
+        *_finished(),
+        R.quality_flags.is_not(None),
+        R.previous_response_id.is_(None),
+        *_demo(demo),
+    ]
     base = [R.content_version, R.is_demo, R.quality_flags]
     answers = Answer.__table__
     a1, a2 = answers.alias("a1"), answers.alias("a2")
@@ -185,7 +191,8 @@ def judge_unjudged(
     histograms: dict[tuple[str, bool], dict[int, int]] = defaultdict(dict)
     for version, is_demo, value, count in session.execute(
         select(R.content_version, R.is_demo, bucket, func.count())
-        .where(*_finished(), *_demo(demo))
+        # As the duration histogram the finish judged by: without the re-assessments.
+        .where(*_finished(), R.previous_response_id.is_(None), *_demo(demo))
         .group_by(R.content_version, R.is_demo, bucket)
     ):
         histograms[(version, bool(is_demo))][int(value)] = int(count)

@@ -49,6 +49,8 @@ class State:
     # its start included, is kept in this class, so a filter leaves the whole response out.
     quality: int = 0
     extra: int = 0
+    # A re-assessment (responses.previous_response_id): counted apart as metric "reassess" too.
+    reassessment: bool = False
     # What happens after the finish; state_of() leaves these out, the SQL helpers count them.
     marketing: bool = False
     emails: Mapping[str, int] = field(default_factory=dict)
@@ -127,6 +129,8 @@ def state_of(response: Response) -> State:
         bottleneck=response.bottleneck if finished else None,
         # Deferred: loaded (one query) only for a finished response, unless already set.
         quality=(response.quality_flags or 0) if finished else 0,
+        # Deferred too: read only for a finished response.
+        reassessment=bool(finished and response.previous_response_id is not None),
     )
 
 
@@ -148,6 +152,8 @@ def contributions(state: State) -> dict[Key, tuple[int, int]]:
             out[(day, *base, "score", dimension, score_bucket(score), q)] = (1, score)
         if state.bottleneck:
             out[(day, *base, "bottleneck", state.bottleneck, 0, q)] = (1, 0)
+        if state.reassessment:
+            out[(day, *base, "reassess", "", 0, q)] = (1, 0)
         if state.marketing:
             out[(day, *base, "marketing", "", 0, q)] = (1, 0)
         for status, count in state.emails.items():
@@ -205,9 +211,10 @@ def day_sql(column: ColumnElement[datetime], dialect: str) -> ColumnElement[date
 
 
 # The follow-up series (quiz.mail.outbox.queue_followups) has figures of its own per email
-# (quiz.counters.followups): the dashboard's email counters count the summary and the opt-in
-# emails only, as they always did.
-UNCOUNTED_EMAIL_KINDS = ("followup",)
+# (quiz.counters.followups), and the invitation to take the quiz again (queue_reassess_invitation)
+# shows as the re-assessments it brings: the dashboard's email counters count the summary and the
+# opt-in emails only, as they always did.
+UNCOUNTED_EMAIL_KINDS = ("followup", "reassess")
 
 
 def counted_email() -> ColumnElement[bool]:

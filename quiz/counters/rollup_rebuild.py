@@ -182,6 +182,8 @@ def count_raw(
             zero,
             [*finished, r.bottleneck.is_not(None)],
         )
+        reassessed = [*finished, r.previous_response_id.is_not(None)]
+        grouped(finish_day, "reassess", blank, zero, zero, reassessed)
         grouped(finish_day, "marketing", blank, zero, zero, [*finished, confirmed_marketing()])
         o = OutboxMessage.__table__
         emails = o.join(Response.__table__, r.id == o.c.response_id)

@@ -16,12 +16,14 @@ from typing import Any, cast
 
 from flask import Flask, has_app_context
 
+from quiz import result_progress
 from quiz.app_state import get_content, get_content_version
 from quiz.charts import CHART_WIDTH_IN, chart_height_in
 from quiz.counters import norms_read
 from quiz.domain import followups, result_layout
 from quiz.extensions import db
 from quiz.links import DATA, OPTIN, UNSUBSCRIBE, external_url, make_cta_token, make_token
+from quiz.links import REASSESS as REASSESS_LINK
 from quiz.mail.headers import (
     AddressError,
     OutgoingMessage,
@@ -32,6 +34,7 @@ from quiz.mail.headers import (
 )
 from quiz.mail.transport import PermanentFailure, UndeliverableAddress, redact_reply
 from quiz.models import Answer, Response
+from quiz.progress_chart import progress_chart_height_in, progress_chart_png
 from quiz.site import settings as site_settings
 
 KINDS = ("result", "optin")
@@ -41,6 +44,8 @@ COACH_ALERT = "coach_alert"
 NEW_LEAD = "new_lead"
 # An email of the follow-up series after a confirmed newsletter sign-up (issue 24).
 FOLLOWUP = "followup"
+# The invitation to take the quiz again, with the before-and-after link /wieder/ (issue 24).
+REASSESS = "reassess"
 # Width of the chart in the HTML email, in CSS pixels; the PNG is rendered at a higher resolution.
 EMAIL_CHART_WIDTH = 560
 
@@ -92,6 +97,7 @@ def compose(
         context["chart_height"] = round(
             EMAIL_CHART_WIDTH * chart_height_in(len(context["rows"])) / CHART_WIDTH_IN
         )
+        context.update(_progress_context(app, response))
     else:
         context["confirm_url"] = external_url(
             app, "account.confirm", token=make_token(config, OPTIN, response.id, token)
@@ -99,18 +105,53 @@ def compose(
     message = _message(app, kind, context, recipient, first_name, message_id, now)
     message["List-Unsubscribe"] = link_header("List-Unsubscribe", context["unsubscribe_url"])
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    if chart_cid and chart_png:
+    images = [(f"<{context[key]}>", png, name) for key, png, name in _inline(context, chart_png)]
+    if images:
         html_part = cast(EmailMessage, message.get_payload(1))
         html_part.make_related(boundary=_boundary())
-        html_part.add_related(
-            chart_png,
-            maintype="image",
-            subtype="png",
-            cid=chart_cid,
-            filename="engpass-profil.png",
-            disposition="inline",
-        )
+        for cid, png, filename in images:
+            html_part.add_related(
+                png,
+                maintype="image",
+                subtype="png",
+                cid=cid,
+                filename=filename,
+                disposition="inline",
+            )
     return message
+
+
+def _inline(context: Mapping[str, Any], chart_png: bytes | None) -> list[tuple[str, bytes, str]]:
+    """The summary's inline images: (its cid's context key, PNG, file name)."""
+    images = []
+    if context.get("chart_cid") and chart_png:
+        images.append(("chart_cid", chart_png, "engpass-profil.png"))
+    if context.get("progress_cid"):
+        png = progress_chart_png(context["progress"].rows)
+        images.append(("progress_cid", png, "vorher-nachher.png"))
+    return images
+
+
+def _progress_context(app: Flask, response: Response) -> dict[str, Any]:
+    """A re-assessment's before and after (quiz.result_progress), as the result page shows it."""
+
+    def read() -> dict[str, Any]:
+        progress = result_progress.progress_of(response, app)
+        earlier = result_progress.earlier_of(response)
+        if progress is None or earlier is None:
+            return {"progress": None}
+        height = progress_chart_height_in(len(progress.rows))
+        return {
+            "progress": progress,
+            "earlier_finished": earlier.finished_at,
+            "progress_cid": make_msgid(domain="chart.invalid")[1:-1] if progress.rows else None,
+            "progress_height": round(EMAIL_CHART_WIDTH * height / CHART_WIDTH_IN),
+        }
+
+    if has_app_context():
+        return read()
+    with app.app_context():
+        return read()
 
 
 def compose_followup(
@@ -151,6 +192,32 @@ def compose_followup(
         **_taker_links(app, response),
     }
     message = _message(app, FOLLOWUP, context, recipient, context["first_name"], message_id, now)
+    message["List-Unsubscribe"] = link_header("List-Unsubscribe", context["unsubscribe_url"])
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message
+
+
+def compose_reassess(
+    app: Flask, *, recipient: str, message_id: str, response: Response, now: datetime | None = None
+) -> OutgoingMessage:
+    """The invitation to take the quiz again: the signed /wieder/ link (valid for
+    `followup.link_days` from now), the earlier bottleneck, the unsubscribe link."""
+    site = site_settings.current_or_defaults(app)
+    link_days = site.text("followup.link_days")
+    content = get_content_version(response.content_version, app)
+    token = make_token(app.config, REASSESS_LINK, response.id, response.result_token or "")
+    context: dict[str, Any] = {
+        "coach_name": site.brand_name,
+        "first_name": usable_name(response.first_name),
+        "finished": response.finished_at,
+        "bottleneck": next(
+            (d.name for d in content.dimensions if d.id == response.bottleneck), None
+        ),
+        "reassess_url": external_url(app, "reassess.start", token=token),
+        "link_days": link_days,
+        **_taker_links(app, response),
+    }
+    message = _message(app, REASSESS, context, recipient, context["first_name"], message_id, now)
     message["List-Unsubscribe"] = link_header("List-Unsubscribe", context["unsubscribe_url"])
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message

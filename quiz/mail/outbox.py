@@ -38,7 +38,7 @@ from quiz import counters, database
 from quiz.counters.rollup_keys import Key
 from quiz.extensions import db
 from quiz.mail import followup_timing
-from quiz.mail.compose import COACH_ALERT, FOLLOWUP, NEW_LEAD, new_message_id
+from quiz.mail.compose import COACH_ALERT, FOLLOWUP, NEW_LEAD, REASSESS, new_message_id
 from quiz.models import OutboxMessage, Response, utcnow
 from quiz.site import settings as site_settings
 from quiz.site.durations import parse_duration
@@ -325,15 +325,33 @@ def queue_followups(
     return len(series)
 
 
-def cancel_followups(response_ids: Select[Any] | Sequence[int]) -> int:
+def queue_reassess_invitation(response: Response, due_at: datetime) -> bool:
+    """Queue the invitation to take the quiz again (issue 24) of a taker who just confirmed the
+    newsletter, in the confirming transaction; False without an address."""
+    if not response.email:
+        return False
+    db.session.add(
+        OutboxMessage(
+            response_id=response.id, kind=REASSESS, recipient=response.email, next_attempt_at=due_at
+        )
+    )
+    # Not in the dashboard's email counters either (quiz.counters.rollup_keys.counted_email).
+    return True
+
+
+def cancel_followups(
+    response_ids: Select[Any] | Sequence[int], *, with_invitation: bool = False
+) -> int:
     """Cancel the follow-ups of these responses not sent yet (unsubscribed, a click on the call
-    to action); how many. One being sent right now still goes out."""
+    to action), and with `with_invitation` the invitation to take the quiz again (unsubscribed
+    only); how many. One being sent right now still goes out."""
+    kinds = (FOLLOWUP, REASSESS) if with_invitation else (FOLLOWUP,)
     waiting = list(
         db.session.scalars(
             select(OutboxMessage.id)
             .where(
                 OutboxMessage.response_id.in_(response_ids),
-                OutboxMessage.kind == FOLLOWUP,
+                OutboxMessage.kind.in_(kinds),
                 OutboxMessage.status == "queued",
             )
             .with_for_update()

@@ -33,10 +33,12 @@ from quiz.mail.compose import (
     COACH_ALERT,
     FOLLOWUP,
     NEW_LEAD,
+    REASSESS,
     compose,
     compose_coach_alert,
     compose_followup,
     compose_new_lead,
+    compose_reassess,
 )
 from quiz.mail.headers import OutgoingMessage
 from quiz.mail.outbox import Claim, claim_due, record_failure, record_sent, release
@@ -260,6 +262,11 @@ def _compose(
     response = loaded.get(claim.response_id or 0)
     if response is None:
         raise PermanentFailure("the response no longer exists")
+    if claim.kind == REASSESS:
+        message = compose_reassess(
+            app, recipient=claim.recipient, message_id=claim.message_id, response=response, now=now
+        )
+        return message, None
     if claim.kind == FOLLOWUP:
         message = compose_followup(
             app,
@@ -292,7 +299,10 @@ def _responses(claims: list[Claim]) -> dict[int, Response]:
     ids |= {_lead_id(claim) for claim in claims if claim.kind == NEW_LEAD}
     rows = (
         db.session.execute(
-            select(Response).where(Response.id.in_(ids)).options(undefer(Response.chart_png))
+            select(Response)
+            .where(Response.id.in_(ids))
+            # The summary of a re-assessment compares it with the earlier one (issue 24).
+            .options(undefer(Response.chart_png), undefer(Response.previous_response_id))
         )
         .scalars()
         .all()

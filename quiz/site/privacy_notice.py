@@ -98,6 +98,10 @@ class Facts:
     followup_schedule: str = ""
     # Whether the coach gets an email about each confirmed newsletter sign-up (notify.new_lead).
     notify_new_lead: bool = False
+    # When the invitation to take the quiz again goes out after the opt-in ("8w"; "" for none),
+    # and how many days its link works (followup.reassess_after, followup.link_days).
+    reassess_after: str = ""
+    reassess_link_days: int = 30
 
     def hosts_receiving(self, *events: str) -> list[str]:
         """The webhook hosts that receive any of these events."""
@@ -120,6 +124,13 @@ class Facts:
             ),
             "smtp_host": self.smtp_host,
             "followup_times": schedule(self.followup_schedule),
+            "reassess_invitation": (
+                f"Nach Ihrer Bestätigung des Newsletters laden wir Sie "
+                f"{schedule(self.reassess_after)} danach per E-Mail ein, das Quiz noch einmal zu "
+                f"machen; der Link darin gilt {period(self.reassess_link_days)}."
+                if self.reassess_after
+                else "Sie können das Quiz über den Link einer früheren Einladung noch einmal machen."
+            ),
             "mail_recipients": (
                 f"Der Betreiber des Mailservers {self.smtp_host}, als Auftragsverarbeiter."
                 if self.smtp_host

@@ -215,6 +215,24 @@ PROCESSINGS: tuple[Processing, ...] = (
         applies=lambda facts: bool(facts.followup_schedule),
     ),
     Processing(
+        key="reassess",
+        title="Erneute Einschätzung (vorher und nachher)",
+        data="{reassess_invitation} Machen Sie es, speichern wir Ihre neuen Antworten und Ihr "
+        "neues Ergebnis wie beim ersten Mal, verknüpft mit dem früheren, und übernehmen Ihren "
+        "Vornamen, Ihre E-Mail-Adresse und Ihre Einwilligungen von damals; das Protokoll der "
+        "Einladung gehört zu Ihren E-Mails.",
+        purpose="Ihnen zu zeigen, wie sich Ihre Werte und Ihr Engpass seitdem verändert haben. "
+        "In die Vergleichswerte und die Statistik des Fragebogens geht die erneute Einschätzung "
+        "nicht ein, damit niemand doppelt zählt.",
+        bases=("a", "b"),
+        basis_note="Die Einladung beruht auf Ihrer Einwilligung in den Newsletter und endet, wenn "
+        "Sie sich abmelden; die erneute Einschätzung selbst auf Ihrer Anfrage, sie zu machen.",
+        storage="Wie Ihre übrigen Antworten: bis Sie Ihre Daten löschen, spätestens nach "
+        "{anonymise_period}. Löschen Sie Ihre Daten, löschen wir alle verknüpften Durchgänge, "
+        "den früheren wie die späteren; Ihr Datenexport enthält sie alle.",
+        recipients="{mail_recipients}",
+    ),
+    Processing(
         key="lead_notes",
         title="Bearbeitung Ihrer Anfrage",
         data="Ein Bearbeitungsstand Ihres Kontakts (z. B. „kontaktiert“) mit seinem Verlauf, "

@@ -17,9 +17,11 @@ from quiz.site.value_checks import (
     check_bool,
     check_color,
     check_cta_url,
+    check_days,
     check_duration,
     check_email,
     check_frame_ancestors,
+    check_optional_duration,
     check_phone,
     image_check,
     schedule_check,
@@ -45,6 +47,8 @@ class Setting:
     placeholder: str = ""
     # Part of the Impressum (§ 5 DDG): the dashboard and check-deploy insist on it.
     required_for_impressum: bool = False
+    # An empty value switches the feature off rather than restoring the default.
+    empty_is_off: bool = False
     check: Check | None = field(default=None, compare=False)
 
 
@@ -283,6 +287,28 @@ def followup_settings(available: int) -> tuple[Setting, ...]:
             "Auch nach einer Störung nie mehr als eine Nachfass-E-Mail je Person in dieser Zeit.",
             max_length=20,
             check=check_duration,
+        ),
+        Setting(
+            "followup.reassess_after",
+            "followup",
+            "Einladung zur erneuten Einschätzung nach",
+            "duration",
+            "8w",
+            "Wer den Newsletter bestätigt hat, wird nach dieser Zeit eingeladen, das Quiz erneut "
+            "zu machen, und sieht dann vorher und nachher (z. B. 8w). Leer: keine Einladung.",
+            max_length=20,
+            empty_is_off=True,
+            check=check_optional_duration,
+        ),
+        Setting(
+            "followup.link_days",
+            "followup",
+            "Gültigkeit des Einladungslinks (Tage)",
+            "text",
+            "30",
+            "So viele Tage nach dem Versand startet der Link der Einladung das Quiz erneut.",
+            max_length=3,
+            check=check_days,
         ),
         Setting(
             "followup.stop_on_click",

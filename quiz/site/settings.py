@@ -276,7 +276,8 @@ def bump_version() -> None:
 def update(raw: Mapping[str, str], changed_by: str, app: Flask | None = None) -> list[str]:
     """Check every value first, then store them all in one transaction; the keys that changed.
 
-    An empty value restores the default. Raises SettingError for the first bad value, with
+    An empty value restores the default, except for a setting where empty means off
+    (`Setting.empty_is_off`). Raises SettingError for the first bad value, with
     nothing stored (use `errors()` to get every problem at once for a form).
     """
     app = app or current_app
@@ -285,7 +286,9 @@ def update(raw: Mapping[str, str], changed_by: str, app: Flask | None = None) ->
     if unknown:
         raise SettingError(unknown[0], "Diese Einstellung gibt es nicht.")
     checked = {
-        key: schema(app).check(key, value) if value.strip() else defaults_[key]
+        key: schema(app).check(key, value)
+        if value.strip() or _empty_is_off(app, key)
+        else defaults_[key]
         for key, value in raw.items()
     }
     current(app)  # the first start's import happens before anything is changed
@@ -296,6 +299,11 @@ def update(raw: Mapping[str, str], changed_by: str, app: Flask | None = None) ->
         if changed:
             _bump()
     return changed
+
+
+def _empty_is_off(app: Flask, key: str) -> bool:
+    setting = schema(app).get(key)
+    return setting is not None and setting.empty_is_off
 
 
 def errors(raw: Mapping[str, str], app: Flask | None = None) -> dict[str, str]:

@@ -160,6 +160,19 @@ def check_duration(key: str, raw: str) -> str:
     return text
 
 
+def check_optional_duration(key: str, raw: str) -> str:
+    """One duration such as 8w, or empty (the feature it times is off)."""
+    return check_duration(key, raw) if raw.strip() else ""
+
+
+def check_days(key: str, raw: str) -> str:
+    """A whole number of days from 1 to 365."""
+    text = _plain(key, raw, 3)
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 365:
+        raise SettingError(key, "Bitte eine ganze Zahl von Tagen zwischen 1 und 365 angeben.")
+    return str(int(text))
+
+
 def schedule_check(available: int) -> Check:
     """The check of `followup.schedule`: one to six rising times, at most `available` (the
     emails the content has for every dimension)."""

@@ -48,6 +48,39 @@ def record_at_finish(
             )
 
 
+def carry_over(earlier_id: int, response: Response) -> bool:
+    """Copy the standing consents of the earlier response to its re-assessment being finished
+    (the invitation's link proved the mailbox, so no second opt-in); whether a data consent
+    came along.
+
+    Copied as given (text version, hash, times), so each stays provable; a withdrawn marketing
+    consent stays behind. The confirmed one moves the newsletter counters like a confirmation.
+    """
+    rows = db.session.scalars(
+        select(Consent)
+        .where(Consent.response_id == earlier_id, Consent.withdrawn_at.is_(None))
+        .order_by(Consent.id)
+    ).all()
+    data = next((c for c in rows if c.kind == "data"), None)
+    marketing = next(
+        (c for c in reversed(rows) if c.kind == "marketing" and c.confirmed_at is not None), None
+    )
+    if data is not None:
+        db.session.add(_copy(data, response.id))
+    if marketing is not None:
+        with counters.marketing_change(Response.id == response.id):
+            db.session.add(_copy(marketing, response.id))
+    return data is not None
+
+
+# What a carried-over consent keeps of the one it copies: everything that proves it.
+_PROOF = ("kind", "text_version", "text_hash", "granted_at", "confirmed_at")
+
+
+def _copy(consent: Consent, response_id: int) -> Consent:
+    return Consent(response_id=response_id, **{name: getattr(consent, name) for name in _PROOF})
+
+
 def marketing_consent(response_id: int, *, lock: bool = False) -> Consent | None:
     """The latest marketing consent of a response (locked for a writer that changes it)."""
     query = (

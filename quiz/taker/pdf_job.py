@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 
+from quiz import result_progress
 from quiz.app_state import get_content_version
 from quiz.charts import result_bars
 from quiz.counters.norms_read import result_norms
@@ -103,8 +104,14 @@ def build(response: Response, branding: Mapping[str, Any] | None) -> pdf_render.
     site = site_for(branding)
     logo, logo_type = _logo(site)
     finished = (response.finished_at or response.updated_at).astimezone(LOCAL_TIME)
+    progress = result_progress.progress_of(response)
+    earlier = result_progress.earlier_of(response) if progress else None
     html = render_template(
         "pdf/pdf.html",
+        progress=progress,
+        earlier_finished=earlier.finished_at if earlier else None,
+        progress_chart_src=pdf_render.PROGRESS_URL,
+        progress_size=None,
         site=site,
         report=report,
         first_name=response.first_name,
@@ -128,6 +135,7 @@ def build(response: Response, branding: Mapping[str, Any] | None) -> pdf_render.
         logo_type=logo_type,
         lock_dir=app.instance_path,
         slots=app.config["QUIZ_REPORT_RENDERERS"],
+        progress_rows=progress.rows if progress else (),
     )
 
 

@@ -32,12 +32,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quiz.charts import Bar, score_chart_svg
+from quiz.domain.progress import DimensionChange
+from quiz.progress_chart import progress_chart_svg
 
 if TYPE_CHECKING:
     from weasyprint.urls import URLFetcher
 
 # The HTML refers to the job's own resources by these URLs (see templates/pdf/pdf.html).
 CHART_URL = "report:chart.svg"
+# A re-assessment's before-and-after chart (issue 24).
+PROGRESS_URL = "report:progress.svg"
 LOGO_URL = "report:logo"
 # PDF/UA-1: a tagged PDF (structure tree, alternative texts, language, title shown).
 PDF_VARIANT = "pdf/ua-1"
@@ -55,6 +59,8 @@ class RenderJob:
     logo_type: str | None = None
     lock_dir: str | None = None
     slots: int = 1
+    # A re-assessment's before and after, charted as PROGRESS_URL (none for a first quiz).
+    progress_rows: tuple[DimensionChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ def render_pdf(job: RenderJob) -> Rendered:
     with _machine_slot(job.lock_dir, job.slots):
         started = time.perf_counter()
         resources = {CHART_URL: (score_chart_svg(job.bars), "image/svg+xml")}
+        if job.progress_rows:
+            resources[PROGRESS_URL] = (progress_chart_svg(job.progress_rows), "image/svg+xml")
         if job.logo is not None and job.logo_type:
             resources[LOGO_URL] = (job.logo, job.logo_type)
         fetcher = _fetcher(resources)

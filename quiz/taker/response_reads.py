@@ -100,6 +100,18 @@ def stored_answers(response_id: int) -> dict[str, str]:
     return {question_id: option_id for question_id, option_id in rows}
 
 
+def carried_address(response_id: int) -> str | None:
+    """The address a re-assessment draft carries from the invitation's link (None: the lead
+    step asks for one as on a first quiz)."""
+    return db.session.scalar(
+        select(Response.email).where(
+            Response.id == response_id,
+            Response.status == "draft",
+            Response.previous_response_id.is_not(None),
+        )
+    )
+
+
 def summary_queued(response_id: int) -> bool:
     """Whether the result email (which carries the link to the taker's data) was queued."""
     return (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -81,12 +81,25 @@ def start_draft(
     content: Content,
     tracking: Mapping[str, str | None],
     assignments: Mapping[int, int] | None = None,
+    *,
+    previous: Response | None = None,
+    carry_contact: bool = True,
 ) -> Response:
     """Create and store a new draft, remembering where the taker came from and the A/B tests'
-    variants they were shown ({experiment id: position}); returns it."""
+    variants they were shown ({experiment id: position}); returns it.
+
+    With `previous` it is a re-assessment: from the invitation's link (proof of the mailbox)
+    linked to the earlier response, with its name and address, whose consents the finish
+    carries over (`finish`); from the earlier result page (`carry_contact` False, no proof)
+    without them, so the lead step asks for the address and consents as on a first quiz.
+    """
+    carried = previous if previous is not None and carry_contact else None
     referrer = _clip(tracking.get("referrer"), 500)
     with database.write():
         response = Response(
+            previous_response_id=previous.id if previous else None,
+            first_name=carried.first_name if carried else None,
+            email=carried.email if carried else None,
             draft_token=new_token(),
             status="draft",
             content_version=content.version,
@@ -222,7 +235,7 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         response = db.session.execute(
             select(Response)
             .where(Response.id == response_id)
-            .options(undefer(Response.extra_page))
+            .options(undefer(Response.extra_page), undefer(Response.previous_response_id))
             .with_for_update()
         ).scalar_one()
         if response.status == "finished" and response.result_token:
@@ -247,15 +260,31 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         # Store; then what follows it, all in this transaction: counters, consents, emails, event.
         draft = counters.counted_as(response)
         now = utcnow()
+        # A re-assessment from the invitation's link carries its address (and the consents).
+        carried = response.previous_response_id is not None and response.email is not None
+        if response.previous_response_id is not None and not carried:
+            _keep_link_for_same_address(response, lead.email)
+        if carried:
+            lead = replace(
+                lead,
+                first_name=response.first_name,
+                email=response.email,
+                consent_marketing=False,
+            )
         token = _store_result(content, response, result, analysis, lead, now)
         counters.on_finish(content, response, rows, draft)
-        consents.record_at_finish(
-            response,
-            data=lead.consent_data,
-            marketing=bool(lead.email and lead.consent_data and lead.consent_marketing),
-            texts=consent_texts,
-            now=now,
-        )
+        if carried:
+            assert response.previous_response_id is not None
+            data = consents.carry_over(response.previous_response_id, response)
+            lead = replace(lead, consent_data=data)
+        else:
+            consents.record_at_finish(
+                response,
+                data=lead.consent_data,
+                marketing=bool(lead.email and lead.consent_data and lead.consent_marketing),
+                texts=consent_texts,
+                now=now,
+            )
         outbox.queue_at_finish(
             response, data_consent=lead.consent_data, marketing=lead.consent_marketing, now=now
         )
@@ -264,6 +293,15 @@ def finish(content: Content, response_id: int, lead: Lead, consent_texts: Consen
         # Last, so the PDF is queued for the response as it is committed.
         pdf_store.queue(response, now)
         return token
+
+
+def _keep_link_for_same_address(response: Response, email: str | None) -> None:
+    """A re-assessment started from the earlier result page (no proof of the mailbox) stays
+    linked only when the taker gave the earlier address again; else it is a first quiz."""
+    earlier = db.session.get(Response, response.previous_response_id)
+    same = bool(email and earlier and earlier.email and earlier.email.lower() == email.lower())
+    if not same:
+        response.previous_response_id = None
 
 
 def _store_result(

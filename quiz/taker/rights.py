@@ -33,8 +33,8 @@ from quiz.models import (
     utcnow,
 )
 from quiz.site import settings as site_settings
-from quiz.site.durations import parse_durations
-from quiz.taker import clicks, consents, responses
+from quiz.site.durations import parse_duration, parse_durations
+from quiz.taker import clicks, consents, reassessments, responses
 from quiz.taker.consents import OptinOutcome, OptinState
 from quiz.webhooks.queue import sent_about
 
@@ -69,6 +69,7 @@ def confirm_optin(response_id: int, now: datetime | None = None) -> OptinOutcome
         if outcome == "confirmed":
             _notify_coach(response_id)
             _queue_followups(response_id, now)
+            _queue_reassess_invitation(response_id, now)
         return outcome
 
 
@@ -95,6 +96,15 @@ def _queue_followups(response_id: int, confirmed_at: datetime) -> None:
         confirmed_at,
         [(email.id, after) for email, after in zip(series, times, strict=False)],
     )
+
+
+def _queue_reassess_invitation(response_id: int, confirmed_at: datetime) -> None:
+    """The invitation to take the quiz again, `followup.reassess_after` after the confirmation
+    (none while that setting is empty)."""
+    after = site_settings.current().text("followup.reassess_after")
+    response = db.session.get(Response, response_id)
+    if after and response is not None:
+        outbox.queue_reassess_invitation(response, confirmed_at + parse_duration(after))
 
 
 def resend_optin(response_id: int, now: datetime | None = None) -> ResendOutcome:
@@ -138,7 +148,7 @@ def unsubscribe(response_id: int, now: datetime | None = None) -> int:
         )
         withdrawn = consents.withdraw_marketing(response, same_taker, now)
         outbox.drop_waiting_optins(same_taker)
-        outbox.cancel_followups(same_taker)
+        outbox.cancel_followups(same_taker, with_invitation=True)
         deletion_log.record("unsubscribed", response)  # a restore re-applies it
         return withdrawn
 
@@ -223,7 +233,29 @@ def export_data(content: Content, response: Response) -> dict[str, Any]:
         "cta_clicks": clicks.for_response(response.id),
         # What the coach noted about them as a lead (their status, its history, notes, tags).
         "coach": _lead_work(response.id),
+        # Their quizzes before and after this one (re-assessments), this one marked.
+        "reassessment_chain": _chain(response.id),
     }
+
+
+def _chain(response_id: int) -> list[dict[str, Any]]:
+    chain = reassessments.chain_ids(response_id)
+    if len(chain) == 1:
+        return []
+    rows = db.session.scalars(select(Response).where(Response.id.in_(chain)).order_by(Response.id))
+    return [
+        {
+            "this_quiz": row.id == response_id,
+            "re_assessment": row.previous_response_id is not None,
+            "status": row.status,
+            "started_at": _iso(row.started_at),
+            "finished_at": _iso(row.finished_at),
+            "content_version": row.content_version,
+            "scores": row.scores(),
+            "bottleneck": row.bottleneck,
+        }
+        for row in rows
+    ]
 
 
 def _lead_work(response_id: int) -> dict[str, Any]:
@@ -248,19 +280,22 @@ def _lead_work(response_id: int) -> dict[str, Any]:
 
 
 def delete_data(response_id: int) -> bool:
-    """Delete one taker's response with its answers, consents, emails and clicks; False if gone
-    already."""
+    """Delete one taker's response with its answers, consents, emails and clicks, and the rest
+    of its re-assessment chain (every quiz before and after it); False if gone already."""
     with database.write():
-        response = db.session.get(Response, response_id)
-        if response is None:
+        if db.session.get(Response, response_id) is None:
             return False
-        # Emails and consents first: their counters are found through the response.
-        outbox.delete_for_responses([response_id])
-        consents.delete_for_responses([response_id])
-        clicks.delete_for_responses([response_id])
-        outbox.delete_new_lead_notes([response_id])
-        deletion_log.record("deleted", response)  # a restore re-applies it
-        responses.delete(response)
+        # The latest first, so no foreign key's cascade ever deletes past the counters.
+        for link_id in reversed(reassessments.chain_ids(response_id)):
+            response = db.session.get(Response, link_id)
+            assert response is not None
+            # Emails and consents first: their counters are found through the response.
+            outbox.delete_for_responses([link_id])
+            consents.delete_for_responses([link_id])
+            clicks.delete_for_responses([link_id])
+            outbox.delete_new_lead_notes([link_id])
+            deletion_log.record("deleted", response)  # a restore re-applies it
+            responses.delete(response)
         return True
 
 

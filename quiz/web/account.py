@@ -50,7 +50,8 @@ class _Refused(Exception):
         self.page = page
 
 
-def _link_error(reason: str) -> Page:
+def link_error(reason: str) -> Page:
+    """The page of a link that cannot be used: "gone" (404) or "invalid" (400)."""
     status = 404 if reason == "gone" else 400
     return render_template("account/link_error.html", reason=reason), status
 
@@ -62,10 +63,10 @@ def _response(purpose: str, token: str, max_age: int | None = None) -> QuizRespo
     except LinkExpired:
         raise
     except LinkError:
-        raise _Refused(_link_error("invalid")) from None
+        raise _Refused(link_error("invalid")) from None
     response = rights.response_for_link(response_id, digest)
     if response is None:
-        raise _Refused(_link_error("gone"))
+        raise _Refused(link_error("gone"))
     return response
 
 
@@ -118,7 +119,7 @@ def confirm(token: str) -> Page:
         response = _response(OPTIN, token, optin_max_age(current_app.config))
     except LinkExpired as expired:
         if rights.response_for_link(expired.response_id, expired.digest) is None:
-            return _link_error("gone")
+            return link_error("gone")
         return render_template("account/optin.html", state="expired", token=token), 410
     state = rights.marketing_state(response.id)
     return render_template("account/optin.html", state=state, token=token), 200
@@ -145,7 +146,7 @@ def resend() -> Page:
     try:
         response = _response(OPTIN, token, None)
     except LinkExpired:  # pragma: no cover - no max_age, so it cannot expire
-        return _link_error("invalid")
+        return link_error("invalid")
     outcome = rights.resend_optin(response.id)
     return render_template("account/resent.html", outcome=outcome), 200
 

@@ -18,6 +18,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from quiz import caches
 from quiz.domain.content import Choice, Content, Page
 from quiz.mail.headers import ENCODED_WORD, format_characters, unsafe_name
+from quiz.taker.responses import Lead
 
 CHOOSE_ONE = "Bitte wählen Sie eine Antwort."
 INVALID_CHOICE = "Bitte wählen Sie eine der angebotenen Antworten."
@@ -180,3 +181,23 @@ class LeadForm(FlaskForm):
     def is_bot(self) -> bool:
         """True when the honeypot was filled in."""
         return bool(self.website.data)
+
+    def lead(self) -> Lead:
+        """The lead as entered, for the finish."""
+        return Lead(
+            first_name=self.first_name.data or None,
+            email=self.email.data or None,
+            consent_data=bool(self.consent_data.data),
+            consent_marketing=bool(self.consent_marketing.data),
+        )
+
+
+class CarriedLeadForm(FlaskForm):
+    """The last step of a re-assessment from the invitation's link: only the button, as the
+    address and the consents come with the earlier response (quiz.taker.responses.finish)."""
+
+    is_bot = False
+
+    def lead(self) -> Lead:
+        """An empty lead: the finish fills it in from the draft."""
+        return Lead(first_name=None, email=None, consent_data=True, consent_marketing=False)

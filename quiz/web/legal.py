@@ -98,6 +98,8 @@ def privacy_facts(config: Mapping[str, Any]) -> privacy.Facts:
         hosting=site.text("privacy.hosting"),
         notify_new_lead=site.flag("notify.new_lead"),
         followup_schedule=(site.text("followup.schedule") if site.flag("followup.enabled") else ""),
+        reassess_after=site.text("followup.reassess_after"),
+        reassess_link_days=int(site.text("followup.link_days") or "30"),
     )
 
 

@@ -42,8 +42,8 @@ from quiz.models import utcnow
 from quiz.result_chart import result_chart_png
 from quiz.site import settings as site_settings
 from quiz.taker import response_reads, responses, visits
-from quiz.web import account, limits, prerendered
-from quiz.web.forms import LeadForm, build_step_form
+from quiz.web import account, limits, prerendered, progress_view
+from quiz.web.forms import CarriedLeadForm, LeadForm, build_step_form
 from quiz.web.quiz_steps import (
     QuestionProgress,
     StepView,
@@ -170,7 +170,7 @@ def start() -> BaseResponse:
     assigned = assign.draw(assign.active(), assign.decode(request.form.get("variants")))
     new_draft = responses.start_draft(content, tracking, assigned)
     redirect_response = redirect(url_for(".step", number=1))
-    _set_draft_cookie(
+    set_draft_cookie(
         redirect_response,
         new_draft.draft_token,
         timedelta(days=current_app.config["DRAFT_COOKIE_DAYS"]),
@@ -178,7 +178,8 @@ def start() -> BaseResponse:
     return redirect_response
 
 
-def _set_draft_cookie(response: BaseResponse, token: str, lifetime: timedelta) -> None:
+def set_draft_cookie(response: BaseResponse, token: str, lifetime: timedelta) -> None:
+    """Keep the draft's token in this browser (also a re-assessment's, quiz.web.reassess)."""
     response.set_cookie(
         DRAFT_COOKIE,
         token,
@@ -316,8 +317,9 @@ def _lead_step(
 ) -> BaseResponse | tuple[str, int]:
     if due and any(question_id not in answers for question_id in due):
         return redirect(url_for(".extra"))  # the extra page comes first
+    carried = response_reads.carried_address(draft.id)
     require_email = current_app.config["QUIZ_REQUIRE_EMAIL"]
-    form = LeadForm(require_email=require_email)
+    form = CarriedLeadForm() if carried else LeadForm(require_email=require_email)
     status = 200
     if request.method == "POST":
         if request.form.get("action") == "back":
@@ -326,12 +328,9 @@ def _lead_step(
             if form.is_bot:
                 # Quietly: a bot learns nothing from the answer, and nothing is stored.
                 return redirect(url_for(".landing"))
-            lead = responses.Lead(
-                first_name=form.first_name.data or None,
-                email=form.email.data or None,
-                consent_data=bool(form.consent_data.data),
-                consent_marketing=bool(form.consent_marketing.data),
-            )
+            # A re-assessment from the invitation's link: the finish takes the address and the
+            # consents from the earlier response.
+            lead = form.lead()
             try:
                 token = responses.finish(content, draft.id, lead, get_consent_texts())
             except responses.IncompleteAnswers as missing:
@@ -343,12 +342,13 @@ def _lead_step(
             finished = redirect(url_for(".result", token=token))
             # The result lives at its own link (and in the summary email); the draft cookie is
             # only kept for a reload or the back button, not for 30 days on a shared computer.
-            _set_draft_cookie(finished, request.cookies.get(DRAFT_COOKIE, ""), FINISHED_DRAFT_GRACE)
+            set_draft_cookie(finished, request.cookies.get(DRAFT_COOKIE, ""), FINISHED_DRAFT_GRACE)
             return finished
         status = 422
     return (
         render_template(
-            "quiz/lead.html",
+            "quiz/lead_reassess.html" if carried else "quiz/lead.html",
+            carried=carried,
             content=content,
             form=form,
             action=url_for(".step", number=number),
@@ -492,6 +492,7 @@ def _render_result(
     answers = {answer.question_id: answer.option_id for answer in response.answers}
     return render_template(
         "quiz/result.html",
+        **progress_view.progress_context(response),
         shown=assign.shown_for_response(response.id),
         response=response,
         rows=rows,

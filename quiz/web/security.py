@@ -27,7 +27,7 @@ from quiz.site import settings as site_settings
 log = logging.getLogger(__name__)
 
 # Pages reached through a secret link (and the coach's pages): their URLs never go in a Referer.
-TOKEN_PATH_PREFIXES = ("/r/", "/bestaetigen/", "/abmelden/", "/daten/", "/weiter/")
+TOKEN_PATH_PREFIXES = ("/r/", "/bestaetigen/", "/abmelden/", "/daten/", "/weiter/", "/wieder/")
 TOKEN_BLUEPRINTS = ("account",)
 COACH_PREFIX = "/coach"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -245,7 +245,9 @@ _DOMAIN = re.compile(rf"{_LABEL}(?:(?:\.|{_ENCODED}2[eE]){_LABEL})+")
 # but those that also separate a URL's parts ("/", "?", "&", "=", "%"), so `q=` stays readable.
 _LOCAL_REVERSED = re.compile(r"(?:(?!04(?:52)*+%)(?:[0-9A-Fa-f]{2}(?:52)*+%|[\w.+!#$'*^`{|}~-]))++")
 _SLASH = rf"(?:/|{_ENCODED}2[fF])"
-_TOKEN_PATH = re.compile(rf"({_SLASH}(?:r|bestaetigen|abmelden|daten|weiter){_SLASH})[^/%&\s?\"']+")
+_TOKEN_PATH = re.compile(
+    rf"({_SLASH}(?:r|bestaetigen|abmelden|daten|weiter|wieder){_SLASH})[^/%&\s?\"']+"
+)
 
 
 def _redact_addresses(text: str) -> str:

@@ -23,17 +23,18 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import ClosingIterator
 
-from quiz import caches
+from quiz import caches, result_progress
 from quiz.app_state import get_content
 from quiz.coach import leads as lead_queries
 from quiz.coach import stats
 from quiz.domain.analysis import build_analysis
 from quiz.domain.content import Content
+from quiz.domain.progress import compare
 from quiz.domain.scoring import AnswerError, score_answers
 from quiz.extensions import db
 from quiz.models import SCORED_DIMENSIONS, Answer, Consent, OutboxMessage
 from quiz.models import Response as QuizResponse
-from quiz.taker import clicks, lead_records, rights
+from quiz.taker import clicks, lead_records, reassessments, rights
 from quiz.web.coach import params
 
 
@@ -144,6 +145,12 @@ def detail_page(
         form=FlaskForm(),
         work=lead_records.work_on(response_id),
         cta_clicks=clicks.of_response(response_id),
+        # The chain of re-assessments (issue 24): the one it follows, those that follow it.
+        earlier=result_progress.earlier_of(response),
+        reassessed=[
+            (later, compare(result_progress.snapshot(response), result_progress.snapshot(later)))
+            for later in reassessments.later_of(response_id)
+        ],
         typed=typed,
         error=error,
     )

@@ -1,7 +1,7 @@
 """followup_counts: the follow-up series' figures on the coach dashboard
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07 13:00:00.000000
 
 Issue 24, item 4: per follow-up email and day, how many were sent, how many takers clicked
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0017'
-down_revision = '0016'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
