@@ -8,9 +8,10 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -207,10 +208,18 @@ def _before_after(app: Flask, earlier_id: int) -> list[tuple[str, int, int]]:
         ]
 
 
+def _zone_at_midday(moment: datetime) -> str:
+    """A fixed-offset zone where `moment` falls around midday: the invitation keeps the series'
+    quiet hours, and these tests send it an hour after the real now."""
+    offset = max(-12, min(14, 12 - moment.astimezone(UTC).hour))
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
 def test_the_emailed_invitation_leads_to_before_and_after_on_page_email_and_pdf(
     app: Flask, client: FlaskClient, mail_server: MailServer, runner: FlaskCliRunner
 ) -> None:
     app.config.update(mail_server.smtp_config())
+    app.config["QUIZ_TIMEZONE"] = _zone_at_midday(utcnow() + timedelta(hours=1))
     with app.app_context():
         site_settings.update(
             {"followup.reassess_after": "1h", "followup.enabled": "false"}, changed_by="test"
@@ -262,6 +271,53 @@ def _parts(message: EmailMessage) -> dict[str, str]:
         for part in message.walk()
         if part.get_content_type() in ("text/plain", "text/html")
     }
+
+
+def _series(app: Flask) -> list[tuple[str, str, datetime]]:
+    with app.app_context():
+        rows = db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind.in_(("followup", "reassess")))
+            .order_by(OutboxMessage.id)
+        )
+        return [(row.kind, row.status, row.next_attempt_at) for row in rows]
+
+
+def test_the_invitation_keeps_the_series_quiet_hours_and_gap(
+    app: Flask, mail_server: MailServer
+) -> None:
+    """Due at 21:30 in Berlin, the invitation waits until 7:00; due with a follow-up, it waits
+    the gap after it."""
+    berlin = ZoneInfo("Europe/Berlin")
+    app.config.update(mail_server.smtp_config())
+    with app.app_context():
+        site_settings.update({"followup.reassess_after": "1h"}, changed_by="test")
+        site_settings.update({"followup.enabled": "false"}, changed_by="test")
+    evening = datetime(2026, 12, 8, 21, 30, tzinfo=berlin)
+    late = finished_response(app, consent_marketing=True, email="spaet@example.com")
+    with app.app_context():
+        assert rights.confirm_optin(late.id, now=evening - timedelta(hours=1)) == "confirmed"
+    deliver_due(app, now=evening + timedelta(seconds=1))
+    [(_, status, due)] = _series(app)
+    assert (status, due) == ("queued", datetime(2026, 12, 9, 7, 0, tzinfo=berlin))
+
+    # With the follow-ups on, one due at the same time goes first; the invitation waits a day.
+    with app.app_context():
+        site_settings.update(
+            {"followup.enabled": "true", "followup.schedule": "1h", "followup.min_gap": "1d"},
+            changed_by="test",
+        )
+    noon = datetime(2026, 12, 9, 12, 0, tzinfo=berlin)
+    both = finished_response(app, consent_marketing=True, email="beide@example.com", seed=4)
+    with app.app_context():
+        assert rights.confirm_optin(both.id, now=noon - timedelta(hours=1)) == "confirmed"
+    deliver_due(app, now=noon + timedelta(seconds=1))
+    series = _series(app)[1:]
+    assert [(kind, status) for kind, status, _ in series] == [
+        ("followup", "sent"),
+        ("reassess", "queued"),
+    ]
+    assert series[1][2] >= noon + timedelta(days=1)
 
 
 @pytest.mark.dialect_independent

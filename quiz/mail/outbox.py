@@ -45,6 +45,10 @@ from quiz.site.durations import parse_duration
 
 log = logging.getLogger(__name__)
 
+# The emails of the series after the quiz: the follow-ups and the invitation to take it again.
+# They keep the series' timing (quiet hours, one per gap, none after a permanent failure).
+SERIES_KINDS = (FOLLOWUP, REASSESS)
+
 # Backoff never waits longer than this between two attempts.
 MAX_DELAY = timedelta(hours=24)
 
@@ -124,13 +128,14 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
             claims = [
                 _claim(row, now, config, max_attempts)
                 for row in rows
-                if row.kind != FOLLOWUP or timing.may_send(row)
+                if row.kind not in SERIES_KINDS or timing.may_send(row)
             ]
     return [claim for claim in claims if claim is not None]
 
 
 class _FollowupTiming:
-    """Decides, for the follow-ups of one claim round, which may go now.
+    """Decides, for the emails of the series (follow-ups and the invitation) of one claim round,
+    which may go now.
 
     One that may not is put back with the time it may (quiet hours, the gap since the taker's
     last follow-up), or cancelled when an email to its address failed for good before; either
@@ -162,12 +167,12 @@ class _FollowupTiming:
 
 
 def _last_followup_sent(address: str, other_than: int) -> datetime | None:
-    """When the last follow-up to this address went out (or is going out now)."""
+    """When the last email of the series to this address went out (or is going out now)."""
     o = OutboxMessage
     last: datetime | str | None = db.session.scalar(
         select(func.max(func.coalesce(o.sent_at, o.claimed_at))).where(
             func.lower(o.recipient) == address,
-            o.kind == FOLLOWUP,
+            o.kind.in_(SERIES_KINDS),
             o.status.in_(("sent", "sending")),
             o.id != other_than,
         )
