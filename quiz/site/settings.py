@@ -171,7 +171,8 @@ def current(app: Flask | None = None) -> SiteSettings:
         memo: SiteSettings | None = g.get(_G_KEY)
         if memo is not None:
             return memo
-    version = db.session.execute(_VERSION).scalar()
+    # On the session's connection, not through the ORM's execute: this runs on every request.
+    version = db.session.connection().execute(_VERSION).scalar()
     if version is None:
         if database.in_write():
             # Inside a writer's transaction (an email being claimed, say) the first start's
