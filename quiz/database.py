@@ -155,6 +155,29 @@ def begin_write(session: Session | None = None) -> None:
     session.connection(execution_options={_WRITE: True})
 
 
+def read_fixed_value(sql: str) -> Any:
+    """The first value of the first row of `sql`, a fixed statement without parameters (None
+    without a row), read in the session's transaction.
+
+    For a read every request makes (the site settings' version): on SQLite it goes straight to
+    the driver on the session's connection, skipping SQLAlchemy's statement machinery, which
+    costs several times the query itself (issue 22). Should the driver raise, the statement runs
+    again through SQLAlchemy, so the caller (and the 503 page) sees SQLAlchemy's error as
+    always. Other databases take the usual way: there a failed statement would leave the
+    transaction aborted for the second try.
+    """
+    connection = db.session.connection()
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite" and driver is not None:
+        try:
+            row = driver.execute(sql).fetchone()
+        except sqlite3.Error:
+            log.debug("read through the driver failed; again through SQLAlchemy", exc_info=True)
+        else:
+            return row[0] if row is not None else None
+    return connection.exec_driver_sql(sql).scalar()
+
+
 def unavailable(error: BaseException) -> bool:
     """Whether the error says the database cannot be reached now (worth waiting for), rather
     than that the statement is wrong (a taken key, a bad value)."""

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from quiz import database
 from quiz.extensions import db
@@ -87,3 +88,23 @@ def test_times_come_back_aware_and_in_utc_whatever_zone_they_went_in(app: Flask)
         )
     assert stored == summer_noon_in_berlin and stored.tzinfo is UTC and stored.hour == 10
     assert later == 0
+
+
+def test_a_fixed_read_sees_the_sessions_transaction_and_raises_sqlalchemys_errors(
+    app: Flask,
+) -> None:
+    """The per-request read of the settings' version (straight through the driver on SQLite):
+    the same value as a statement, uncommitted writes of the same transaction included, None
+    without a row, and SQLAlchemy's error for a statement that fails."""
+    with app.app_context():
+        sql = "SELECT COUNT(*) FROM coaches"
+        assert database.read_fixed_value(sql) == 0
+        with database.write():
+            add_coach("fixed@example.com")
+            assert database.read_fixed_value(sql) == 1  # inside the writer's transaction
+        assert database.read_fixed_value(sql) == 1
+        assert database.read_fixed_value("SELECT id FROM coaches WHERE id < 0") is None
+        with pytest.raises(SQLAlchemyError):
+            database.read_fixed_value("SELECT nothing FROM no_such_table")
+        database.discard_session()
+        assert database.read_fixed_value(sql) == 1

@@ -37,7 +37,8 @@ from quiz.site.value_checks import SettingError
 log = logging.getLogger(__name__)
 
 _SCHEMA_KEY = "quiz.site.schema"
-_VERSION = text("SELECT settings_version FROM site_state WHERE id = 1")
+_VERSION_SQL = "SELECT settings_version FROM site_state WHERE id = 1"
+_VERSION = text(_VERSION_SQL)
 _G_KEY = "_quiz_site_settings"
 # The settings check-deploy and the dashboard name while they still have their defaults.
 CUSTOMISE = (
@@ -171,8 +172,8 @@ def current(app: Flask | None = None) -> SiteSettings:
         memo: SiteSettings | None = g.get(_G_KEY)
         if memo is not None:
             return memo
-    # On the session's connection, not through the ORM's execute: this runs on every request.
-    version = db.session.connection().execute(_VERSION).scalar()
+    # Every request reads it: straight through the driver where that is safe (quiz.database).
+    version = database.read_fixed_value(_VERSION_SQL)
     if version is None:
         if database.in_write():
             # Inside a writer's transaction (an email being claimed, say) the first start's
