@@ -5,12 +5,13 @@ Flask signs the session cookie and Flask-WTF the CSRF token with itsdangerous'
 zlib-compress every payload, which for a payload of a few dozen bytes costs more than the
 whole rest of the signing (zlib sets up its 256 KB of state each time) and never helps: a
 session holding the CSRF token, or the token itself, comes out longer compressed, so it is
-sent plain anyway. Here the serializers are built once per secret key, and a payload under
-`COMPRESS_FROM` bytes is sent plain without trying (a larger one is still compressed when that
-is shorter). What they produce is read by the stock serializers and the other way round,
-with the same keys, salts and signatures: a cookie or token of a worker without this change
-is valid here, and one from here valid there. The landing page and the quiz pages save a
-zlib setup or two per request (issue 22).
+sent plain anyway. Here the serializers, their signers and the keys those derive from the
+secret are built once per secret key, and a payload under `COMPRESS_FROM` bytes is sent plain
+without trying (a larger one is still compressed when that is shorter). What they produce is
+read by the stock serializers and the other way round, with the same keys, salts and
+signatures: a cookie or token of a worker without this change is valid here, and one from here
+valid there. The landing page and the quiz pages save a zlib setup or two per request and the
+rebuilding of the signing objects (issue 22).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from typing import Any
 
 from flask import Flask, current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, want_bytes
 from itsdangerous.serializer import Serializer
 
 # Payloads shorter than this are not compressed (compressing saves at most a few bytes there).
@@ -31,8 +32,39 @@ COMPRESS_FROM = 256
 CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's, so its validate_csrf reads our tokens
 
 
+class _Signer(TimestampSigner):
+    """itsdangerous' timestamp signer that derives each key from the secret once, not on every
+    signature (the derived key depends only on the secret, salt and method, all fixed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        """The key the signature is made with, derived once per secret."""
+        name = want_bytes(secret_key) if secret_key is not None else None
+        found = self._derived.get(name)
+        if found is None:
+            found = self._derived[name] = super().derive_key(secret_key)
+        return found
+
+
 class _Serializer(URLSafeTimedSerializer):
-    """itsdangerous' URL-safe timed serializer that does not try to compress small payloads."""
+    """itsdangerous' URL-safe timed serializer that does not try to compress small payloads,
+    with its signer built once per salt."""
+
+    default_signer = _Signer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signers: dict[str | bytes | None, Signer] = {}
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        """The signer for `salt` (the serializer's own by default), built once."""
+        found = self._signers.get(salt)
+        if found is None:
+            found = self._signers[salt] = super().make_signer(salt)
+        return found
 
     def dump_payload(self, obj: Any) -> bytes:
         """The payload as URL-safe base64; zlib-compressed (with a leading dot) only when it is
@@ -67,7 +99,7 @@ class SessionInterface(SecureCookieSessionInterface):
         return _cached(
             ("session", tuple(keys), self.salt, self.key_derivation, self.digest_method),
             lambda: _Serializer(
-                keys,  # type: ignore[arg-type]  # itsdangerous takes a mixed list (Flask does the same)
+                keys,  # itsdangerous signs with the last one and accepts them all
                 salt=self.salt,
                 serializer=self.serializer,
                 signer_kwargs={

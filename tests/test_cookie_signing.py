@@ -10,6 +10,7 @@ from flask import Flask, g, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf as stock_generate_csrf
 from flask_wtf.csrf import validate_csrf
+from itsdangerous import BadSignature
 
 from quiz import cookie_signing
 
@@ -55,3 +56,23 @@ def test_the_app_signs_its_session_cookie_with_it(app: Flask) -> None:
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert token is not None
     assert client.post("/quiz/start", data={"csrf_token": token.group(1)}).status_code == 302
+
+
+def test_a_cookie_signed_with_a_retired_key_still_reads(app: Flask) -> None:
+    """SECRET_KEY_FALLBACKS: the signers keep a derived key per secret, the old one included."""
+    old = SecureCookieSessionInterface().get_signing_serializer(app)
+    assert old is not None
+    cookie = old.dumps({"csrf_token": "1" * 40})
+    retired = app.secret_key
+    app.secret_key = "a-new-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+    app.config["SECRET_KEY_FALLBACKS"] = [retired]
+    ours = cookie_signing.SessionInterface().get_signing_serializer(app)
+    assert ours is not None
+    for _ in range(2):  # the second time from the derived keys kept
+        assert ours.loads(cookie) == {"csrf_token": "1" * 40}
+        assert ours.loads(ours.dumps({"a": 1})) == {"a": 1}
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    alone = cookie_signing.SessionInterface().get_signing_serializer(app)
+    assert alone is not None
+    with pytest.raises(BadSignature):
+        alone.loads(cookie)
