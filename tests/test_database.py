@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from quiz import database
 from quiz.extensions import db
-from quiz.models import Coach
+from quiz.models import Answer, Coach, Response
+from tests.factories import finished_response
 
 
 def coaches() -> int:
@@ -108,3 +109,30 @@ def test_a_fixed_read_sees_the_sessions_transaction_and_raises_sqlalchemys_error
             database.read_fixed_value("SELECT nothing FROM no_such_table")
         database.discard_session()
         assert database.read_fixed_value(sql) == 1
+
+
+def test_a_hot_read_returns_what_sqlalchemy_returns(app: Flask) -> None:
+    """read_rows (straight through the driver on SQLite) gives the values SQLAlchemy gives: the
+    same rows and types, an aware UTC time included, literals and parameters in their places."""
+    finished = finished_response(app)
+    statement = (
+        select(
+            Response.updated_at,
+            Response.id,
+            Response.status,
+            Response.steps_completed,
+            Answer.option_id,
+        )
+        .outerjoin(Answer, Answer.response_id == Response.id)
+        .where(Response.result_token == bindparam("token"), Response.status == "finished")
+        .order_by(Answer.id)
+    )
+    with app.app_context():
+        for token in (finished.token, "nowhere"):
+            expected = [tuple(row) for row in db.session.execute(statement, {"token": token})]
+            for _ in range(2):  # compiled on the first call, kept for the second
+                assert database.read_rows(statement, {"token": token}) == expected
+        rows = database.read_rows(statement, {"token": finished.token})
+        assert rows and rows[0][0].tzinfo == UTC
+        with pytest.raises(SQLAlchemyError):
+            database.read_rows(select(Response.id).where(Response.id == func.nothing()), {})
