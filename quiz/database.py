@@ -6,14 +6,13 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask
-from sqlalchemy import Select, event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import (
     DBAPIError,
     InterfaceError,
@@ -23,6 +22,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session
 
+from quiz import hot_reads
 from quiz.extensions import db
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def discard_session() -> None:
     "Internal Server Error". Nothing is lost by swallowing it: the server has already rolled the
     transaction back. The connection is invalidated, so the pool opens a fresh one next time.
     """
+    hot_reads.release()
     try:
         db.session.remove()
     except SQLAlchemyError as error:
@@ -154,101 +155,6 @@ def begin_write(session: Session | None = None) -> None:
             raise RuntimeError("begin_write() called with unsaved changes in the session")
         session.commit()
     session.connection(execution_options={_WRITE: True})
-
-
-def read_fixed_value(sql: str) -> Any:
-    """The first value of the first row of `sql`, a fixed statement without parameters (None
-    without a row), read in the session's transaction.
-
-    For a read every request makes (the site settings' version): on SQLite it goes straight to
-    the driver on the session's connection, skipping SQLAlchemy's statement machinery, which
-    costs several times the query itself (issue 22). Should the driver raise, the statement runs
-    again through SQLAlchemy, so the caller (and the 503 page) sees SQLAlchemy's error as
-    always. Other databases take the usual way: there a failed statement would leave the
-    transaction aborted for the second try.
-    """
-    connection = db.session.connection()
-    driver = connection.connection.driver_connection
-    if connection.dialect.name == "sqlite" and driver is not None:
-        try:
-            row = driver.execute(sql).fetchone()
-        except sqlite3.Error:
-            log.debug("read through the driver failed; again through SQLAlchemy", exc_info=True)
-        else:
-            return row[0] if row is not None else None
-    return connection.exec_driver_sql(sql).scalar()
-
-
-@dataclass(frozen=True)
-class _SqliteRead:
-    """A select compiled once for SQLite: its text, its parameters in order (with the values
-    of its literals) and the result processing of each column, as SQLAlchemy would apply it."""
-
-    sql: str
-    names: tuple[str, ...]
-    values: Mapping[str, Any]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-
-
-_sqlite_reads: dict[int, tuple[Select[Any], _SqliteRead | None]] = {}
-
-
-def _sqlite_read(statement: Select[Any], dialect: Dialect) -> _SqliteRead | None:
-    """The statement compiled for SQLite, or None where SQLAlchemy must convert a parameter."""
-    found = _sqlite_reads.get(id(statement))
-    if found is not None and found[0] is statement:
-        return found[1]
-    compiled = statement.compile(dialect=dialect)
-    read: _SqliteRead | None = None
-    plain = all(bind.type.bind_processor(dialect) is None for bind in compiled.binds.values())
-    if plain and compiled.positiontup is not None:
-        read = _SqliteRead(
-            sql=compiled.string,
-            names=tuple(compiled.positiontup),
-            values=dict(compiled.params),
-            processors=tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in statement.selected_columns
-            ),
-        )
-    _sqlite_reads[id(statement)] = (statement, read)
-    return read
-
-
-def read_rows(statement: Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """The rows of a select built once at import (a hot-path read), in the session's
-    transaction, as tuples of the values SQLAlchemy would return.
-
-    On SQLite it is compiled once and run straight through the driver, with SQLAlchemy's result
-    processing of each column (a time comes back as the same aware datetime): a quiz page's and
-    a result page's one read cost several times the query through SQLAlchemy's machinery (issue
-    22). Should the driver raise, the statement runs again through SQLAlchemy, whose error the
-    caller sees as always; other databases take that way only (see `read_fixed_value`).
-    """
-    connection = db.session.connection()
-    driver = connection.connection.driver_connection
-    if connection.dialect.name == "sqlite" and driver is not None:
-        read = _sqlite_read(statement, connection.dialect)
-        if read is not None:
-            values = {**read.values, **params}
-            try:
-                rows: list[tuple[Any, ...]] = driver.execute(
-                    read.sql, [values[name] for name in read.names]
-                ).fetchall()
-            except sqlite3.Error:
-                log.debug("read through the driver failed; again through SQLAlchemy", exc_info=True)
-            else:
-                processors = read.processors
-                if not any(processors):
-                    return rows
-                return [
-                    tuple(
-                        value if process is None else process(value)
-                        for process, value in zip(processors, row, strict=True)
-                    )
-                    for row in rows
-                ]
-    return [tuple(row) for row in connection.execute(statement, params)]
 
 
 def unavailable(error: BaseException) -> bool:

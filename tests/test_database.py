@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from quiz import database
+from quiz import database, hot_reads
 from quiz.extensions import db
 from quiz.models import Answer, Coach, Response
 from tests.factories import finished_response
@@ -99,16 +99,16 @@ def test_a_fixed_read_sees_the_sessions_transaction_and_raises_sqlalchemys_error
     without a row, and SQLAlchemy's error for a statement that fails."""
     with app.app_context():
         sql = "SELECT COUNT(*) FROM coaches"
-        assert database.read_fixed_value(sql) == 0
+        assert hot_reads.read_fixed_value(sql) == 0
         with database.write():
             add_coach("fixed@example.com")
-            assert database.read_fixed_value(sql) == 1  # inside the writer's transaction
-        assert database.read_fixed_value(sql) == 1
-        assert database.read_fixed_value("SELECT id FROM coaches WHERE id < 0") is None
+            assert hot_reads.read_fixed_value(sql) == 1  # inside the writer's transaction
+        assert hot_reads.read_fixed_value(sql) == 1
+        assert hot_reads.read_fixed_value("SELECT id FROM coaches WHERE id < 0") is None
         with pytest.raises(SQLAlchemyError):
-            database.read_fixed_value("SELECT nothing FROM no_such_table")
+            hot_reads.read_fixed_value("SELECT nothing FROM no_such_table")
         database.discard_session()
-        assert database.read_fixed_value(sql) == 1
+        assert hot_reads.read_fixed_value(sql) == 1
 
 
 def test_a_hot_read_returns_what_sqlalchemy_returns(app: Flask) -> None:
@@ -131,8 +131,29 @@ def test_a_hot_read_returns_what_sqlalchemy_returns(app: Flask) -> None:
         for token in (finished.token, "nowhere"):
             expected = [tuple(row) for row in db.session.execute(statement, {"token": token})]
             for _ in range(2):  # compiled on the first call, kept for the second
-                assert database.read_rows(statement, {"token": token}) == expected
-        rows = database.read_rows(statement, {"token": finished.token})
+                assert hot_reads.read_rows(statement, {"token": token}) == expected
+        rows = hot_reads.read_rows(statement, {"token": finished.token})
         assert rows and rows[0][0].tzinfo == UTC
         with pytest.raises(SQLAlchemyError):
-            database.read_rows(select(Response.id).where(Response.id == func.nothing()), {})
+            hot_reads.read_rows(select(Response.id).where(Response.id == func.nothing()), {})
+
+
+def test_a_lone_read_without_a_session_takes_a_pooled_connection_for_the_request(
+    app: Flask,
+) -> None:
+    """The landing page's one read (the settings' version) needs no session: it borrows a
+    connection of the pool for the request, which its end gives back."""
+    with app.app_context():
+        engine = db.engine
+    with app.app_context():
+        assert not db.session.registry.has()
+        assert hot_reads.read_fixed_value("SELECT COUNT(*) FROM coaches") == 0
+        assert not db.session.registry.has()  # no session was made for it
+        assert engine.pool.checkedout() == 1
+        with database.write():  # a writer meanwhile is not held up by it
+            add_coach("lone@example.com")
+        assert hot_reads.read_fixed_value("SELECT COUNT(*) FROM coaches") == 1
+    assert engine.pool.checkedout() == 0
+    client = app.test_client()
+    assert client.get("/", headers={"User-Agent": "Mozilla/5.0"}).status_code == 200
+    assert engine.pool.checkedout() == 0

@@ -25,7 +25,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy import update as update_rows
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from quiz import caches, database
+from quiz import caches, database, hot_reads
 from quiz.app_state import get_content
 from quiz.extensions import db
 from quiz.models import utcnow
@@ -172,8 +172,8 @@ def current(app: Flask | None = None) -> SiteSettings:
         memo: SiteSettings | None = g.get(_G_KEY)
         if memo is not None:
             return memo
-    # Every request reads it: straight through the driver where that is safe (quiz.database).
-    version = database.read_fixed_value(_VERSION_SQL)
+    # Every request reads it: straight through the driver on SQLite (quiz.hot_reads).
+    version = hot_reads.read_fixed_value(_VERSION_SQL)
     if version is None:
         if database.in_write():
             # Inside a writer's transaction (an email being claimed, say) the first start's

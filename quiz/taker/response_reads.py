@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
-from quiz import database
+from quiz import hot_reads
 from quiz.extensions import db
 from quiz.models import Answer, OutboxMessage, Response
 
@@ -24,7 +24,7 @@ class DraftState:
 # The hot-path reads are built once and run on the session's connection: building a select and
 # going through the ORM's execute cost about 0.3 ms per request, more than the query itself
 # (issue 3's quiz-page throughput target); on SQLite they go straight to the driver
-# (quiz.database.read_rows, issue 22).
+# (quiz.hot_reads, issue 22).
 _DRAFT_BY_TOKEN = select(
     Response.id, Response.status, Response.steps_completed, Response.result_token
 ).where(Response.draft_token == bindparam("token"))
@@ -75,7 +75,7 @@ def find_draft_with_answers(token: str | None) -> tuple[DraftState | None, dict[
     """A draft and its saved answers in one query (the quiz pages' hot path)."""
     if not token or len(token) > 64:
         return None, {}
-    rows = database.read_rows(_DRAFT_WITH_ANSWERS, {"token": token})
+    rows = hot_reads.read_rows(_DRAFT_WITH_ANSWERS, {"token": token})
     if not rows:
         return None, {}
     answers = {question: option for *_, question, option in rows if question is not None}
@@ -89,7 +89,7 @@ def result_version(token: str) -> str | None:
     """
     if len(token) > 64:
         return None
-    rows = database.read_rows(_RESULT_VERSION, {"token": token})
+    rows = hot_reads.read_rows(_RESULT_VERSION, {"token": token})
     return rows[0][0].isoformat() if rows else None
 
 
