@@ -138,6 +138,7 @@ def test_a_hot_read_returns_what_sqlalchemy_returns(app: Flask) -> None:
             hot_reads.read_rows(select(Response.id).where(Response.id == func.nothing()), {})
 
 
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)  # PostgreSQL reads in the session
 def test_a_lone_read_without_a_session_takes_a_pooled_connection_for_the_request(
     app: Flask,
 ) -> None:
