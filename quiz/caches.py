@@ -39,9 +39,10 @@ from flask import (
 from flask import request as flask_request
 from flask import session as flask_session
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from werkzeug.local import LocalProxy
+
+from quiz.cookie_signing import generate_csrf
 
 log = logging.getLogger(__name__)
 

@@ -78,12 +78,18 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         secret_key = _dev_secret_key(instance_path)
 
     default_db = f"sqlite:///{instance_path / 'quiz.sqlite3'}"
+    uri = database_url(env.get("DATABASE_URL") or default_db)
     config: dict[str, Any] = {
         "QUIZ_ENV": quiz_env,
         "SECRET_KEY": secret_key,
-        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL") or default_db),
+        "SQLALCHEMY_DATABASE_URI": uri,
         # hide_parameters: error messages and logs never quote the values (emails, answers).
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        # The ping on checkout finds connections a database server dropped; a SQLite file has
+        # no server to drop them, so there it would only cost every request a statement.
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": not uri.startswith("sqlite"),
+            "hide_parameters": True,
+        },
         "QUIZ_CONTENT_PATH": env.get("QUIZ_CONTENT_PATH")
         or str(resource_dir("content") / "questions.yaml"),
         "QUIZ_CONSENT_PATH": env.get("QUIZ_CONSENT_PATH")

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from quiz import caches, cli, database, webhooks
+from quiz import caches, cli, cookie_signing, database, webhooks
 from quiz.app_state import CONSENT_KEY, CONTENT_KEY, VERSIONS_KEY, StartupError
 from quiz.config import ConfigError, database_url, environ, load_config
 from quiz.domain.consent_texts import load_consent_texts
@@ -117,6 +117,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     csrf.init_app(app)
+    app.session_interface = cookie_signing.SessionInterface()  # signed as before, cheaper
     # A Redis outage must not fail the rate-limited forms: counts fall back to memory meanwhile.
     uri = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
     app.config["RATELIMIT_STORAGE_URI"] = limit_storage.wrap_uri(uri)

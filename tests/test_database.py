@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from quiz import database
+from quiz import database, hot_reads
 from quiz.extensions import db
-from quiz.models import Coach
+from quiz.models import Answer, Coach, Response
+from tests.factories import finished_response
 
 
 def coaches() -> int:
@@ -87,3 +89,72 @@ def test_times_come_back_aware_and_in_utc_whatever_zone_they_went_in(app: Flask)
         )
     assert stored == summer_noon_in_berlin and stored.tzinfo is UTC and stored.hour == 10
     assert later == 0
+
+
+def test_a_fixed_read_sees_the_sessions_transaction_and_raises_sqlalchemys_errors(
+    app: Flask,
+) -> None:
+    """The per-request read of the settings' version (straight through the driver on SQLite):
+    the same value as a statement, uncommitted writes of the same transaction included, None
+    without a row, and SQLAlchemy's error for a statement that fails."""
+    with app.app_context():
+        sql = "SELECT COUNT(*) FROM coaches"
+        assert hot_reads.read_fixed_value(sql) == 0
+        with database.write():
+            add_coach("fixed@example.com")
+            assert hot_reads.read_fixed_value(sql) == 1  # inside the writer's transaction
+        assert hot_reads.read_fixed_value(sql) == 1
+        assert hot_reads.read_fixed_value("SELECT id FROM coaches WHERE id < 0") is None
+        with pytest.raises(SQLAlchemyError):
+            hot_reads.read_fixed_value("SELECT nothing FROM no_such_table")
+        database.discard_session()
+        assert hot_reads.read_fixed_value(sql) == 1
+
+
+def test_a_hot_read_returns_what_sqlalchemy_returns(app: Flask) -> None:
+    """read_rows (straight through the driver on SQLite) gives the values SQLAlchemy gives: the
+    same rows and types, an aware UTC time included, literals and parameters in their places."""
+    finished = finished_response(app)
+    statement = (
+        select(
+            Response.updated_at,
+            Response.id,
+            Response.status,
+            Response.steps_completed,
+            Answer.option_id,
+        )
+        .outerjoin(Answer, Answer.response_id == Response.id)
+        .where(Response.result_token == bindparam("token"), Response.status == "finished")
+        .order_by(Answer.id)
+    )
+    with app.app_context():
+        for token in (finished.token, "nowhere"):
+            expected = [tuple(row) for row in db.session.execute(statement, {"token": token})]
+            for _ in range(2):  # compiled on the first call, kept for the second
+                assert hot_reads.read_rows(statement, {"token": token}) == expected
+        rows = hot_reads.read_rows(statement, {"token": finished.token})
+        assert rows and rows[0][0].tzinfo == UTC
+        with pytest.raises(SQLAlchemyError):
+            hot_reads.read_rows(select(Response.id).where(Response.id == func.nothing()), {})
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)  # PostgreSQL reads in the session
+def test_a_lone_read_without_a_session_takes_a_pooled_connection_for_the_request(
+    app: Flask,
+) -> None:
+    """The landing page's one read (the settings' version) needs no session: it borrows a
+    connection of the pool for the request, which its end gives back."""
+    with app.app_context():
+        engine = db.engine
+    with app.app_context():
+        assert not db.session.registry.has()
+        assert hot_reads.read_fixed_value("SELECT COUNT(*) FROM coaches") == 0
+        assert not db.session.registry.has()  # no session was made for it
+        assert engine.pool.checkedout() == 1
+        with database.write():  # a writer meanwhile is not held up by it
+            add_coach("lone@example.com")
+        assert hot_reads.read_fixed_value("SELECT COUNT(*) FROM coaches") == 1
+    assert engine.pool.checkedout() == 0
+    client = app.test_client()
+    assert client.get("/", headers={"User-Agent": "Mozilla/5.0"}).status_code == 200
+    assert engine.pool.checkedout() == 0

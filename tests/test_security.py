@@ -435,6 +435,22 @@ def test_mail_sending_endpoints_are_limited(app: Flask) -> None:
 
 
 @pytest.mark.dialect_independent
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, QUIZ_LIMIT_STEP="2 per minute")
+def test_a_quiz_page_counts_its_posts_only(app: Flask, client: FlaskClient) -> None:
+    """limits.posts: the page's GETs go straight to the view (issue 22), its POSTs are counted."""
+    start(client)
+    for _ in range(5):
+        assert client.get("/quiz/1").status_code == 200
+    page = client.get("/quiz/1")
+    statuses = [
+        client.post("/quiz/1", data={"csrf_token": csrf_token(page), "action": "next"}).status_code
+        for _ in range(3)
+    ]
+    assert statuses[:2] != [429, 429] and statuses[2] == 429
+    assert client.get("/quiz/1").status_code == 200
+
+
+@pytest.mark.dialect_independent
 def test_response_headers_are_set_in_one_place(app: Flask, client: FlaskClient) -> None:
     """No blueprint adds headers of its own: security.response_headers is the one hook."""
     assert [name for name in app.after_request_funcs if name is not None] == []

@@ -26,6 +26,42 @@ BOT_PATTERN = re.compile(
     r"skypeuripreview|bingpreview|yahoo! slurp",
     re.IGNORECASE,
 )
+# Words one of which every match of BOT_PATTERN contains: a plain-ASCII agent (every browser's)
+# without any of them, lower-cased, cannot match, and is let through without running the
+# pattern, whose many case-insensitive alternatives cost about 30 us a view (a tenth of the
+# landing page's time, issue 22). Any other agent meets the pattern itself: case-insensitive
+# matching of non-ASCII text is not the same as lower-casing it.
+_BOT_WORDS = (
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "archiver",
+    "preview",
+    "facebookexternalhit",
+    "embedly",
+    "headlesschrome",
+    "phantomjs",
+    "lighthouse",
+    "pingdom",
+    "uptime",
+    "monitor",
+    "curl/",
+    "wget/",
+    "python-requests",
+    "python-urllib",
+    "aiohttp",
+    "httpx",
+    "go-http-client",
+    "java/",
+    "okhttp",
+    "libwww",
+    "node-fetch",
+    "axios",
+    "scrapy",
+    "feedfetcher",
+    "whatsapp",
+)
 _PREFETCH_HEADERS = ("Sec-Purpose", "Purpose", "X-Moz", "X-Purpose")
 _PREFETCH_WORDS = ("prefetch", "prerender", "preview")
 # The request headers the rule reads.
@@ -41,7 +77,13 @@ def counts_as_visit(method: str, headers: Mapping[str, str]) -> bool:
         if any(word in value for word in _PREFETCH_WORDS):
             return False
     agent = headers.get("User-Agent") or ""
-    return bool(agent.strip()) and BOT_PATTERN.search(agent) is None
+    if not agent.strip():
+        return False
+    if agent.isascii():
+        lowered = agent.lower()
+        if not any(word in lowered for word in _BOT_WORDS):
+            return True
+    return BOT_PATTERN.search(agent) is None
 
 
 def referrer_host(referrer: str | None, own_host: str | None = None) -> str:

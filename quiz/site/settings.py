@@ -25,7 +25,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy import update as update_rows
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from quiz import caches, database
+from quiz import caches, database, hot_reads
 from quiz.app_state import get_content
 from quiz.extensions import db
 from quiz.models import utcnow
@@ -37,7 +37,8 @@ from quiz.site.value_checks import SettingError
 log = logging.getLogger(__name__)
 
 _SCHEMA_KEY = "quiz.site.schema"
-_VERSION = text("SELECT settings_version FROM site_state WHERE id = 1")
+_VERSION_SQL = "SELECT settings_version FROM site_state WHERE id = 1"
+_VERSION = text(_VERSION_SQL)
 _G_KEY = "_quiz_site_settings"
 # The settings check-deploy and the dashboard name while they still have their defaults.
 CUSTOMISE = (
@@ -171,7 +172,8 @@ def current(app: Flask | None = None) -> SiteSettings:
         memo: SiteSettings | None = g.get(_G_KEY)
         if memo is not None:
             return memo
-    version = db.session.execute(_VERSION).scalar()
+    # Every request reads it: straight through the driver on SQLite (quiz.hot_reads).
+    version = hot_reads.read_fixed_value(_VERSION_SQL)
     if version is None:
         if database.in_write():
             # Inside a writer's transaction (an email being claimed, say) the first start's

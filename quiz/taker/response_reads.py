@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
+from quiz import hot_reads
 from quiz.extensions import db
 from quiz.models import Answer, OutboxMessage, Response
 
@@ -20,9 +21,10 @@ class DraftState:
     result_token: str | None
 
 
-# The hot-path reads are built once and run as Core statements on the session's connection:
-# building a select and going through the ORM's execute cost about 0.3 ms per request, more than
-# the query itself (issue 3's quiz-page throughput target).
+# The hot-path reads are built once and run on the session's connection: building a select and
+# going through the ORM's execute cost about 0.3 ms per request, more than the query itself
+# (issue 3's quiz-page throughput target); on SQLite they go straight to the driver
+# (quiz.hot_reads, issue 22).
 _DRAFT_BY_TOKEN = select(
     Response.id, Response.status, Response.steps_completed, Response.result_token
 ).where(Response.draft_token == bindparam("token"))
@@ -73,12 +75,11 @@ def find_draft_with_answers(token: str | None) -> tuple[DraftState | None, dict[
     """A draft and its saved answers in one query (the quiz pages' hot path)."""
     if not token or len(token) > 64:
         return None, {}
-    rows = db.session.connection().execute(_DRAFT_WITH_ANSWERS, {"token": token}).all()
+    rows = hot_reads.read_rows(_DRAFT_WITH_ANSWERS, {"token": token})
     if not rows:
         return None, {}
-    first = rows[0]
-    answers = {row.question_id: row.option_id for row in rows if row.question_id is not None}
-    return DraftState(first.id, first.status, first.steps_completed, first.result_token), answers
+    answers = {question: option for *_, question, option in rows if question is not None}
+    return DraftState(*rows[0][:4]), answers
 
 
 def result_version(token: str) -> str | None:
@@ -88,8 +89,8 @@ def result_version(token: str) -> str | None:
     """
     if len(token) > 64:
         return None
-    updated = db.session.connection().execute(_RESULT_VERSION, {"token": token}).scalar()
-    return updated.isoformat() if updated is not None else None
+    rows = hot_reads.read_rows(_RESULT_VERSION, {"token": token})
+    return rows[0][0].isoformat() if rows else None
 
 
 def stored_answers(response_id: int) -> dict[str, str]:

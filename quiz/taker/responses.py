@@ -435,7 +435,11 @@ def _clip(value: str | None, length: int) -> str | None:
     """
     if not value:
         return None
-    visible = "".join(
-        " " if unicodedata.category(char) in _INVISIBLE_CATEGORIES else char for char in value
-    )
+    # Every invisible character is one that is not printable: a printable value (nearly every
+    # one, and the landing page clips each visit's, issue 22) has none to replace.
+    visible = value
+    if not value.isprintable():
+        visible = "".join(
+            " " if unicodedata.category(char) in _INVISIBLE_CATEGORIES else char for char in value
+        )
     return " ".join(visible.split())[:length] or None

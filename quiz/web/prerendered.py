@@ -15,10 +15,10 @@ import secrets
 from collections.abc import Callable, Hashable, Mapping
 
 from flask import get_template_attribute
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from quiz.caches import current as caches
+from quiz.cookie_signing import generate_csrf
 from quiz.domain.content import Content
 
 # Where a cached page gets the request's CSRF token; random, so no content can contain it.

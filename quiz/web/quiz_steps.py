@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import render_template, request
-from flask_wtf.csrf import generate_csrf
 
+from quiz.cookie_signing import generate_csrf
 from quiz.domain import flow
 from quiz.domain.content import Content, Page
 from quiz.site import settings as site_settings

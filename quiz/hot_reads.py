@@ -1,0 +1,156 @@
+"""The reads every page makes, straight through the driver on SQLite (issue 22).
+
+Each page reads the site settings' version (so an edited setting shows at once on every
+worker) and, a quiz page its draft, a result page its row's last change: one prebuilt
+statement each. SQLAlchemy's statement machinery costs several times these queries, so on
+SQLite they run through the driver on the session's connection, in its transaction, with
+SQLAlchemy's result processing of each column applied as SQLAlchemy would (`read_rows`).
+
+The settings' version alone (`read_fixed_value`) is also read where the request has no session
+yet: the landing page of a new visitor reads nothing else, and a session's transaction around
+that one value (a Session, BEGIN, the rollback at the end) cost more than the rest of its
+view. It reads through a connection of the engine's pool, taken at the request's first such
+read and given back at its end (`release`, from `database.discard_session`), as a statement of
+its own (SQLite's autocommit). A later read through the session in the same request (the
+settings loaded on a cache miss) may then see a newer state than that version: the worker keeps
+newer settings under the older version, and the next request, which reads the newer version,
+loads them again; never older settings under a newer version.
+
+Should the driver raise, the statement runs again through SQLAlchemy on the session, so the
+caller (and the 503 page) sees SQLAlchemy's error as always. PostgreSQL takes that way only:
+there a failed statement would leave a transaction aborted for the second try.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import g, has_app_context
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+
+from quiz.extensions import db
+
+log = logging.getLogger(__name__)
+
+_READER = "_quiz_sqlite_reader"  # in g: this request's pooled connection, or False (no SQLite)
+
+
+def _session_driver() -> Any | None:
+    """The sqlite3 connection under the session's transaction (begun if need be), or None."""
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return None
+    return connection.connection.driver_connection
+
+
+def _reader() -> Any | None:
+    """The sqlite3 connection to read a lone value through: the session's where this request
+    has one, else a connection of the pool kept for the request; None on another database."""
+    if db.session.registry.has():
+        return _session_driver()
+    reader = g.get(_READER)
+    if reader is None:
+        engine = db.engine
+        reader = False
+        if engine.dialect.name == "sqlite":
+            try:
+                reader = engine.raw_connection()
+            except sqlite3.Error:  # the session's way raises SQLAlchemy's error for it
+                log.debug("no connection to read through", exc_info=True)
+                return None
+        setattr(g, _READER, reader)
+    return reader.driver_connection if reader else None
+
+
+def release() -> None:
+    """Give this request's reading connection back to the pool (at the end of a request)."""
+    reader = g.pop(_READER, None) if has_app_context() else None
+    if not reader:
+        return
+    try:
+        reader.close()
+    except Exception:  # a request that is done must not fail for it; the pool replaces it
+        log.debug("giving the reading connection back failed", exc_info=True)
+
+
+def read_fixed_value(sql: str) -> Any:
+    """The first value of the first row of `sql`, a fixed statement without parameters (None
+    without a row)."""
+    driver = _reader()
+    if driver is not None:
+        try:
+            row = driver.execute(sql).fetchone()
+        except sqlite3.Error:
+            log.debug("read through the driver failed; again through SQLAlchemy", exc_info=True)
+        else:
+            return row[0] if row is not None else None
+    return db.session.connection().exec_driver_sql(sql).scalar()
+
+
+@dataclass(frozen=True)
+class _SqliteRead:
+    """A select compiled once for SQLite: its text, its parameters in order (with the values
+    of its literals) and the result processing of each column, as SQLAlchemy would apply it."""
+
+    sql: str
+    names: tuple[str, ...]
+    values: Mapping[str, Any]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+
+_compiled: dict[int, tuple[Select[Any], _SqliteRead | None]] = {}
+
+
+def _sqlite_read(statement: Select[Any], dialect: Dialect) -> _SqliteRead | None:
+    """The statement compiled for SQLite, or None where SQLAlchemy must convert a parameter."""
+    found = _compiled.get(id(statement))
+    if found is not None and found[0] is statement:
+        return found[1]
+    compiled = statement.compile(dialect=dialect)
+    read: _SqliteRead | None = None
+    plain = all(bind.type.bind_processor(dialect) is None for bind in compiled.binds.values())
+    if plain and compiled.positiontup is not None:
+        read = _SqliteRead(
+            sql=compiled.string,
+            names=tuple(compiled.positiontup),
+            values=dict(compiled.params),
+            processors=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in statement.selected_columns
+            ),
+        )
+    _compiled[id(statement)] = (statement, read)
+    return read
+
+
+def read_rows(statement: Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a select built once at import, as tuples of the values SQLAlchemy would
+    return (a time comes back as the same aware datetime); in the session's transaction."""
+    driver = _session_driver()
+    if driver is not None:
+        read = _sqlite_read(statement, db.engine.dialect)
+        if read is not None:
+            values = {**read.values, **params}
+            try:
+                rows: list[tuple[Any, ...]] = driver.execute(
+                    read.sql, [values[name] for name in read.names]
+                ).fetchall()
+            except sqlite3.Error:
+                log.debug("read through the driver failed; again through SQLAlchemy", exc_info=True)
+            else:
+                processors = read.processors
+                if not any(processors):
+                    return rows
+                return [
+                    tuple(
+                        value if process is None else process(value)
+                        for process, value in zip(processors, row, strict=True)
+                    )
+                    for row in rows
+                ]
+    return [tuple(row) for row in db.session.connection().execute(statement, params)]
