@@ -10,7 +10,9 @@ export HOST PORT
 # Three pytest workers (pytest-xdist), a test file each at a time, on two cores: much of the suite
 # waits on databases, subprocesses and browsers. On this session's machine (2 cores) the suite took
 # 9.1 min with two workers and 6.6 min with three (4: 9.6 min, before the cheaper test hashing).
-PYTEST_ARGS ?= -n 3 --dist loadfile
+# --no-loadscope-reorder: the files in the order tests/conftest.py gives them, the longest first
+# (xdist's own order, most tests first, left the two-host and Lighthouse runs for the end).
+PYTEST_ARGS ?= -n 3 --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta bench-lighthouse bench-two-hosts clean
 

@@ -7,6 +7,7 @@ The layer rules themselves are import-linter contracts in pyproject.toml (`lint-
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import subprocess
@@ -58,6 +59,13 @@ def modules_under(package: Path) -> list[str]:
 
 
 KNOWN_MODULES = set(modules_under(PACKAGE))
+
+
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """A source file's tree, parsed once per test process: the checks below only read the
+    trees, and parsing the package again for each check was most of this file's time."""
+    return ast.parse(path.read_text(encoding="utf-8"), str(path))
 
 
 def import_alone(modules: list[str]) -> dict[str, dict[str, list[str] | str]]:
@@ -118,7 +126,7 @@ def top_level_imports(path: Path) -> set[str]:
                     submodule = f"{base}.{alias.name}"
                     found.add(submodule if submodule in KNOWN_MODULES else base)
 
-    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+    visit(parsed(path).body)
     return {name for name in found if name in KNOWN_MODULES and name != importer}
 
 
@@ -186,7 +194,7 @@ def test_the_readme_names_every_module_with_its_job() -> None:
     on_disk = {
         str(path.relative_to(ROOT))
         for path in PACKAGE.rglob("*.py")
-        if ast.parse(path.read_text(encoding="utf-8")).body[1:] or path.name != "__init__.py"
+        if parsed(path).body[1:] or path.name != "__init__.py"
     }
     assert sorted(on_disk - listed) == [], "modules missing from the README"
     assert sorted(listed - on_disk) == [], "README rows for modules that do not exist"
@@ -257,7 +265,7 @@ LATE_IMPORTS_WITH_A_REASON = {
 
 def late_imports(path: Path) -> set[str]:
     """The modules a file imports anywhere but its top level (`if TYPE_CHECKING:` aside)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parsed(path)
     top = set()
     for node in tree.body:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
@@ -416,10 +424,7 @@ def _writes(tree: ast.Module, names: dict[str, str]) -> list[tuple[str, int, str
 
 
 def _package_trees() -> dict[str, ast.Module]:
-    return {
-        _module_name(path): ast.parse(path.read_text(encoding="utf-8"), str(path))
-        for path in sorted(QUIZ.rglob("*.py"))
-    }
+    return {_module_name(path): parsed(path) for path in sorted(QUIZ.rglob("*.py"))}
 
 
 def test_every_table_is_written_by_its_owner_only() -> None:
@@ -457,23 +462,27 @@ def f(session, rid):
 
 def importers_of(module: str) -> set[str]:
     """The quiz modules that import `module` itself (not just one of its submodules), anywhere."""
-    found = set()
+    return {importer for importer, targets in _imports().items() if module in targets}
+
+
+@functools.cache
+def _imports() -> dict[str, frozenset[str]]:
+    """What each quiz module imports anywhere, walked once for all the `importers_of` asked."""
+    imports = {}
     for importer, tree in _package_trees().items():
+        found: set[str] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                targets = {alias.name for alias in node.names}
+                found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module:
-                targets = {
+                found.update(
                     f"{node.module}.{alias.name}"
                     if f"{node.module}.{alias.name}" in KNOWN_MODULES
                     else node.module
                     for alias in node.names
-                }
-            else:
-                continue
-            if module in targets:
-                found.add(importer)
-    return found
+                )
+        imports[importer] = frozenset(found)
+    return imports
 
 
 def test_only_the_owners_move_the_counters() -> None:
@@ -597,7 +606,7 @@ def test_every_name_is_imported_from_the_module_that_defines_it() -> None:
         *(ROOT / "tests").rglob("*.py"),
         *(ROOT / "bench").rglob("*.py"),
     ]:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parsed(path)):
             if not isinstance(node, ast.ImportFrom) or node.module not in defined:
                 continue
             handed_on += [

@@ -35,6 +35,7 @@ from quiz.ops import backup
 from quiz.paths import resource_dir
 from quiz.taker import rights
 from tests.conftest import base_config
+from tests.factories import finished_response
 from tests.quizflow import complete_quiz
 
 # Small on purpose: the round trip proves consistency, not speed (bench/backup.py does that).
@@ -229,7 +230,7 @@ def test_the_deletion_log_survives_a_restore_and_applies_again(
     app: Flask, runner: FlaskCliRunner, empty_app: Flask, tmp_path: Path
 ) -> None:
     for number in range(2):
-        complete_quiz(app.test_client(), app, email=f"k{number}@example.com")
+        finished_response(app, email=f"k{number}@example.com")
     written = _backup(runner, tmp_path)
     with app.app_context():
         gone = db.session.scalar(select(func.max(Response.id)))
@@ -255,7 +256,7 @@ def test_the_deletion_log_survives_a_restore_and_applies_again(
 def test_restore_refuses_a_backup_of_another_schema_revision(
     app: Flask, runner: FlaskCliRunner, empty_app: Flask, tmp_path: Path
 ) -> None:
-    complete_quiz(app.test_client(), app)
+    finished_response(app)
     written = _backup(runner, tmp_path)
     scripts = ScriptDirectory(str(resource_dir("migrations")))
     head = scripts.get_current_head()
@@ -275,7 +276,7 @@ def test_demo_takers_restore_but_a_real_takers_unknown_content_version_is_refuse
 ) -> None:
     # Demo takers answer a made-up earlier content version on purpose (quiz.coach.demo_takers).
     assert runner.invoke(args=["seed-demo", "40", "--seed", "3"]).exit_code == 0
-    complete_quiz(app.test_client(), app)
+    finished_response(app)
     written = _backup(runner, tmp_path)
     with zipfile.ZipFile(written) as archive:
         manifest = json.loads(archive.read("manifest.json"))
@@ -296,7 +297,7 @@ def test_demo_takers_restore_but_a_real_takers_unknown_content_version_is_refuse
 def test_restore_refuses_a_database_that_has_tables(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    complete_quiz(app.test_client(), app)
+    finished_response(app)
     written = _backup(runner, tmp_path)
     before = _finished_rows(app)
     result = runner.invoke(args=["restore", str(written)])
@@ -308,7 +309,7 @@ def test_restore_refuses_a_database_that_has_tables(
 def test_restore_refuses_a_damaged_copy(
     app: Flask, runner: FlaskCliRunner, empty_app: Flask, tmp_path: Path
 ) -> None:
-    complete_quiz(app.test_client(), app)
+    finished_response(app)
     written = _backup(runner, tmp_path)
     damaged = tmp_path / "damaged.zip"
     with zipfile.ZipFile(written) as source, zipfile.ZipFile(damaged, "w") as target:
@@ -329,7 +330,7 @@ def test_restore_refuses_a_damaged_copy(
 def test_restore_wants_the_deletion_log_unless_told_there_never_was_one(
     app: Flask, runner: FlaskCliRunner, empty_app: Flask, tmp_path: Path
 ) -> None:
-    complete_quiz(app.test_client(), app)
+    finished_response(app)
     written = _backup(runner, tmp_path)
     target = empty_app.test_cli_runner()
     log = Path(empty_app.config["QUIZ_DELETION_LOG"])

@@ -21,7 +21,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from quiz import create_app
-from tests.conftest import base_config
+from tests.conftest import base_config, share_template_code
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,8 +75,10 @@ def live_server(
     """Serve a fresh app on a free port in a background thread."""
     database = tmp_path / "e2e.sqlite3"
     shutil.copy(migrated_sqlite, database)
-    app = create_app(
-        {**base_config(f"sqlite:///{database}", tmp_path), "TESTING": False, **live_config}
+    app = share_template_code(
+        create_app(
+            {**base_config(f"sqlite:///{database}", tmp_path), "TESTING": False, **live_config}
+        )
     )
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(

@@ -4,7 +4,7 @@
 // per page:  node lighthouse_pages.mjs JOB.json
 // JOB: {"chromeFlags": [...], "categories": [...], "skipAudits": [...],
 //       "pages": [{"url": "...", "cookie": "..." | null, "javaScript": true | false,
-//                  "out": "report.json"}]}
+//                  "fullPageScreenshot": true | false, "out": "report.json"}]}
 // A page with "javaScript": false is audited as a browser without JavaScript shows it: the tab's
 // scripts are switched off (puppeteer's setJavaScriptEnabled) while the page loads.
 import fs from "node:fs";
@@ -48,7 +48,16 @@ try {
         : page.url;
     const result = await navigation(tab, requestor, {
       flags: { port: chrome.port, output: "json", logLevel: "error" },
-      config: { extends: "lighthouse:default", settings: { ...settings, extraHeaders } },
+      config: {
+        extends: "lighthouse:default",
+        // The full-page screenshot (slow: the page is laid out again at its full height) only
+        // where the test reads it; no audit of the categories run here scores it.
+        settings: {
+          ...settings,
+          extraHeaders,
+          disableFullPageScreenshot: !page.fullPageScreenshot,
+        },
+      },
     });
     fs.writeFileSync(page.out, result.report);
     await context.close();

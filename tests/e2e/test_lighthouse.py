@@ -48,11 +48,15 @@ NOINDEX_AUDIT = "is-crawlable"
 
 
 def lighthouse(
-    pages: dict[str, tuple[str, str | None]], out: Path, without_javascript: tuple[str, ...] = ()
+    pages: dict[str, tuple[str, str | None]],
+    out: Path,
+    without_javascript: tuple[str, ...] = (),
+    screenshots: tuple[str, ...] = (),
 ) -> dict[str, dict[str, Any]]:
     """Lighthouse with mobile settings over `pages` ({name: (url, cookie)}), one browser for all
     (tests/e2e/lighthouse_pages.mjs), the pages named in `without_javascript` with JavaScript
-    switched off; the JSON report of each page by name."""
+    switched off, a full-page screenshot of those named in `screenshots` only; the JSON report
+    of each page by name."""
     if not CHROMIUM.exists():
         pytest.skip(
             "Lighthouse needs Debian's chromium at /usr/bin/chromium "
@@ -69,6 +73,7 @@ def lighthouse(
                 "url": url,
                 "cookie": cookie,
                 "javaScript": name not in without_javascript,
+                "fullPageScreenshot": name in screenshots,
                 "out": str(out / f"{name}.json"),
             }
             for name, (url, cookie) in pages.items()
@@ -155,7 +160,10 @@ def test_landing_quiz_result_and_legal_pages_score_100(
         "impressum": (live_server.url + "/impressum", None),
         "datenschutz": (live_server.url + "/datenschutz", None),
     }
-    reports = lighthouse(pages, tmp_path, without_javascript=("quiz-without-javascript",))
+    quiz_pages = ("quiz", "quiz-without-javascript")
+    reports = lighthouse(
+        pages, tmp_path, without_javascript=("quiz-without-javascript",), screenshots=quiz_pages
+    )
     problems = {}
     for name, report in reports.items():
         url = pages[name][0]
@@ -172,7 +180,7 @@ def test_landing_quiz_result_and_legal_pages_score_100(
     assert problems == {}, json.dumps(problems, indent=2, ensure_ascii=False)
     # Each quiz report saw the page its mode shows: one question on about a screen, or all of
     # them on several.
-    heights = {name: _page_height(reports[name]) for name in ("quiz", "quiz-without-javascript")}
+    heights = {name: _page_height(reports[name]) for name in quiz_pages}
     assert heights["quiz-without-javascript"] > 2 * heights["quiz"], heights
 
 
