@@ -48,6 +48,7 @@ from quiz.mail.transport import (
     transport_for,
 )
 from quiz.models import Response, utcnow
+from quiz.site import settings as site_settings
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,8 @@ def _deliver_due(
     if not claims:
         return report
     try:
+        # The round's emails are composed from one copy of the site settings.
+        site_settings.hold(app)
         loaded = _responses(claims)
     except SQLAlchemyError:
         # The database went away right after the claim: give the claims back once it is back.
