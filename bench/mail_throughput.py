@@ -1,7 +1,7 @@
 """Mail sender throughput: how many emails per second reach a local SMTP server.
 
     .venv/bin/python bench/mail_throughput.py [--messages 1000] [--followups 0.3]
-        [--db sqlite|postgresql|both]
+        [--db sqlite|postgresql|both] [--profile]
 
 Builds a fresh database (SQLite in a temporary folder; PostgreSQL in a schema of its own in
 BENCH_PG_URL's database), finishes RESPONSES quizzes through `responses.finish`, stores their
@@ -19,7 +19,9 @@ least 100 (issue 24).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
@@ -170,8 +172,16 @@ def _prepare(app: Any, messages: int, followup_share: float) -> None:
             )
 
 
-def run(label: str, database: dict[str, Any], messages: int, followup_share: float) -> float:
-    """Prepare, send everything, print and return messages per second."""
+def run(
+    label: str,
+    database: dict[str, Any],
+    messages: int,
+    followup_share: float,
+    profile: bool = False,
+) -> float:
+    """Prepare, send everything, print and return messages per second (with `profile`, also
+    the delivery rounds' 40 costliest functions, cumulative; the figures then include the
+    profiler's own cost)."""
     from quiz.extensions import db
     from quiz.mail.sender import deliver_due
 
@@ -182,8 +192,11 @@ def run(label: str, database: dict[str, Any], messages: int, followup_share: flo
         with tempfile.TemporaryDirectory(prefix="mail-bench-") as instance:
             app = _app(database, Path(instance), port)
             _prepare(app, messages, followup_share)
+            profiler = cProfile.Profile() if profile else None
             started = time.perf_counter()
             cpu_started = time.process_time()
+            if profiler is not None:
+                profiler.enable()
             sent = 0
             while True:
                 report = deliver_due(app)
@@ -194,6 +207,9 @@ def run(label: str, database: dict[str, Any], messages: int, followup_share: flo
                     raise SystemExit(f"delivery errors: {report.errors[:3]}")
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
+            if profiler is not None:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
             with app.app_context():
                 counted = _followups_counted(db)
                 db.engine.dispose()
@@ -233,13 +249,22 @@ def main() -> None:
         "--followups", type=float, default=0.3, help="the share of follow-ups (0 to 1)"
     )
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument(
+        "--profile", action="store_true", help="print where the sender's time goes (cProfile)"
+    )
     args = parser.parse_args()
     rates = []
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory(prefix="mail-bench-db-") as folder:
             uri = f"sqlite:///{folder}/bench.sqlite3"
             rates.append(
-                run("SQLite", {"SQLALCHEMY_DATABASE_URI": uri}, args.messages, args.followups)
+                run(
+                    "SQLite",
+                    {"SQLALCHEMY_DATABASE_URI": uri},
+                    args.messages,
+                    args.followups,
+                    args.profile,
+                )
             )
     if args.db in ("postgresql", "both"):
         from sqlalchemy import create_engine, text
@@ -257,7 +282,7 @@ def main() -> None:
                     "connect_args": {"options": f"-c search_path={schema}"}
                 },
             }
-            rates.append(run("PostgreSQL", database, args.messages, args.followups))
+            rates.append(run("PostgreSQL", database, args.messages, args.followups, args.profile))
         finally:
             with engine.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

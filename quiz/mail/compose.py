@@ -75,8 +75,12 @@ def compose(
     response: Response,
     chart_png: bytes | None = None,
     now: datetime | None = None,
+    answers: Mapping[str, str] | None = None,
 ) -> OutgoingMessage:
-    """The complete message of one outbox row: both parts, headers, the chart inline (result)."""
+    """The complete message of one outbox row: both parts, headers, the chart inline (result).
+
+    `answers`: the response's stored answers when the caller read them already (a delivery
+    round reads its batch's at once); read here otherwise."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     config = app.config
@@ -90,7 +94,7 @@ def compose(
     }
     chart_cid = make_msgid(domain="chart.invalid") if chart_png and kind == "result" else None
     if kind == "result":
-        context.update(result_context(app, response))
+        context.update(result_context(app, response, answers))
         context.update(cta_context(app, response, "email"))
         context["chart_cid"] = chart_cid[1:-1] if chart_cid else None
         context["chart_width"] = EMAIL_CHART_WIDTH
@@ -162,9 +166,11 @@ def compose_followup(
     response: Response,
     details: Mapping[str, Any],
     now: datetime | None = None,
+    answers: Mapping[str, str] | None = None,
 ) -> OutgoingMessage:
     """Email n of the taker's follow-up series: its text from the content, the question and
-    answer it builds on quoted first, the call to action, the unsubscribe link."""
+    answer it builds on quoted first, the call to action, the unsubscribe link (`answers` as
+    for `compose`)."""
     content = get_content(app)
     number = int(details.get("number") or 1)
     dimension = response.bottleneck or ""
@@ -185,7 +191,9 @@ def compose_followup(
         "first_name": usable_name(response.first_name),
         "subject": email.subject,
         "paragraphs": [p.strip() for p in email.text.split("\n") if p.strip()],
-        "quote": followups.quoted_answer(content, _answers(app, response), dimension, number),
+        "quote": followups.quoted_answer(
+            content, _answers(app, response) if answers is None else answers, dimension, number
+        ),
         "citations": sorted({content.source_by_file[ref.file].citation for ref in email.sources}),
         # Through /weiter/, counted as followup-N.
         **cta_context(app, response, f"followup-{min(max(number, 1), 99)}"),
@@ -337,7 +345,9 @@ def _boundary() -> str:
     return "=_" + secrets.token_hex(16)
 
 
-def result_context(app: Flask, response: Response) -> dict[str, Any]:
+def result_context(
+    app: Flask, response: Response, answers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """What the summary shows, in the result page's order: diagnosis, next steps, chart, link.
 
     The steps are the analysis's own ranking (its `next_step` markers), the same three the page
@@ -352,7 +362,10 @@ def result_context(app: Flask, response: Response) -> dict[str, Any]:
         key=lambda item: order.get(item.get("dimension", ""), len(order)),
     )
     summary = result_layout.build_layout(
-        content, analysis, _answers(app, response), step_words=None
+        content,
+        analysis,
+        _answers(app, response) if answers is None else answers,
+        step_words=None,
     )
     return {
         "bottleneck": summary.bottleneck,

@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import re
 import unicodedata
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
-from email.policy import Policy
+from email.policy import Policy, default
 from functools import lru_cache
 from typing import Any
 
@@ -171,10 +172,35 @@ def link_header(name: str, url: str) -> RawHeader:
     return RawHeader(name, [value])
 
 
+class _Headers(HeaderRegistry):
+    """The standard header classes, each built once.
+
+    The standard registry builds a new class for every header it stores (`type(...)` in its
+    `__getitem__`), dozens per message; the classes hold no state, so one per header name makes
+    the same headers for a fraction of the time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = super().__getitem__(name)
+        return found
+
+
+# email.policy.default, with the header classes built once (same output).
+POLICY = default.clone(header_factory=_Headers())
+
+
 class OutgoingMessage(EmailMessage):
     """An email plus its SMTP envelope, so no transport derives the envelope from the headers."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("policy", POLICY)
         super().__init__(*args, **kwargs)
         self.envelope_from = ""
         self.envelope_to: list[str] = []

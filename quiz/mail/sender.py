@@ -49,7 +49,8 @@ from quiz.mail.transport import (
     Transport,
     transport_for,
 )
-from quiz.models import Response, utcnow
+from quiz.models import Answer, Response, utcnow
+from quiz.site import settings as site_settings
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,9 @@ def _deliver_due(
     if not claims:
         return report
     try:
-        loaded = _responses(claims)
+        # The round's emails are composed from one copy of the site settings.
+        site_settings.hold(app)
+        loaded, answers = _responses(claims)
     except SQLAlchemyError:
         # The database went away right after the claim: give the claims back once it is back.
         log.warning("outbox: the claimed messages' responses could not be read")
@@ -125,7 +128,7 @@ def _deliver_due(
                 _give_back(app, report, claims[index:])
                 break
             try:
-                record = _deliver_one(app, report, sender, claim, loaded, now)
+                record = _deliver_one(app, report, sender, claim, loaded, answers, now)
             except ConnectionFailure as exc:
                 _pause_sender(app, report, claims[index:], exc, now)
                 break
@@ -156,12 +159,13 @@ def _deliver_one(
     sender: Transport,
     claim: Claim,
     loaded: dict[int, Response],
+    answers: dict[int, dict[str, str]],
     now: datetime,
 ) -> _Record:
     """Compose and send one message: what to record. ConnectionFailure: the server is unusable
     (the sender pauses, nothing is recorded about the message)."""
     try:
-        message, new_chart = _compose(app, claim, loaded, now)
+        message, new_chart = _compose(app, claim, loaded, answers, now)
     except SQLAlchemyError as exc:
         if database.unavailable(exc):
             raise
@@ -238,7 +242,11 @@ def _error(exc: Exception) -> str:
 
 
 def _compose(
-    app: Flask, claim: Claim, loaded: dict[int, Response], now: datetime
+    app: Flask,
+    claim: Claim,
+    loaded: dict[int, Response],
+    answers: dict[int, dict[str, str]],
+    now: datetime,
 ) -> tuple[OutgoingMessage, bytes | None]:
     """The message of a claim, and the chart if it had to be rendered for it."""
     if claim.kind == COACH_ALERT:
@@ -275,6 +283,7 @@ def _compose(
             response=response,
             details=claim.details or {},
             now=now,
+            answers=answers.get(response.id, {}),
         )
         return message, None
     chart, new_chart = response.chart_png, None
@@ -289,12 +298,14 @@ def _compose(
         response=response,
         chart_png=chart,
         now=now,
+        answers=answers.get(response.id, {}),
     )
     return message, new_chart
 
 
-def _responses(claims: list[Claim]) -> dict[int, Response]:
-    """The batch's responses in one query, detached, so no read stays open while sending."""
+def _responses(claims: list[Claim]) -> tuple[dict[int, Response], dict[int, dict[str, str]]]:
+    """The batch's responses and their stored answers ({question: option} per response), in
+    two queries, detached, so no read stays open while sending."""
     ids = {claim.response_id for claim in claims if claim.response_id is not None}
     ids |= {_lead_id(claim) for claim in claims if claim.kind == NEW_LEAD}
     rows = (
@@ -307,9 +318,16 @@ def _responses(claims: list[Claim]) -> dict[int, Response]:
         .scalars()
         .all()
     )
+    answers: dict[int, dict[str, str]] = {}
+    for response_id, question, option in db.session.execute(
+        select(Answer.response_id, Answer.question_id, Answer.option_id).where(
+            Answer.response_id.in_(ids)
+        )
+    ):
+        answers.setdefault(response_id, {})[question] = option
     db.session.expunge_all()
     db.session.rollback()
-    return {row.id: row for row in rows}
+    return {row.id: row for row in rows}, answers
 
 
 def _lead_id(claim: Claim) -> int:

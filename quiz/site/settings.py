@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import delete, select, text
 from sqlalchemy import update as update_rows
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -168,7 +168,7 @@ def defaults(app: Flask | None = None) -> SiteSettings:
 def current(app: Flask | None = None) -> SiteSettings:
     """The settings now: one query for the version; the worker's copy when it is current."""
     app = app or current_app
-    if has_request_context():
+    if has_app_context():  # a request's copy, or one `hold()` keeps
         memo: SiteSettings | None = g.get(_G_KEY)
         if memo is not None:
             return memo
@@ -187,6 +187,15 @@ def current(app: Flask | None = None) -> SiteSettings:
         store.put(version, settings)
     if has_request_context():
         setattr(g, _G_KEY, settings)
+    return settings
+
+
+def hold(app: Flask | None = None) -> SiteSettings:
+    """Read the settings now and keep this copy for the rest of the app context: a mail
+    delivery round composes each of its emails from it, one query instead of several per email
+    (a change reaches the next round)."""
+    settings = current(app)
+    setattr(g, _G_KEY, settings)
     return settings
 
 
