@@ -31,6 +31,7 @@ from quiz.mail.sender import deliver_due
 from quiz.models import Consent, OutboxMessage, Response, utcnow
 from quiz.site import settings as site_settings
 from quiz.taker import rights
+from quiz.web.coach import dashboard as coach_dashboard
 from tests.coach_factories import assert_rollups_equal_a_rebuild, create_test_coach, login
 from tests.factories import Finished, finished_response
 from tests.mailserver import MailServer
@@ -371,6 +372,34 @@ def test_the_lead_page_dashboard_and_privacy_notice_show_the_re_assessment(
         assert shown in page
     dashboard = coach.get("/coach/").text
     assert re.search(r'id="kpi-reassessments">1<', dashboard)
+    # The average change per dimension among re-takers, from the counters (one re-taker here).
+    ids = [d.id for d in get_content(app).dimensions]
+    for dimension, (_, old, new) in zip(ids, rows, strict=True):
+        shown = f"{new - old:+.1f}".replace(".", ",")
+        assert f'<td id="change-{dimension}">{shown} Punkte (n = 1)</td>' in dashboard
+    assert_rollups_equal_a_rebuild(app)
+    # A second re-taker of another earlier quiz: the average is over both.
+    other = confirmed_taker(app, seed=3)
+    reassess_through_link(app.test_client(), app, other, seed=8)
+    coach_dashboard.clear_cache()  # the figures are cached for a minute
+    both = [
+        r1[2] - r1[1] + r2[2] - r2[1]
+        for r1, r2 in zip(rows, _before_after(app, other.id), strict=True)
+    ]
+    dashboard = coach.get("/coach/").text
+    for dimension, total in zip(ids, both, strict=True):
+        shown = f"{total / 2:+.1f}".replace(".", ",")
+        assert f'<td id="change-{dimension}">{shown} Punkte (n = 2)</td>' in dashboard
+    assert_rollups_equal_a_rebuild(app)
+    # Deleting a re-taker's data takes its change back.
+    with app.app_context():
+        assert rights.delete_data(other.id)
+    coach_dashboard.clear_cache()
+    dashboard = coach.get("/coach/").text
+    for dimension, (_, old, new) in zip(ids, rows, strict=True):
+        shown = f"{new - old:+.1f}".replace(".", ",")
+        assert f'<td id="change-{dimension}">{shown} Punkte (n = 1)</td>' in dashboard
+    assert_rollups_equal_a_rebuild(app)
 
 
 def _again_from_result_page(

@@ -73,6 +73,10 @@ class DimensionStats:
     count: int
     average: float | None
     bottleneck_count: int
+    # Among re-assessments scored in it: how many, and their average change since the earlier
+    # result (points, negative when the score fell).
+    retakes: int = 0
+    average_change: float | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,7 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
     score_buckets: dict[str, list[int]] = {d: [0] * SCORE_BUCKETS for d in dimensions}
     score_sums: dict[str, int] = dict.fromkeys(dimensions, 0)
     bottlenecks: dict[str, int] = dict.fromkeys(dimensions, 0)
+    changes: dict[str, list[int]] = {d: [0, 0] for d in dimensions}
     confirmed = reassessed = 0
     states = dict.fromkeys(EMAIL_STATES, 0)
     for (metric, dimension, bucket), (count, total) in rows.items():
@@ -241,6 +246,9 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
             confirmed += count
         elif metric == "reassess":
             reassessed += count
+        elif metric == "change" and dimension in changes:
+            changes[dimension][0] += count
+            changes[dimension][1] += total
         elif metric == "email":
             states[dimension] = states.get(dimension, 0) + count
 
@@ -260,6 +268,10 @@ def dashboard(filters: Filters, step_labels: Sequence[str], dimensions: Sequence
                 count=count,
                 average=score_sums[dimension] / count if count else None,
                 bottleneck_count=bottlenecks[dimension],
+                retakes=changes[dimension][0],
+                average_change=(
+                    changes[dimension][1] / changes[dimension][0] if changes[dimension][0] else None
+                ),
             )
         )
 

@@ -49,7 +49,8 @@ class CoachRollup(db.Model):  # type: ignore[name-defined,misc]
     campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
     content_version: Mapped[str] = mapped_column(String(40), primary_key=True)
     is_demo: Mapped[bool] = mapped_column(primary_key=True)
-    # start, reached, finish, duration, score, bottleneck, marketing, email (rollup_keys).
+    # start, reached, finish, duration, score, bottleneck, reassess, change, marketing, email
+    # (rollup_keys).
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
     dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Date, cast, exists, func
 from sqlalchemy.sql.elements import ColumnElement
 
+from quiz.extensions import db
 from quiz.models import Consent, OutboxMessage, Response
 
 # Duration histogram: fine steps where takers actually are, coarse ones for the stragglers.
@@ -49,8 +50,10 @@ class State:
     # its start included, is kept in this class, so a filter leaves the whole response out.
     quality: int = 0
     extra: int = 0
-    # A re-assessment (responses.previous_response_id): counted apart as metric "reassess" too.
+    # A re-assessment (responses.previous_response_id): counted apart as metric "reassess" too,
+    # with its change since the earlier result per dimension both scored (metric "change").
     reassessment: bool = False
+    changes: Mapping[str, int] = field(default_factory=dict)
     # What happens after the finish; state_of() leaves these out, the SQL helpers count them.
     marketing: bool = False
     emails: Mapping[str, int] = field(default_factory=dict)
@@ -115,6 +118,7 @@ def state_of(response: Response) -> State:
         response.finished_at if response.status == "finished" and response.finished_at else None
     )
     scores = response.scores() if finished else {}
+    reassessment = bool(finished and response.previous_response_id is not None)
     return State(
         start_day=started.date(),
         campaign=response.utm_campaign or "",
@@ -130,8 +134,16 @@ def state_of(response: Response) -> State:
         # Deferred: loaded (one query) only for a finished response, unless already set.
         quality=(response.quality_flags or 0) if finished else 0,
         # Deferred too: read only for a finished response.
-        reassessment=bool(finished and response.previous_response_id is not None),
+        reassessment=reassessment,
+        changes=_changes(response, scores) if reassessment else {},
     )
+
+
+def _changes(response: Response, scores: Mapping[str, int]) -> dict[str, int]:
+    """A re-assessment's change per dimension since the earlier result (both scored)."""
+    earlier = db.session.get(Response, response.previous_response_id)
+    before = earlier.scores() if earlier is not None else {}
+    return {dim: score - before[dim] for dim, score in scores.items() if dim in before}
 
 
 def contributions(state: State) -> dict[Key, tuple[int, int]]:
@@ -154,6 +166,8 @@ def contributions(state: State) -> dict[Key, tuple[int, int]]:
             out[(day, *base, "bottleneck", state.bottleneck, 0, q)] = (1, 0)
         if state.reassessment:
             out[(day, *base, "reassess", "", 0, q)] = (1, 0)
+        for dimension, change in state.changes.items():
+            out[(day, *base, "change", dimension, 0, q)] = (1, change)
         if state.marketing:
             out[(day, *base, "marketing", "", 0, q)] = (1, 0)
         for status, count in state.emails.items():

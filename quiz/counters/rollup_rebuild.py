@@ -184,6 +184,12 @@ def count_raw(
         )
         reassessed = [*finished, r.previous_response_id.is_not(None)]
         grouped(finish_day, "reassess", blank, zero, zero, reassessed)
+        earlier = Response.__table__.alias("earlier")
+        chain = Response.__table__.join(earlier, r.previous_response_id == earlier.c.id)
+        for dimension in SCORED_DIMENSIONS:
+            now, then = r[f"score_{dimension}"], earlier.c[f"score_{dimension}"]
+            both = [*reassessed, now.is_not(None), then.is_not(None)]
+            grouped(finish_day, "change", literal(dimension), zero, now - then, both, chain)
         grouped(finish_day, "marketing", blank, zero, zero, [*finished, confirmed_marketing()])
         o = OutboxMessage.__table__
         emails = o.join(Response.__table__, r.id == o.c.response_id)

@@ -57,7 +57,7 @@ from quiz.models import OutboxMessage, Response
 
 # Which counters each owner moves (the rest of a State's contributions belong to the others).
 RESPONSE_METRICS = frozenset(
-    {"start", "reached", "extra", "finish", "duration", "score", "bottleneck", "reassess"}
+    {"start", "reached", "extra", "finish", "duration", "score", "bottleneck", "reassess", "change"}
 )
 MARKETING_METRICS = frozenset({"marketing"})
 EMAIL_METRICS = frozenset({"email"})
