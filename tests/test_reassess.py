@@ -364,6 +364,14 @@ def test_the_lead_page_dashboard_and_privacy_notice_show_the_re_assessment(
     login(coach)
     page = coach.get(f"/coach/leads/{earlier.id}").text
     assert "Erneute Einschätzungen" in page
+    # The leads list marks the re-assessment, not the first quiz.
+    listing = coach.get("/coach/leads").text
+    marked = re.findall(
+        r'/coach/leads/(\d+)">[^<]*</a>(?: <span class="tag">Erneut</span>)?', listing
+    )
+    assert len(marked) == 2
+    again = re.findall(r'/coach/leads/(\d+)">[^<]*</a> <span class="tag">Erneut</span>', listing)
+    assert again == [str(max(int(lead) for lead in marked))]
     for name, old, new in rows:
         shown = (
             f'<th scope="row">{escape(name)}</th><td>{old}</td><td>{new}</td>'

@@ -127,6 +127,7 @@ def lead_query(
             r.utm_campaign,
             r.content_version,
             r.is_demo,
+            r.previous_response_id.is_not(None).label("is_reassessment"),
             *(r[f"score_{d}"] for d in SCORED_DIMENSIONS),
             _marketing_state().label("marketing"),
             _email_state().label("email_state"),
