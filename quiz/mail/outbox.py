@@ -15,9 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -37,17 +36,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from quiz import counters, database
 from quiz.counters.rollup_keys import Key
 from quiz.extensions import db
-from quiz.mail import followup_timing
 from quiz.mail.compose import COACH_ALERT, FOLLOWUP, NEW_LEAD, REASSESS, new_message_id
+from quiz.mail.series_round import SERIES_KINDS, Decision, SeriesRound
 from quiz.models import OutboxMessage, Response, utcnow
-from quiz.site import settings as site_settings
-from quiz.site.durations import parse_duration
 
 log = logging.getLogger(__name__)
-
-# The emails of the series after the quiz: the follow-ups and the invitation to take it again.
-# They keep the series' timing (quiet hours, one per gap, none after a permanent failure).
-SERIES_KINDS = (FOLLOWUP, REASSESS)
 
 # Backoff never waits longer than this between two attempts.
 MAX_DELAY = timedelta(hours=24)
@@ -124,103 +117,28 @@ def claim_due(app: Flask, now: datetime, limit: int) -> list[Claim]:
         # The dashboard counts emails by status: the claimed rows (locked, so nothing else moves
         # them meanwhile) leave the counters of their old status and join those of the new one.
         with counters.emails_changing(OutboxMessage.id.in_([row.id for row in rows])):
-            timing = _FollowupTiming(config, now, rows)
+            series = SeriesRound(str(config["QUIZ_TIMEZONE"]), now, rows)
             claims = [
                 _claim(row, now, config, max_attempts)
                 for row in rows
-                if row.kind not in SERIES_KINDS or timing.may_send(row)
+                if row.kind not in SERIES_KINDS or _apply_timing(row, series.decide(row))
             ]
     return [claim for claim in claims if claim is not None]
 
 
-class _FollowupTiming:
-    """Decides, for the emails of the series (follow-ups and the invitation) of one claim round,
-    which may go now.
-
-    One that may not is put back with the time it may (quiet hours, the gap since the taker's
-    last follow-up), or cancelled when an email to its address failed for good before; either
-    way it is not claimed and no attempt is counted. What it needs about the addresses' other
-    emails is read in two queries for the whole round, not two per follow-up.
-    """
-
-    def __init__(self, config: Mapping[str, Any], now: datetime, rows: Sequence[OutboxMessage]):
-        self.now = now
-        self.zone = ZoneInfo(str(config["QUIZ_TIMEZONE"]))
-        self.sending: dict[str, datetime] = {}
-        self.rows = {row.id: row for row in rows}
-        addresses = {row.recipient.lower() for row in rows if row.kind in SERIES_KINDS}
-        self.min_gap = timedelta(0)
-        self.failed: set[str] = set()
-        self.followups: dict[str, list[tuple[int, str, datetime | None, datetime | None]]] = {}
-        if not addresses:
-            return
-        self.min_gap = parse_duration(site_settings.current().text("followup.min_gap") or "0s")
-        self.failed = _failed_for_good(addresses)
-        self.followups = _followups_of(addresses)
-
-    def may_send(self, row: OutboxMessage) -> bool:
-        address = row.recipient.lower()
-        if row.status == "queued" and address in self.failed:
-            row.status = "cancelled"
-            row.last_error = "an earlier email to this address failed for good"
-            return False
-        last = self.sending.get(address) or self._last_sent(address, row.id)
-        # From now, not from when it fell due: one due at 20:59 and claimed at 21:01 waits too.
-        due = max(row.next_attempt_at, self.now)
-        allowed = followup_timing.allowed_at(due, last, self.min_gap, self.zone)
-        if allowed > self.now:
-            if row.status == "queued":
-                row.next_attempt_at = allowed
-            return False
-        self.sending[address] = self.now
-        return True
-
-    def _last_sent(self, address: str, other_than: int) -> datetime | None:
-        """When the last email of the series to this address went out (or is going out now):
-        the rows of this round as they stand now, the others as read."""
-        times: list[datetime] = []
-        for row_id, status, sent_at, claimed_at in self.followups.get(address, ()):
-            if row_id == other_than:
-                continue
-            row = self.rows.get(row_id)
-            if row is not None:
-                status, sent_at, claimed_at = row.status, row.sent_at, row.claimed_at
-            moment = sent_at or claimed_at
-            if status in ("sent", "sending") and moment is not None:
-                times.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-        return max(times, default=None)
-
-
-def _followups_of(
-    addresses: set[str],
-) -> dict[str, list[tuple[int, str, datetime | None, datetime | None]]]:
-    """The series' emails to these addresses sent or being sent: (id, status, sent, claimed)."""
-    o = OutboxMessage
-    found: dict[str, list[tuple[int, str, datetime | None, datetime | None]]] = {}
-    rows = db.session.execute(
-        select(func.lower(o.recipient), o.id, o.status, o.sent_at, o.claimed_at).where(
-            func.lower(o.recipient).in_(addresses),
-            o.kind.in_(SERIES_KINDS),
-            o.status.in_(("sent", "sending")),
-        )
-    )
-    for address, row_id, status, sent_at, claimed_at in rows:
-        found.setdefault(address, []).append((row_id, status, sent_at, claimed_at))
-    return found
-
-
-def _failed_for_good(addresses: set[str]) -> set[str]:
-    """Which of these addresses an email was refused to for good (an SMTP 5xx at RCPT or DATA)."""
-    rows = db.session.execute(
-        select(func.lower(OutboxMessage.recipient), OutboxMessage.details).where(
-            func.lower(OutboxMessage.recipient).in_(addresses), OutboxMessage.status == "failed"
-        )
-    )
-    return {
-        address
-        for address, details in rows
-        if isinstance(details, dict) and details.get("permanent")
-    }
+def _apply_timing(row: OutboxMessage, decision: Decision) -> bool:
+    """Whether an email of the series goes in this round; if not, it is cancelled (an earlier
+    email to the address failed for good) or put back with the time it may go. Either way it is
+    not claimed and no attempt is counted."""
+    if decision.cancel:
+        row.status = "cancelled"
+        row.last_error = "an earlier email to this address failed for good"
+        return False
+    if decision.wait_until is not None:
+        if row.status == "queued":
+            row.next_attempt_at = decision.wait_until
+        return False
+    return True
 
 
 def _claim(
