@@ -133,12 +133,9 @@ def _apply_timing(row: OutboxMessage, decision: Decision) -> bool:
     if decision.cancel:
         row.status = "cancelled"
         row.last_error = "an earlier email to this address failed for good"
-        return False
-    if decision.wait_until is not None:
-        if row.status == "queued":
-            row.next_attempt_at = decision.wait_until
-        return False
-    return True
+    elif decision.wait_until is not None and row.status == "queued":
+        row.next_attempt_at = decision.wait_until
+    return decision.send
 
 
 def _claim(

@@ -32,11 +32,15 @@ _Sent = tuple[int, str, datetime | None, datetime | None]
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with one email of the series in this round."""
+    """What to do with one email of the series in this round: send it (neither field set),
+    cancel it, or put it back until a later time."""
 
-    send: bool
     cancel: bool = False  # an earlier email to the address was refused for good
     wait_until: datetime | None = None  # when it may go instead
+
+    @property
+    def send(self) -> bool:
+        return not self.cancel and self.wait_until is None
 
 
 class SeriesRound:
@@ -61,15 +65,15 @@ class SeriesRound:
     def decide(self, row: OutboxMessage) -> Decision:
         address = row.recipient.lower()
         if row.status == "queued" and address in self.failed:
-            return Decision(send=False, cancel=True)
+            return Decision(cancel=True)
         last = self.sending.get(address) or self._last_sent(address, row.id)
         # From now, not from when it fell due: one due at 20:59 and claimed at 21:01 waits too.
         due = max(row.next_attempt_at, self.now)
         allowed = followup_timing.allowed_at(due, last, self.min_gap, self.zone)
         if allowed > self.now:
-            return Decision(send=False, wait_until=allowed)
+            return Decision(wait_until=allowed)
         self.sending[address] = self.now
-        return Decision(send=True)
+        return Decision()
 
     def _last_sent(self, address: str, other_than: int) -> datetime | None:
         """When the last email of the series to this address went out (or is going out now):
