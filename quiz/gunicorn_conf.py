@@ -69,3 +69,7 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+# Gunicorn's control socket (`gunicornc`) is unused here, and its default path is one per user
+# account: every gunicorn on a host (another instance, a second app host, the tests' servers)
+# would take it over from the one before.
+control_socket_disable = True

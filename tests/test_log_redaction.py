@@ -212,3 +212,5 @@ def test_quiz_under_gunicorn_writes_no_address_to_its_logs(
     assert_no_addresses(lines)
     assert "\n".join(lines).count("[E-Mail]") == 12
     assert_no_addresses(errors.read_text(encoding="utf-8").splitlines())
+    # No control socket: every gunicorn on the host would share its one default path.
+    assert "Control socket listening" not in errors.read_text(encoding="utf-8")
