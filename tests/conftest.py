@@ -39,6 +39,7 @@ from quiz.coach import accounts
 from quiz.domain.content import Content, load_content
 from quiz.extensions import db
 from tests.clock import FakeClock
+from tests.mailserver import MailServer
 
 ROOT = Path(__file__).resolve().parent.parent
 # The coach accounts' own password hasher, before `_cheap_password_hashing` swaps it.
@@ -261,6 +262,15 @@ def client(app: Flask) -> FlaskClient:
 def runner(app: Flask) -> FlaskCliRunner:
     """A CLI runner."""
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    """A real SMTP server (aiosmtpd) in this process that accepts everything unless told
+    otherwise; a test module may define its own (without SMTPUTF8, say)."""
+    server = MailServer().start()
+    yield server
+    server.stop()
 
 
 def pytest_configure(config: pytest.Config) -> None:

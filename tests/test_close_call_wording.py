@@ -5,7 +5,6 @@ result says nothing of the kind."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html import unescape
 
 import pytest
@@ -43,13 +42,6 @@ def _clear(content: Content) -> dict[str, str]:
     best, worst = sample_answers(content, "best"), sample_answers(content, "worst")
     weak = {q.id for q in content.questions_of("preise")}
     return {qid: worst[qid] if qid in weak else answer for qid, answer in best.items()}
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.dialect_independent

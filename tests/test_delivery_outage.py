@@ -37,14 +37,6 @@ AFTER = 3  # the database drops right after the server accepted this many
 DOWN_SECONDS = 1.5
 
 
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    """A running SMTP server that accepts everything."""
-    server = MailServer().start()
-    yield server
-    server.stop()
-
-
 def _queue(app: Flask) -> None:
     """Messages without a response behind them (coach alerts, one address each): cheap to build."""
     with app.app_context():

@@ -8,7 +8,6 @@ from the raw rows, the dashboard shows them, and `rebuild-rollups --check` finds
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,13 +37,6 @@ from tests.test_html_valid import vnu_errors
 # A weekday morning in Berlin, a day after any test runs: nothing here is in quiet hours.
 T0 = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
 Figures = dict[int, tuple[int, int, int]]
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ never at night, never in a burst, cancelled by unsubscribing, deleting or a fail
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,13 +29,6 @@ from tests.mailserver import MailServer
 BERLIN = ZoneInfo("Europe/Berlin")
 # A weekday morning in Berlin, a day after any test runs: nothing here is in quiet hours.
 T0 = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ looks like an encoded word; refused by the form in German, and harmless when alr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
@@ -25,14 +23,6 @@ FORMAT_CHARACTERS = {
     "byte order mark": "\ufeffAnna",
     "soft hyphen": "An\u00adna",
 }
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    """A running SMTP server that accepts everything."""
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 def responses_stored(app: Flask) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
@@ -29,14 +28,6 @@ from tests.mailserver import MailServer
 from tests.quizflow import complete_quiz
 
 EMAIL = "kundin@example.com"
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    """A running SMTP server that accepts everything unless told otherwise."""
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

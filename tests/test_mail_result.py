@@ -6,11 +6,9 @@ Messages are composed from stored results and delivered to a real SMTP server in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from email.message import EmailMessage
 from html import unescape
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
@@ -27,14 +25,6 @@ from tests.factories import finished_response
 from tests.mailserver import MailServer
 
 EMAIL = "kundin@example.com"
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    """A running SMTP server that accepts everything."""
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 def summary(

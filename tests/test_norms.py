@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from html import unescape
 from typing import Any
@@ -217,14 +216,6 @@ def test_the_cached_page_never_serves_stale_norms(
         assert third == by_name(app, numpy_norms(own, group[:-1])) != second
     finally:
         template_rendered.disconnect(record, app)
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    """A running SMTP server that accepts everything."""
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 def send_summary(app: Flask, mail_server: MailServer) -> tuple[str, str]:

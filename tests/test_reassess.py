@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -183,13 +182,6 @@ def test_the_new_result_page_shows_before_and_after_with_a_chart_of_both(
     # A first quiz has no comparison and no such chart.
     assert "Vorher und nachher" not in client.get(earlier.path).text
     assert client.get(f"{earlier.path}/vorher-nachher.png").status_code == 404
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 def _signed(change: int) -> str:

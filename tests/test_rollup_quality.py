@@ -8,9 +8,6 @@ from the raw rows, on both databases and after migration 0009 in both directions
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import downgrade, upgrade
@@ -38,14 +35,6 @@ from tests.factories import finished_response
 from tests.mailserver import MailServer
 
 TEN_MINUTES = ("2026-03-02 10:00:00", "2026-03-02 10:10:00")
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    """A running SMTP server that accepts everything."""
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 def straight_lining(content: Content) -> dict[str, str]:
