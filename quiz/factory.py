@@ -31,6 +31,7 @@ from quiz.web import (
     pdf,
     public,
     reassess,
+    result_page,  # noqa: F401 - its routes (the result page) join public.bp on import
     security,
     share,
     site,

@@ -6,6 +6,10 @@ Each answer is a row of its own (so SQL can aggregate by question), and each dim
 a column of its own on the response (so SQL can aggregate by dimension without parsing JSON).
 A new dimension in the content therefore needs a migration adding its `score_<id>` column;
 `create_app` refuses to start until it has one.
+
+The taker's and the coach's mapped classes in one module on purpose: a reader finds every
+table of the core here (the counters', the webhooks' and the experiments' live in their
+packages' `models`), and the classes are declarations, not logic.
 """
 
 from __future__ import annotations

@@ -505,7 +505,7 @@ def test_only_the_owners_move_the_counters() -> None:
         "quiz.taker.clicks",
         "quiz.cli.coach",
     }
-    assert importers_of("quiz.counters.norms_read") >= {"quiz.web.public", "quiz.mail.compose"}
+    assert importers_of("quiz.counters.norms_read") >= {"quiz.web.result_page", "quiz.mail.compose"}
 
 
 # --- One way to write (issue 20) --------------------------------------------------------------

@@ -8,6 +8,9 @@ The core quiz is `pages` (every taker answers `questions`); the bank of extra qu
 (`extra`) stands apart: the quiz asks a few of them on one extra page when the weakest
 dimensions are too close to tell apart (`quiz.domain.flow`). Lookups by question id
 (`question_by_id`, `choices`) know both.
+
+One module on purpose: it is the content file's schema as pydantic models, read top to bottom
+like the YAML it describes; the cross-checks live in quiz.domain.content_checks.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Nothing here needs a request: links are built under PUBLIC_URL, and the app is passed in. The
 outbox (`quiz.mail.outbox`) decides what to send and when, `quiz.mail.transport` delivers; this
 module only builds the messages (both parts, headers, the chart inline).
+
+One module for every kind of message on purpose: they share the sender, the headers, the
+footer with the data links and the unsubscribe link; the headers' safety rules are in
+quiz.mail.headers.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ recorded only by the sender whose attempt it was. A sender that dies mid-send le
 `sending`; after MAIL_LEASE_SECONDS they are due again (delivery is at least once, never silently
 lost). Every insert, update and delete of a response's emails moves the email counters in the
 same function, through the counters' entry points (quiz.counters).
+
+Longer than most modules on purpose: it is the `outbox` table's one writer (queueing, claiming,
+recording, cancelling, retention, demo data); what only reads lives apart (the series' timing
+in quiz.mail.series_round, the listing in quiz.mail.listing).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ The first start fills the settings from today's environment variables (QUIZ_COAC
 QUIZ_CTA_URL, QUIZ_FRAME_ANCESTORS, a PNG or JPEG QUIZ_COACH_LOGO, the address of MAIL_FROM); after
 that the environment is not read for them again. A QUIZ_PRIVACY_FILE becomes the addition to the
 generated privacy notice (privacy.extra). Secrets never live here.
+
+The reading, caching and writing of the settings belong together (one version number ties
+them); the keys and their checks live apart, in quiz.site.schema and quiz.site.value_checks.
 """
 
 from __future__ import annotations

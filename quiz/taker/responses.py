@@ -7,6 +7,10 @@ double submit returns the result of the first. Deleting, anonymising and the dem
 rows go through here too; every function moves the counters it changes itself, through the
 counters' entry point for its event (quiz.counters). The stored result chart is
 quiz.result_chart's.
+
+Longer than most modules on purpose: it is the one writer of `responses` and `answers`, and
+splitting the writes would give those tables two writers (the reads already live apart, in
+quiz.taker.response_reads).
 """
 
 from __future__ import annotations
