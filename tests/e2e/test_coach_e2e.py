@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.coach_factories import PASSWORD, add_response, create_test_coach
 from tests.e2e.conftest import LiveServer
 
@@ -55,5 +57,5 @@ def test_coach_logs_in_filters_and_sees_the_charts(
     check_accessibility(page)
 
     page.get_by_role("link", name="Leads").click()
-    assert page.get_by_role("link", name="Person 1").is_visible()
+    expect(page.get_by_role("link", name="Person 1")).to_be_visible()
     check_accessibility(page)

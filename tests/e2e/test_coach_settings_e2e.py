@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from quiz.webhooks import sender
 from tests.coach_factories import PASSWORD, create_test_coach
@@ -37,13 +38,13 @@ def test_coach_manages_a_webhook_and_changes_the_password(
 
     page.get_by_role("link", name="Einstellungen").click()
     page.wait_for_url(f"{live_server.url}/coach/einstellungen")
-    assert page.get_by_role("heading", name="Einstellungen").is_visible()
+    expect(page.get_by_role("heading", name="Einstellungen")).to_be_visible()
     check_accessibility(page)
 
     # A refused address: the error is announced and tied to the field.
     page.get_by_label("Adresse (URL) des Empfängers").fill("ftp://example.com/x")
     page.get_by_role("button", name="Endpunkt speichern").click()
-    assert page.get_by_role("alert").first.is_visible()
+    expect(page.get_by_role("alert").first).to_be_visible()
     assert page.get_by_label("Adresse (URL) des Empfängers").get_attribute("aria-invalid") == "true"
     check_accessibility(page)
 
@@ -58,7 +59,7 @@ def test_coach_manages_a_webhook_and_changes_the_password(
 
     page.get_by_role("link", name="Zurück zu den Einstellungen").click()
     assert secret not in page.content()
-    assert page.get_by_text(receiver.url()).first.is_visible()
+    expect(page.get_by_text(receiver.url()).first).to_be_visible()
     page.get_by_role("button", name="Test senden").click()
     assert page.get_by_role("status").inner_text().startswith("Ein Test-Ereignis")
     assert sender.deliver_due(live_server.app).delivered == 1

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from quiz.app_state import get_content
 from quiz.domain.scoring import sample_answers, score_answers
@@ -90,12 +91,12 @@ def test_summary_email_links_lead_to_the_result_and_confirm_the_optin(
     check_accessibility(page)
     screenshot(page, "optin-confirm")
     page.get_by_role("button", name="Anmeldung bestätigen").click()
-    assert page.get_by_role("heading", name="Danke, Ihre Anmeldung ist bestätigt").is_visible()
+    expect(page.get_by_role("heading", name="Danke, Ihre Anmeldung ist bestätigt")).to_be_visible()
     check_accessibility(page)
 
     # The unsubscribe link at the foot of the summary.
     page.goto(first_link(summary, live_server.url, "/abmelden/"))
     check_accessibility(page)
     page.get_by_role("button", name="Jetzt abmelden").click()
-    assert page.get_by_role("heading", name="Sie sind abgemeldet").is_visible()
+    expect(page.get_by_role("heading", name="Sie sind abgemeldet")).to_be_visible()
     screenshot(page, "unsubscribed")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from quiz import caches
 from quiz.app_state import get_content
@@ -144,7 +145,7 @@ def test_the_coach_reads_the_funnel_and_the_test_in_the_browser(
     cells = seen_row.locator("td").all_inner_texts()
     assert cells[1:4] == ["1", "1 (100,0\xa0%)", "1 (100,0\xa0%)"]
     assert page.locator("#recommendation").inner_text().startswith("Noch keine belastbare Aussage.")
-    assert page.get_by_text("Jede Variante braucht mindestens 100 Besuche.").is_visible()
-    assert page.get_by_text("Gleichverteilung").is_visible()
+    expect(page.get_by_text("Jede Variante braucht mindestens 100 Besuche.")).to_be_visible()
+    expect(page.get_by_text("Gleichverteilung")).to_be_visible()
     check_accessibility(page)
     screenshot(page, "experiment-readout")

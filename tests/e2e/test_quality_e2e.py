@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from quiz.app_state import get_content
 from tests.coach_factories import PASSWORD, add_response, create_test_coach
 from tests.e2e.conftest import LiveServer
@@ -42,7 +44,7 @@ def test_coach_reads_the_questionnaire_quality_on_a_phone(
     _log_in(live_server, page)
     page.get_by_role("link", name="Fragebogen-Qualität").click()
     page.wait_for_url(f"{live_server.url}/coach/qualitaet")
-    assert page.get_by_role("heading", name="Fragebogen-Qualität", level=1).is_visible()
+    expect(page.get_by_role("heading", name="Fragebogen-Qualität", level=1)).to_be_visible()
     assert page.locator("#kpi-finished").inner_text() == "37"
     first = get_content(live_server.app).dimensions[0]
     assert page.locator(f"#d-{first.id} [data-stat=n]").inner_text() == "37"
@@ -59,7 +61,7 @@ def test_coach_reads_the_questionnaire_quality_on_a_phone(
     page.get_by_role("button", name="Anwenden").click()
     page.wait_for_url("**/coach/qualitaet?*demo=demo*")
     assert page.locator("#kpi-finished").inner_text() == "5"
-    assert page.locator(f"#few-{first.id}").is_visible()
+    expect(page.locator(f"#few-{first.id}")).to_be_visible()
     check_accessibility(page)
 
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -154,7 +154,7 @@ def finish(
     number = len(content.pages) + 1
     taker.wait_for_step(number)
     total = number + (1 if extra else 0)
-    assert tab.get_by_text(f"Schritt {total} von {total}").is_visible()
+    expect(tab.get_by_text(f"Schritt {total} von {total}")).to_be_visible()
     bar = tab.locator("progress.progress-bar").evaluate("bar => [bar.value, bar.max]")
     assert bar == [len(content.questions) + extra] * 2
     if check_accessibility:
@@ -431,6 +431,6 @@ def test_error_page_is_german_and_accessible(
 ) -> None:
     response = page.goto(live_server.url + "/r/unbekannt")
     assert response.status == 404
-    assert page.get_by_role("heading", name="Seite nicht gefunden").is_visible()
+    expect(page.get_by_role("heading", name="Seite nicht gefunden")).to_be_visible()
     check_accessibility(page)
     screenshot(page, "404")

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.coach_factories import PASSWORD, create_test_coach
 from tests.conftest import TEST_SECRET
@@ -75,7 +76,7 @@ def test_the_coach_brands_the_site_and_another_worker_shows_it_at_once(
     page.get_by_label("Passwort").fill(PASSWORD)
     page.get_by_role("button", name="Anmelden").click()
     page.wait_for_url(f"{live_server.url}/coach/")
-    assert page.get_by_role("heading", name="Ihr Impressum ist noch unvollständig").is_visible()
+    expect(page.get_by_role("heading", name="Ihr Impressum ist noch unvollständig")).to_be_visible()
     page.get_by_role("link", name="Impressum jetzt ergänzen").click()
     page.wait_for_url(f"{live_server.url}/coach/einstellungen#site-contact")
     check_accessibility(page)
@@ -84,7 +85,7 @@ def test_the_coach_brands_the_site_and_another_worker_shows_it_at_once(
     page.get_by_label("Name Ihrer Praxis oder Marke").fill("Praxis Sonnenschein")
     page.get_by_label("Markenfarbe").fill("#ffee00")
     page.get_by_role("button", name="Marke speichern").click()
-    assert page.get_by_role("alert").first.is_visible()
+    expect(page.get_by_role("alert").first).to_be_visible()
     assert page.get_by_label("Markenfarbe").get_attribute("aria-invalid") == "true"
     assert "Kontrast" in page.locator("#s-brand-color-error").inner_text()
     check_accessibility(page)
