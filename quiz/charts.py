@@ -1,7 +1,10 @@
 """Charts as PNG bytes: plain data in, bytes out.
 
 Built on `matplotlib.figure.Figure` with the Agg canvas, never pyplot: pyplot keeps global figures
-alive in a long-running server and leaks memory.
+alive in a long-running server and leaks memory. matplotlib is imported by the first chart a
+process draws (`new_figure`), not with this module: every command and sender imports the app,
+and most never draw (importing it costs about half a second of CPU). The web workers load it
+when they start (`load_drawing_library`, from quiz.gunicorn_conf), so no taker waits for it.
 """
 
 from __future__ import annotations
@@ -10,19 +13,43 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from matplotlib import rc_context
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING, Any, Literal
 
 from quiz.domain.content import Dimension
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
 # Colours with at least 4.5:1 contrast against white, one per band position (weak -> strong).
 BAND_COLOURS = ("#b3261e", "#9a5b00", "#1e6b3a")
 INK = "#1f2933"
+
+
+def load_drawing_library() -> None:
+    """Import matplotlib's figure and Agg canvas now rather than on the first chart."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+
+
+def new_figure(width_in: float, height_in: float, dpi: float, **options: Any) -> Figure:
+    """A figure on an Agg canvas of its own (reach the canvas as `figure.canvas`)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width_in, height_in), dpi=dpi, **options)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def agg_canvas(figure: Figure) -> FigureCanvasAgg:
+    """The Agg canvas `new_figure` gave this figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # every figure here is drawn with Agg
+    return canvas
 
 
 @dataclass(frozen=True)
@@ -87,6 +114,8 @@ def score_chart_svg(bars: Sequence[Bar]) -> bytes:
 
 def svg_of(figure: Figure) -> bytes:
     """A figure as SVG for the PDF report."""
+    from matplotlib import rc_context
+
     buffer = io.BytesIO()
     # fonttype "none": labels stay selectable text in the PDF; a fixed hash salt keeps ids stable.
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "engpass-quiz"}):
@@ -102,8 +131,8 @@ def score_chart(bars: Sequence[Bar]) -> Figure:
     name line ran into long names ("Emotionale Distanz & Selbstschutz" and its "28").
     """
     height = chart_height_in(len(bars))
-    figure = Figure(figsize=(CHART_WIDTH_IN, height), dpi=CHART_DPI)
-    canvas = FigureCanvasAgg(figure)
+    figure = new_figure(CHART_WIDTH_IN, height, CHART_DPI)
+    canvas = agg_canvas(figure)
     axes = figure.add_axes((0.02, 0.02 / height, 0.96, 1 - 0.04 / height))
     colours = [BAND_COLOURS[min(bar.band_position, len(BAND_COLOURS) - 1)] for bar in bars]
     positions = list(range(len(bars)))
@@ -199,9 +228,7 @@ class Distribution:
 
 
 def _coach_figure(height_in: float) -> Figure:
-    figure = Figure(figsize=(COACH_WIDTH_IN, height_in), dpi=COACH_DPI)
-    FigureCanvasAgg(figure)
-    return figure
+    return new_figure(COACH_WIDTH_IN, height_in, COACH_DPI)
 
 
 def _tidy(axes: Axes, grid_axis: Literal["x", "y", "both"]) -> None:
@@ -254,8 +281,7 @@ def _fit_to_labels(figure: Figure, axes: Axes, *, below_px: float = 0.0) -> None
     whole figure once more (it doubled the time of these charts, the largest part of a cold
     dashboard). `below_px` keeps room under the axis for a legend.
     """
-    canvas = figure.canvas
-    assert isinstance(canvas, FigureCanvasAgg)  # every figure here is drawn with Agg
+    canvas = agg_canvas(figure)
     renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]  # matplotlib leaves it unannotated
     dpi = figure.dpi
     width, height = figure.bbox.width, figure.bbox.height
@@ -347,6 +373,8 @@ def column_chart(items: Sequence[LabelledValue]) -> Figure:
         shown, labels=[items[i].label for i in shown], fontsize=8, rotation=30, ha="right"
     )
     axes.tick_params(axis="y", labelsize=8, colors=INK)
+    from matplotlib.ticker import MaxNLocator
+
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no "2.5 completions"
     axes.set_ylim(bottom=0)
     _tidy(axes, "y")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from quiz.domain.content_cache import default_cache_dir
 from quiz.paths import resource_dir
 
 ENVIRONMENTS = ("development", "production", "testing")
@@ -94,6 +95,8 @@ def load_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         or str(resource_dir("content") / "questions.yaml"),
         "QUIZ_CONSENT_PATH": env.get("QUIZ_CONSENT_PATH")
         or str(resource_dir("content") / "consent.yaml"),
+        # Content files that passed their checks, kept between processes (quiz.domain.content_cache).
+        "QUIZ_CONTENT_CACHE_DIR": env.get("QUIZ_CONTENT_CACHE_DIR") or str(default_cache_dir(env)),
         # Brand, logo and call to action are site settings (quiz.site), edited on the coach's
         # settings page; these environment variables only fill them in on the first start.
         "QUIZ_COACH_NAME": env.get("QUIZ_COACH_NAME", ""),

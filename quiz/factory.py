@@ -95,7 +95,8 @@ def register_content(app: Flask) -> None:
     try:
         # Archived versions (content/archive/ next to the file) render results made with them.
         path = Path(app.config["QUIZ_CONTENT_PATH"])
-        versions = load_versions(path, path.parent / "archive")
+        cache_dir = Path(app.config["QUIZ_CONTENT_CACHE_DIR"])
+        versions = load_versions(path, path.parent / "archive", cache_dir=cache_dir)
         content = next(reversed(versions.values()))  # load_versions adds the current file last
         consent_texts = load_consent_texts(app.config["QUIZ_CONSENT_PATH"])
     except ContentError as exc:

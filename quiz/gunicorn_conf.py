@@ -25,6 +25,7 @@ from gunicorn.config import Config
 from gunicorn.glogging import Logger
 from gunicorn.workers.base import Worker
 
+from quiz.charts import load_drawing_library
 from quiz.web.security import redacting_filter
 
 
@@ -56,6 +57,11 @@ def child_exit(server: Arbiter, worker: Worker) -> None:
     from prometheus_client import multiprocess  # after PROMETHEUS_MULTIPROC_DIR is set
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # unannotated
+
+
+def post_worker_init(worker: Worker) -> None:
+    """Load matplotlib when a worker starts, as before, not on its first chart (quiz.charts)."""
+    load_drawing_library()
 
 
 class RedactingLogger(Logger):

@@ -6,9 +6,7 @@ name above its bars, the scores at their ends. PNG for the page and the email, S
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from quiz.charts import (
     CHART_DPI,
@@ -16,10 +14,15 @@ from quiz.charts import (
     INK,
     LABEL_PT,
     MIN_LABEL_PT,
+    agg_canvas,
+    new_figure,
     png_of,
     svg_of,
 )
 from quiz.domain.progress import DimensionChange
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Then in a grey, today in the brand's default teal; both 4.5:1 or more against white.
 BEFORE_COLOUR = "#6b7785"
@@ -47,8 +50,8 @@ def progress_chart_svg(rows: Sequence[DimensionChange]) -> bytes:
 def progress_chart(rows: Sequence[DimensionChange]) -> Figure:
     """Two bars per dimension, then above today; the legend on top."""
     height = progress_chart_height_in(len(rows))
-    figure = Figure(figsize=(CHART_WIDTH_IN, height), dpi=CHART_DPI)
-    canvas = FigureCanvasAgg(figure)
+    figure = new_figure(CHART_WIDTH_IN, height, CHART_DPI)
+    canvas = agg_canvas(figure)
     top = 1 - LEGEND_IN / height
     axes = figure.add_axes((0.02, 0.02 / height, 0.96, top - 0.04 / height))
     for x, colour, key in ((0.02, BEFORE_COLOUR, "■ vorher"), (0.35, AFTER_COLOUR, "■ heute")):

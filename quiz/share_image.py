@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from matplotlib.backend_bases import RendererBase
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch
-from matplotlib.text import Text
+from quiz.charts import BAND_COLOURS, INK, agg_canvas, new_figure
 
-from quiz.charts import BAND_COLOURS, INK
+if TYPE_CHECKING:
+    from matplotlib.backend_bases import RendererBase
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 WIDTH_PX, HEIGHT_PX = 1200, 630
 DPI = 100
@@ -39,8 +39,10 @@ def share_image_png(brand: str, headline: Sequence[str], subline: str) -> bytes:
 
 def share_image(brand: str, headline: Sequence[str], subline: str) -> Figure:
     """The figure behind `share_image_png`."""
-    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor=WASH)
-    canvas = FigureCanvasAgg(figure)
+    from matplotlib.patches import FancyBboxPatch
+
+    figure = new_figure(WIDTH_PX / DPI, HEIGHT_PX / DPI, DPI, facecolor=WASH)
+    canvas = agg_canvas(figure)
     renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]  # matplotlib leaves it unannotated
     left = MARGIN_PX / WIDTH_PX
     top = 1 - MARGIN_PX / HEIGHT_PX
@@ -78,6 +80,8 @@ def _fit_width(text: Text, renderer: RendererBase, width_px: float) -> None:
 
 def _motif(figure: Figure) -> None:
     """Rounded score bars on the right, in the chart's band colours."""
+    from matplotlib.patches import FancyBboxPatch
+
     x0 = (MARGIN_PX + TEXT_WIDTH_PX + 60) / WIDTH_PX
     span = 1 - MARGIN_PX / WIDTH_PX - x0
     bar_height = 0.07

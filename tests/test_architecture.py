@@ -260,6 +260,13 @@ LATE_IMPORTS_WITH_A_REASON = {
     # prometheus_client picks its way of storing values when imported: only after gunicorn's
     # config has set PROMETHEUS_MULTIPROC_DIR, or the workers forked from it would not share.
     ("quiz/gunicorn_conf.py", "prometheus_client"),
+    # matplotlib (half a second of CPU) is loaded by the first chart a process draws: every
+    # command and sender imports the app, and most never draw; web workers load it at start.
+    ("quiz/charts.py", "matplotlib"),
+    ("quiz/charts.py", "matplotlib.backends.backend_agg"),
+    ("quiz/charts.py", "matplotlib.figure"),
+    ("quiz/charts.py", "matplotlib.ticker"),
+    ("quiz/share_image.py", "matplotlib.patches"),
 }
 
 

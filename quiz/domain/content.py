@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from quiz.domain import content_cache
 from quiz.domain.content_checks import SEED_ARTICLES, Loc, structural_errors
 from quiz.domain.content_model import (
     MAX_POINTS,
@@ -78,34 +79,40 @@ class ContentError(Exception):
         super().__init__("\n".join(self.errors))
 
 
-def load_content(path: str | Path, *, current: bool = True) -> Content:
+def load_content(
+    path: str | Path, *, current: bool = True, cache_dir: Path | None = None
+) -> Content:
     """Load and check a content file; raise ContentError listing every problem found.
 
     `current=False` loads an archived version with the rules of its time: the coverage rules of
     `content_rules.coverage_errors` were written later and apply to the current file only.
+    With `cache_dir`, a file that passed before is read from there (`content_cache`).
     """
     path = Path(path)
     try:
         raw_bytes = path.read_bytes()
     except OSError as exc:
         raise ContentError([f"{path}: cannot read file: {exc.strerror or exc}"]) from exc
-    return parse_content(raw_bytes, str(path), current=current)
+    parse = functools.partial(parse_content, current=current)
+    return content_cache.cached(parse, raw_bytes, str(path), current=current, cache_dir=cache_dir)
 
 
-def load_versions(current_path: str | Path, archive_dir: str | Path) -> dict[str, Content]:
+def load_versions(
+    current_path: str | Path, archive_dir: str | Path, *, cache_dir: Path | None = None
+) -> dict[str, Content]:
     """Every archived version (`archive_dir/*.yaml`) plus the current file, by version.
 
     Stored results name the version they were scored with; this mapping renders each of them
     with its own questions and texts. Raises ContentError for any broken file or a version
     that occurs twice.
     """
-    current = load_content(current_path, current=True)
+    current = load_content(current_path, current=True, cache_dir=cache_dir)
     versions: dict[str, Content] = {}
     labels: dict[str, str] = {}
     errors: list[str] = []
     for path in sorted(Path(archive_dir).glob("*.yaml")):
         try:
-            archived = load_content(path, current=False)
+            archived = load_content(path, current=False, cache_dir=cache_dir)
         except ContentError as exc:
             errors.extend(exc.errors)
             continue
