@@ -61,15 +61,29 @@ def cached(
     key = hashlib.sha256(
         b"%s\0%d\0%s" % (loader_fingerprint().encode(), current, raw_bytes)
     ).hexdigest()
+    if (cache_dir, key) in _read:  # every app a process builds (each test builds one) shares it
+        return _read[cache_dir, key]
     entry = cache_dir / f"{key}.json"
     with contextlib.suppress(OSError, ValidationError):
         stored = Content.model_validate_json(entry.read_bytes())
         if stored.sha256 == hashlib.sha256(raw_bytes).hexdigest():
-            return stored
+            return _remember(cache_dir, key, stored)
     content = parse(raw_bytes, label)  # raises ContentError for a broken file: nothing stored
     with contextlib.suppress(OSError):
         cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("wb", dir=cache_dir, delete=False) as temporary:
             temporary.write(content.model_dump_json().encode())
         os.replace(temporary.name, entry)  # whole or not at all, for a reader beside it
+    return _remember(cache_dir, key, content)
+
+
+# What this process has read or parsed, newest last: a few versions, a few folders.
+_read: dict[tuple[Path, str], Content] = {}
+_READ_LIMIT = 32
+
+
+def _remember(cache_dir: Path, key: str, content: Content) -> Content:
+    _read[cache_dir, key] = content
+    while len(_read) > _READ_LIMIT:
+        del _read[next(iter(_read))]
     return content
