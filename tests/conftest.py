@@ -40,6 +40,7 @@ from quiz.domain.content import Content, load_content
 from quiz.extensions import db
 from tests.clock import FakeClock
 from tests.mailserver import MailServer
+from tests.url_builders import shared_url_builders
 
 ROOT = Path(__file__).resolve().parent.parent
 # The coach accounts' own password hasher, before `_cheap_password_hashing` swaps it.
@@ -60,6 +61,13 @@ def _cheap_password_hashing() -> Iterator[None]:
         accounts._dummy_hash.cache_clear()
         yield
     accounts._dummy_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_url_builders() -> Iterator[None]:
+    """Each app's URL rules reuse the builders compiled for the first (tests/url_builders.py)."""
+    with shared_url_builders():
+        yield
 
 
 def _own_redis_database() -> None:
