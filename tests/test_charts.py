@@ -143,8 +143,21 @@ def test_result_chart_shrinks_only_a_name_too_long_for_its_line() -> None:
 FUNNEL = ["Gestartet", *(f"Schritt {n} beantwortet" for n in range(1, 8)), "Abgeschlossen"]
 
 
+COACH_FIGURES = sorted(
+    [
+        "funnel",
+        "scores",
+        "scores-empty",
+        "bottlenecks",
+        "profile",
+        *(f"timeline-{count}-{unit}" for count in (1, 7, 19, 61, 400) for unit in ("day", "week")),
+    ]
+)
+
+
 @functools.cache
 def _coach_figures() -> dict[str, Figure]:
+    """Drawn on first use, not while the tests are collected (in every test worker)."""
     days = [date(2026, 1, 1) + timedelta(days=n) for n in range(400)]
     buckets = tuple(range(10, 0, -1))
     return {
@@ -176,8 +189,9 @@ def _coach_figures() -> dict[str, Figure]:
     }
 
 
-@pytest.mark.parametrize("name", sorted(_coach_figures()))
+@pytest.mark.parametrize("name", COACH_FIGURES)
 def test_coach_chart_fits_the_desktop(name: str) -> None:
+    assert sorted(_coach_figures()) == COACH_FIGURES
     figure = _coach_figures()[name]
     assert figure.bbox.width == charts.COACH_WIDTH_IN * charts.COACH_DPI
     assert _layout_problems(figure, min_gap_px=2.0) == []
