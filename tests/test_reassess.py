@@ -4,6 +4,8 @@ dashboard counts it apart, and deleting the taker's data removes the whole chain
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
@@ -364,6 +366,11 @@ def test_the_lead_page_dashboard_and_privacy_notice_show_the_re_assessment(
     assert len(marked) == 2
     again = re.findall(r'/coach/leads/(\d+)">[^<]*</a> <span class="tag">Erneut</span>', listing)
     assert again == [str(max(int(lead) for lead in marked))]
+    # So does the CSV export, newest first: the re-assessment, then the first quiz.
+    export = coach.get("/coach/leads.csv").get_data().decode("utf-8-sig")
+    header, *leads = csv.reader(io.StringIO(export), delimiter=";")
+    column = header.index("Erneute Einschätzung")
+    assert [lead[column] for lead in leads] == ["ja", ""]
     for name, old, new in rows:
         shown = (
             f'<th scope="row">{escape(name)}</th><td>{old}</td><td>{new}</td>'

@@ -271,6 +271,7 @@ def csv_lines(
             labels["email_state"].get(row.email_state or "", row.email_state),
             row.utm_campaign,
             row.content_version,
+            "ja" if row.is_reassessment else "",
             labels["lead_status"].get(row.lead_status, row.lead_status),
             row.tags,
         ]
