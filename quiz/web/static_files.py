@@ -52,7 +52,7 @@ _MIMETYPES = {
     ".png": "image/png",
     ".ico": "image/vnd.microsoft.icon",
 }
-_BODY_KEY = "_quiz_compress_key"
+_COMPRESSING = "_quiz_compressing"  # in g: the response Flask-Compress may compress
 # Compressed bodies kept per worker (a few kilobytes each).
 COMPRESSED_KEPT = 512
 compress = Compress()
@@ -77,8 +77,10 @@ class CompressedBodies:
 
 
 def _body_key(_request: Request) -> str:
-    """The cache key Flask-Compress asks for: the digest `compress_response` put on `g`."""
-    return str(g.get(_BODY_KEY))
+    """The cache key Flask-Compress asks for when it compresses: the digest of the body of the
+    response `compress_response` put on `g` (not computed for a response sent uncompressed)."""
+    response: Response = g.get(_COMPRESSING)
+    return hashlib.blake2b(response.get_data(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,5 @@ def compress_response(response: Response) -> Response:
         return response
     if not response.is_streamed and response.mimetype in compress.compress_mimetypes_set:
         # The key of the compressed-body cache: what is compressed, not where it came from.
-        digest = hashlib.blake2b(response.get_data(), digest_size=16).hexdigest()
-        setattr(g, _BODY_KEY, digest)
+        setattr(g, _COMPRESSING, response)
     return compress.after_request(response)
