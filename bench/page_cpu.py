@@ -6,7 +6,7 @@ of the landing headline running), then calls the WSGI app directly, without a se
 client, with the requests wrk sends: `/healthz`, the landing page (a browser's User-Agent, UTM
 parameters and a referrer: every request a counted visit), a quiz page of a taker in the middle
 of the quiz and a result page, the last two also with `Accept-Encoding: gzip`. Prints the CPU
-microseconds per request (`time.process_time`, the best of 5 runs) and each page's share of
+microseconds per request (`time.process_time`, the best of interleaved rounds) and each page's share of
 `/healthz`'s: what its throughput would be if CPU-bound and the server cost nothing. Unlike wall
 throughput these figures hold on a machine shared with other work. `--profile PAGE` adds
 cProfile's 25 costliest functions (cumulative) for that page.
@@ -139,22 +139,26 @@ def caller(app: Any, path: str, headers: dict[str, str]) -> Callable[[], None]:
     return call
 
 
-def cpu_us(call: Callable[[], None], requests: int) -> float:
-    """CPU microseconds per request, the best of 5 runs of `requests` requests."""
-    for _ in range(50):  # warm the caches
-        call()
-    runs = []
-    for _ in range(5):
-        started = time.process_time()
-        for _ in range(requests):
+def cpu_us(calls: dict[str, Callable[[], None]], requests: int, rounds: int) -> dict[str, float]:
+    """CPU microseconds per request of each call, the best of `rounds` interleaved runs of
+    `requests` requests each (a burst of other work on the machine hits every page alike)."""
+    for call in calls.values():
+        for _ in range(50):  # warm the caches
             call()
-        runs.append((time.process_time() - started) / requests * 1e6)
-    return min(runs)
+    runs: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.process_time()
+            for _ in range(requests):
+                call()
+            runs[name].append((time.process_time() - started) / requests * 1e6)
+    return {name: min(values) for name, values in runs.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=500, help="per run (5 runs)")
+    parser.add_argument("--requests", type=int, default=200, help="per page and round")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
     parser.add_argument("--profile", help="a page to profile: landing, quiz, result, ...")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="quiz-cpu-") as folder:
@@ -166,8 +170,8 @@ def main() -> None:
             start_experiment()
         result, cookie = take_quiz(app.test_client())
         calls = {name: caller(app, *target) for name, target in targets(result, cookie).items()}
-        figures = {name: cpu_us(call, args.requests) for name, call in calls.items()}
-        print(f"CPU per request (WSGI in process, best of 5 x {args.requests})")
+        figures = cpu_us(calls, args.requests, args.rounds)
+        print(f"CPU per request (WSGI in process, best of {args.rounds} rounds of {args.requests})")
         for name, us in figures.items():
             share = f"  = {figures['healthz'] / us:6.1%} of healthz" if name != "healthz" else ""
             print(f"  {name:<12}{us:8.0f} µs{share}")
