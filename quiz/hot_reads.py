@@ -109,11 +109,12 @@ class _SqliteRead:
 _compiled: dict[int, tuple[Select[Any], _SqliteRead | None]] = {}
 
 
-def _sqlite_read(statement: Select[Any], dialect: Dialect) -> _SqliteRead | None:
+def _sqlite_read(statement: Select[Any]) -> _SqliteRead | None:
     """The statement compiled for SQLite, or None where SQLAlchemy must convert a parameter."""
     found = _compiled.get(id(statement))
     if found is not None and found[0] is statement:
         return found[1]
+    dialect: Dialect = db.engine.dialect
     compiled = statement.compile(dialect=dialect)
     read: _SqliteRead | None = None
     plain = all(bind.type.bind_processor(dialect) is None for bind in compiled.binds.values())
@@ -137,7 +138,7 @@ def read_rows(statement: Select[Any], params: Mapping[str, Any]) -> list[tuple[A
     the request has one, else as a statement of its own (see `_reader`)."""
     driver = _reader()
     if driver is not None:
-        read = _sqlite_read(statement, db.engine.dialect)
+        read = _sqlite_read(statement)
         if read is not None:
             values = {**read.values, **params}
             try:
