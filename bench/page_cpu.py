@@ -65,14 +65,15 @@ def prepare(folder: Path) -> None:
     subprocess.run([str(flask), "--app", "quiz", "db", "upgrade"], check=True, capture_output=True)
 
 
-def take_quiz(client: Any) -> tuple[str, str]:
+def take_quiz(app: Any) -> tuple[str, str]:
     """A finished taker's result path, and the cookies of a taker on the first quiz page."""
     from quiz.app_state import get_content
     from quiz.domain.flow import extra_page, sample_taker
 
-    with client.application.app_context():
+    with app.app_context():
         content = get_content()
     answers = sample_taker(content, "random", seed=1)
+    client = app.test_client()
 
     def token(path: str) -> str:
         match = CSRF.search(client.get(path).get_data(as_text=True))
@@ -98,12 +99,11 @@ def take_quiz(client: Any) -> tuple[str, str]:
     }
     location = client.post(f"/quiz/{last}", data=body).headers["Location"]
     result = "/r/" + location.split("/r/", 1)[1]
-    client.application.extensions["quiz.visits"].take()  # the visits above are not the bench's
-    client._cookies.clear()
+    client = app.test_client()  # a second taker, on the first page
     client.post("/quiz/start", data={"csrf_token": token("/")})
     assert "Schritt 1 von" in client.get("/quiz/1").get_data(as_text=True)
-    cookie = "; ".join(f"{c.key}={c.value}" for c in client._cookies.values())
-    return result, cookie
+    cookies = (client.get_cookie(name) for name in ("session", "quiz_draft"))
+    return result, "; ".join(f"{c.key}={c.value}" for c in cookies if c is not None)
 
 
 def targets(result: str, cookie: str) -> dict[str, tuple[str, dict[str, str]]]:
@@ -168,7 +168,7 @@ def main() -> None:
         app = create_app()
         with app.app_context():
             start_experiment()
-        result, cookie = take_quiz(app.test_client())
+        result, cookie = take_quiz(app)
         calls = {name: caller(app, *target) for name, target in targets(result, cookie).items()}
         figures = cpu_us(calls, args.requests, args.rounds)
         print(f"CPU per request (WSGI in process, best of {args.rounds} rounds of {args.requests})")
