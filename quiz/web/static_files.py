@@ -102,6 +102,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("COMPRESS_BR_LEVEL", 3)
     app.config.setdefault("COMPRESS_CACHE_BACKEND", CompressedBodies)
     app.config.setdefault("COMPRESS_CACHE_KEY", _body_key)
+    # Flask-Compress evaluates every compressed response as a conditional request; only one
+    # with an ETag (a static file) can be answered 304, see `compress_response`.
+    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     compress.init_app(app)
     app.after_request(compress_response)
 
@@ -170,4 +173,13 @@ def compress_response(response: Response) -> Response:
     if not response.is_streamed and response.mimetype in compress.compress_mimetypes_set:
         # The key of the compressed-body cache: what is compressed, not where it came from.
         setattr(g, _COMPRESSING, response)
-    return compress.after_request(response)
+    encoded = "Content-Encoding" in response.headers
+    compressed = compress.after_request(response)
+    validated = "ETag" in compressed.headers or "Last-Modified" in compressed.headers
+    if validated and not encoded and "Content-Encoding" in compressed.headers:
+        # Compressed here, its ETag now names the encoding ("…:gzip"): the browser's
+        # If-None-Match is checked against that one, as Flask-Compress would. A response
+        # without a validator (every page) has nothing to check; of what Flask-Compress's
+        # check would add to it, the Date header, gunicorn sends its own in any case.
+        compressed.make_conditional(request)
+    return compressed
