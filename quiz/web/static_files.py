@@ -11,9 +11,13 @@ brotli or gzip, whichever the browser prefers, at levels a little below the libr
 (gzip 4, brotli 3: about a third of the CPU for 2-3 % more bytes). A compressed body is kept per
 worker under the digest of the uncompressed one (Flask-Compress's cache, LRU), so a page served
 again as it was (a result page, a quiz page of one taker, a stylesheet) is compressed once; a
-changed page has another digest. Not the coach's pages: they echo what is typed (a
-search) next to secrets (the form token), which compression would leak through the response
-size to someone watching the traffic (BREACH); and their CSV download is a stream, left alone.
+changed page has another digest (computed only for a body that is compressed). Only a
+compressed response with a validator (a static file's ETag) is checked as a conditional request
+against its compressed ETag; Flask-Compress would check every one, which for a page only adds a
+Date header that gunicorn replaces with its own (issue 22). Not the coach's pages: they echo
+what is typed (a search) next to secrets (the form token), which compression would leak through
+the response size to someone watching the traffic (BREACH); and their CSV download is a stream,
+left alone.
 """
 
 from __future__ import annotations
