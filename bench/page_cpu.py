@@ -1,15 +1,18 @@
-"""CPU time per request of the hot public pages, in process, and where it goes (issue 22).
+"""CPU time per request of the hot public pages, and where it goes (issue 22).
 
-Run: `.venv/bin/python bench/page_cpu.py [--requests N] [--profile PAGE]`. Builds the app as
-bench/quiz_load.py's server does (production settings, SQLite in a temporary folder, an A/B test
-of the landing headline running), then calls the WSGI app directly, without a server or the test
-client, with the requests wrk sends: `/healthz`, the landing page (a browser's User-Agent, UTM
-parameters and a referrer: every request a counted visit), a quiz page of a taker in the middle
-of the quiz and a result page, the last two also with `Accept-Encoding: gzip`. Prints the CPU
-microseconds per request (`time.process_time`, the best of interleaved rounds) and each page's share of
-`/healthz`'s: what its throughput would be if CPU-bound and the server cost nothing. Unlike wall
-throughput these figures hold on a machine shared with other work. `--profile PAGE` adds
-cProfile's 25 costliest functions (cumulative) for that page.
+Run: `.venv/bin/python bench/page_cpu.py [--requests N] [--rounds N] [--profile PAGE]
+[--gunicorn SECONDS]`. Builds the app as bench/quiz_load.py's server does (production settings,
+SQLite in a temporary folder, an A/B test of the landing headline running), then calls the WSGI
+app directly, without a server or the test client, with the requests wrk sends: `/healthz`, the
+landing page (a browser's User-Agent, UTM parameters and a referrer: every request a counted
+visit), a quiz page of a taker in the middle of the quiz and a result page, the last two also
+with `Accept-Encoding: gzip`. Prints the CPU microseconds per request (`time.process_time`, the
+best of interleaved rounds) and each page's share of `/healthz`'s: what its throughput would be
+if CPU-bound and the server cost nothing. Unlike wall throughput these figures hold on a machine
+shared with other work. `--profile PAGE` adds cProfile's costliest functions for that page.
+`--gunicorn SECONDS` then sends the same requests with wrk to `gunicorn -w 1` and prints the
+worker's CPU time per request (from /proc): the server's own work included, as in
+`make bench-quiz`, and still unaffected by other work on the machine.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -155,11 +159,71 @@ def cpu_us(calls: dict[str, Callable[[], None]], requests: int, rounds: int) -> 
     return {name: min(values) for name, values in runs.items()}
 
 
+def gunicorn_cpu(rounds: int, seconds: int) -> None:
+    """The same requests against `gunicorn -w 1` (bench/quiz_load.py's server), each page for
+    `seconds` with wrk in interleaved rounds: the worker's CPU time (user and system, from
+    /proc) per request, server included, best of the rounds."""
+    import quiz_load  # bench/quiz_load.py, beside this file
+
+    binary = quiz_load.ensure_wrk()
+    server = quiz_load.Server(1)
+    try:
+        server.python(quiz_load.START_EXPERIMENT)
+        result = quiz_load.Taker(server.port, seed=1).run(defaultdict(list))
+        draft = quiz_load.Taker(server.port, seed=2)
+        _, _, landing = quiz_load.request(server.port, "GET", "/", cookies=draft.cookies)
+        token = quiz_load.CSRF.search(landing)
+        assert token is not None
+        start = {"csrf_token": token.group(1)}
+        quiz_load.request(server.port, "POST", "/quiz/start", start, draft.cookies)
+        cookie = "; ".join(f"{name}={value}" for name, value in draft.cookies.items())
+        workers = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True, check=True
+        )
+        worker = int(workers.stdout.split()[0])
+        base = f"http://127.0.0.1:{server.port}"
+        runs: dict[str, list[float]] = defaultdict(list)
+        for _ in range(rounds):
+            for name, (path, headers) in targets(result, cookie).items():
+                command = [binary, "-t1", "-c2", f"-d{seconds}s", base + path]
+                for header in headers.items():
+                    command[1:1] = ["-H", ": ".join(header)]
+                before = _cpu_seconds(worker)
+                output = subprocess.run(command, capture_output=True, text=True, check=True)
+                used = _cpu_seconds(worker) - before
+                if "Non-2xx" in output.stdout:
+                    raise RuntimeError(f"{path}: error responses\n{output.stdout}")
+                done = re.search(r"(\d+) requests in", output.stdout)
+                assert done is not None
+                runs[name].append(used / int(done.group(1)) * 1e6)
+    finally:
+        server.stop()
+        server.remove()
+    figures = {name: min(values) for name, values in runs.items()}
+    print(f"CPU per request of the gunicorn worker (best of {rounds} rounds of {seconds} s)")
+    _print(figures)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, user and system (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _print(figures: dict[str, float]) -> None:
+    for name, us in figures.items():
+        share = f"  = {figures['healthz'] / us:6.1%} of healthz" if name != "healthz" else ""
+        print(f"  {name:<12}{us:8.0f} µs{share}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="per page and round")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
     parser.add_argument("--profile", help="a page to profile: landing, quiz, result, ...")
+    parser.add_argument(
+        "--gunicorn", type=int, metavar="SECONDS", help="also under gunicorn, SECONDS per page"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="quiz-cpu-") as folder:
         prepare(Path(folder))
@@ -172,9 +236,7 @@ def main() -> None:
         calls = {name: caller(app, *target) for name, target in targets(result, cookie).items()}
         figures = cpu_us(calls, args.requests, args.rounds)
         print(f"CPU per request (WSGI in process, best of {args.rounds} rounds of {args.requests})")
-        for name, us in figures.items():
-            share = f"  = {figures['healthz'] / us:6.1%} of healthz" if name != "healthz" else ""
-            print(f"  {name:<12}{us:8.0f} µs{share}")
+        _print(figures)
         if args.profile:
             profiler = cProfile.Profile()
             call = calls[args.profile]
@@ -187,6 +249,8 @@ def main() -> None:
             stats.sort_stats("cumulative").print_stats(40)
             stats.sort_stats("tottime").print_stats(25)
             print(out.getvalue())
+    if args.gunicorn:
+        gunicorn_cpu(min(args.rounds, 3), args.gunicorn)
 
 
 if __name__ == "__main__":
