@@ -75,7 +75,7 @@ bench-quiz: $(VENV)/.installed-test
 	$(BIN)/python bench/quiz_load.py
 
 bench-pages: $(VENV)/.installed-test
-	$(BIN)/python bench/page_cpu.py
+	$(BIN)/python bench/page_cpu.py --gunicorn 3
 
 bench-mail: $(VENV)/.installed-test
 	$(BIN)/python bench/mail_throughput.py
