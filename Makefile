@@ -14,7 +14,7 @@ export HOST PORT
 # (xdist's own order, most tests first, left the two-host and Lighthouse runs for the end).
 PYTEST_ARGS ?= -n 3 --dist loadfile --no-loadscope-reorder
 
-.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta bench-lighthouse bench-two-hosts clean
+.PHONY: run test lint browser-deps system-deps test-system-deps bench bench-quiz bench-pages bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta bench-lighthouse bench-two-hosts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,10 +69,13 @@ lint: $(VENV)/.installed-test
 	$(STUBTEST)
 
 # Each benchmark is one command that prints its figures; `make bench` runs them all.
-bench: bench-quiz bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta bench-lighthouse
+bench: bench-quiz bench-pages bench-mail bench-outage bench-coach bench-report bench-backup bench-phone bench-cta bench-lighthouse
 
 bench-quiz: $(VENV)/.installed-test
 	$(BIN)/python bench/quiz_load.py
+
+bench-pages: $(VENV)/.installed-test
+	$(BIN)/python bench/page_cpu.py --gunicorn 3
 
 bench-mail: $(VENV)/.installed-test
 	$(BIN)/python bench/mail_throughput.py

@@ -31,6 +31,7 @@ from quiz.web import (
     pdf,
     public,
     reassess,
+    request,
     result_page,  # noqa: F401 - its routes (the result page) join public.bp on import
     security,
     share,
@@ -119,6 +120,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     csrf.init_app(app)
+    app.request_class = request.Request  # cookies read straight from the environ
     app.session_interface = cookie_signing.SessionInterface()  # signed as before, cheaper
     # A Redis outage must not fail the rate-limited forms: counts fall back to memory meanwhile.
     uri = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")

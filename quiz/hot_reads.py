@@ -3,18 +3,21 @@
 Each page reads the site settings' version (so an edited setting shows at once on every
 worker) and, a quiz page its draft, a result page its row's last change: one prebuilt
 statement each. SQLAlchemy's statement machinery costs several times these queries, so on
-SQLite they run through the driver on the session's connection, in its transaction, with
-SQLAlchemy's result processing of each column applied as SQLAlchemy would (`read_rows`).
+SQLite they run through the driver, with SQLAlchemy's result processing of each column applied
+as SQLAlchemy would (`read_rows`).
 
-The settings' version alone (`read_fixed_value`) is also read where the request has no session
-yet: the landing page of a new visitor reads nothing else, and a session's transaction around
-that one value (a Session, BEGIN, the rollback at the end) cost more than the rest of its
-view. It reads through a connection of the engine's pool, taken at the request's first such
-read and given back at its end (`release`, from `database.discard_session`), as a statement of
-its own (SQLite's autocommit). A later read through the session in the same request (the
-settings loaded on a cache miss) may then see a newer state than that version: the worker keeps
-newer settings under the older version, and the next request, which reads the newer version,
-loads them again; never older settings under a newer version.
+Where the request has a session, they run on its connection, in its transaction. Where it has
+none yet, they need none: a session's transaction around a read or two (a Session, BEGIN, the
+rollback at the end) cost more than the rest of the view, so the landing page of a new
+visitor, a quiz page and a result page served from cache open no session at all. They read
+through a connection of the engine's pool, taken at the request's first such read and given
+back at its end (`release`, from `database.discard_session`), each statement on its own
+(SQLite's autocommit: one statement, one consistent snapshot). A later read through the
+session in the same request may then see a newer state than an earlier read showed: the
+settings loaded on a cache miss (the worker keeps newer settings under the older version, and
+the next request, which reads the newer version, loads them again), a result page rendered
+from a row newer than the version it is kept under (rendered again on the next view); never
+older data under a newer version. A write begins its own transaction on the session as always.
 
 Should the driver raise, the statement runs again through SQLAlchemy on the session, so the
 caller (and the 503 page) sees SQLAlchemy's error as always. PostgreSQL takes that way only:
@@ -49,8 +52,8 @@ def _session_driver() -> Any | None:
 
 
 def _reader() -> Any | None:
-    """The sqlite3 connection to read a lone value through: the session's where this request
-    has one, else a connection of the pool kept for the request; None on another database."""
+    """The sqlite3 connection to read through: the session's where this request has one, else
+    a connection of the pool kept for the request; None on another database."""
     if db.session.registry.has():
         return _session_driver()
     reader = g.get(_READER)
@@ -106,11 +109,12 @@ class _SqliteRead:
 _compiled: dict[int, tuple[Select[Any], _SqliteRead | None]] = {}
 
 
-def _sqlite_read(statement: Select[Any], dialect: Dialect) -> _SqliteRead | None:
+def _sqlite_read(statement: Select[Any]) -> _SqliteRead | None:
     """The statement compiled for SQLite, or None where SQLAlchemy must convert a parameter."""
     found = _compiled.get(id(statement))
     if found is not None and found[0] is statement:
         return found[1]
+    dialect: Dialect = db.engine.dialect
     compiled = statement.compile(dialect=dialect)
     read: _SqliteRead | None = None
     plain = all(bind.type.bind_processor(dialect) is None for bind in compiled.binds.values())
@@ -130,10 +134,11 @@ def _sqlite_read(statement: Select[Any], dialect: Dialect) -> _SqliteRead | None
 
 def read_rows(statement: Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """The rows of a select built once at import, as tuples of the values SQLAlchemy would
-    return (a time comes back as the same aware datetime); in the session's transaction."""
-    driver = _session_driver()
+    return (a time comes back as the same aware datetime); in the session's transaction where
+    the request has one, else as a statement of its own (see `_reader`)."""
+    driver = _reader()
     if driver is not None:
-        read = _sqlite_read(statement, db.engine.dialect)
+        read = _sqlite_read(statement)
         if read is not None:
             values = {**read.values, **params}
             try:

@@ -4,6 +4,8 @@ interchangeable with what stock Flask and Flask-WTF sign, both ways."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from uuid import UUID
 
 import pytest
 from flask import Flask, g, session
@@ -11,6 +13,8 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf as stock_generate_csrf
 from flask_wtf.csrf import validate_csrf
 from itsdangerous import BadSignature
+from itsdangerous.signer import HMACAlgorithm
+from markupsafe import Markup
 
 from quiz import cookie_signing
 
@@ -76,3 +80,27 @@ def test_a_cookie_signed_with_a_retired_key_still_reads(app: Flask) -> None:
     assert alone is not None
     with pytest.raises(BadSignature):
         alone.loads(cookie)
+
+
+def test_the_same_cookie_text_and_signatures_as_flask_and_itsdangerous(app: Flask) -> None:
+    """The session's JSON (with Flask's tags) and the HMAC come out byte for byte the same."""
+    stock = SecureCookieSessionInterface.serializer
+    ours = cookie_signing.SessionInterface.serializer
+    payloads = [
+        {"csrf_token": "0" * 40},
+        {"b": (1, "zwei"), "a": b"\x00bytes", "ü": Markup("<b>ß</b>"), "d": {"x": [1.5, None]}},
+        {"t": datetime(2026, 12, 7, 15, 0, tzinfo=UTC), "u": UUID(int=7), " t": "tagged?"},
+        {" t": ["a dict whose one key is a tag"]},
+    ]
+    for payload in payloads:
+        with app.app_context():
+            assert ours.dumps(payload) == stock.dumps(payload)
+            assert ours.loads(stock.dumps(payload)) == stock.loads(stock.dumps(payload))
+        assert ours.dumps(payload) == stock.dumps(payload)  # outside an app too
+    signer = cookie_signing.SessionInterface().get_signing_serializer(app)
+    assert signer is not None
+    made = signer.make_signer(signer.salt)
+    for key, value in ((b"k" * 20, b"payload.timestamp"), (b"", b""), (b"x" * 100, b"\xff")):
+        assert made.algorithm.get_signature(key, value) == HMACAlgorithm(
+            SecureCookieSessionInterface.digest_method
+        ).get_signature(key, value)

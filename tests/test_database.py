@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from quiz import database, hot_reads
 from quiz.extensions import db
 from quiz.models import Answer, Coach, Response
 from tests.factories import finished_response
+from tests.quizflow import complete_quiz, start
 
 
 def coaches() -> int:
@@ -158,3 +159,31 @@ def test_a_lone_read_without_a_session_takes_a_pooled_connection_for_the_request
     client = app.test_client()
     assert client.get("/", headers={"User-Agent": "Mozilla/5.0"}).status_code == 200
     assert engine.pool.checkedout() == 0
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)  # PostgreSQL reads in the session
+def test_a_quiz_page_and_a_result_page_served_from_cache_open_no_transaction(app: Flask) -> None:
+    """Their reads (the settings' version, the draft and its answers, the result's version) go
+    through the request's pooled connection: no session's transaction, nothing held after."""
+    finished = app.test_client()
+    result = complete_quiz(finished, app).headers["Location"]
+    taker = app.test_client()
+    start(taker)
+    with app.app_context():
+        engine = db.engine
+    begun: list[object] = []
+
+    def on_begin(connection: object) -> None:
+        begun.append(connection)
+
+    event.listen(engine, "begin", on_begin)
+    try:
+        for client, path in ((taker, "/quiz/1"), (taker, "/"), (finished, result)):
+            assert client.get(path).status_code == 200  # renders, and fills the caches
+            begun.clear()
+            page = client.get(path)
+            assert page.status_code == 200
+            assert begun == [], path
+            assert engine.pool.checkedout() == 0
+    finally:
+        event.remove(engine, "begin", on_begin)

@@ -191,6 +191,22 @@ def test_text_responses_are_compressed_as_the_browser_asks(
             assert unpacked == body, url
 
 
+def test_a_compressed_static_file_is_revalidated_by_its_compressed_etag(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/").get_data(as_text=True)
+    gzip_ = {"Accept-Encoding": "gzip"}
+    for url in (_hashed(page, "css/site.css"), "/static/css/site.css"):
+        answer = client.get(url, headers=gzip_)
+        assert answer.headers["Content-Encoding"] == "gzip"
+        etag = answer.headers["ETag"]
+        assert etag.endswith(':gzip"'), etag
+        again = client.get(url, headers={**gzip_, "If-None-Match": etag})
+        assert again.status_code == 304, url
+        other = client.get(url, headers={**gzip_, "If-None-Match": '"something-else"'})
+        assert other.status_code == 200 and other.data == answer.data, url
+
+
 def test_nothing_is_compressed_unasked_nor_images_nor_the_coach_pages(
     app: Flask, client: FlaskClient
 ) -> None:

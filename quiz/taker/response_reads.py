@@ -51,8 +51,8 @@ def find_by_draft_token(token: str | None) -> DraftState | None:
     """The response a draft cookie points at, if any (the landing page's check for a draft)."""
     if not token or len(token) > 64:
         return None
-    row = db.session.connection().execute(_DRAFT_BY_TOKEN, {"token": token}).one_or_none()
-    return DraftState(*row) if row is not None else None
+    rows = hot_reads.read_rows(_DRAFT_BY_TOKEN, {"token": token})
+    return DraftState(*rows[0]) if rows else None
 
 
 def find_result(token: str) -> Response | None:

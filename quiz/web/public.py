@@ -89,20 +89,19 @@ def landing() -> str:
     resume_step = None
     if draft is not None and draft.status == "draft" and draft.steps_completed > 0:
         resume_step = next_open_step(draft, content)
-    tracking = {
-        field: request.args[field][:100]
-        for field in responses.TRACKING_FIELDS
-        if request.args.get(field)
-    }
-    if request.referrer:
-        tracking["referrer"] = request.referrer[:500]
+    args = request.args
+    tracking = {field: args[field][:100] for field in responses.TRACKING_FIELDS if args.get(field)}
+    referrer = request.referrer
+    if referrer:
+        tracking["referrer"] = referrer[:500]
     experiments = assign.active()
     if draft is not None and draft.status == "draft":
         # A returning taker: their draft's variants, and no second visit.
         assigned = assign.of_response(draft.id) if experiments else {}
     else:
         assigned = assign.draw(experiments)
-        headers = {name: request.headers.get(name, "") for name in traffic.HEADERS}
+        request_headers = request.headers
+        headers = {name: request_headers.get(name, "") for name in traffic.HEADERS}
         if traffic.counts_as_visit(request.method, headers):
             _count_visit(content, tracking, assigned)
     # The page depends on the settings, the content, where a taker resumes and the variants
@@ -235,7 +234,8 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
         page=page,
         number=number,
         total=shown_steps(content, due),
-        action=url_for(".step", number=number),
+        endpoint="public.step",
+        url_values=(("number", number),),
         numbers=content.question_number,
         progress=core_progress(content, number, len(due)),
     )
@@ -281,7 +281,8 @@ def extra() -> BaseResponse | tuple[str, int] | str:
         page=page,
         number=pages + 1,
         total=shown_steps(content, due),
-        action=url_for(".extra"),
+        endpoint="public.extra",
+        url_values=(),
         # Numbered on from the core questions, in the order asked.
         numbers={q: len(content.questions) + i for i, q in enumerate(due, 1)},
         progress=QuestionProgress(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from flask import render_template, request
+from flask import render_template, request, url_for
 
 from quiz.cookie_signing import generate_csrf
 from quiz.domain import flow
@@ -65,16 +66,24 @@ class StepView:
     page: Page
     number: int  # the step as the taker is told it
     total: int
-    action: str
+    endpoint: str  # the view the page posts to, with `url_values`
+    url_values: tuple[tuple[str, int], ...]
     numbers: Mapping[str, int]  # each question's number in the quiz
     progress: QuestionProgress
+
+    @property
+    def action(self) -> str:
+        """The URL the page posts to (built when the page is rendered, not per cached view)."""
+        values: dict[str, Any] = dict(self.url_values)
+        return url_for(self.endpoint, **values)
 
 
 def cached_step(content: Content, view: StepView, answers: Mapping[str, str]) -> str:
     """The page as GET shows it; its HTML depends only on the view and its own answers, so it
     is rendered once, then served from cache."""
     key = (
-        view.action,
+        view.endpoint,
+        view.url_values,
         view.number,
         view.total,
         view.progress,

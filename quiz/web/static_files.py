@@ -11,9 +11,13 @@ brotli or gzip, whichever the browser prefers, at levels a little below the libr
 (gzip 4, brotli 3: about a third of the CPU for 2-3 % more bytes). A compressed body is kept per
 worker under the digest of the uncompressed one (Flask-Compress's cache, LRU), so a page served
 again as it was (a result page, a quiz page of one taker, a stylesheet) is compressed once; a
-changed page has another digest. Not the coach's pages: they echo what is typed (a
-search) next to secrets (the form token), which compression would leak through the response
-size to someone watching the traffic (BREACH); and their CSV download is a stream, left alone.
+changed page has another digest (computed only for a body that is compressed). Only a
+compressed response with a validator (a static file's ETag) is checked as a conditional request
+against its compressed ETag; Flask-Compress would check every one, which for a page only adds a
+Date header that gunicorn replaces with its own (issue 22). Not the coach's pages: they echo
+what is typed (a search) next to secrets (the form token), which compression would leak through
+the response size to someone watching the traffic (BREACH); and their CSV download is a stream,
+left alone.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ _MIMETYPES = {
     ".png": "image/png",
     ".ico": "image/vnd.microsoft.icon",
 }
-_BODY_KEY = "_quiz_compress_key"
+_COMPRESSING = "_quiz_compressing"  # in g: the response Flask-Compress may compress
 # Compressed bodies kept per worker (a few kilobytes each).
 COMPRESSED_KEPT = 512
 compress = Compress()
@@ -77,8 +81,10 @@ class CompressedBodies:
 
 
 def _body_key(_request: Request) -> str:
-    """The cache key Flask-Compress asks for: the digest `compress_response` put on `g`."""
-    return str(g.get(_BODY_KEY))
+    """The cache key Flask-Compress asks for when it compresses: the digest of the body of the
+    response `compress_response` put on `g` (not computed for a response sent uncompressed)."""
+    response: Response = g.get(_COMPRESSING)
+    return hashlib.blake2b(response.get_data(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("COMPRESS_BR_LEVEL", 3)
     app.config.setdefault("COMPRESS_CACHE_BACKEND", CompressedBodies)
     app.config.setdefault("COMPRESS_CACHE_KEY", _body_key)
+    # Flask-Compress evaluates every compressed response as a conditional request; only one
+    # with an ETag (a static file) can be answered 304, see `compress_response`.
+    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     compress.init_app(app)
     app.after_request(compress_response)
 
@@ -167,6 +176,14 @@ def compress_response(response: Response) -> Response:
         return response
     if not response.is_streamed and response.mimetype in compress.compress_mimetypes_set:
         # The key of the compressed-body cache: what is compressed, not where it came from.
-        digest = hashlib.blake2b(response.get_data(), digest_size=16).hexdigest()
-        setattr(g, _BODY_KEY, digest)
-    return compress.after_request(response)
+        setattr(g, _COMPRESSING, response)
+    encoded = "Content-Encoding" in response.headers
+    compressed = compress.after_request(response)
+    validated = "ETag" in compressed.headers or "Last-Modified" in compressed.headers
+    if validated and not encoded and "Content-Encoding" in compressed.headers:
+        # Compressed here, its ETag now names the encoding ("…:gzip"): the browser's
+        # If-None-Match is checked against that one, as Flask-Compress would. A response
+        # without a validator (every page) has nothing to check; of what Flask-Compress's
+        # check would add to it, the Date header, gunicorn sends its own in any case.
+        compressed.make_conditional(request)
+    return compressed
