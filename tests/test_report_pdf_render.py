@@ -8,6 +8,7 @@ the test's own.
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import re
@@ -102,3 +103,15 @@ def test_a_kept_stylesheet_loads_nothing(caplog: pytest.LogCaptureFixture) -> No
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
         pdf_render._Kept().stylesheet(css)
     assert "the PDF loads nothing from outside: https://example.org/x.css" in caplog.text
+
+
+def test_a_render_process_freezes_what_it_keeps_after_its_first_pdf() -> None:
+    job = pdf_render.RenderJob(html='<html lang="de"><h1>Bericht</h1></html>', css="", bars=())
+    pool = pdf_render._Pool(1)
+    try:
+        assert pool.submit(job, nice=0).result(timeout=120).pdf[:4] == b"%PDF"
+        executor = pool._get(0)
+        assert executor.submit(gc.get_freeze_count).result(timeout=60) > 0
+    finally:
+        pool.shutdown()
+    assert gc.get_freeze_count() == 0  # rendering here (not in a pool) freezes nothing here
