@@ -108,7 +108,8 @@ def score_chart_png(bars: Sequence[Bar]) -> bytes:
 
 
 def score_chart_svg(bars: Sequence[Bar]) -> bytes:
-    """The same chart as SVG, for the PDF report: vector shapes, and text kept as text."""
+    """The same chart as SVG: vector shapes, and text kept as text. The PDF report draws it with
+    `charts_svg.score_chart_svg`, written out directly and tested against this one."""
     return svg_of(score_chart(bars))
 
 

@@ -257,6 +257,7 @@ LATE_IMPORTS_WITH_A_REASON = {
     # WeasyPrint (and its Pango) is loaded only in the render process, never in a web worker.
     ("quiz/taker/pdf_render.py", "weasyprint"),
     ("quiz/taker/pdf_render.py", "weasyprint.urls"),
+    ("quiz/taker/pdf_render.py", "weasyprint.text.fonts"),
     # prometheus_client picks its way of storing values when imported: only after gunicorn's
     # config has set PROMETHEUS_MULTIPROC_DIR, or the workers forked from it would not share.
     ("quiz/gunicorn_conf.py", "prometheus_client"),

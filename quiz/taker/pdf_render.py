@@ -8,6 +8,12 @@ instance folder keeps the number of renders running on the machine at `slots`, h
 workers there are. The process loads nothing from outside: the chart and the logo come with the
 job, and every other URL in the HTML is refused.
 
+A render process lives as long as its pool, so what does not change from one PDF to the next is
+made once per process, not per PDF: WeasyPrint's font configuration (Fontconfig's fonts, Pango's
+font map and its caches) and the parsed stylesheet, kept per stylesheet text. The stylesheet's text
+carries the brand colour it was queued with, so a PDF of another brand gets a stylesheet of its own
+and never one parsed for another (tests/test_report_pdf_render.py).
+
 The process is spawned, not forked (the web worker's connections and threads stay behind), so
 like any spawned process it imports the program's main module again: gunicorn, flask, pytest and
 the benchmarks guard theirs with `if __name__ == "__main__"`; a script that renders must too.
@@ -19,6 +25,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
+import gc
 import multiprocessing
 import os
 import signal
@@ -31,11 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quiz.charts import Bar, score_chart_svg
+from quiz.charts import Bar
+from quiz.charts_svg import score_chart_svg
 from quiz.domain.progress import DimensionChange
 from quiz.progress_chart import progress_chart_svg
 
 if TYPE_CHECKING:
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import URLFetcher
 
 # The HTML refers to the job's own resources by these URLs (see templates/pdf/pdf.html).
@@ -46,6 +56,8 @@ LOGO_URL = "report:logo"
 # PDF/UA-1: a tagged PDF (structure tree, alternative texts, language, title shown).
 PDF_VARIANT = "pdf/ua-1"
 PR_SET_PDEATHSIG = 1  # Linux prctl(2): a signal for this process when its parent dies
+# Parsed stylesheets kept per render process: one per brand colour in use, so a few.
+STYLESHEETS_KEPT = 8
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ class Rendered:
 
 def render_pdf(job: RenderJob) -> Rendered:
     """One PDF: the chart as SVG (vector), fonts embedded, tagged."""
-    from weasyprint import CSS, HTML  # imported here: only the pool's process needs it
+    from weasyprint import HTML  # imported here: only the pool's process needs it
 
     _end_with_parent()
     with _machine_slot(job.lock_dir, job.slots):
@@ -84,12 +96,53 @@ def render_pdf(job: RenderJob) -> Rendered:
         if job.logo is not None and job.logo_type:
             resources[LOGO_URL] = (job.logo, job.logo_type)
         fetcher = _fetcher(resources)
+        kept = _kept()
         pdf = HTML(string=job.html, url_fetcher=fetcher).write_pdf(
-            stylesheets=[CSS(string=job.css, url_fetcher=fetcher)],
+            stylesheets=[kept.stylesheet(job.css)],
+            font_config=kept.font_config,
             pdf_variant=PDF_VARIANT,
             pdf_tags=True,
         )
-        return Rendered(pdf=pdf, render_ms=round((time.perf_counter() - started) * 1000))
+        rendered = Rendered(pdf=pdf, render_ms=round((time.perf_counter() - started) * 1000))
+    _settle()
+    return rendered
+
+
+class _Kept:
+    """What a render process keeps from one PDF to the next: the font configuration and the
+    parsed stylesheets (the most recently used few, by their text)."""
+
+    def __init__(self) -> None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        self.font_config: FontConfiguration = FontConfiguration()
+        self._stylesheets: dict[str, CSS] = {}
+
+    def stylesheet(self, css: str) -> CSS:
+        """The stylesheet parsed from `css`, parsed once per process while it is in use."""
+        from weasyprint import CSS
+
+        sheet = self._stylesheets.pop(css, None)
+        if sheet is None:
+            # It loads nothing (no url() or @import in templates/pdf/pdf.css): a fetcher that
+            # knows no resource refuses any, so a kept stylesheet holds nothing of one job.
+            sheet = CSS(string=css, url_fetcher=_fetcher({}), font_config=self.font_config)
+            while len(self._stylesheets) >= STYLESHEETS_KEPT:
+                self._stylesheets.pop(next(iter(self._stylesheets)))  # the least recently used
+        self._stylesheets[css] = sheet  # last in order: the most recently used
+        return sheet
+
+
+# Per thread: Pango's font map is not shared between threads (a render process has one thread;
+# a test or benchmark that renders in its own process may have more).
+_KEPT = threading.local()
+
+
+def _kept() -> _Kept:
+    kept: _Kept | None = getattr(_KEPT, "kept", None)
+    if kept is None:
+        kept = _KEPT.kept = _Kept()
+    return kept
 
 
 def _fetcher(resources: dict[str, tuple[bytes, str]]) -> URLFetcher:
@@ -152,6 +205,22 @@ def _end_with_parent() -> None:
 
 
 _TIED_TO_PARENT = False
+
+
+def _settle() -> None:
+    """After a render process's first PDF, freeze what it keeps for good out of the garbage
+    collector's way (gc.freeze): the modules of the app, matplotlib and WeasyPrint, the fonts and
+    the stylesheet. Left in the collector's oldest generation, every full collection walked them
+    all, about 150 ms every third PDF; frozen, a full collection walks only what later PDFs left."""
+    global _SETTLED
+    if _SETTLED or multiprocessing.parent_process() is None:  # not a pool process
+        return
+    _SETTLED = True
+    gc.collect()
+    gc.freeze()
+
+
+_SETTLED = False
 
 
 class _Pool:
