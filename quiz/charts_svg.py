@@ -18,10 +18,6 @@ import re
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
-from matplotlib import rc_context
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from quiz.charts import (
     BAND_COLOURS,
     CHART_DPI,
@@ -32,7 +28,9 @@ from quiz.charts import (
     VALUE_PAD_PX,
     VALUE_PT,
     Bar,
+    agg_canvas,
     chart_height_in,
+    new_figure,
 )
 
 SVG_DPI = 72  # matplotlib's SVG is in points
@@ -135,8 +133,8 @@ def _text(text: str, x: float, y: float, size: float, bold: bool, anchor: str, c
 @functools.lru_cache(maxsize=1024)
 def _width_px(text: str, size: float, bold: bool) -> float:
     """The text's width in the PNG's pixels, as charts.score_chart measures it."""
-    figure = Figure(figsize=(CHART_WIDTH_IN, 1), dpi=CHART_DPI)
-    canvas = FigureCanvasAgg(figure)
+    figure = new_figure(CHART_WIDTH_IN, 1, CHART_DPI)
+    canvas = agg_canvas(figure)
     drawn = figure.text(0, 0, text, fontsize=size, fontweight="bold" if bold else "normal")
     renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]  # matplotlib leaves it unannotated
     return float(drawn.get_window_extent(renderer).width)
@@ -149,8 +147,10 @@ def _baseline_pt(text: str, size: float, bold: bool, va: str) -> float:
     Taken from matplotlib's own SVG of the text alone, so it is its layout to the digit; it
     depends only on the text, its font and its vertical alignment, not on where it stands.
     """
+    from matplotlib import rc_context  # as quiz.charts: matplotlib only where a chart is drawn
+
     anchor_pt = 36.0  # half way down a figure one inch high
-    figure = Figure(figsize=(CHART_WIDTH_IN, 1), dpi=CHART_DPI)
+    figure = new_figure(CHART_WIDTH_IN, 1, CHART_DPI)
     weight = "bold" if bold else "normal"
     figure.text(0.5, 1 - anchor_pt / SVG_DPI, text, fontsize=size, va=va, fontweight=weight)
     buffer = io.BytesIO()

@@ -268,6 +268,7 @@ LATE_IMPORTS_WITH_A_REASON = {
     ("quiz/charts.py", "matplotlib.figure"),
     ("quiz/charts.py", "matplotlib.ticker"),
     ("quiz/share_image.py", "matplotlib.patches"),
+    ("quiz/charts_svg.py", "matplotlib"),
     # numpy (a fifth of a second) for the A/B readout only, not in every process that imports it.
     ("quiz/domain/ab_stats.py", "numpy"),
 }
