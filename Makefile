@@ -7,6 +7,11 @@ HOST ?= 127.0.0.1
 # The app's links (PUBLIC_URL, unless set) follow the address it is served on, also when given as
 # `make run PORT=8000`.
 export HOST PORT
+# Python's own default: compiled modules kept in __pycache__ (git ignores them). Some machines set
+# PYTHONDONTWRITEBYTECODE, and then every test worker, gunicorn worker and command compiled the
+# app's and the tests' sources anew, and pytest rewrote every test module's asserts again: half
+# of each worker's collection time.
+export PYTHONDONTWRITEBYTECODE :=
 # Three pytest workers (pytest-xdist), a test file each at a time, on two cores: much of the suite
 # waits on databases, subprocesses and browsers. On this session's machine (2 cores) the suite took
 # 9.1 min with two workers and 6.6 min with three (4: 9.6 min, before the cheaper test hashing).
