@@ -129,6 +129,9 @@ class Caches:
         # slots for the token and the visitor's tracking fields (quiz.web.prerendered).
         self.landing_pages: Store[str] = Store(LRUCache(64), enabled, pages=True)
         self.result_pages: Store[tuple[Hashable, str]] = Store(LRUCache(512), enabled, pages=True)
+        # Quiz pages' gzip streams around the token's slots, by the page with its slots
+        # (quiz.web.spliced_gzip): compressed once, not for every taker and second.
+        self.spliced_pages: Store[Any] = Store(LRUCache(256), enabled)
         # The form class of each quiz page (it depends on the content only).
         self.step_forms: Store[type[Any]] = Store(LRUCache(256), enabled)
         # The coach's dashboard figures and chart PNGs per filter: a miss costs one query or
@@ -166,6 +169,7 @@ class Caches:
             self.step_pages,
             self.landing_pages,
             self.result_pages,
+            self.spliced_pages,
             self.step_forms,
             self.coach_charts,
             self.share_image,

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from quiz.caches import current as caches
 from quiz.cookie_signing import generate_csrf
 from quiz.domain.content import Content
+from quiz.web import spliced_gzip
 
 # Where a cached page gets the request's CSRF token; random, so no content can contain it.
 CSRF_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
@@ -72,7 +73,9 @@ def step_page(key: Hashable, render: Callable[[str], str]) -> str:
     `render(csrf_value)` renders the page; it is called once per key with `CSRF_SLOT`.
     """
     html = caches().step_pages.get_or_make(key, lambda: render(CSRF_SLOT))
-    return html.replace(CSRF_SLOT, generate_csrf())
+    token = generate_csrf()
+    spliced_gzip.mark(html, CSRF_SLOT, token)  # compressed once, the token spliced in
+    return html.replace(CSRF_SLOT, token)
 
 
 def landing_page(
