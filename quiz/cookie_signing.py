@@ -18,6 +18,7 @@ microseconds less per cookie read or written.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
 import hmac
@@ -30,9 +31,10 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context, session
 from flask.json.provider import DefaultJSONProvider
 from flask.json.tag import TaggedJSONSerializer
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.wrappers import Response
 from itsdangerous import Signer, TimestampSigner, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode, want_bytes
+from itsdangerous.encoding import int_to_bytes, want_bytes
 from itsdangerous.serializer import Serializer
 from itsdangerous.signer import HMACAlgorithm
 
@@ -56,17 +58,40 @@ class _NamedHMAC(HMACAlgorithm):
         return hmac.new(key, value, self.constructor).digest()
 
 
+def _base64(data: bytes) -> bytes:
+    """itsdangerous' `base64_encode` of bytes (URL-safe, unpadded), without its layers of calls."""
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 class _Signer(TimestampSigner):
     """itsdangerous' timestamp signer that derives each key from the secret once, not on every
     signature (the derived key depends only on the secret, salt and method, all fixed), and
-    signs with OpenSSL's HMAC (`_NamedHMAC`)."""
+    signs with OpenSSL's HMAC (`_NamedHMAC`); the timestamp's text is made once a second."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._derived: dict[bytes | None, bytes] = {}
+        self._stamp: tuple[int, bytes] = (-1, b"")
         if type(self.algorithm) is HMACAlgorithm:
             digest_method = self.algorithm.digest_method
             self.algorithm = _NamedHMAC(digest_method, digest_method().name)
+
+    def sign(self, value: str | bytes) -> bytes:
+        """`value`, the time and their signature, as itsdangerous' `TimestampSigner.sign`."""
+        now = self.get_timestamp()
+        stamp = self._stamp
+        if stamp[0] != now:  # a new second (threads may both make it: the same text)
+            stamp = self._stamp = (now, _base64(int_to_bytes(now)))
+        sep = want_bytes(self.sep)
+        signed = want_bytes(value) + sep + stamp[1]
+        return signed + sep + self.get_signature(signed)
+
+    def get_signature(self, value: str | bytes) -> bytes:
+        """The signature of `value`, as itsdangerous' `Signer.get_signature`."""
+        return _base64(self.algorithm.get_signature(self.derive_key(), want_bytes(value)))
 
     def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
         """The key the signature is made with, derived once per secret."""
@@ -99,8 +124,30 @@ class _Serializer(URLSafeTimedSerializer):
         large enough for that to matter and comes out shorter."""
         plain = Serializer.dump_payload(self, obj)
         if len(plain) < COMPRESS_FROM:
-            return base64_encode(plain)
+            return _base64(plain)
         return super().dump_payload(obj)
+
+
+class _CompactJSON:
+    """itsdangerous' JSON for what it signs (compact, not ASCII-escaped), with the encoder that
+    `json.dumps` builds for those options on every call built once: the same text."""
+
+    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+    @staticmethod
+    def loads(payload: str | bytes) -> Any:
+        """The value back from its JSON."""
+        return json.loads(payload)
+
+    @classmethod
+    def dumps(cls, obj: Any, **kwargs: Any) -> str:
+        """`obj` as compact JSON, as itsdangerous' serializer writes it."""
+        if kwargs:
+            kwargs.setdefault("ensure_ascii", False)
+            kwargs.setdefault("separators", (",", ":"))
+            return json.dumps(obj, **kwargs)
+        text: str = cls._encoder.encode(obj)
+        return text
 
 
 class _SessionJSON(TaggedJSONSerializer):
@@ -169,6 +216,44 @@ class SessionInterface(SecureCookieSessionInterface):
             ),
         )
 
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask's `save_session`, the same cookie and headers, with `Vary: Cookie` added
+        without parsing and rewriting the header twice (an empty session goes Flask's way)."""
+        if not session:
+            super().save_session(app, session, response)
+            return
+        if session.accessed:
+            _vary_on_cookie(response)
+        if not self.should_set_cookie(app, session):
+            return
+        signer = self.get_signing_serializer(app)
+        assert signer is not None  # Flask opens no session without a secret key
+        response.set_cookie(
+            self.get_cookie_name(app),
+            signer.dumps(dict(session)),
+            expires=self.get_expiration_time(app, session),
+            httponly=self.get_cookie_httponly(app),
+            domain=self.get_cookie_domain(app),
+            path=self.get_cookie_path(app),
+            secure=self.get_cookie_secure(app),
+            partitioned=self.get_cookie_partitioned(app),
+            samesite=self.get_cookie_samesite(app),
+        )
+        if not session.accessed:
+            _vary_on_cookie(response)
+
+
+def _vary_on_cookie(response: Response) -> None:
+    """`response.vary.add("Cookie")` (the header as Werkzeug writes it), short for the values
+    it has here: none yet, or Flask-Compress's `Accept-Encoding`."""
+    vary = response.headers.get("Vary")
+    if vary is None:
+        response.headers["Vary"] = "Cookie"
+    elif vary == "Accept-Encoding":
+        response.headers["Vary"] = "Accept-Encoding, Cookie"
+    else:
+        response.vary.add("Cookie")
+
 
 def generate_csrf() -> str:
     """This request's CSRF token: Flask-WTF's `generate_csrf()`, the same token, session key
@@ -182,7 +267,10 @@ def generate_csrf() -> str:
     secret_key = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
     if not secret_key:
         raise RuntimeError("A secret key is required to use CSRF.")
-    signer = _cached(("csrf", secret_key), lambda: _Serializer(secret_key, salt=CSRF_SALT))
+    signer = _cached(
+        ("csrf", secret_key),
+        lambda: _Serializer(secret_key, salt=CSRF_SALT, serializer=_CompactJSON),
+    )
     if field_name not in session:
         session[field_name] = hashlib.sha1(os.urandom(64)).hexdigest()  # noqa: S324 - Flask-WTF's raw token
     try:

@@ -10,9 +10,12 @@ Where the request has a session, they run on its connection, in its transaction.
 none yet, they need none: a session's transaction around a read or two (a Session, BEGIN, the
 rollback at the end) cost more than the rest of the view, so the landing page of a new
 visitor, a quiz page and a result page served from cache open no session at all. They read
-through a connection of the engine's pool, taken at the request's first such read and given
-back at its end (`release`, from `database.discard_session`), each statement on its own
-(SQLite's autocommit: one statement, one consistent snapshot). A later read through the
+through the thread's own connection to the database file, kept across requests
+(`_own_connection`: taking one from the pool and giving it back cost more than the reads), or
+where there is none (a database in memory), a connection of the engine's pool taken at the
+request's first such read and given back at its end (`release`, from
+`database.discard_session`); each statement on its own (SQLite's autocommit: one statement,
+one consistent snapshot). A later read through the
 session in the same request may then see a newer state than an earlier read showed: the
 settings loaded on a cache miss (the worker keeps newer settings under the older version, and
 the next request, which reads the newer version, loads them again), a result page rendered
@@ -27,14 +30,18 @@ there a failed statement would leave a transaction aborted for the second try.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_app_context
-from sqlalchemy import Select
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Select, event
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.pool import QueuePool
 
 from quiz.extensions import db
 
@@ -51,11 +58,93 @@ def _session_driver() -> Any | None:
     return connection.connection.driver_connection
 
 
+class _Kept(threading.local):
+    """This thread's own connection to one engine's file database, for the reads below."""
+
+    engine: weakref.ref[Engine] | None = None
+    generation = -1
+    pid = -1
+    connection: sqlite3.Connection | None = None
+
+    def drop(self) -> None:
+        """Close and forget it (the next read opens another)."""
+        connection, self.connection, self.engine = self.connection, None, None
+        if connection is not None and self.pid == os.getpid():
+            try:
+                connection.close()
+            except sqlite3.Error:
+                log.debug("closing a reading connection failed", exc_info=True)
+
+
+_kept = _Kept()
+# Each engine's count of dispose() calls: a connection opened before the last one is dropped.
+_generations: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+_generations_lock = threading.Lock()
+
+
+def _own_connection(engine: Engine) -> sqlite3.Connection | None:
+    """This thread's connection to `engine`'s SQLite file, opened on first use and kept across
+    requests (None for any other database, or where it cannot be opened).
+
+    A connection of the engine's pool would be taken and given back on every request, and that
+    (the pool's bookkeeping, and the rollback it resets each connection with) cost more than
+    the reads themselves. This one reads only, each statement on its own (autocommit: one
+    statement, one snapshot of the latest commit), so holding it between requests holds no
+    lock and no snapshot. It is dropped when the engine is disposed (a restore does that, so no
+    connection keeps reading a replaced file), after a failed read, in a forked child, and when
+    this thread reads another engine's database (a test's new app). A database in memory is
+    one per connection, so only a file database (which SQLAlchemy pools with a QueuePool)
+    takes this way.
+    """
+    kept = _kept
+    generation = _generations.get(engine)
+    if (
+        kept.connection is not None
+        and kept.engine is not None
+        and kept.engine() is engine
+        and kept.generation == generation
+        and kept.pid == os.getpid()
+    ):
+        return kept.connection
+    kept.drop()
+    if engine.dialect.name != "sqlite" or not isinstance(engine.pool, QueuePool):
+        return None
+    if generation is None:
+        with _generations_lock:
+            if engine not in _generations:
+                _generations[engine] = 0
+                event.listen(engine, "engine_disposed", _disposed)
+            generation = _generations[engine]
+    arguments, options = engine.dialect.create_connect_args(engine.url)
+    try:
+        driver = engine.dialect.loaded_dbapi  # sqlite3, as for the pool's connections
+        connection: sqlite3.Connection = driver.connect(
+            *arguments, **{**options, "check_same_thread": True}
+        )
+        connection.isolation_level = None  # autocommit, as the pool's connections (database.py)
+        connection.execute("PRAGMA busy_timeout=10000")
+    except sqlite3.Error:
+        log.debug("no reading connection of its own", exc_info=True)
+        return None
+    kept.engine, kept.generation, kept.pid = weakref.ref(engine), generation, os.getpid()
+    kept.connection = connection
+    return connection
+
+
+def _disposed(engine: Engine) -> None:
+    with _generations_lock:
+        _generations[engine] = _generations.get(engine, 0) + 1
+
+
 def _reader() -> Any | None:
     """The sqlite3 connection to read through: the session's where this request has one, else
-    a connection of the pool kept for the request; None on another database."""
+    this thread's own (`_own_connection`), else a connection of the pool kept for the request;
+    None on another database."""
     if db.session.registry.has():
         return _session_driver()
+    own = _own_connection(db.engine)
+    if own is not None:
+        return own
     reader = g.get(_READER)
     if reader is None:
         engine = db.engine
@@ -68,6 +157,12 @@ def _reader() -> Any | None:
                 return None
         setattr(g, _READER, reader)
     return reader.driver_connection if reader else None
+
+
+def _forget(driver: Any) -> None:
+    """After a failed read: drop this thread's own connection if that was the one."""
+    if driver is _kept.connection:
+        _kept.drop()
 
 
 def release() -> None:
@@ -90,6 +185,7 @@ def read_fixed_value(sql: str) -> Any:
             row = driver.execute(sql).fetchone()
         except sqlite3.Error:
             log.debug("read through the driver failed; again through SQLAlchemy", exc_info=True)
+            _forget(driver)
         else:
             return row[0] if row is not None else None
     return db.session.connection().exec_driver_sql(sql).scalar()
@@ -147,6 +243,7 @@ def read_rows(statement: Select[Any], params: Mapping[str, Any]) -> list[tuple[A
                 ).fetchall()
             except sqlite3.Error:
                 log.debug("read through the driver failed; again through SQLAlchemy", exc_info=True)
+                _forget(driver)
             else:
                 processors = read.processors
                 if not any(processors):

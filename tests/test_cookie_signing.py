@@ -3,16 +3,17 @@ interchangeable with what stock Flask and Flask-WTF sign, both ways."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
-from flask import Flask, g, session
+from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf as stock_generate_csrf
 from flask_wtf.csrf import validate_csrf
-from itsdangerous import BadSignature
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.signer import HMACAlgorithm
 from markupsafe import Markup
 
@@ -104,3 +105,60 @@ def test_the_same_cookie_text_and_signatures_as_flask_and_itsdangerous(app: Flas
         assert made.algorithm.get_signature(key, value) == HMACAlgorithm(
             SecureCookieSessionInterface.digest_method
         ).get_signature(key, value)
+
+
+def test_the_same_tokens_and_cookies_as_stock_itsdangerous_second_by_second(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a given second, the CSRF token and the session cookie are the stock ones, byte for
+    byte, also after the second changes (the timestamp's text is kept a second)."""
+    clock = [1_765_000_000]
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda _self: clock[0])
+    ours = cookie_signing.SessionInterface().get_signing_serializer(app)
+    stock = SecureCookieSessionInterface().get_signing_serializer(app)
+    assert ours is not None and stock is not None
+    stock_csrf = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token")
+    # Raw tokens as Flask-WTF makes them (which zlib cannot shorten, so stock sends them plain).
+    payloads = [hashlib.sha1(b"%d" % i).hexdigest() for i in range(3)] + ["ümlaut-€", 7]
+    for _second in range(3):
+        for payload in payloads:
+            with app.test_request_context("/"):
+                session["csrf_token"] = payload
+                assert cookie_signing.generate_csrf() == stock_csrf.dumps(payload)
+            cookie = {"csrf_token": payload, "_fresh": False}
+            assert ours.dumps(cookie) == stock.dumps(cookie)
+        clock[0] += 1
+
+
+@pytest.mark.parametrize("vary", [None, "Accept-Encoding", "Origin", "accept-encoding, cookie"])
+def test_the_session_is_saved_with_the_headers_flask_sets(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, vary: str | None
+) -> None:
+    """The same Set-Cookie and Vary as Flask's own `save_session`, whatever the session did."""
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda _self: 1_765_000_000)
+    ours = cookie_signing.SessionInterface()
+    stock = SecureCookieSessionInterface()
+    stock.serializer = ours.serializer  # the cookie's text is compared above; here the headers
+    token = hashlib.sha1(b"raw").hexdigest()
+
+    def saved(interface: SecureCookieSessionInterface, change: str) -> list[tuple[str, str]]:
+        with app.test_request_context("/", headers={"Cookie": f"session={cookie}"}):
+            opened = interface.open_session(app, request)
+            assert opened is not None
+            if change == "read":
+                opened.get("csrf_token")
+            elif change == "write":
+                opened["csrf_token"] = token
+            elif change == "clear":
+                opened.clear()
+            response = app.response_class("x")
+            if vary is not None:
+                response.headers["Vary"] = vary
+            interface.save_session(app, opened, response)
+            return [(k, v) for k, v in response.headers if k in ("Vary", "Set-Cookie")]
+
+    signer = ours.get_signing_serializer(app)
+    assert signer is not None
+    for cookie in ("", signer.dumps({"csrf_token": token})):
+        for change in ("none", "read", "write", "clear"):
+            assert saved(ours, change) == saved(stock, change), (cookie, change)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import bindparam, create_engine, event, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from quiz import database, hot_reads
@@ -140,25 +140,70 @@ def test_a_hot_read_returns_what_sqlalchemy_returns(app: Flask) -> None:
 
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)  # PostgreSQL reads in the session
-def test_a_lone_read_without_a_session_takes_a_pooled_connection_for_the_request(
+def test_a_lone_read_without_a_session_reads_through_the_threads_own_connection(
     app: Flask,
 ) -> None:
-    """The landing page's one read (the settings' version) needs no session: it borrows a
-    connection of the pool for the request, which its end gives back."""
+    """The landing page's one read (the settings' version) needs no session and no connection
+    of the pool: it goes through this thread's own connection, kept across requests, which sees
+    every commit at once and holds nothing a writer waits for."""
     with app.app_context():
         engine = db.engine
     with app.app_context():
         assert not db.session.registry.has()
         assert hot_reads.read_fixed_value("SELECT COUNT(*) FROM coaches") == 0
         assert not db.session.registry.has()  # no session was made for it
-        assert engine.pool.checkedout() == 1
+        assert engine.pool.checkedout() == 0  # nor a pooled connection taken
         with database.write():  # a writer meanwhile is not held up by it
             add_coach("lone@example.com")
         assert hot_reads.read_fixed_value("SELECT COUNT(*) FROM coaches") == 1
-    assert engine.pool.checkedout() == 0
+    own = hot_reads._kept.connection
+    assert own is not None
     client = app.test_client()
     assert client.get("/", headers={"User-Agent": "Mozilla/5.0"}).status_code == 200
     assert engine.pool.checkedout() == 0
+    assert hot_reads._kept.connection is own  # the same one, request after request
+    # A commit of another process (another worker) is seen by the next read.
+    other = sqlite3.connect(str(engine.url.database))
+    try:
+        other.execute(
+            "INSERT INTO coaches (email, password_hash, session_nonce, created_at)"
+            " VALUES ('w@x.de', 'x', 'n', '2026-12-07 18:00:00')"
+        )
+        other.commit()
+    finally:
+        other.close()
+    with app.app_context():
+        assert hot_reads.read_fixed_value("SELECT COUNT(*) FROM coaches") == 2
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_the_own_connection_is_dropped_when_the_engine_is_disposed_or_a_read_fails(
+    app: Flask,
+) -> None:
+    """A restore disposes the engine so that no connection keeps reading the replaced file:
+    the thread's own connection goes with the pool's; so does one whose read failed."""
+    sql = "SELECT COUNT(*) FROM coaches"
+    with app.app_context():
+        engine = db.engine
+        assert hot_reads.read_fixed_value(sql) == 0
+        first = hot_reads._kept.connection
+        engine.dispose()
+        assert hot_reads.read_fixed_value(sql) == 0
+        second = hot_reads._kept.connection
+        assert second is not None and second is not first
+        with pytest.raises(sqlite3.ProgrammingError):  # closed, not merely forgotten
+            first.execute("SELECT 1")
+        with pytest.raises(SQLAlchemyError):  # the driver's error, then SQLAlchemy's own
+            hot_reads.read_fixed_value("SELECT nothing FROM no_such_table")
+        assert hot_reads._kept.connection is None
+        database.discard_session()
+        assert hot_reads.read_fixed_value(sql) == 0
+
+
+def test_a_database_in_memory_is_never_read_through_a_connection_of_its_own() -> None:
+    """Each connection to `:memory:` is a database of its own: those reads take the pool's."""
+    for url in ("sqlite://", "sqlite:///:memory:", "sqlite:///file:mem?mode=memory&uri=true"):
+        assert hot_reads._own_connection(create_engine(url)) is None, url
 
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)  # PostgreSQL reads in the session

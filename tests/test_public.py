@@ -98,6 +98,9 @@ def test_whole_flow_stores_the_result_and_shows_it(client: FlaskClient, app: Fla
         assert outbox == ["optin", "result"]
 
 
+HIDDEN_TRACKING = re.compile(r'<input type="hidden" name="(utm_\w+|referrer)" value="([^"]*)"')
+
+
 def test_utm_parameters_and_referrer_are_stored(client: FlaskClient, app: Flask) -> None:
     client.get(
         "/?utm_source=newsletter&utm_campaign=herbst",
@@ -134,6 +137,35 @@ def test_control_characters_in_utm_values_and_referrer_are_stripped(
         assert draft.utm_term == "a b c"
         assert draft.utm_content == "txt.exe"  # no right-to-left override
         assert draft.utm_medium is None  # nothing visible left
+
+
+@pytest.mark.dialect_independent
+def test_each_view_carries_the_hidden_fields_of_its_own_source(
+    client: FlaskClient, app: Flask
+) -> None:
+    """The hidden fields are kept per worker by their values: each view still gets exactly its
+    own, escaped, however the sources come in turn."""
+    views = [
+        ("?utm_source=newsletter&utm_campaign=herbst", {}),
+        ("?utm_source=a%22%3E%3Cb&utm_medium=x", {"Referer": "https://blog.example/?q=<i>"}),
+        ("", {}),
+        ("?utm_source=newsletter", {}),
+    ]
+    expected = [
+        {"utm_source": "newsletter", "utm_campaign": "herbst"},
+        {
+            "utm_source": "a&#34;&gt;&lt;b",
+            "utm_medium": "x",
+            "referrer": "https://blog.example/?q=&lt;i&gt;",
+        },
+        {},
+        {"utm_source": "newsletter"},
+    ]
+    for _round in range(2):  # the second time from what was kept
+        for (query, headers), fields in zip(views, expected, strict=True):
+            page = client.get("/" + query, headers=headers).text
+            assert dict(HIDDEN_TRACKING.findall(page)) == fields, query
+    assert len(caches.of(app).tracking_fields) == len(views)
 
 
 def test_finished_draft_cookie_is_kept_only_briefly(client: FlaskClient, app: Flask) -> None:

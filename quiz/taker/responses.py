@@ -15,6 +15,7 @@ quiz.taker.response_reads).
 
 from __future__ import annotations
 
+import functools
 import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -131,9 +132,32 @@ def tracking_as_stored(tracking: Mapping[str, str | None]) -> dict[str, str | No
     return stored
 
 
+@functools.lru_cache(maxsize=256)
+def visit_source(tracking: tuple[tuple[str, str], ...], own: str) -> tuple[str, str, str, str]:
+    """Where a view came from as the visit counters key it: utm_source, utm_medium and
+    utm_campaign as a start would store them, and the referrer's host ("" for `own`).
+
+    `tracking` is the view's (field, value) pairs. A pure function of them, kept per worker for
+    the last few hundred: a campaign's views bring the same values, and cleaning them (and
+    reading the referrer's host) cost about a twentieth of the landing page.
+    """
+    stored = tracking_as_stored(dict(tracking))
+    return (
+        stored.get("utm_source") or "",
+        stored.get("utm_medium") or "",
+        stored.get("utm_campaign") or "",
+        traffic.referrer_host(stored.get("referrer"), own),
+    )
+
+
 def own_host() -> str:
     """This site's host (PUBLIC_URL): a referrer from it is no source."""
-    return urlsplit(current_app.config["PUBLIC_URL"]).hostname or ""
+    return _host(current_app.config["PUBLIC_URL"])
+
+
+@functools.lru_cache(maxsize=8)
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
 
 
 def save_step(

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from quiz.caches import current as caches
 from quiz.cookie_signing import generate_csrf
 from quiz.domain.content import Content
+from quiz.web import spliced_gzip
 
 # Where a cached page gets the request's CSRF token; random, so no content can contain it.
 CSRF_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
@@ -72,7 +73,9 @@ def step_page(key: Hashable, render: Callable[[str], str]) -> str:
     `render(csrf_value)` renders the page; it is called once per key with `CSRF_SLOT`.
     """
     html = caches().step_pages.get_or_make(key, lambda: render(CSRF_SLOT))
-    return html.replace(CSRF_SLOT, generate_csrf())
+    token = generate_csrf()
+    spliced_gzip.mark(html, CSRF_SLOT, token)  # compressed once, the token spliced in
+    return html.replace(CSRF_SLOT, token)
 
 
 def landing_page(
@@ -83,6 +86,13 @@ def landing_page(
     `render(csrf_value, tracking_slot)` renders it once per key; per request only the hidden
     fields of where the visitor came from are rendered (a macro) and put in their slot.
     """
-    html = caches().landing_pages.get_or_make(key, lambda: render(CSRF_SLOT, TRACKING_SLOT))
-    macro = get_template_attribute("_macros.html", "tracking_fields")
-    return html.replace(TRACKING_SLOT, str(macro(tracking))).replace(CSRF_SLOT, generate_csrf())
+    store = caches()
+    html = store.landing_pages.get_or_make(key, lambda: render(CSRF_SLOT, TRACKING_SLOT))
+    # The hidden fields depend only on the values: rendered once per worker for each source
+    # (a campaign's links bring the same ones), not on every view (a template look-up and a
+    # macro call, about a tenth of the view).
+    fields = store.tracking_fields.get_or_make(
+        tuple(tracking.items()),
+        lambda: str(get_template_attribute("_macros.html", "tracking_fields")(tracking)),
+    )
+    return html.replace(TRACKING_SLOT, fields).replace(CSRF_SLOT, generate_csrf())

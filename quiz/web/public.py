@@ -135,16 +135,8 @@ def _count_visit(
     content: Content, tracking: Mapping[str, str], assigned: Mapping[int, int]
 ) -> None:
     """Count this view by day and source, as the start would record them."""
-    stored = responses.tracking_as_stored(tracking)
-    key = (
-        utcnow().date(),
-        stored.get("utm_source") or "",
-        stored.get("utm_medium") or "",
-        stored.get("utm_campaign") or "",
-        traffic.referrer_host(stored.get("referrer"), responses.own_host()),
-        content.version,
-    )
-    visits.record(key, assigned.items())
+    source = responses.visit_source(tuple(tracking.items()), responses.own_host())
+    visits.record((utcnow().date(), *source, content.version), assigned.items())
 
 
 @bp.post("/quiz/start")

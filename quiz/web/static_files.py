@@ -45,6 +45,8 @@ from flask import (
 from flask_compress import Compress
 from werkzeug.wrappers import Response as BaseResponse
 
+from quiz.web import spliced_gzip
+
 YEAR = 365 * 24 * 3600
 _HASH_LENGTH = 12
 _HASHED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{12})(?P<suffix>\.[A-Za-z0-9]+)$")
@@ -173,6 +175,8 @@ def _file(path: Path, cache_control: str) -> BaseResponse:
 def compress_response(response: Response) -> Response:
     """Compress what Flask-Compress takes, except the coach's pages (see the module's note)."""
     if request.path == "/coach" or request.path.startswith("/coach/"):
+        return response
+    if spliced_gzip.compress(response, compress):  # a quiz page: its token spliced in
         return response
     if not response.is_streamed and response.mimetype in compress.compress_mimetypes_set:
         # The key of the compressed-body cache: what is compressed, not where it came from.
