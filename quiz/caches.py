@@ -133,8 +133,9 @@ class Caches:
         self.tracking_fields: Store[str] = Store(LRUCache(256), enabled)
         self.result_pages: Store[tuple[Hashable, str]] = Store(LRUCache(512), enabled, pages=True)
         # Quiz pages' gzip streams around the token's slots, by the page with its slots
-        # (quiz.web.spliced_gzip): compressed once, not for every taker and second.
-        self.spliced_pages: Store[Any] = Store(LRUCache(256), enabled)
+        # (quiz.web.spliced_gzip): compressed once, not for every taker and second. A page
+        # cache: the pieces hold the whole rendering, kept only where `step_pages` keeps it.
+        self.spliced_pages: Store[Any] = Store(LRUCache(256), enabled, pages=True)
         # The form class of each quiz page (it depends on the content only).
         self.step_forms: Store[type[Any]] = Store(LRUCache(256), enabled)
         # The coach's dashboard figures and chart PNGs per filter: a miss costs one query or

@@ -18,6 +18,7 @@ from quiz.domain.flow import evaluate, extra_page
 from quiz.domain.scoring import sample_answers
 from quiz.extensions import db
 from quiz.models import EXTRA_ANSWERED, EXTRA_DUE, Answer, Response
+from quiz.taker import responses
 from tests.coach_factories import assert_rollups_equal_a_rebuild
 from tests.factories import finished_response, with_extra
 from tests.quizflow import answer_all_pages, answer_extra, csrf_token, lead_step, start
@@ -107,6 +108,23 @@ def test_a_close_profile_gets_one_extra_page_and_its_answers_count(
     assert client.get("/quiz/zusatz").location == finished.location
     assert _funnel(app) == (1, 1)
     assert_rollups_equal_a_rebuild(app)
+
+
+@pytest.mark.dialect_independent
+def test_a_head_of_the_extra_page_is_answered_as_its_get_and_stores_nothing(
+    client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HEAD is the GET without its body, not a form sent empty (a save and a 422)."""
+    content = get_content(app)
+    start(client)
+    answer_all_pages(client, app, sample_answers(content, "random", seed=CLOSE_SEED), extra=False)
+    saves: list[object] = []
+    monkeypatch.setattr(responses, "save_step", lambda *args, **kwargs: saves.append(args))
+    get = client.get("/quiz/zusatz")
+    head = client.head("/quiz/zusatz")
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert head.headers.get("Content-Length") == get.headers.get("Content-Length")
+    assert saves == []
 
 
 @pytest.mark.dialect_independent

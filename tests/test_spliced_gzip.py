@@ -12,6 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from quiz import caches
+from quiz.taker import responses
+from quiz.web import prerendered, spliced_gzip
 from quiz.web.spliced_gzip import SplicedPage
 from quiz.web.static_files import compress
 from tests.quizflow import CSRF_PATTERN, start
@@ -116,3 +118,38 @@ def test_a_browser_that_prefers_brotli_still_gets_brotli_on_a_quiz_page(
     assert encoding == "br"
     unpacked = bytes(brotli.decompress(packed)).decode()
     assert CSRF_PATTERN.sub("", unpacked) == CSRF_PATTERN.sub("", plain.decode())
+
+
+def test_a_head_of_a_quiz_page_is_answered_as_its_get_and_stores_nothing(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HEAD (which Flask adds to every GET route) is the GET without its body: the same status
+    and headers, gzip included, and neither a save nor the write lock it would take."""
+    start(client)
+    saves: list[object] = []
+    monkeypatch.setattr(responses, "save_step", lambda *args, **kwargs: saves.append(args))
+    get = client.get("/quiz/1", headers={"Accept-Encoding": "gzip"})
+    head = client.head("/quiz/1", headers={"Accept-Encoding": "gzip"})
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert head.data == b""
+    for name in ("Content-Type", "Content-Encoding", "Content-Length", "Vary"):
+        assert head.headers.get(name) == get.headers.get(name), name
+    assert saves == []
+
+
+def test_a_rendering_that_showed_per_request_values_is_not_kept(app: Flask) -> None:
+    """The page caches refuse a rendering that showed a per-request value (a flash message, the
+    session); its gzip pieces, which hold the whole rendering, are not kept either."""
+
+    def render(csrf_value: str) -> str:
+        shown = caches.private(lambda: "kunde@example.org")()  # as a template's `session` would
+        return f"<p>{'Wie sehr trifft das zu? ' * 40}{shown}</p><input value='{csrf_value}'>"
+
+    with app.test_request_context("/quiz/1", headers={"Accept-Encoding": "gzip"}):
+        html = prerendered.step_page(("private",), render)
+        response = app.response_class(html, mimetype="text/html")
+        assert spliced_gzip.compress(response, compress)  # still sent with gzip
+        assert gzip.decompress(response.get_data()) == html.encode()
+        kept = caches.of(app)
+        assert len(kept.step_pages) == 0
+        assert len(kept.spliced_pages) == 0

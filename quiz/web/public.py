@@ -231,7 +231,7 @@ def step(number: int) -> BaseResponse | tuple[str, int] | str:
         numbers=content.question_number,
         progress=core_progress(content, number, len(due)),
     )
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask's automatic one) as GET
         return cached_step(content, view, draft_answers)
     form = build_step_form(content, page)
     if request.form.get("action") == "back":
@@ -281,7 +281,7 @@ def extra() -> BaseResponse | tuple[str, int] | str:
             before=len(content.questions), total=len(content.questions) + len(due)
         ),
     )
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask's automatic one) as GET
         return cached_step(content, view, draft_answers)
     form = build_step_form(content, page)
     if request.form.get("action") == "back":
