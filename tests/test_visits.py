@@ -236,6 +236,52 @@ def test_the_kept_landing_page_carries_each_visitors_own_fields(app: Flask) -> N
     assert len(caches.of(app).landing_pages) == 1
 
 
+@pytest.mark.parametrize(
+    ("tracking", "campaign_only"),
+    [
+        ({}, True),
+        ({"utm_source": "linkedin", "utm_campaign": "herbst"}, True),
+        ({"referrer": "https://www.linkedin.com/"}, True),
+        ({"referrer": "https://www.linkedin.com"}, True),
+        ({"referrer": "http://blog.example:8080/"}, True),
+        ({"referrer": "https://www.linkedin.com/feed/"}, False),
+        ({"referrer": "https://mail.example/?to=kundin@example.org"}, False),
+        ({"referrer": "https://example.org/#kundin"}, False),
+        ({"referrer": "https://kundin:geheim@example.org/"}, False),
+        ({"utm_source": "newsletter", "utm_content": "kundin@example.org"}, False),
+        ({"utm_term": "engpass"}, False),
+    ],
+)
+def test_only_campaign_and_origin_values_count_as_campaign_only(
+    tracking: dict[str, str], campaign_only: bool
+) -> None:
+    assert traffic.is_campaign_only(tracking) is campaign_only
+
+
+@pytest.mark.dialect_independent
+def test_a_visitors_full_referrer_or_free_text_stays_in_no_workers_memory(app: Flask) -> None:
+    """What derives from a campaign and an origin is kept per worker; a full referrer URL or
+    utm_content is used for its own view only (counted by host, carried to the start), and
+    never kept for the next."""
+    kept = caches.of(app).tracking_fields
+    responses._campaign_source.cache_clear()
+    private = "https://mail.example/inbox?to=kundin@example.org"
+    page = browser(app).get("/?utm_source=newsletter", headers={"Referer": private})
+    assert f'name="referrer" value="{private}"' in page.text  # carried to the start as before
+    browser(app).get("/?utm_source=podcast&utm_content=kundin@example.org")
+    assert len(kept) == 0 and responses._campaign_source.cache_info().currsize == 0
+    browser(app).get(
+        "/?utm_source=linkedin&utm_campaign=herbst",
+        headers={"Referer": "https://www.linkedin.com/"},
+    )
+    assert len(kept) == 1 and responses._campaign_source.cache_info().currsize == 1
+    assert _visits(app) == {
+        ("newsletter", "", "", "mail.example"): 1,
+        ("podcast", "", "", ""): 1,
+        ("linkedin", "", "herbst", "linkedin.com"): 1,
+    }
+
+
 @pytest.mark.app_config(QUIZ_VISIT_FLUSH_SECONDS=3600)
 def test_visits_wait_in_the_workers_buffer_and_are_written_in_one_go(app: Flask) -> None:
     for _ in range(3):

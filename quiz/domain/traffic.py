@@ -102,3 +102,21 @@ def referrer_host(referrer: str | None, own_host: str | None = None) -> str:
     if own and host == own:
         return ""
     return host[:253]
+
+
+# A referrer of nothing but an origin: what other sites send by default (Referrer-Policy
+# strict-origin-when-cross-origin), and all a landing view's source needs.
+_ORIGIN_ONLY = re.compile(r"https?://[A-Za-z0-9.\-]{1,253}(?::[0-9]{1,5})?/?")
+# The tracking fields a campaign's links share; utm_term and utm_content may carry free text.
+_CAMPAIGN_FIELDS = frozenset({"utm_source", "utm_medium", "utm_campaign", "referrer"})
+
+
+def is_campaign_only(tracking: Mapping[str, str]) -> bool:
+    """Whether a view's tracking values name only a campaign and an origin, nothing that could
+    say more about the visitor: then what is derived from them may be kept in a worker's
+    memory for the next view of the same campaign (a full referrer URL or free-text utm_term
+    and utm_content never is)."""
+    if not _CAMPAIGN_FIELDS.issuperset(tracking):
+        return False
+    referrer = tracking.get("referrer")
+    return referrer is None or _ORIGIN_ONLY.fullmatch(referrer) is not None

@@ -132,16 +132,27 @@ def tracking_as_stored(tracking: Mapping[str, str | None]) -> dict[str, str | No
     return stored
 
 
-@functools.lru_cache(maxsize=256)
-def visit_source(tracking: tuple[tuple[str, str], ...], own: str) -> tuple[str, str, str, str]:
+def visit_source(tracking: Mapping[str, str], own: str) -> tuple[str, str, str, str]:
     """Where a view came from as the visit counters key it: utm_source, utm_medium and
     utm_campaign as a start would store them, and the referrer's host ("" for `own`).
 
-    `tracking` is the view's (field, value) pairs. A pure function of them, kept per worker for
-    the last few hundred: a campaign's views bring the same values, and cleaning them (and
-    reading the referrer's host) cost about a twentieth of the landing page.
+    Cleaning the values and reading the referrer's host cost about a twentieth of the landing
+    page, and a campaign's views bring the same values: those that name only a campaign and an
+    origin are kept per worker for the last few hundred; others (a full referrer URL, free-text
+    utm_term or utm_content) are read each time and never kept (traffic.is_campaign_only).
     """
-    stored = tracking_as_stored(dict(tracking))
+    if traffic.is_campaign_only(tracking):
+        return _campaign_source(tuple(tracking.items()), own)
+    return _source(tracking, own)
+
+
+@functools.lru_cache(maxsize=256)
+def _campaign_source(tracking: tuple[tuple[str, str], ...], own: str) -> tuple[str, str, str, str]:
+    return _source(dict(tracking), own)
+
+
+def _source(tracking: Mapping[str, str], own: str) -> tuple[str, str, str, str]:
+    stored = tracking_as_stored(tracking)
     return (
         stored.get("utm_source") or "",
         stored.get("utm_medium") or "",

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from quiz.caches import current as caches
 from quiz.cookie_signing import generate_csrf
+from quiz.domain import traffic
 from quiz.domain.content import Content
 from quiz.web import spliced_gzip
 
@@ -88,11 +89,16 @@ def landing_page(
     """
     store = caches()
     html = store.landing_pages.get_or_make(key, lambda: render(CSRF_SLOT, TRACKING_SLOT))
-    # The hidden fields depend only on the values: rendered once per worker for each source
-    # (a campaign's links bring the same ones), not on every view (a template look-up and a
-    # macro call, about a tenth of the view).
-    fields = store.tracking_fields.get_or_make(
-        tuple(tracking.items()),
-        lambda: str(get_template_attribute("_macros.html", "tracking_fields")(tracking)),
-    )
+
+    # The hidden fields depend only on the values: rendered once per worker for each campaign
+    # (its links bring the same ones), not on every view (a template look-up and a macro call,
+    # about a tenth of the view). Values that could say more about the visitor than a campaign
+    # and an origin are rendered each time and never kept (traffic.is_campaign_only).
+    def render_fields() -> str:
+        return str(get_template_attribute("_macros.html", "tracking_fields")(tracking))
+
+    if traffic.is_campaign_only(tracking):
+        fields = store.tracking_fields.get_or_make(tuple(tracking.items()), render_fields)
+    else:
+        fields = render_fields()
     return html.replace(TRACKING_SLOT, fields).replace(CSRF_SLOT, generate_csrf())
