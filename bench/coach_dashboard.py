@@ -47,6 +47,7 @@ import random
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -475,6 +476,13 @@ def csv_peak(url: str) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def _number(value: Any) -> int | float:
+    """A figure PostgreSQL returns as a Decimal (a SUM), as JSON's number."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not a figure: {type(value).__name__}")
+
+
 def main() -> None:
     """Parse arguments, run the benchmarks, print the figures and a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -509,14 +517,14 @@ def main() -> None:
             figures = prepare(url, rows, args.only, args.followup_takers)
             if args.only == "followups":
                 figures |= followup_timings(url)
-                print(json.dumps(figures, indent=2), flush=True)
+                print(json.dumps(figures, indent=2, default=_number), flush=True)
                 continue
             figures |= followup_timings(url)  # first: a fresh process, nothing cached
             figures |= quality_timings(url)  # first of the pages: its first request is cold
             figures |= dashboard_timings(url)
             figures |= funnel_timings(url)
             figures["csv_export"] = csv_peak(url)
-            print(json.dumps(figures, indent=2), flush=True)
+            print(json.dumps(figures, indent=2, default=_number), flush=True)
             summary.append((name, rows, figures))
     if not summary:
         return

@@ -128,9 +128,6 @@ class Caches:
         # The landing page per settings, content, resume step and A/B variants shown, with
         # slots for the token and the visitor's tracking fields (quiz.web.prerendered).
         self.landing_pages: Store[str] = Store(LRUCache(64), enabled, pages=True)
-        # The landing page's hidden tracking fields by their values (utm_*, referrer): only
-        # ever shown to a request that brings the same values.
-        self.tracking_fields: Store[str] = Store(LRUCache(256), enabled)
         self.result_pages: Store[tuple[Hashable, str]] = Store(LRUCache(512), enabled, pages=True)
         # Quiz pages' gzip streams around the token's slots, by the page with its slots
         # (quiz.web.spliced_gzip): compressed once, not for every taker and second. A page
@@ -172,7 +169,6 @@ class Caches:
             self.questions,
             self.step_pages,
             self.landing_pages,
-            self.tracking_fields,
             self.result_pages,
             self.spliced_pages,
             self.step_forms,

@@ -15,11 +15,10 @@ import secrets
 from collections.abc import Callable, Hashable, Mapping
 
 from flask import get_template_attribute
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from quiz.caches import current as caches
 from quiz.cookie_signing import generate_csrf
-from quiz.domain import traffic
 from quiz.domain.content import Content
 from quiz.web import spliced_gzip
 
@@ -85,20 +84,20 @@ def landing_page(
     """The landing page for `key`, with this request's tracking fields and CSRF token.
 
     `render(csrf_value, tracking_slot)` renders it once per key; per request only the hidden
-    fields of where the visitor came from are rendered (a macro) and put in their slot.
+    fields of where the visitor came from are built (`tracking_fields`) and put in their slot.
     """
-    store = caches()
-    html = store.landing_pages.get_or_make(key, lambda: render(CSRF_SLOT, TRACKING_SLOT))
+    html = caches().landing_pages.get_or_make(key, lambda: render(CSRF_SLOT, TRACKING_SLOT))
+    return html.replace(TRACKING_SLOT, tracking_fields(tracking)).replace(
+        CSRF_SLOT, generate_csrf()
+    )
 
-    # The hidden fields depend only on the values: rendered once per worker for each campaign
-    # (its links bring the same ones), not on every view (a template look-up and a macro call,
-    # about a tenth of the view). Values that could say more about the visitor than a campaign
-    # and an origin are rendered each time and never kept (traffic.is_campaign_only).
-    def render_fields() -> str:
-        return str(get_template_attribute("_macros.html", "tracking_fields")(tracking))
 
-    if traffic.is_campaign_only(tracking):
-        fields = store.tracking_fields.get_or_make(tuple(tracking.items()), render_fields)
-    else:
-        fields = render_fields()
-    return html.replace(TRACKING_SLOT, fields).replace(CSRF_SLOT, generate_csrf())
+def tracking_fields(tracking: Mapping[str, str]) -> str:
+    """The hidden fields that carry where the visitor came from to the start form, escaped as
+    the templates escape: built here for each view (a template macro cost about a tenth of the
+    view) and kept nowhere, since a referrer URL or utm_content may say more about a visitor
+    than a campaign."""
+    return "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+        for name, value in tracking.items()
+    )
