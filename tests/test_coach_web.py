@@ -54,6 +54,18 @@ def _lead(app: Flask, **fields: object) -> int:
 
 
 @pytest.mark.dialect_independent
+def test_the_login_page_answers_a_head_as_its_get(client: FlaskClient) -> None:
+    """A monitor's HEAD sees the page as a browser's GET does, not as an empty form sent."""
+    page, head = client.get("/coach/login"), client.head("/coach/login")
+    assert (page.status_code, head.status_code) == (200, 200)
+    assert head.headers["Content-Type"] == page.headers["Content-Type"]
+    assert head.get_data() == b""
+    # A form sent without its fields still says so.
+    token = csrf_token(page.get_data(as_text=True))
+    assert client.post("/coach/login", data={"csrf_token": token}).status_code == 422
+
+
+@pytest.mark.dialect_independent
 def test_anonymous_users_are_sent_to_the_login_from_every_coach_url(client: FlaskClient) -> None:
     for url in COACH_URLS:
         response = client.get(url)

@@ -260,7 +260,9 @@ def login() -> BaseResponse | tuple[str, int]:
         failed = True
         g.coach_login_failed = True
         guard.failed()
-    status = 200 if request.method == "GET" else (401 if failed else 422)
+    # A POST that did not log in: 401 for wrong credentials, 422 for a form with errors; a GET
+    # (and Flask's HEAD, a monitor checking the page) shows the form.
+    status = 422 if form.is_submitted() and not failed else 401 if failed else 200
     return render_template("coach/login.html", form=form, failed=failed), status
 
 
