@@ -263,17 +263,17 @@ def test_a_visitors_full_referrer_or_free_text_stays_in_no_workers_memory(app: F
     """What derives from a campaign and an origin is kept per worker; a full referrer URL or
     utm_content is used for its own view only (counted by host, carried to the start in the
     page's hidden fields, which are built for each view), and never kept for the next."""
-    responses._campaign_source.cache_clear()
+    visits._campaign_source.cache_clear()
     private = "https://mail.example/inbox?to=kundin@example.org"
     page = browser(app).get("/?utm_source=newsletter", headers={"Referer": private})
     assert f'name="referrer" value="{private}"' in page.text  # carried to the start as before
     browser(app).get("/?utm_source=podcast&utm_content=kundin@example.org")
-    assert responses._campaign_source.cache_info().currsize == 0
+    assert visits._campaign_source.cache_info().currsize == 0
     browser(app).get(
         "/?utm_source=linkedin&utm_campaign=herbst",
         headers={"Referer": "https://www.linkedin.com/"},
     )
-    assert responses._campaign_source.cache_info().currsize == 1
+    assert visits._campaign_source.cache_info().currsize == 1
     assert _visits(app) == {
         ("newsletter", "", "", "mail.example"): 1,
         ("podcast", "", "", ""): 1,

@@ -135,7 +135,7 @@ def _count_visit(
     content: Content, tracking: Mapping[str, str], assigned: Mapping[int, int]
 ) -> None:
     """Count this view by day and source, as the start would record them."""
-    source = responses.visit_source(tracking, responses.own_host())
+    source = visits.visit_source(tracking, responses.own_host())
     visits.record((utcnow().date(), *source, content.version), assigned.items())
 
 
