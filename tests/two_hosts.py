@@ -1,6 +1,6 @@
 """Two app hosts on one machine: network namespaces, one PostgreSQL and one Redis, one proxy.
 
-Used by tests/test_two_hosts.py (about 15 s of load) and bench/two_hosts.py (60 s), with what
+Used by tests/test_two_hosts.py (about 8 s of load) and bench/two_hosts.py (60 s), with what
 runs against it in tests/two_hosts_checks.py. The layout:
 
 - namespace `db`: a private PostgreSQL cluster (initdb in a temporary folder, run as the
