@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,8 @@ from jinja2.bccache import Bucket
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from quiz import caches, create_app
+from quiz import caches, create_app, result_chart
+from quiz.charts import Bar
 from quiz.coach import accounts
 from quiz.domain.content import Content, load_content
 from quiz.extensions import db
@@ -62,6 +63,30 @@ def _cheap_password_hashing() -> Iterator[None]:
         accounts._dummy_hash.cache_clear()
         yield
     accounts._dummy_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _result_charts_drawn_once() -> Iterator[None]:
+    """A result chart drawn once per test process for each set of bars, then handed out again.
+
+    The result page and the summary email draw a taker's chart with matplotlib (about 0.1 s),
+    and most tests' takers answer alike: seven files of mail tests drew 65 charts of 8 distinct
+    bar sets, a fifth of their CPU time. The drawing is a pure function of the bars (Agg is
+    deterministic), so a chart handed out again is the chart that would be drawn; the first of
+    each is drawn by the real code, and `tests/test_charts.py` draws every chart it checks.
+    """
+    drawn: dict[tuple[Bar, ...], bytes] = {}
+    draw = result_chart.score_chart_png
+
+    def drawn_once(bars: Sequence[Bar]) -> bytes:
+        key = tuple(bars)
+        if key not in drawn:
+            drawn[key] = draw(bars)
+        return drawn[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(result_chart, "score_chart_png", drawn_once)
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")

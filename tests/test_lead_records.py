@@ -97,6 +97,7 @@ def test_saving_the_same_values_again_records_and_sends_nothing_new(
         assert db.session.scalar(select(func.count()).select_from(LeadStatusChange)) == 1
 
 
+@pytest.mark.dialect_independent
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

@@ -276,6 +276,7 @@ def test_every_group_is_saved_on_the_page_and_recorded_with_the_coach(
         assert site_settings.current().flag("notify.new_lead") is False
 
 
+@pytest.mark.dialect_independent
 def test_bad_values_on_the_page_get_german_messages_and_nothing_is_stored(
     app: Flask, client: FlaskClient
 ) -> None:
