@@ -25,6 +25,7 @@ import contextlib
 import gc
 import http.client
 import os
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -106,7 +107,8 @@ def latency(port: int, path: str, count: int) -> float:
 
 
 def download(port: int, path: str) -> float:
-    """Seconds until the PDF arrives, reloading the "being prepared" page every 2 s."""
+    """Seconds until the PDF arrives, reloading the "being prepared" page as it asks (its
+    meta refresh, the same seconds as its Retry-After)."""
     started = time.perf_counter()
     while True:
         status, headers, _ = request(port, "GET", path + "/bericht.pdf")
@@ -114,20 +116,28 @@ def download(port: int, path: str) -> float:
             return time.perf_counter() - started
         if status != 202:
             raise RuntimeError(f"PDF download: {status}")
-        time.sleep(2)
+        time.sleep(float(headers.get("retry-after", "2")))
 
 
 class TimedTaker(Taker):
-    """A taker that also records when each request started."""
+    """A taker that also records when each request started, and may pause like a person: after
+    each page sent, between half and one and a half times `pause` seconds of reading and
+    choosing before the next request (drawn per page, so takers do not move in step)."""
 
-    def __init__(self, port: int, seed: int, events: list[tuple[float, str, float]]) -> None:
+    def __init__(
+        self, port: int, seed: int, events: list[tuple[float, str, float]], pause: float = 0.0
+    ) -> None:
         super().__init__(port, seed)
         self.events = events
+        self.pause = pause
+        self.rng = random.Random(seed)
 
     def call(self, timings, step, method, path, body=None):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         result = super().call(timings, step, method, path, body)
         self.events.append((started, step, time.perf_counter() - started))
+        if self.pause and method == "POST":
+            time.sleep(self.pause * self.rng.uniform(0.5, 1.5))
         return result
 
 
@@ -229,7 +239,9 @@ def _quiz_p99(
     return len(quiz), _p99(quiz)
 
 
-def first_views(server: Server, takers: int, seconds: float, delay: float) -> None:
+def first_views(
+    server: Server, takers: int, seconds: float, delay: float, pause: float = 0.0
+) -> None:
     """The mixed load; every taker opens the PDF link `delay` seconds after finishing."""
     events: list[tuple[float, str, float]] = []
     opened: list[float] = []
@@ -237,13 +249,18 @@ def first_views(server: Server, takers: int, seconds: float, delay: float) -> No
     started = time.perf_counter()
     deadline = started + seconds
     fetchers: list[threading.Timer] = []
+    finishes: list[float] = []
+    late: list[float] = []  # when the takers whose PDF took 1.5 s or more had finished
     lock = threading.Lock()
 
     def fetch(path: str) -> None:
+        finished_at = time.perf_counter() - started - delay
         try:
             took = download(server.port, path)
             with lock:
                 opened.append(took)
+                if took >= 1.5:
+                    late.append(finished_at)
         except Exception as exc:
             errors.append(repr(exc))
 
@@ -252,10 +269,12 @@ def first_views(server: Server, takers: int, seconds: float, delay: float) -> No
         while time.perf_counter() < deadline:
             seed += 1
             try:
-                path = TimedTaker(server.port, seed, events).run(defaultdict(list))
+                path = TimedTaker(server.port, seed, events, pause).run(defaultdict(list))
             except Exception as exc:  # counted, not fatal
                 errors.append(repr(exc))
                 continue
+            with lock:
+                finishes.append(time.perf_counter())
             if time.perf_counter() + delay <= deadline:
                 timer = threading.Timer(delay, fetch, args=(path,))
                 with lock:
@@ -273,14 +292,24 @@ def first_views(server: Server, takers: int, seconds: float, delay: float) -> No
     fast = sum(1 for value in opened if value < 1.5)
     ordered = sorted(opened)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] if ordered else float("nan")
+    paced = f", pausing {pause:g} s after each page" if pause else ", without pausing"
     print(
-        f"\nFirst view {delay:g} s after finishing, {takers} takers for {seconds:g} s with the "
-        f"background renderer (load average {os.getloadavg()[0]:.1f}):"
+        f"\nFirst view {delay:g} s after finishing, {takers} takers{paced} for {seconds:g} s "
+        f"with the background renderer (load average {os.getloadavg()[0]:.1f}):"
     )
+    print(f"  finishes: {len(finishes)} ({len(finishes) / seconds:.1f} a second)")
     print(
         f"  PDFs opened: {len(opened)}; under 1.5 s: {fast} ({fast / max(1, len(opened)):.0%}, "
         f"target >= 95 %); p95 {p95:.2f} s, " + _spread(opened)
     )
+    if late:
+        shown = sorted(late)[:20]
+        more = f" and {len(late) - len(shown)} more" if len(late) > len(shown) else ""
+        print(
+            "  those over 1.5 s had finished at (s into the load): "
+            + ", ".join(f"{value:.0f}" for value in shown)
+            + more
+        )
     print(f"  errors: {len(errors)}" + (f"  first: {errors[0]}" if errors else ""))
     print(f"  quiz requests (all steps) n={n:5d}  p99 {p99 * 1000:7.1f} ms (target < 250 ms)")
     print(f"  PDFs still waiting at the end: {waiting_pdfs(server)}")
@@ -302,7 +331,7 @@ def _to_lead_step(taker: Taker) -> str:
     return CSRF.search(form).group(1)  # type: ignore[union-attr,no-any-return]
 
 
-def burst(server: Server, count: int, takers: int, limit: float) -> None:
+def burst(server: Server, count: int, takers: int, limit: float, pause: float = 0.0) -> None:
     """`count` takers finish at the same moment during the mixed load; until their PDFs are
     stored: how long, and the quiz's p99 meanwhile."""
     ready = [(Taker(server.port, seed=800_000 + i), "") for i in range(count)]
@@ -317,7 +346,7 @@ def burst(server: Server, count: int, takers: int, limit: float) -> None:
         while not stop.is_set():
             seed += 1
             with contextlib.suppress(Exception):
-                TimedTaker(server.port, seed, events).run(defaultdict(list))
+                TimedTaker(server.port, seed, events, pause).run(defaultdict(list))
 
     def finish(taker: Taker, csrf: str) -> None:
         body = {"csrf_token": csrf, "action": "finish", "email": f"burst{id(taker)}@example.com"}
@@ -360,14 +389,20 @@ def burst(server: Server, count: int, takers: int, limit: float) -> None:
     for thread in threads:
         thread.join()
     n, p99 = _quiz_p99(events, started, started + took)
+    after_n, after_p99 = _quiz_p99(events, started + finished, started + took)
+    paced = f", pausing {pause:g} s after each page" if pause else ""
     print(
-        f"\nBurst of {count} simultaneous finishes during the {takers}-taker load "
+        f"\nBurst of {count} simultaneous finishes during the {takers}-taker load{paced} "
         f"(load average {os.getloadavg()[0]:.1f}):"
     )
     print(f"  finishes answered in {finished:.1f} s; results: {len(tokens)}")
     state = "the last PDF stored" if stored == len(tokens) else f"only {stored} stored"
     print(f"  {state} after {took:.1f} s (target < 45 s)")
     print(f"  quiz requests (all steps) n={n:5d}  p99 {p99 * 1000:7.1f} ms (target < 250 ms)")
+    print(
+        f"  of those, after the {len(tokens)} finishes were answered (while their PDFs render): "
+        f"n={after_n:5d}  p99 {after_p99 * 1000:7.1f} ms"
+    )
 
 
 def drain(server: Server, limit: float) -> None:
@@ -399,6 +434,13 @@ def main() -> None:
         "--background-only", action="store_true", help="only part 3: the background renderer"
     )
     parser.add_argument(
+        "--page-seconds",
+        type=float,
+        default=0.0,
+        help="part 3: the takers pause this long after each page they send, as people read and "
+        "choose (default 0: they answer without pausing, the load of issue 21)",
+    )
+    parser.add_argument(
         "--render-only", action="store_true", help="only part 1: the render's time and CPU"
     )
     args = parser.parse_args()
@@ -411,9 +453,11 @@ def main() -> None:
     server = Server(args.workers)
     renderer = start_renderer(server)
     try:
-        first_views(server, args.takers, args.first_view_seconds, delay=10.0)
+        first_views(
+            server, args.takers, args.first_view_seconds, delay=10.0, pause=args.page_seconds
+        )
         drain(server, 120)
-        burst(server, args.burst, args.burst_takers, limit=120)
+        burst(server, args.burst, args.burst_takers, limit=120, pause=args.page_seconds)
     finally:
         renderer.terminate()
         renderer.wait(timeout=30)

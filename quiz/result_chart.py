@@ -52,10 +52,16 @@ def result_chart_png(response: Response) -> bytes:
 
 
 def record(response_id: int, png: bytes) -> None:
-    """Store a rendered chart in the caller's write transaction, unless one is there already."""
+    """Store a rendered chart in the caller's write transaction, unless one is there already.
+
+    The chart is drawn from the response, not a change to it: `updated_at` (the version the
+    PDF and the kept pages are made for) stays as it is. Moved on, it made a PDF rendered
+    between the finish and the first load of the chart out of date, and the taker's download
+    rendered it again.
+    """
     db.session.execute(
         update(Response)
         .where(Response.id == response_id, Response.chart_png.is_(None))
-        .values(chart_png=png)
+        .values(chart_png=png, updated_at=Response.updated_at)
         .execution_options(synchronize_session=False)
     )

@@ -9,6 +9,7 @@ past its lease by passing `now`, not by waiting.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -85,6 +86,10 @@ def test_the_renderer_renders_and_the_first_download_is_the_stored_file(
     assert stored is not None and "für Ada" in _text(stored)
     row = _row(app, finished.id)
     assert row is not None and row.claimed_at is None and row.render_ms is not None
+    # The taker's browser loads the result page and its chart, which stores the chart (so does
+    # the summary email's sender): the response itself is unchanged, so the PDF stays its PDF.
+    assert client.get(finished.path).status_code == 200
+    assert client.get(f"{finished.path}/chart.png").status_code == 200
     first = client.get(f"{finished.path}/bericht.pdf")
     assert first.status_code == 200 and first.headers["Content-Type"] == "application/pdf"
     assert first.data == stored
@@ -226,6 +231,22 @@ def test_render_pdfs_renders_what_is_due(app: Flask, runner: FlaskCliRunner) -> 
     assert result.output.strip() == "rendered: 1, failed: 0, already stored: 0"
 
 
+def _warmed_render_processes(parent: int) -> list[int]:
+    """The render processes (multiprocessing's spawned children) of `parent` that have loaded
+    Pango, as a render does (Linux /proc)."""
+    warmed = []
+    for children in Path(f"/proc/{parent}/task").glob("*/children"):
+        for child in children.read_text().split():
+            with contextlib.suppress(OSError):
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+                if (
+                    b"spawn_main" in command
+                    and b"libpango" in Path(f"/proc/{child}/maps").read_bytes()
+                ):
+                    warmed.append(int(child))
+    return warmed
+
+
 @pytest.mark.dialect_independent
 def test_render_pdfs_watch_renders_each_finish_and_stops_cleanly(
     app: Flask, tmp_path: Path
@@ -250,6 +271,12 @@ def test_render_pdfs_watch_renders_each_finish_and_stops_cleanly(
         text=True,
     )
     try:
+        # Before any PDF is queued, its render process has started and loaded Pango.
+        deadline = time.monotonic() + 120
+        while not _warmed_render_processes(watcher.pid):
+            assert watcher.poll() is None, watcher.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the render process was not started at once"
+            time.sleep(0.1)
         finished = finished_response(app)
         deadline = time.monotonic() + 300
         while not _stored_pdf(app, finished.id):

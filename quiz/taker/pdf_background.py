@@ -135,6 +135,8 @@ def watch(app: Flask, interval: float, stop: threading.Event | None = None) -> N
     os.nice(int(app.config["QUIZ_REPORT_NICE"]))  # laying out too, not only the render
     with app.app_context():
         renderer = Renderer.start(app)
+        # The render processes load WeasyPrint and the fonts now, not behind the first PDFs.
+        pdf_render.warm_up(int(app.config["QUIZ_REPORT_NICE"]), renderer.slots)
         try:
             while not stop.is_set():
                 try:

@@ -31,12 +31,12 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from quiz.charts import Bar
 from quiz.charts_svg import score_chart_svg
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import URLFetcher
+
+T = TypeVar("T")
 
 # The HTML refers to the job's own resources by these URLs (see templates/pdf/pdf.html).
 CHART_URL = "report:chart.svg"
@@ -223,6 +225,18 @@ def _settle() -> None:
 _SETTLED = False
 
 
+def _warm() -> int:
+    """In a render process: load what every render needs (WeasyPrint, Pango and the fonts) by
+    rendering a line of text, so the first real PDF costs what the others do; its pid."""
+    from weasyprint import HTML
+
+    _end_with_parent()
+    HTML(string="<p>Ihre Engpass-Analyse</p>").write_pdf(
+        font_config=_kept().font_config, pdf_variant=PDF_VARIANT, pdf_tags=True
+    )
+    return os.getpid()
+
+
 class _Pool:
     """`size` render processes (one per web worker; the background renderer's several), started
     on first use (after gunicorn's fork), and started afresh when one died."""
@@ -234,10 +248,17 @@ class _Pool:
         self._pid: int | None = None
 
     def submit(self, job: RenderJob, nice: int) -> Future[Rendered]:
+        return self._call(nice, render_pdf, job)
+
+    def warm_up(self, nice: int) -> list[Future[int]]:
+        """Start every render process now, each loading what a render needs (`_warm`)."""
+        return [self._call(nice, _warm) for _ in range(self._size)]
+
+    def _call(self, nice: int, function: Callable[..., T], *args: Any) -> Future[T]:
         with self._lock:
             for attempt in (1, 2):
                 try:
-                    return self._get(nice).submit(render_pdf, job)
+                    return self._get(nice).submit(function, *args)
                 except BrokenProcessPool:  # the process died (killed, out of memory): a new one
                     self._executor = None
                     if attempt == 2:
@@ -282,6 +303,16 @@ def submit(job: RenderJob, nice: int = 19, processes: int = 1) -> Future[Rendere
     with _POOLS_LOCK:
         pool = _POOLS.setdefault(max(1, processes), _Pool(max(1, processes)))
     return pool.submit(job, nice)
+
+
+def warm_up(nice: int = 19, processes: int = 1) -> list[Future[int]]:
+    """Start the pool of `processes` render processes before the first PDF is asked for, each
+    loading WeasyPrint and the fonts (a few seconds of CPU, niced); the futures resolve to their
+    pids. The background renderer does this when it starts, so the PDFs of the first takers
+    after a start are not late behind those imports."""
+    with _POOLS_LOCK:
+        pool = _POOLS.setdefault(max(1, processes), _Pool(max(1, processes)))
+    return pool.warm_up(nice)
 
 
 def shutdown() -> None:
