@@ -297,12 +297,16 @@ _POOLS: dict[int, _Pool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
+def _pool(processes: int) -> _Pool:
+    """This process's pool of `processes` render processes."""
+    with _POOLS_LOCK:
+        return _POOLS.setdefault(max(1, processes), _Pool(max(1, processes)))
+
+
 def submit(job: RenderJob, nice: int = 19, processes: int = 1) -> Future[Rendered]:
     """Render in this process's pool of `processes` niced render processes; the future resolves
     to the PDF."""
-    with _POOLS_LOCK:
-        pool = _POOLS.setdefault(max(1, processes), _Pool(max(1, processes)))
-    return pool.submit(job, nice)
+    return _pool(processes).submit(job, nice)
 
 
 def warm_up(nice: int = 19, processes: int = 1) -> list[Future[int]]:
@@ -310,9 +314,7 @@ def warm_up(nice: int = 19, processes: int = 1) -> list[Future[int]]:
     loading WeasyPrint and the fonts (a few seconds of CPU, niced); the futures resolve to their
     pids. The background renderer does this when it starts, so the PDFs of the first takers
     after a start are not late behind those imports."""
-    with _POOLS_LOCK:
-        pool = _POOLS.setdefault(max(1, processes), _Pool(max(1, processes)))
-    return pool.warm_up(nice)
+    return _pool(processes).warm_up(nice)
 
 
 def shutdown() -> None:
