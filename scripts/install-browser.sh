@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the browser tests when it is missing and we may (root).
+# Installs Debian's Chromium builds when missing and we may (root):
+# - chromium-headless-shell for the browser tests and Lighthouse (tests/e2e): the same Blink,
+#   without the desktop browser's machinery, at about half the CPU per test;
+# - chromium for the benchmarks that drive a whole browser (bench/phone_taps.py, bench-lighthouse).
 # Where it cannot, the browser tests skip and say why; CI (.ci/run) then fails on those skips.
 set -u
-if [ -x /usr/bin/chromium ]; then
+missing=()
+[ -x /usr/lib/chromium/chromium-headless-shell ] || missing+=(chromium-headless-shell)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" != "0" ]; then
-  echo "install-browser: /usr/bin/chromium is missing and we are not root; browser tests will skip." >&2
+  echo "install-browser: ${missing[*]} missing and we are not root; browser tests will skip." >&2
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-browser: no apt-get here; browser tests will skip." >&2
   exit 0
 fi
-echo "install-browser: installing Debian's chromium (once) ..."
+echo "install-browser: installing Debian's ${missing[*]} (once) ..."
 export DEBIAN_FRONTEND=noninteractive
-if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }; then
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-dejavu-core >/dev/null; }; then
   echo "install-browser: apt-get failed; browser tests will skip." >&2
 fi
 exit 0

@@ -2,7 +2,7 @@
 and SEO score 100 on the landing page, a quiz page, a result page, the Impressum and the privacy
 notice (the result page's SEO but for its deliberate `noindex`); no console errors anywhere.
 
-Lighthouse starts Debian's Chromium itself (CHROME_PATH), once for all pages (lighthouse_pages.mjs),
+Lighthouse starts Debian's Chromium headless shell itself (CHROME_PATH), once for all pages (lighthouse_pages.mjs),
 against the live test server; PUBLIC_URL is the server's own address, as in production, so the canonical link is checked
 for real.
 """
@@ -59,7 +59,7 @@ def lighthouse(
     of each page by name."""
     if not CHROMIUM.exists():
         pytest.skip(
-            "Lighthouse needs Debian's chromium at /usr/bin/chromium "
+            f"Lighthouse needs Debian's chromium-headless-shell at {CHROMIUM} "
             "(make test installs it when run as root)"
         )
     if not LIGHTHOUSE.exists():
