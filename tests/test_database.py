@@ -1,5 +1,5 @@
-"""The one way to write (`database.write()` commits, rolls back on error, can rehearse), and
-times that come back as they went in on both databases."""
+"""The one way to write (`database.write()` commits, rolls back on error, can rehearse), times
+that come back as they went in on both databases, and SQL compiled once, not per request."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import bindparam, create_engine, event, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from quiz import database, hot_reads
 from quiz.extensions import db
@@ -232,3 +233,24 @@ def test_a_quiz_page_and_a_result_page_served_from_cache_open_no_transaction(app
             assert engine.pool.checkedout() == 0
     finally:
         event.remove(engine, "begin", on_begin)
+
+
+def test_a_second_takers_whole_quiz_compiles_no_sql(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every statement of a quiz, from the landing page's visit to the finish with its counters,
+    comes from SQLAlchemy's cache after the first taker: a statement it cannot cache (an ON
+    CONFLICT upsert, say) is compiled again on every request."""
+    complete_quiz(app.test_client(), app, email="first@example.com")
+    compiled: list[str] = []
+    compile_statement = SQLCompiler.__init__
+
+    def counting(self: SQLCompiler, *args: object, **kwargs: object) -> None:
+        compile_statement(self, *args, **kwargs)
+        compiled.append(self.string)
+
+    monkeypatch.setattr(SQLCompiler, "__init__", counting)
+    client = app.test_client()
+    client.get("/")
+    complete_quiz(client, app, email="second@example.com")
+    assert compiled == []

@@ -6,10 +6,10 @@ serialised by BEGIN IMMEDIATE. Only the counters' writers call it, each for its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, TextClause, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from quiz.extensions import db
@@ -23,17 +23,42 @@ def add_counts(table: Table, key_columns: Sequence[str], deltas: Mapping[Any, in
         for key, count in sorted(deltas.items())
         if count
     ]
-    _upsert_rows(table, rows, key_columns)
-
-
-def _upsert_rows(table: Table, rows: list[dict[str, Any]], key: Iterable[str]) -> None:
-    """Insert these rows, or add their `count` to the rows with the same key."""
     if not rows:
         return
     session = db.session()
     dialect = session.get_bind().dialect.name
+    session.execute(_upsert_statement(dialect, table, tuple(key_columns)), rows)
+
+
+_statements: dict[tuple[str, str, tuple[str, ...]], TextClause] = {}
+
+
+def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...]) -> TextClause:
+    """Insert a row of every column of `table`, or add its `count` to the row with its `key`;
+    compiled once per dialect, table and key.
+
+    SQLAlchemy 2.0 cannot cache statements with ON CONFLICT (`OnConflictDoUpdate` has no cache
+    key), so every visit, start, finish and click compiled this one afresh (as
+    `rollups._upsert_statement` found for the dashboard's counters). Compiled once into a
+    `text()` with the same typed parameters, it is cached as usual.
+    """
+    cache_key = (dialect, table.name, key)
+    statement = _statements.get(cache_key)
+    if statement is not None:
+        return statement
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    statement = insert.on_conflict_do_update(
+    upsert = insert.on_conflict_do_update(
         index_elements=list(key), set_={"count": table.c.count + insert.excluded.count}
     )
-    session.execute(statement, rows)
+    # Every column has a parameter: no column default is left for SQLAlchemy to fill in.
+    compiler_dialect: Any = (
+        postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+        if dialect == "postgresql"
+        else sqlite.pysqlite.dialect(paramstyle="named")
+    )
+    compiled = upsert.compile(dialect=compiler_dialect, column_keys=list(table.columns.keys()))
+    statement = text(compiled.string).bindparams(
+        *(bindparam(bind.key, type_=bind.type) for bind in compiled.binds.values())
+    )
+    _statements[cache_key] = statement
+    return statement
