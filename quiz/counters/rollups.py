@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, cast, func, select, text
+from sqlalchemy import and_, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -52,6 +52,7 @@ from quiz.counters.rollup_keys import (
     quality_sql,
     state_of,
 )
+from quiz.counters.upsert import compiled_once
 from quiz.extensions import db
 from quiz.models import OutboxMessage, Response
 
@@ -125,9 +126,7 @@ _upsert_statements: dict[str, TextClause] = {}
 def _upsert_statement(dialect: str) -> TextClause:
     """The counter upsert for this dialect, compiled once.
 
-    SQLAlchemy 2.0 cannot cache statements with ON CONFLICT (`OnConflictDoUpdate` has no cache
-    key), so every execution compiled it afresh: about 1 ms on every step, finish and email
-    outcome. Compiled once into a `text()` with the same typed parameters, it is cached as usual.
+    Every step, finish and email outcome compiled it afresh before (see `compiled_once`).
     """
     statement = _upsert_statements.get(dialect)
     if statement is not None:
@@ -140,11 +139,8 @@ def _upsert_statement(dialect: str) -> TextClause:
         insert_rows: postgresql.Insert | sqlite.Insert = postgresql.insert(table).from_select(
             [c.name for c in _COLUMNS], select(rows_in)
         )
-        # SQLAlchemy leaves the psycopg2 dialect's __init__ unannotated.
-        compiler_dialect: Any = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
     else:
         insert_rows = sqlite.insert(table)
-        compiler_dialect = sqlite.pysqlite.dialect(paramstyle="named")
     upsert = insert_rows.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key.columns],
         set_={
@@ -152,10 +148,7 @@ def _upsert_statement(dialect: str) -> TextClause:
             "total": table.c.total + insert_rows.excluded.total,
         },
     )
-    compiled = upsert.compile(dialect=compiler_dialect)
-    statement = text(compiled.string).bindparams(
-        *(bindparam(bind.key, type_=bind.type) for bind in compiled.binds.values())
-    )
+    statement = compiled_once(upsert, dialect)
     _upsert_statements[dialect] = statement
     return statement
 

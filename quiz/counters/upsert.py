@@ -37,10 +37,7 @@ def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...]) -> TextC
     """Insert a row of every column of `table`, or add its `count` to the row with its `key`;
     compiled once per dialect, table and key.
 
-    SQLAlchemy 2.0 cannot cache statements with ON CONFLICT (`OnConflictDoUpdate` has no cache
-    key), so every visit, start, finish and click compiled this one afresh (as
-    `rollups._upsert_statement` found for the dashboard's counters). Compiled once into a
-    `text()` with the same typed parameters, it is cached as usual.
+    Every visit, start, finish and click compiled it afresh before (see `compiled_once`).
     """
     cache_key = (dialect, table.name, key)
     statement = _statements.get(cache_key)
@@ -51,14 +48,25 @@ def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...]) -> TextC
         index_elements=list(key), set_={"count": table.c.count + insert.excluded.count}
     )
     # Every column has a parameter: no column default is left for SQLAlchemy to fill in.
+    statement = compiled_once(upsert, dialect, column_keys=list(table.columns.keys()))
+    _statements[cache_key] = statement
+    return statement
+
+
+def compiled_once(statement: Any, dialect: str, **compile_kwargs: Any) -> TextClause:
+    """`statement` compiled for `dialect` into a `text()` with the same typed parameters.
+
+    SQLAlchemy 2.0 cannot cache statements with ON CONFLICT (`OnConflictDoUpdate` has no cache
+    key), so each execution compiled them afresh: about a millisecond every time. The text is
+    cached as usual; its caller keeps it, so the statement is compiled once per process.
+    """
     compiler_dialect: Any = (
+        # SQLAlchemy leaves the psycopg2 dialect's __init__ unannotated.
         postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
         if dialect == "postgresql"
         else sqlite.pysqlite.dialect(paramstyle="named")
     )
-    compiled = upsert.compile(dialect=compiler_dialect, column_keys=list(table.columns.keys()))
-    statement = text(compiled.string).bindparams(
+    compiled = statement.compile(dialect=compiler_dialect, **compile_kwargs)
+    return text(compiled.string).bindparams(
         *(bindparam(bind.key, type_=bind.type) for bind in compiled.binds.values())
     )
-    _statements[cache_key] = statement
-    return statement
