@@ -12,16 +12,16 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" != "0" ]; then
-  echo "install-browser: ${missing[*]} missing and we are not root; browser tests will skip." >&2
+  echo "install-browser: ${missing[*]} missing and we are not root; what needs it will skip." >&2
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-browser: no apt-get here; browser tests will skip." >&2
+  echo "install-browser: no apt-get here; what needs ${missing[*]} will skip." >&2
   exit 0
 fi
 echo "install-browser: installing Debian's ${missing[*]} (once) ..."
 export DEBIAN_FRONTEND=noninteractive
 if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-dejavu-core >/dev/null; }; then
-  echo "install-browser: apt-get failed; browser tests will skip." >&2
+  echo "install-browser: apt-get failed; what needs ${missing[*]} will skip." >&2
 fi
 exit 0

@@ -2,9 +2,9 @@
 and SEO score 100 on the landing page, a quiz page, a result page, the Impressum and the privacy
 notice (the result page's SEO but for its deliberate `noindex`); no console errors anywhere.
 
-Lighthouse starts Debian's Chromium headless shell itself (CHROME_PATH), once for all pages (lighthouse_pages.mjs),
-against the live test server; PUBLIC_URL is the server's own address, as in production, so the canonical link is checked
-for real.
+Lighthouse starts Debian's Chromium headless shell itself (CHROME_PATH), once for all pages
+(lighthouse_pages.mjs), against the live test server; PUBLIC_URL is the server's own address, as
+in production, so the canonical link is checked for real.
 """
 
 from __future__ import annotations
